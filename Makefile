@@ -1,0 +1,27 @@
+# Quick start: `make demo` (the main job, offline) and `make test` (the test suite).
+# Both create .venv on first use and install rttgeo into it from the package registries.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/rttgeo: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[all,test]'
+	touch $(BIN)/rttgeo
+
+demo: $(BIN)/rttgeo
+	$(BIN)/rttgeo demo
+
+test: $(BIN)/rttgeo
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --nbmake notebooks
+
+lint: $(BIN)/rttgeo
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info

@@ -1,0 +1,5 @@
+import sys
+
+from rttgeo.cli import main
+
+sys.exit(main())

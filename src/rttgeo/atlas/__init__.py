@@ -1,0 +1,1 @@
+"""rttgeo.atlas room (see DESIGN.md)."""

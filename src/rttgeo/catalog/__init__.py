@@ -1,0 +1,1 @@
+"""rttgeo.catalog room (see DESIGN.md)."""

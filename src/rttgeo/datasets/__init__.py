@@ -1,0 +1,1 @@
+"""rttgeo.datasets room (see DESIGN.md)."""

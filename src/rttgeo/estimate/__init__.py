@@ -1,0 +1,1 @@
+"""rttgeo.estimate room (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""rttgeo.lab room (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""rttgeo.measure room (see DESIGN.md)."""

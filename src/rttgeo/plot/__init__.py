@@ -1,0 +1,1 @@
+"""rttgeo.plot room (see DESIGN.md)."""

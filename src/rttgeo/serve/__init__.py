@@ -1,0 +1,1 @@
+"""rttgeo.serve room (see DESIGN.md)."""

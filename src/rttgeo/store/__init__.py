@@ -1,0 +1,1 @@
+"""rttgeo.store room (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""rttgeo.verify room (see DESIGN.md)."""
