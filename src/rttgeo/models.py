@@ -116,6 +116,22 @@ class Mesh:
             labels=tuple(self.labels[i] for i in idx) if self.labels else (),
         )
 
+    @staticmethod
+    def from_landmarks(landmarks: Sequence[Landmark], name: str = "catalog") -> Mesh:
+        """A mesh of ``landmarks`` with no RTT measured between them (all NaN).
+
+        Estimators fitted on such a mesh fall back to pooled calibration (see rttgeo.estimate).
+        """
+        n = len(landmarks)
+        return Mesh(
+            ids=tuple(lm.id for lm in landmarks),
+            lat_deg=np.array([lm.lat_deg for lm in landmarks], dtype=float),
+            lon_deg=np.array([lm.lon_deg for lm in landmarks], dtype=float),
+            rtt_ms=np.full((n, n), np.nan),
+            bad=np.zeros(n, dtype=bool),
+            name=name,
+        )
+
     def landmarks(self) -> list[Landmark]:
         """Hosts as :class:`Landmark` values (no address)."""
         return [

@@ -17,7 +17,13 @@ from rttgeo import __version__
 from rttgeo.errors import RttgeoError
 
 #: Modules of rttgeo.cli that register subcommands, in help order.
-COMMAND_MODULES = ("estimate_cmds", "measure_cmds", "lab_cmds", "verify_cmds")
+COMMAND_MODULES = (
+    "estimate_cmds",  # eval, estimate, demo
+    "measure_cmds",  # locate, measure, landmarks
+    "serve_cmds",  # serve
+    "lab_cmds",  # lab
+    "verify_cmds",  # verify
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
