@@ -1,0 +1,246 @@
+"""Read, validate and write landmark catalogs (CSV or JSON).
+
+Format (DESIGN.md): columns ``id, lat_deg, lon_deg, address`` are required; ``port, protocols,
+country, source`` are optional. ``protocols`` lists ``icmp``, ``tcp``, ``udp`` separated by ``;``,
+``|``, ``,`` or spaces in CSV (a list in JSON). A JSON catalog is a list of objects, or an
+object with a ``landmarks`` list. Every problem raises :class:`rttgeo.errors.CatalogError` naming
+the file, the line (CSV: physical line number, header = line 1; JSON: 1-based entry number)
+and the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rttgeo.errors import CatalogError
+from rttgeo.models import PROTOCOLS, Landmark
+
+__all__ = [
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "file_sha256",
+    "load_catalog",
+    "parse_catalog_rows",
+    "save_catalog",
+]
+
+REQUIRED_COLUMNS = ("id", "lat_deg", "lon_deg", "address")
+OPTIONAL_COLUMNS = ("port", "protocols", "country", "source")
+_SPLIT = re.compile(r"[;|,\s]+")
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of the file's bytes (recorded with each campaign)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _float(value: Any, where: str, name: str, lo: float, hi: float) -> float:
+    if isinstance(value, bool):
+        raise CatalogError(f"expected a number, got {value!r}", where=where, field=name)
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise CatalogError(f"expected a number, got {value!r}", where=where, field=name) from None
+    if not math.isfinite(x):
+        raise CatalogError(f"must be a finite number, got {value!r}", where=where, field=name)
+    if not lo <= x <= hi:
+        raise CatalogError(f"{x} is outside [{lo:g}, {hi:g}]", where=where, field=name)
+    return x
+
+
+def _port(value: Any, where: str) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    if isinstance(value, bool):
+        raise CatalogError(f"expected an integer port, got {value!r}", where=where, field="port")
+    try:
+        text = str(value).strip()
+        port = int(text) if not isinstance(value, float) else int(value)
+        if isinstance(value, float) and value != port:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise CatalogError(
+            f"expected an integer port, got {value!r}", where=where, field="port"
+        ) from None
+    if not 1 <= port <= 65535:
+        raise CatalogError(f"port {port} is outside [1, 65535]", where=where, field="port")
+    return port
+
+
+def _protocols(value: Any, where: str) -> tuple[str, ...]:
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return ("icmp",)
+    if isinstance(value, str):
+        items = [p for p in _SPLIT.split(value.strip().lower()) if p]
+    elif isinstance(value, Sequence):
+        items = [str(p).strip().lower() for p in value]
+    else:
+        raise CatalogError(
+            f"expected a list of protocols, got {value!r}", where=where, field="protocols"
+        )
+    bad = [p for p in items if p not in PROTOCOLS]
+    if bad:
+        raise CatalogError(
+            f"unknown protocol(s) {', '.join(map(repr, bad))}; expected some of {PROTOCOLS}",
+            where=where,
+            field="protocols",
+        )
+    return tuple(dict.fromkeys(items))
+
+
+def parse_catalog_rows(
+    rows: Iterable[tuple[int, Mapping[str, Any]]], *, name: str
+) -> list[Landmark]:
+    """Validate ``(line_number, row)`` pairs of file ``name`` into landmarks (see module doc)."""
+    out: list[Landmark] = []
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        where = f"{name}:{line}"
+        for col in REQUIRED_COLUMNS:
+            if col not in row or row[col] is None:
+                raise CatalogError("missing required field", where=where, field=col)
+        lm_id = str(row["id"]).strip()
+        if not lm_id:
+            raise CatalogError("empty id", where=where, field="id")
+        if lm_id in seen:
+            raise CatalogError(
+                f"duplicate id {lm_id!r} (first defined on line {seen[lm_id]})",
+                where=where,
+                field="id",
+            )
+        seen[lm_id] = line
+        lat = _float(row["lat_deg"], where, "lat_deg", -90.0, 90.0)
+        lon = _float(row["lon_deg"], where, "lon_deg", -180.0, 180.0)
+        address = str(row["address"]).strip()
+        if any(c.isspace() for c in address):
+            raise CatalogError(f"address {address!r} contains spaces", where=where, field="address")
+        port = _port(row.get("port"), where)
+        protocols = _protocols(row.get("protocols"), where)
+        if port is None and any(p in ("tcp", "udp") for p in protocols):
+            raise CatalogError(f"protocols {protocols} need a port", where=where, field="port")
+        out.append(
+            Landmark(
+                id=lm_id,
+                lat_deg=lat,
+                lon_deg=lon,
+                address=address,
+                port=port,
+                protocols=protocols,
+                country=str(row.get("country") or "").strip(),
+                source=str(row.get("source") or "").strip(),
+            )
+        )
+    if not out:
+        raise CatalogError("the catalog has no landmark", where=name)
+    return out
+
+
+def _read_csv(text: str, name: str) -> list[Landmark]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames
+    if not header:
+        raise CatalogError("empty file: expected a header line", where=f"{name}:1")
+    header = [h.strip() for h in header]
+    reader.fieldnames = header
+    for col in REQUIRED_COLUMNS:
+        if col not in header:
+            raise CatalogError(
+                f"missing column (header has {', '.join(header)})", where=f"{name}:1", field=col
+            )
+    if len(set(header)) != len(header):
+        raise CatalogError("duplicate column name in header", where=f"{name}:1")
+
+    def rows() -> Iterable[tuple[int, Mapping[str, Any]]]:
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                raise CatalogError("more fields than the header has", where=f"{name}:{line}")
+            if all((v or "").strip() == "" for v in row.values()):
+                continue  # blank line
+            missing = [c for c in REQUIRED_COLUMNS if row.get(c) is None]
+            if missing:
+                raise CatalogError(
+                    "fewer fields than the header has", where=f"{name}:{line}", field=missing[0]
+                )
+            yield line, row
+
+    return parse_catalog_rows(rows(), name=name)
+
+
+def _read_json(text: str, name: str) -> list[Landmark]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CatalogError(f"invalid JSON: {exc.msg}", where=f"{name}:{exc.lineno}") from None
+    if isinstance(data, Mapping):
+        data = data.get("landmarks")
+    if not isinstance(data, list):
+        raise CatalogError("expected a list of landmarks (or {'landmarks': [...]})", where=name)
+
+    def rows() -> Iterable[tuple[int, Mapping[str, Any]]]:
+        for i, entry in enumerate(data, start=1):
+            if not isinstance(entry, Mapping):
+                raise CatalogError(f"entry {i} is not an object", where=f"{name}:{i}")
+            yield i, entry
+
+    return parse_catalog_rows(rows(), name=name)
+
+
+def load_catalog(path: str | Path) -> list[Landmark]:
+    """Landmarks of the CSV or JSON (by ``.json`` suffix) catalog at ``path``, validated.
+
+    Raises :class:`CatalogError` (file, line, field) for a malformed or unreadable file.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CatalogError("no such file", where=str(p)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"cannot read the catalog: {exc}", where=str(p)) from None
+    if p.suffix.lower() == ".json":
+        return _read_json(text, str(p))
+    return _read_csv(text, str(p))
+
+
+def save_catalog(landmarks: Sequence[Landmark], path: str | Path) -> Path:
+    """Write ``landmarks`` as a CSV (or JSON, by suffix) catalog that :func:`load_catalog` reads."""
+    p = Path(path)
+    cols = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+    records = [
+        {
+            "id": lm.id,
+            "lat_deg": lm.lat_deg,
+            "lon_deg": lm.lon_deg,
+            "address": lm.address,
+            "port": lm.port,
+            "protocols": list(lm.protocols),
+            "country": lm.country,
+            "source": lm.source,
+        }
+        for lm in landmarks
+    ]
+    if p.suffix.lower() == ".json":
+        p.write_text(json.dumps({"landmarks": records}, indent=1) + "\n", encoding="utf-8")
+        return p
+    with open(p, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        for r in records:
+            r = dict(r)
+            r["port"] = "" if r["port"] is None else r["port"]
+            r["protocols"] = ";".join(r["protocols"])
+            w.writerow(r)
+    return p

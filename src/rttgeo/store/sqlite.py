@@ -1,0 +1,375 @@
+"""Measurement campaigns on disk: one SQLite file (WAL mode), no server.
+
+Tables::
+
+    campaign(id, host, target, started_unix_ns, ended_unix_ns, protocol, catalog_path,
+             catalog_sha256, rttgeo_version, params JSON, status)
+    sample(id, campaign_id, target, landmark, protocol, sent_unix_ns, rtt_ms NULL when lost,
+           timing, status, attempt, seq)
+
+Durability: every :meth:`CampaignStore.add_sample` is its own committed transaction. In WAL mode
+with ``synchronous=NORMAL`` a commit is in the operating system's hands when the call returns, so a
+process killed with SIGKILL keeps every sample written before it died (a power cut may lose the
+last few; pass ``synchronous="FULL"`` to fsync each commit). ``status`` of a campaign is
+``running`` while it runs, then ``complete``, ``interrupted`` (Ctrl-C) or ``failed``; a killed
+campaign stays ``running`` and its samples stay readable. Summaries (per-landmark minimum RTT)
+derive from samples.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from rttgeo import __version__
+from rttgeo.errors import StoreError, require
+from rttgeo.models import Sample
+
+__all__ = [
+    "CAMPAIGN_STATUSES",
+    "SAMPLE_COLUMNS",
+    "CampaignInfo",
+    "CampaignStore",
+    "load_rtts",
+]
+
+#: Columns of the CSV export (DESIGN.md sample format), in order.
+SAMPLE_COLUMNS = ("target", "landmark", "protocol", "sent_unix_ns", "rtt_ms")
+CAMPAIGN_STATUSES = ("running", "complete", "interrupted", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaign (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    target TEXT NOT NULL,
+    started_unix_ns INTEGER NOT NULL,
+    ended_unix_ns INTEGER,
+    protocol TEXT NOT NULL,
+    catalog_path TEXT,
+    catalog_sha256 TEXT,
+    rttgeo_version TEXT NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sample (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaign(id),
+    target TEXT NOT NULL,
+    landmark TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    sent_unix_ns INTEGER NOT NULL,
+    rtt_ms REAL CHECK (rtt_ms IS NULL OR rtt_ms > 0),
+    timing TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS sample_campaign ON sample(campaign_id, landmark);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignInfo:
+    """Metadata of one stored campaign (times in Unix ns; ``ended_unix_ns`` None while running)."""
+
+    id: int
+    host: str
+    target: str
+    started_unix_ns: int
+    ended_unix_ns: int | None
+    protocol: str
+    catalog_path: str | None
+    catalog_sha256: str | None
+    rttgeo_version: str
+    params: Mapping[str, Any]
+    status: str
+    n_samples: int
+    n_lost: int
+
+
+class CampaignStore:
+    """A campaign store file. Use as a context manager; all methods raise :class:`StoreError`."""
+
+    def __init__(self, path: str | Path, *, wal: bool = True, synchronous: str = "NORMAL") -> None:
+        self.path = Path(path)
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL"):
+            raise ValueError("synchronous must be OFF, NORMAL or FULL")
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                raise StoreError(f"{self.path}: directory {self.path.parent} does not exist")
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0)
+            self._db.execute("PRAGMA busy_timeout = 10000")
+            if wal:
+                mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":  # pragma: no cover - filesystems without shm
+                    raise StoreError(f"{self.path}: cannot use WAL mode (got {mode})")
+            self._db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path}: not a usable campaign store ({exc}); give a new file name"
+            ) from None
+        except OSError as exc:  # pragma: no cover - rare (permissions)
+            raise StoreError(
+                f"{self.path}: {exc.strerror}; check the path and permissions"
+            ) from None
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the file (idempotent). Committed samples are already on disk."""
+        if not self._closed:
+            self._closed = True
+            self._db.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> CampaignStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _exec(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        if self._closed:
+            raise StoreError(f"{self.path}: the store is closed")
+        try:
+            return self._db.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
+
+    # -- writing -----------------------------------------------------------------------------
+    def begin_campaign(
+        self,
+        *,
+        target: str = "self",
+        protocol: str = "",
+        catalog_path: str | Path | None = None,
+        catalog_sha256: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        host: str | None = None,
+    ) -> int:
+        """Record a new campaign with status ``running``; returns its id."""
+        cur = self._exec(
+            "INSERT INTO campaign (host, target, started_unix_ns, protocol, catalog_path,"
+            " catalog_sha256, rttgeo_version, params, status) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                host if host is not None else socket.gethostname(),
+                target,
+                time.time_ns(),
+                protocol,
+                None if catalog_path is None else str(catalog_path),
+                catalog_sha256,
+                __version__,
+                json.dumps(dict(params or {}), sort_keys=True, default=str),
+                "running",
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def set_protocol(self, campaign_id: int, protocol: str) -> None:
+        """Record the protocol actually used (known once the prober is chosen)."""
+        self._exec("UPDATE campaign SET protocol = ? WHERE id = ?", (protocol, campaign_id))
+
+    def add_sample(
+        self,
+        campaign_id: int,
+        sample: Sample,
+        *,
+        status: str | None = None,
+        attempt: int = 0,
+        seq: int = 0,
+    ) -> None:
+        """Append one sample and commit it (durable against SIGKILL when this returns)."""
+        rtt = sample.rtt_ms
+        if rtt is not None and not (math.isfinite(rtt) and rtt > 0):
+            raise StoreError(f"refusing sample with rtt_ms={rtt!r}: a lost probe is None, never 0")
+        self._exec(
+            "INSERT INTO sample (campaign_id, target, landmark, protocol, sent_unix_ns, rtt_ms,"
+            " timing, status, attempt, seq) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                campaign_id,
+                sample.target,
+                sample.landmark,
+                sample.protocol,
+                int(sample.sent_unix_ns),
+                rtt,
+                sample.timing,
+                status or ("timeout" if rtt is None else "ok"),
+                attempt,
+                seq,
+            ),
+        )
+
+    def end_campaign(self, campaign_id: int, status: str) -> None:
+        """Mark the campaign ``complete``, ``interrupted`` or ``failed`` with its end time."""
+        if status not in CAMPAIGN_STATUSES:
+            raise ValueError(f"status must be one of {CAMPAIGN_STATUSES}")
+        self._exec(
+            "UPDATE campaign SET status = ?, ended_unix_ns = ? WHERE id = ?",
+            (status, time.time_ns(), campaign_id),
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+    def campaigns(self) -> list[CampaignInfo]:
+        """All campaigns, oldest first, with their sample and loss counts."""
+        rows = self._exec(
+            "SELECT c.id, c.host, c.target, c.started_unix_ns, c.ended_unix_ns, c.protocol,"
+            " c.catalog_path, c.catalog_sha256, c.rttgeo_version, c.params, c.status,"
+            " COUNT(s.id), COALESCE(SUM(s.rtt_ms IS NULL), 0)"
+            " FROM campaign c LEFT JOIN sample s ON s.campaign_id = c.id"
+            " GROUP BY c.id ORDER BY c.id"
+        ).fetchall()
+        return [
+            CampaignInfo(
+                id=r[0],
+                host=r[1],
+                target=r[2],
+                started_unix_ns=r[3],
+                ended_unix_ns=r[4],
+                protocol=r[5],
+                catalog_path=r[6],
+                catalog_sha256=r[7],
+                rttgeo_version=r[8],
+                params=json.loads(r[9]),
+                status=r[10],
+                n_samples=r[11],
+                n_lost=r[12],
+            )
+            for r in rows
+        ]
+
+    def campaign(self, campaign_id: int | None = None) -> CampaignInfo:
+        """One campaign (the latest when ``campaign_id`` is None); StoreError if there is none."""
+        infos = self.campaigns()
+        if not infos:
+            raise StoreError(f"{self.path}: the store holds no campaign")
+        if campaign_id is None:
+            return infos[-1]
+        for info in infos:
+            if info.id == campaign_id:
+                return info
+        raise StoreError(f"{self.path}: no campaign with id {campaign_id}")
+
+    def iter_rows(self, campaign_id: int | None = None) -> Iterator[dict[str, Any]]:
+        """Sample rows as dicts (all columns), in arrival order; all campaigns when id is None."""
+        sql = (
+            "SELECT id, campaign_id, target, landmark, protocol, sent_unix_ns, rtt_ms, timing,"
+            " status, attempt, seq FROM sample"
+        )
+        args: tuple[Any, ...] = ()
+        if campaign_id is not None:
+            sql += " WHERE campaign_id = ?"
+            args = (campaign_id,)
+        cur = self._exec(sql + " ORDER BY id", args)
+        names = [d[0] for d in cur.description]
+        for row in cur:
+            yield dict(zip(names, row, strict=True))
+
+    def samples(self, campaign_id: int | None = None) -> list[Sample]:
+        """Samples as :class:`Sample` values, in arrival order."""
+        return [
+            Sample(
+                r["target"],
+                r["landmark"],
+                r["protocol"],
+                r["sent_unix_ns"],
+                r["rtt_ms"],
+                r["timing"],
+            )
+            for r in self.iter_rows(campaign_id)
+        ]
+
+    def min_rtts(
+        self, campaign_id: int | None = None, landmark_ids: Sequence[str] | None = None
+    ) -> tuple[tuple[str, ...], np.ndarray]:
+        """``(landmark_ids, min_rtt_ms)`` of one campaign (latest by default); NaN = no reply.
+
+        Order: ``landmark_ids`` when given (absent ones NaN), else order of first sample.
+        """
+        cid = self.campaign(campaign_id).id
+        rows = self._exec(
+            "SELECT landmark, MIN(rtt_ms), MIN(id) FROM sample WHERE campaign_id = ?"
+            " GROUP BY landmark ORDER BY MIN(id)",
+            (cid,),
+        ).fetchall()
+        best = {r[0]: (np.nan if r[1] is None else float(r[1])) for r in rows}
+        ids = tuple(landmark_ids) if landmark_ids is not None else tuple(best)
+        return ids, np.array([best.get(i, np.nan) for i in ids], dtype=float)
+
+    # -- export ------------------------------------------------------------------------------
+    def export_csv(
+        self, path: str | Path, campaign_id: int | None = None, *, extra: bool = False
+    ) -> int:
+        """Write samples as CSV (DESIGN.md columns; ``extra`` adds timing, status, attempt).
+
+        A lost probe has an empty ``rtt_ms``. Returns the number of rows written.
+        """
+        cols = list(SAMPLE_COLUMNS) + (
+            ["timing", "status", "attempt", "campaign_id"] if extra else []
+        )
+        n = 0
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(cols)
+            for r in self.iter_rows(campaign_id):
+                r = dict(r)
+                r["rtt_ms"] = "" if r["rtt_ms"] is None else repr(float(r["rtt_ms"]))
+                w.writerow([r[c] for c in cols])
+                n += 1
+        return n
+
+    def export_parquet(self, path: str | Path, campaign_id: int | None = None) -> int:
+        """Write all sample columns as Parquet (needs pyarrow, the ``measure`` extra)."""
+        pa = require("pyarrow", "measure")
+        pq = require("pyarrow.parquet", "measure")
+        rows = list(self.iter_rows(campaign_id))
+        schema = pa.schema(
+            [
+                ("target", pa.string()),
+                ("landmark", pa.string()),
+                ("protocol", pa.string()),
+                ("sent_unix_ns", pa.int64()),
+                ("rtt_ms", pa.float64()),
+                ("timing", pa.string()),
+                ("status", pa.string()),
+                ("attempt", pa.int32()),
+                ("campaign_id", pa.int64()),
+            ]
+        )
+        table = pa.table({name: [r[name] for r in rows] for name in schema.names}, schema=schema)
+        pq.write_table(table, str(path))
+        return len(rows)
+
+
+def load_rtts(
+    path: str | Path, campaign_id: int | None = None
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """``(landmark_ids, min_rtt_ms_per_landmark)`` of a stored campaign (latest by default).
+
+    The minimum over each landmark's samples, in ms; NaN where every probe was lost. Raises
+    :class:`StoreError` if ``path`` is not a campaign store or holds no campaign.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise StoreError(f"{p}: no such campaign store")
+    with CampaignStore(p) as store:
+        return store.min_rtts(campaign_id)
