@@ -1,1 +1,12 @@
-"""rttgeo.serve room (see DESIGN.md)."""
+"""rttgeo.serve: the landmark server users deploy on machines they own (docs/serve.md).
+
+:class:`LandmarkServer` answers the v1 UDP echo of :mod:`rttgeo.serve.protocol` (the documented
+wire format, also used by :mod:`rttgeo.measure.udp`) with its position; optionally it accepts TCP
+connections so clients can time handshakes.
+"""
+
+from __future__ import annotations
+
+from rttgeo.serve.server import DEFAULT_PORT, LandmarkServer, ServerStats
+
+__all__ = ["DEFAULT_PORT", "LandmarkServer", "ServerStats"]

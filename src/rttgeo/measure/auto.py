@@ -1,0 +1,124 @@
+"""Choose a prober: ``make_prober("auto")`` and ``available_protocols()``.
+
+``auto`` means ICMP echo: a raw socket through scapy when the process may open one (root or
+CAP_NET_RAW), else the unprivileged ICMP datagram socket when ``net.ipv4.ping_group_range``
+includes the process's group, else :class:`rttgeo.errors.PermissionDenied` explaining both refusals
+and what to change. Names: ``auto``, ``icmp`` (same as auto), ``icmp-raw``, ``icmp-dgram``,
+``tcp`` (option ``port``, default 80) and ``udp`` (options ``port``, default 4789, and
+``request_size``).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from rttgeo.errors import MissingExtra, PermissionDenied
+from rttgeo.measure.base import Prober
+
+__all__ = ["PROTOCOL_NAMES", "ProtocolStatus", "available_protocols", "make_prober"]
+
+PROTOCOL_NAMES = ("auto", "icmp", "icmp-raw", "icmp-dgram", "tcp", "udp")
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolStatus:
+    """Whether ``name`` works in this process, and why not (with the fix) when it does not."""
+
+    name: str
+    available: bool
+    reason: str
+
+
+def _raw_status() -> ProtocolStatus:
+    from rttgeo.measure.icmp import raw_permission_advice
+
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()
+    except PermissionError:
+        return ProtocolStatus("icmp-raw", False, raw_permission_advice())
+    except OSError as exc:
+        return ProtocolStatus("icmp-raw", False, f"raw ICMP socket refused: {exc}")
+    try:
+        import scapy.layers.inet  # noqa: F401
+    except ImportError:
+        return ProtocolStatus(
+            "icmp-raw", False, "scapy is not installed: pip install 'rttgeo[measure]'"
+        )
+    return ProtocolStatus("icmp-raw", True, "raw socket allowed (root or CAP_NET_RAW)")
+
+
+def _dgram_status() -> ProtocolStatus:
+    from rttgeo.measure.icmp import dgram_permission_advice, ping_group_range
+
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP).close()
+    except PermissionError:
+        return ProtocolStatus("icmp-dgram", False, dgram_permission_advice())
+    except OSError as exc:
+        if exc.errno in (errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT, errno.EAFNOSUPPORT):
+            return ProtocolStatus("icmp-dgram", False, "this kernel has no ICMP datagram sockets")
+        return ProtocolStatus("icmp-dgram", False, f"ICMP datagram socket refused: {exc}")
+    rng = ping_group_range()
+    return ProtocolStatus("icmp-dgram", True, f"allowed by net.ipv4.ping_group_range {rng}")
+
+
+def available_protocols() -> list[ProtocolStatus]:
+    """What works here: icmp-raw, icmp-dgram, tcp, udp (opens and closes test sockets)."""
+    return [
+        _raw_status(),
+        _dgram_status(),
+        ProtocolStatus("tcp", True, "TCP handshakes need no privilege (needs an open port)"),
+        ProtocolStatus("udp", True, "UDP needs no privilege (landmark must run rttgeo serve)"),
+    ]
+
+
+def make_prober(protocol: str = "auto", **opts: Any) -> Prober:
+    """A new, unopened prober for ``protocol`` (see module docstring); ``opts`` go to it.
+
+    Raises :class:`PermissionDenied` (with what to change) if no ICMP socket is allowed for
+    ``auto``/``icmp``, or if the named ICMP socket kind is refused; ValueError for unknown names.
+    """
+    name = protocol.lower()
+    if name in ("auto", "icmp"):
+        raw = _raw_status()
+        if raw.available:
+            from rttgeo.measure.icmp import IcmpRawProber
+
+            return IcmpRawProber(**opts)
+        dgram = _dgram_status()
+        if dgram.available:
+            from rttgeo.measure.icmp import IcmpDgramProber
+
+            return IcmpDgramProber(**opts)
+        raise PermissionDenied(
+            f"no ICMP socket is allowed: {raw.reason}; and {dgram.reason}; "
+            "or probe with --protocol tcp (open port) or udp (rttgeo serve landmarks)"
+        )
+    if name == "icmp-raw":
+        raw = _raw_status()
+        if not raw.available:
+            if "scapy" in raw.reason:
+                raise MissingExtra("measure", "scapy")
+            raise PermissionDenied(raw.reason)
+        from rttgeo.measure.icmp import IcmpRawProber
+
+        return IcmpRawProber(**opts)
+    if name == "icmp-dgram":
+        dgram = _dgram_status()
+        if not dgram.available:
+            raise PermissionDenied(dgram.reason)
+        from rttgeo.measure.icmp import IcmpDgramProber
+
+        return IcmpDgramProber(**opts)
+    if name == "tcp":
+        from rttgeo.measure.tcp import TcpProber
+
+        return TcpProber(**opts)
+    if name == "udp":
+        from rttgeo.measure.udp import UdpProber
+
+        return UdpProber(**opts)
+    raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOL_NAMES)}")

@@ -1,0 +1,187 @@
+"""ICMP echo probers (IPv4): raw socket through scapy, or the unprivileged ICMP datagram socket.
+
+* :class:`IcmpRawProber` needs root or CAP_NET_RAW. Echo requests are built with scapy (random
+  identifier per prober, sequence per probe, a 16-byte random token as payload) and sent through
+  one raw socket read by the event loop; replies are parsed with scapy. The kernel's ``ICMP_FILTER``
+  passes only echo replies, destination-unreachable and time-exceeded messages to the socket. An
+  ICMP error quoting one of our probes ends it with status ``unreachable``.
+* :class:`IcmpDgramProber` uses ``socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)``, which the kernel
+  allows when the process's group is inside ``net.ipv4.ping_group_range``; the kernel chooses the
+  identifier (the socket's "port") and delivers only replies carrying it. ICMP errors are not
+  reported on this socket: an unreachable landmark shows up as ``timeout``.
+
+Both time RTTs from the send stamp to the kernel receive stamp (see
+:mod:`rttgeo.measure.timestamps`; ``timing="so_timestampns"``; error budget +2 to +10 µs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import struct
+from collections.abc import Hashable
+
+from rttgeo.errors import PermissionDenied
+from rttgeo.measure.socket_prober import Malformed, Parsed, SocketProber
+from rttgeo.models import Landmark
+
+__all__ = ["IcmpDgramProber", "IcmpRawProber", "ping_group_range", "raw_permission_advice"]
+
+TOKEN_SIZE = 16
+SOL_RAW = 255
+ICMP_FILTER = 1
+ECHO_REPLY, DEST_UNREACH, ECHO_REQUEST, TIME_EXCEEDED = 0, 3, 8, 11
+_ECHO = struct.Struct(">BBHHH")
+_PING_RANGE = "/proc/sys/net/ipv4/ping_group_range"
+
+
+def ping_group_range() -> tuple[int, int] | None:
+    """``net.ipv4.ping_group_range`` of this network namespace, or None if unreadable."""
+    try:
+        with open(_PING_RANGE) as fh:
+            lo, hi = fh.read().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return None
+
+
+def dgram_permission_advice() -> str:
+    """Why the ICMP datagram socket is refused and what to change."""
+    rng = ping_group_range()
+    groups = sorted({os.getegid(), *os.getgroups()})
+    now = f"is {rng[0]} {rng[1]}" if rng else "could not be read"
+    return (
+        f"the unprivileged ICMP socket is refused: net.ipv4.ping_group_range {now} and does not "
+        f"include this process's groups {groups}; allow it with "
+        '`sudo sysctl -w net.ipv4.ping_group_range="0 2147483647"` '
+        "(add it to /etc/sysctl.d/ to keep it), or use a raw socket as root / with CAP_NET_RAW"
+    )
+
+
+def raw_permission_advice() -> str:
+    """Why the raw ICMP socket is refused and what to change."""
+    return (
+        "a raw ICMP socket needs root or CAP_NET_RAW: run as root, or grant the capability with "
+        "`sudo setcap cap_net_raw+ep \"$(readlink -f $(which python3))\"`"
+    )
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+class _IcmpBase(SocketProber):
+    protocol = "icmp"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seq = int.from_bytes(os.urandom(2), "big")
+
+    def _next_seq(self, ip: str) -> int:
+        for _ in range(65536):
+            self._seq = (self._seq + 1) & 0xFFFF
+            if (ip, self._seq) not in self._pending:
+                return self._seq
+        raise ValueError("65536 probes to one address are already pending")
+
+
+class IcmpRawProber(_IcmpBase):
+    """ICMP echo through a raw socket (root or CAP_NET_RAW); packets built and parsed by scapy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ident = int.from_bytes(os.urandom(2), "big")
+        from scapy.layers.inet import ICMP, IP  # heavy import, only for this prober
+        from scapy.packet import Raw
+
+        self._ICMP, self._IP, self._Raw = ICMP, IP, Raw
+
+    def _make_socket(self) -> socket.socket:
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        except PermissionError as exc:
+            raise PermissionDenied(raw_permission_advice()) from exc
+        passed = (1 << ECHO_REPLY) | (1 << DEST_UNREACH) | (1 << TIME_EXCEEDED)
+        # Without the filter every ICMP message arrives and is classified in _parse.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("I", ~passed & 0xFFFFFFFF))
+        return sock
+
+    def _new_probe(self, ip: str, landmark: Landmark) -> tuple[Hashable, bytes, bytes, tuple]:
+        seq = self._next_seq(ip)
+        token = os.urandom(TOKEN_SIZE)
+        pkt = self._ICMP(type=ECHO_REQUEST, code=0, id=self.ident, seq=seq) / self._Raw(token)
+        return (ip, seq), token, bytes(pkt), (ip, 0)
+
+    def _parse(self, data: bytes, addr: tuple) -> Parsed | None:
+        try:
+            ip = self._IP(data)
+        except Exception as exc:  # scapy raises assorted errors on garbage
+            raise Malformed(str(exc)) from None
+        icmp = ip.getlayer(self._ICMP)
+        if ip.proto != 1 or icmp is None:
+            raise Malformed("not ICMP")
+        raw = data[ip.ihl * 4 :]
+        if len(raw) < 8 or _checksum(raw) != 0:
+            raise Malformed("bad ICMP checksum")
+        if icmp.type == ECHO_REPLY:
+            if icmp.code != 0:
+                raise Malformed("echo reply with nonzero code")
+            if icmp.id != self.ident:
+                return None  # another process's ping
+            return Parsed((ip.src, icmp.seq), bytes(raw[8:]))
+        if icmp.type in (DEST_UNREACH, TIME_EXCEEDED):
+            inner = icmp.payload  # scapy parses the quoted packet as IPerror / ICMPerror
+            quoted = bytes(inner)
+            if len(quoted) < 20:
+                raise Malformed("ICMP error without quoted header")
+            ihl = (quoted[0] & 0x0F) * 4
+            if quoted[9] != 1 or len(quoted) < ihl + 8:
+                return None  # quotes something that is not our ICMP
+            q_type, _q_code, _csum, q_id, q_seq = _ECHO.unpack_from(quoted, ihl)
+            if q_type != ECHO_REQUEST or q_id != self.ident:
+                return None
+            dst = socket.inet_ntoa(quoted[16:20])
+            what = "destination unreachable" if icmp.type == DEST_UNREACH else "TTL exceeded"
+            detail = f"{what} (code {icmp.code}) from {ip.src}"
+            return Parsed((dst, q_seq), bytes(quoted[ihl + 8 :]), "unreachable", detail)
+        return None  # any other ICMP message (when ICMP_FILTER is unavailable)
+
+
+class IcmpDgramProber(_IcmpBase):
+    """ICMP echo through the unprivileged datagram socket (``net.ipv4.ping_group_range``)."""
+
+    def _make_socket(self) -> socket.socket:
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+        except PermissionError as exc:
+            raise PermissionDenied(dgram_permission_advice()) from exc
+        except OSError as exc:
+            if exc.errno in (errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT, errno.EAFNOSUPPORT):
+                raise PermissionDenied(
+                    "this kernel has no ICMP datagram sockets; use a raw socket as root / with "
+                    "CAP_NET_RAW, or --protocol tcp/udp"
+                ) from exc
+            raise
+        return sock
+
+    def _new_probe(self, ip: str, landmark: Landmark) -> tuple[Hashable, bytes, bytes, tuple]:
+        seq = self._next_seq(ip)
+        token = os.urandom(TOKEN_SIZE)
+        header = _ECHO.pack(ECHO_REQUEST, 0, 0, 0, seq)  # the kernel sets id and checksum
+        return (ip, seq), token, header + token, (ip, 0)
+
+    def _parse(self, data: bytes, addr: tuple) -> Parsed | None:
+        if len(data) < 8:
+            raise Malformed("short ICMP message")
+        kind, code, _csum, _ident, seq = _ECHO.unpack_from(data)
+        if kind != ECHO_REPLY or code != 0:
+            raise Malformed(f"ICMP type {kind} code {code} on a ping socket")
+        return Parsed((addr[0], seq), bytes(data[8:]))

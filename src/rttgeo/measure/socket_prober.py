@@ -1,0 +1,236 @@
+"""Shared engine of the datagram probers (ICMP raw, ICMP datagram, UDP): one socket, many probes.
+
+One non-blocking socket per prober, read by the event loop's reader callback with ``recvmsg`` (for
+the ``SO_TIMESTAMPNS`` control message). Each probe registers a key (e.g. address and ICMP
+sequence, or a UDP nonce) and a random token the reply must echo; replies are demultiplexed by key.
+A reply is taken as an RTT only if its key is pending and its token matches; otherwise it is counted
+in :attr:`Prober.stats` as ``unmatched`` (unknown key or wrong token: spoofed or someone else's),
+``duplicate`` (key already answered), ``late`` (key already timed out) or ``malformed``.
+Recently finished keys are remembered (at most :data:`RECENT_KEYS`) to tell duplicates and late
+replies apart from unmatched ones.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import socket
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from rttgeo.measure import timestamps as ts
+from rttgeo.measure.base import Prober, ProbeResult
+from rttgeo.models import Landmark
+
+__all__ = ["Malformed", "Parsed", "SocketProber"]
+
+#: How many finished probe keys are remembered to classify duplicate and late replies.
+RECENT_KEYS = 16384
+_RECV_SIZE = 65535
+_MAX_READS_PER_WAKEUP = 512
+
+
+class Malformed(Exception):
+    """Raised by ``_parse`` for a datagram that is not a well-formed reply."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A reply decoded by ``_parse``: its demultiplexing key, echoed token and kind."""
+
+    key: Hashable
+    token: bytes
+    status: str = "ok"  # or "unreachable" for an ICMP error quoting our probe
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class _Pending:
+    future: asyncio.Future[tuple[int | None, int, str, str]]
+    token: bytes
+    stamp: ts.SendStamp | None = None
+
+
+class SocketProber(Prober, abc.ABC):
+    """Base of the datagram probers; subclasses make the socket, build probes and parse replies."""
+
+    #: Address family of the socket (AF_INET, or AF_INET6 for dual-stack UDP).
+    family: int = socket.AF_INET
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: dict[Hashable, _Pending] = {}
+        self._recent: OrderedDict[Hashable, str] = OrderedDict()
+        self._resolved: dict[str, str] = {}
+        self.kernel_timestamps = False
+
+    # -- to implement -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def _make_socket(self) -> socket.socket:
+        """A non-blocking socket; raises PermissionDenied with advice if the OS refuses."""
+
+    @abc.abstractmethod
+    def _new_probe(self, ip: str, landmark: Landmark) -> tuple[Hashable, bytes, bytes, tuple]:
+        """(key, token, datagram, sockaddr) for one new probe; key must not be pending."""
+
+    @abc.abstractmethod
+    def _parse(self, data: bytes, addr: tuple) -> Parsed | None:
+        """Decode one datagram; None if it is not for this prober at all; raises Malformed."""
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._sock is not None:
+            return
+        sock = self._make_socket()
+        sock.setblocking(False)
+        self.kernel_timestamps = ts.enable_rx_timestamps(sock)
+        self._sock = sock
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(sock.fileno(), self._on_readable)
+
+    async def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is None:
+            return
+        if self._loop is not None:
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(sock.fileno())
+        sock.close()
+        for key, pending in list(self._pending.items()):
+            if not pending.future.done():
+                pending.future.cancel()
+            self._pending.pop(key, None)
+
+    # -- probing ------------------------------------------------------------------------------
+    async def _resolve(self, landmark: Landmark) -> str:
+        host = landmark.address or landmark.id
+        cached = self._resolved.get(host)
+        if cached is not None:
+            return cached
+        try:
+            ip = str(ipaddress.ip_address(host))
+        except ValueError:
+            assert self._loop is not None
+            fam = socket.AF_INET if self.family == socket.AF_INET else socket.AF_UNSPEC
+            infos = await self._loop.getaddrinfo(host, None, family=fam, type=socket.SOCK_DGRAM)
+            ip = str(infos[0][4][0])
+        self._resolved[host] = ip
+        return ip
+
+    def _remember(self, key: Hashable, state: str) -> None:
+        self._recent[key] = state
+        if len(self._recent) > RECENT_KEYS:
+            self._recent.popitem(last=False)
+
+    async def probe(self, landmark: Landmark, timeout_s: float) -> ProbeResult:
+        if self._sock is None:
+            await self.open()
+        assert self._sock is not None and self._loop is not None
+        label_ns = ts.realtime_ns()
+        try:
+            ip = await self._resolve(landmark)
+        except (OSError, ValueError) as exc:
+            return ProbeResult("error", None, label_ns, "", f"cannot resolve: {exc}")
+        try:
+            key, token, datagram, sockaddr = self._new_probe(ip, landmark)
+        except ValueError as exc:
+            return ProbeResult("error", None, label_ns, "", str(exc))
+        fut: asyncio.Future[tuple[int | None, int, str, str]] = self._loop.create_future()
+        pending = _Pending(fut, token)
+        self._pending[key] = pending
+        try:
+            stamp = await self._send(datagram, sockaddr)
+        except OSError as exc:
+            self._pending.pop(key, None)
+            status = "unreachable" if exc.errno in _UNREACHABLE else "error"
+            return ProbeResult(status, None, label_ns, "", f"send failed: {exc.strerror or exc}")
+        pending.stamp = stamp
+        self.stats.sent += 1
+        try:
+            kernel_ns, mono_ns, status, detail = await asyncio.wait_for(fut, timeout_s)
+        except TimeoutError:
+            self._pending.pop(key, None)
+            self._remember(key, "expired")
+            self.stats.lost += 1
+            return ProbeResult("timeout", None, stamp.real_ns, "", f"no reply in {timeout_s} s")
+        if status != "ok":
+            return ProbeResult(status, None, stamp.real_ns, "", detail)
+        rtt, timing = ts.rtt_ns(stamp, kernel_ns, mono_ns)
+        return ProbeResult("ok", rtt / 1e6, stamp.real_ns, timing, detail)
+
+    async def _send(self, datagram: bytes, sockaddr: tuple) -> ts.SendStamp:
+        """Send now, stamping right before the system call; waits if the send buffer is full."""
+        sock = self._sock
+        assert sock is not None and self._loop is not None
+        while True:
+            stamp = ts.send_stamp()
+            try:
+                sock.sendto(datagram, sockaddr)
+                return stamp
+            except (BlockingIOError, InterruptedError):
+                ready = self._loop.create_future()
+                self._loop.add_writer(sock.fileno(), ready.set_result, None)
+                try:
+                    await ready
+                finally:
+                    self._loop.remove_writer(sock.fileno())
+
+    def _on_readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        for _ in range(_MAX_READS_PER_WAKEUP):
+            try:
+                data, anc, _flags, addr = sock.recvmsg(_RECV_SIZE, ts.ANCBUF_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                # An asynchronous error (e.g. ICMP port unreachable) surfaced on the socket.
+                self.stats.extra["socket_errors"] = self.stats.extra.get("socket_errors", 0) + 1
+                continue
+            mono = ts._monotonic_ns()
+            self._dispatch(data, addr, ts.kernel_rx_ns(anc), mono)
+
+    def _dispatch(self, data: bytes, addr: tuple, kernel_ns: int | None, mono_ns: int) -> None:
+        """Match one datagram against the pending probes (public for tests via ``inject``)."""
+        stats = self.stats
+        try:
+            parsed = self._parse(data, addr)
+        except Malformed:
+            stats.malformed += 1
+            return
+        if parsed is None:
+            stats.unmatched += 1
+            return
+        pending = self._pending.get(parsed.key)
+        if pending is None or pending.stamp is None:
+            state = self._recent.get(parsed.key)
+            if state == "done":
+                stats.duplicate += 1
+            elif state == "expired":
+                stats.late += 1
+            else:
+                stats.unmatched += 1
+            return
+        if parsed.token != pending.token[: len(parsed.token)] or (
+            parsed.status == "ok" and parsed.token != pending.token
+        ):
+            stats.unmatched += 1
+            stats.extra["token_mismatch"] = stats.extra.get("token_mismatch", 0) + 1
+            return
+        del self._pending[parsed.key]
+        self._remember(parsed.key, "done")
+        if pending.future.done():  # cancelled
+            return
+        if parsed.status == "ok":
+            stats.answered += 1
+        pending.future.set_result((kernel_ns, mono_ns, parsed.status, parsed.detail))
+
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN}

@@ -1,0 +1,86 @@
+"""UDP prober for the rttgeo landmark server (``rttgeo serve``; wire format in docs/serve.md).
+
+One UDP socket (IPv6 dual-stack, or IPv4 if the kernel has no IPv6) for all probes; each probe is
+an ECHO_REQUEST padded to :data:`rttgeo.serve.protocol.MIN_REQUEST_SIZE` bytes with a fresh
+16-byte random nonce, and only a well-formed ECHO_REPLY from the probed address echoing that
+nonce counts. No privilege needed. Timing as in :mod:`rttgeo.measure.timestamps`
+(``so_timestampns``, +2 to +10 µs; plus the server's own turnaround, about 20-60 µs for the
+Python server). The position and id the server announces are kept in :attr:`UdpProber.announced`
+and in each result's ``detail``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Hashable
+
+from rttgeo.measure.socket_prober import Malformed, Parsed, SocketProber
+from rttgeo.models import Landmark
+from rttgeo.serve import protocol as wire
+from rttgeo.serve.server import DEFAULT_PORT
+
+__all__ = ["UdpProber"]
+
+
+def _canonical_ip(ip: str) -> str:
+    addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+class UdpProber(SocketProber):
+    """Echo to an rttgeo landmark server on ``landmark.port`` or ``port`` (default 4789)."""
+
+    protocol = "udp"
+
+    def __init__(self, port: int = DEFAULT_PORT, request_size: int = wire.MIN_REQUEST_SIZE) -> None:
+        super().__init__()
+        if not wire.MIN_REQUEST_SIZE <= request_size <= wire.MAX_DATAGRAM_SIZE:
+            raise ValueError(
+                f"request_size must be in [{wire.MIN_REQUEST_SIZE}, {wire.MAX_DATAGRAM_SIZE}]"
+            )
+        self.port = port
+        self.request_size = request_size
+        #: landmark address -> (server_id, lat_deg, lon_deg) announced in its last reply.
+        self.announced: dict[str, tuple[str, float, float]] = {}
+        self.family = socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET
+
+    def _make_socket(self) -> socket.socket:
+        if self.family == socket.AF_INET6:
+            try:
+                sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                return sock
+            except OSError:
+                self.family = socket.AF_INET  # IPv6 disabled in this kernel
+        return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def _new_probe(self, ip: str, landmark: Landmark) -> tuple[Hashable, bytes, bytes, tuple]:
+        nonce = os.urandom(wire.NONCE_SIZE)
+        datagram = wire.encode(wire.echo_request(nonce), pad_to=self.request_size)
+        port = landmark.port or self.port
+        canon = _canonical_ip(ip)
+        if self.family == socket.AF_INET6:
+            v6 = canon if ":" in canon else f"::ffff:{canon}"
+            sockaddr: tuple = (v6, port, 0, 0)
+        else:
+            if ":" in canon:
+                raise ValueError(f"cannot reach IPv6 address {canon}: this kernel has no IPv6")
+            sockaddr = (canon, port)
+        return (canon, nonce), nonce, datagram, sockaddr
+
+    def _parse(self, data: bytes, addr: tuple) -> Parsed | None:
+        try:
+            msg = wire.decode(data)
+        except wire.WireFormatError as exc:
+            raise Malformed(str(exc)) from None
+        if msg.type != wire.MsgType.ECHO_REPLY:
+            raise Malformed(f"message type {msg.type} where a reply was expected")
+        src = _canonical_ip(addr[0])
+        detail = f"server_id={msg.server_id} lat_deg={msg.lat_deg} lon_deg={msg.lon_deg}"
+        if (src, msg.nonce) in self._pending:
+            self.announced[src] = (msg.server_id, msg.lat_deg or 0.0, msg.lon_deg or 0.0)
+        return Parsed((src, msg.nonce), msg.nonce, "ok", detail)

@@ -1,0 +1,218 @@
+"""The rttgeo landmark wire format, version 1 (pure functions, no I/O; documented in docs/serve.md).
+
+Every message, big-endian::
+
+    offset size  field
+    0      4     magic  b"RTGL"
+    4      1     version (1)
+    5      1     type: 1 ECHO_REQUEST, 2 ECHO_REPLY; 3 CHALLENGE_REQUEST, 4 CHALLENGE_REPLY reserved
+                 for the signed challenge-response; 5-255 reserved
+    6      2     flags: bit 0 SIGN (reserved: ask for a signed reply); other bits reserved, sent 0,
+                 ignored on receipt
+    8      16    nonce: chosen at random by the client, echoed unchanged in the reply
+    24     8     ECHO_REPLY only: lat_e7, lon_e7 as signed 32-bit integers (degrees x 1e7, 1.1 cm)
+    ..     ..    TLVs to the end: type (1 byte), length (2 bytes), value
+
+TLV types: 0 PAD (any bytes, ignored), 1 SERVER_ID (UTF-8, 1-64 bytes, replies only),
+0x40 CHALLENGE, 0x41 SIGNATURE, 0x42 KEY_ID (reserved for signing). Types with the high bit set
+(0x80-0xFF) are *critical*: a receiver that does not know one drops the message; unknown types
+below 0x80 are skipped (kept in :attr:`Message.extra`).
+
+No amplification: a request must be at least :data:`MIN_REQUEST_SIZE` bytes (clients pad with a
+PAD TLV) and a server never sends a reply longer than the request it answers.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+
+from rttgeo.errors import InputError
+
+__all__ = [
+    "FLAG_SIGN",
+    "HEADER_SIZE",
+    "MAGIC",
+    "MAX_DATAGRAM_SIZE",
+    "MAX_SERVER_ID_BYTES",
+    "MIN_REQUEST_SIZE",
+    "VERSION",
+    "Message",
+    "MsgType",
+    "Tlv",
+    "WireFormatError",
+    "decode",
+    "echo_reply",
+    "echo_request",
+    "encode",
+]
+
+MAGIC = b"RTGL"
+VERSION = 1
+FLAG_SIGN = 0x0001
+HEADER_SIZE = 24
+NONCE_SIZE = 16
+#: Requests shorter than this are dropped: it exceeds the largest v1 reply (24 + 8 + 3 + 64 = 99).
+MIN_REQUEST_SIZE = 128
+#: Largest datagram either side accepts (fits the IPv6 minimum MTU 1280 with IP and UDP headers).
+MAX_DATAGRAM_SIZE = 1232
+MAX_SERVER_ID_BYTES = 64
+
+_HEADER = struct.Struct(">4sBBH16s")
+_POSITION = struct.Struct(">ii")
+_TLV = struct.Struct(">BH")
+_E7 = 10_000_000
+
+
+class MsgType(IntEnum):
+    """Message types of version 1 (3 and 4 reserved for the signed challenge-response)."""
+
+    ECHO_REQUEST = 1
+    ECHO_REPLY = 2
+    CHALLENGE_REQUEST = 3
+    CHALLENGE_REPLY = 4
+
+
+class Tlv(IntEnum):
+    """TLV types of version 1 (0x40-0x42 reserved for signing; >= 0x80 critical)."""
+
+    PAD = 0x00
+    SERVER_ID = 0x01
+    CHALLENGE = 0x40
+    SIGNATURE = 0x41
+    KEY_ID = 0x42
+
+
+_KNOWN_TLVS = frozenset(int(t) for t in Tlv)
+
+
+class WireFormatError(InputError):
+    """A datagram is not a valid v1 message; ``reason`` is a short machine-readable tag."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, field=reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One decoded message. ``lat_e7``/``lon_e7`` are set on replies only (degrees x 1e7)."""
+
+    type: int
+    nonce: bytes
+    flags: int = 0
+    lat_e7: int | None = None
+    lon_e7: int | None = None
+    server_id: str = ""
+    extra: tuple[tuple[int, bytes], ...] = ()
+
+    @property
+    def lat_deg(self) -> float | None:
+        return None if self.lat_e7 is None else self.lat_e7 / _E7
+
+    @property
+    def lon_deg(self) -> float | None:
+        return None if self.lon_e7 is None else self.lon_e7 / _E7
+
+
+def _to_e7(value_deg: float, limit_deg: float, name: str) -> int:
+    if not (-limit_deg <= value_deg <= limit_deg):  # also rejects NaN
+        raise ValueError(f"{name} {value_deg} outside [-{limit_deg}, {limit_deg}]")
+    return round(value_deg * _E7)
+
+
+def echo_request(nonce: bytes, *, flags: int = 0) -> Message:
+    """An ECHO_REQUEST message; encode it with ``encode(msg, pad_to=MIN_REQUEST_SIZE)``."""
+    return Message(MsgType.ECHO_REQUEST, nonce, flags)
+
+
+def echo_reply(nonce: bytes, lat_deg: float, lon_deg: float, server_id: str = "") -> Message:
+    """An ECHO_REPLY carrying the server's position (rounded to 1e-7 degree) and id."""
+    return Message(
+        MsgType.ECHO_REPLY,
+        nonce,
+        0,
+        _to_e7(lat_deg, 90.0, "lat_deg"),
+        _to_e7(lon_deg, 180.0, "lon_deg"),
+        server_id,
+    )
+
+
+def encode(msg: Message, *, pad_to: int = 0) -> bytes:
+    """Bytes of ``msg``; a PAD TLV brings it to at least ``pad_to`` bytes. Raises ValueError."""
+    if len(msg.nonce) != NONCE_SIZE:
+        raise ValueError(f"nonce must be {NONCE_SIZE} bytes")
+    if not (0 <= msg.type <= 255 and 0 <= msg.flags <= 0xFFFF):
+        raise ValueError("type or flags out of range")
+    parts = [_HEADER.pack(MAGIC, VERSION, msg.type, msg.flags, msg.nonce)]
+    if msg.type == MsgType.ECHO_REPLY:
+        if msg.lat_e7 is None or msg.lon_e7 is None:
+            raise ValueError("an ECHO_REPLY needs lat_e7 and lon_e7")
+        parts.append(_POSITION.pack(msg.lat_e7, msg.lon_e7))
+    if msg.server_id:
+        sid = msg.server_id.encode()
+        if len(sid) > MAX_SERVER_ID_BYTES:
+            raise ValueError(f"server_id longer than {MAX_SERVER_ID_BYTES} bytes")
+        parts.append(_TLV.pack(Tlv.SERVER_ID, len(sid)) + sid)
+    for kind, value in msg.extra:
+        parts.append(_TLV.pack(kind, len(value)) + value)
+    out = b"".join(parts)
+    if len(out) < pad_to:
+        pad_len = max(0, pad_to - len(out) - _TLV.size)
+        out += _TLV.pack(Tlv.PAD, pad_len) + bytes(pad_len)
+    if len(out) > MAX_DATAGRAM_SIZE:
+        raise ValueError(f"message longer than {MAX_DATAGRAM_SIZE} bytes")
+    return out
+
+
+def decode(data: bytes) -> Message:
+    """Parse one datagram; raises only :class:`WireFormatError` (``reason`` says why)."""
+    n = len(data)
+    if n < HEADER_SIZE:
+        raise WireFormatError("short", f"datagram of {n} bytes is shorter than the header")
+    if n > MAX_DATAGRAM_SIZE:
+        raise WireFormatError("long", f"datagram of {n} bytes exceeds {MAX_DATAGRAM_SIZE}")
+    magic, version, kind, flags, nonce = _HEADER.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise WireFormatError("magic", "not an rttgeo datagram (bad magic)")
+    if version != VERSION:
+        raise WireFormatError("version", f"unsupported version {version}")
+    if kind not in (MsgType.ECHO_REQUEST, MsgType.ECHO_REPLY):
+        raise WireFormatError("type", f"unsupported message type {kind}")
+    pos = HEADER_SIZE
+    lat_e7 = lon_e7 = None
+    if kind == MsgType.ECHO_REPLY:
+        if n < pos + _POSITION.size:
+            raise WireFormatError("truncated", "reply without position")
+        lat_e7, lon_e7 = _POSITION.unpack_from(data, pos)
+        if not (-90 * _E7 <= lat_e7 <= 90 * _E7 and -180 * _E7 <= lon_e7 <= 180 * _E7):
+            raise WireFormatError("position", "position out of range")
+        pos += _POSITION.size
+    server_id = ""
+    seen_id = False
+    extra: list[tuple[int, bytes]] = []
+    while pos < n:
+        if n - pos < _TLV.size:
+            raise WireFormatError("truncated", "truncated TLV header")
+        t, length = _TLV.unpack_from(data, pos)
+        pos += _TLV.size
+        if length > n - pos:
+            raise WireFormatError("truncated", f"TLV {t} longer than the datagram")
+        value = bytes(data[pos : pos + length])
+        pos += length
+        if t == Tlv.PAD:
+            continue
+        if t == Tlv.SERVER_ID:
+            if seen_id or kind != MsgType.ECHO_REPLY or not 1 <= length <= MAX_SERVER_ID_BYTES:
+                raise WireFormatError("server_id", "misplaced, duplicate or oversized SERVER_ID")
+            try:
+                server_id = value.decode()
+            except UnicodeDecodeError:
+                raise WireFormatError("server_id", "SERVER_ID is not UTF-8") from None
+            seen_id = True
+        elif t >= 0x80 and t not in _KNOWN_TLVS:
+            raise WireFormatError("critical", f"unknown critical TLV {t}")
+        else:
+            extra.append((t, value))
+    return Message(int(kind), bytes(nonce), flags, lat_e7, lon_e7, server_id, tuple(extra))

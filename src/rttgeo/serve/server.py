@@ -1,0 +1,260 @@
+"""The rttgeo landmark server: answers ECHO_REQUESTs over UDP with its position (docs/serve.md).
+
+Use in-process (tests, notebooks)::
+
+    server = LandmarkServer(48.85, 2.35, server_id="paris-1", port=0, tcp=True)
+    await server.start()        # binds; server.port is the UDP (and TCP) port
+    ...
+    await server.stop()
+
+Safety: replies are never longer than the request (requests shorter than the reply are dropped),
+each source IP has a token bucket (``rate_per_s``, ``burst``) in bounded memory, a global bucket
+caps the total reply rate, and malformed datagrams are dropped and counted by reason. With ``tcp``
+a TCP listener on the same port accepts and closes connections, so clients can time handshakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import socket
+from dataclasses import asdict, dataclass, field
+
+from rttgeo.errors import MeasurementError, PermissionDenied
+from rttgeo.serve import protocol as wire
+from rttgeo.serve.ratelimit import TokenBucketLimiter
+
+__all__ = ["DEFAULT_PORT", "LandmarkServer", "ServerStats"]
+
+DEFAULT_PORT = 4789
+
+
+@dataclass(slots=True)
+class ServerStats:
+    """Counters of one server run; ``malformed`` counts dropped datagrams by reason."""
+
+    received: int = 0
+    replied: int = 0
+    rate_limited: int = 0
+    global_limited: int = 0
+    too_short: int = 0
+    unsupported: int = 0
+    send_errors: int = 0
+    malformed: dict[str, int] = field(default_factory=dict)
+    tcp_accepted: int = 0
+
+    @property
+    def malformed_total(self) -> int:
+        return sum(self.malformed.values())
+
+    def as_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["malformed_total"] = self.malformed_total
+        return d
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, server: LandmarkServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[override]
+        reply = self.server.handle(data, addr[0])
+        if reply is not None and self.transport is not None:
+            try:
+                self.transport.sendto(reply, addr)
+            except OSError:
+                self.server.stats.send_errors += 1
+
+    def error_received(self, exc: Exception) -> None:
+        self.server.stats.send_errors += 1
+
+
+def _bind_error(exc: OSError, what: str, host: str, port: int) -> Exception:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return PermissionDenied(
+            f"cannot bind {what} {host}:{port}: {exc.strerror}; ports below 1024 need root or "
+            "CAP_NET_BIND_SERVICE: choose --port 1024 or above (default 4789)"
+        )
+    if exc.errno == errno.EADDRINUSE:
+        return MeasurementError(
+            f"cannot bind {what} {host}:{port}: the port is in use; stop the other server or "
+            "choose another --port"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return MeasurementError(
+            f"cannot bind {what} {host}:{port}: no interface has that address; check --bind"
+        )
+    return MeasurementError(f"cannot bind {what} {host}:{port}: {exc}")
+
+
+class LandmarkServer:
+    """A landmark at (``lat_deg``, ``lon_deg``) answering on UDP ``port`` (0 = any free port).
+
+    ``host`` "" binds every address (IPv6 dual-stack when available, else IPv4).
+    """
+
+    def __init__(
+        self,
+        lat_deg: float,
+        lon_deg: float,
+        *,
+        server_id: str = "",
+        host: str = "",
+        port: int = DEFAULT_PORT,
+        tcp: bool = False,
+        rate_per_s: float = 20.0,
+        burst: float = 40.0,
+        max_sources: int = 65536,
+        global_rate_per_s: float = 20000.0,
+    ) -> None:
+        # Validate now, so that a bad position fails before binding.
+        self._template = wire.encode(wire.echo_reply(bytes(16), lat_deg, lon_deg, server_id))
+        self.lat_deg = lat_deg
+        self.lon_deg = lon_deg
+        self.server_id = server_id
+        self.host = host
+        self.port = port
+        self.tcp = tcp
+        self.reply_size = len(self._template)
+        self.limiter = TokenBucketLimiter(rate_per_s, burst, max_sources)
+        self.global_limiter = TokenBucketLimiter(global_rate_per_s, global_rate_per_s, 1)
+        self.stats = ServerStats()
+        self._transport: asyncio.DatagramTransport | None = None
+        self._tcp_sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- datagram logic (pure apart from the counters; unit-testable without sockets) ------------
+    def handle(self, data: bytes, source: str) -> bytes | None:
+        """The reply to one datagram from ``source`` (IP), or None if it is dropped (counted)."""
+        stats = self.stats
+        stats.received += 1
+        try:
+            msg = wire.decode(data)
+        except wire.WireFormatError as exc:
+            stats.malformed[exc.reason] = stats.malformed.get(exc.reason, 0) + 1
+            return None
+        if msg.type != wire.MsgType.ECHO_REQUEST:
+            stats.unsupported += 1
+            return None
+        if len(data) < self.reply_size or len(data) < wire.MIN_REQUEST_SIZE:
+            stats.too_short += 1
+            return None
+        if not self.limiter.allow(source):
+            stats.rate_limited += 1
+            return None
+        if not self.global_limiter.allow(None):
+            stats.global_limited += 1
+            return None
+        t = self._template
+        stats.replied += 1
+        return t[:8] + msg.nonce + t[24:]
+
+    # -- sockets ---------------------------------------------------------------------------------
+    def _make_udp_socket(self) -> socket.socket:
+        family = socket.AF_INET
+        host = self.host
+        if not host:
+            if socket.has_ipv6:
+                family, host = socket.AF_INET6, "::"
+            else:
+                host = "0.0.0.0"
+        elif ipaddress.ip_address(host).version == 6:
+            family = socket.AF_INET6
+        for attempt in (0, 1):
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                if family == socket.AF_INET6 and not self.host:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                sock.bind((host, self.port))
+                sock.setblocking(False)
+                return sock
+            except OSError as exc:
+                sock.close()
+                if attempt == 0 and not self.host and exc.errno == errno.EAFNOSUPPORT:
+                    family, host = socket.AF_INET, "0.0.0.0"  # IPv6 disabled in the kernel
+                    continue
+                raise _bind_error(exc, "UDP", host, self.port) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _make_tcp_socket(self, family: int, host: str) -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and not self.host:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind((host, self.port))
+            sock.listen(1024)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            raise _bind_error(exc, "TCP", host, self.port) from exc
+        return sock
+
+    def _accept_all(self) -> None:
+        assert self._tcp_sock is not None
+        for _ in range(256):
+            try:
+                conn, _addr = self._tcp_sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            self.stats.tcp_accepted += 1
+            conn.close()
+
+    async def start(self) -> None:
+        """Bind the sockets (synchronously, in the calling thread's network namespace) and serve."""
+        if self._transport is not None:
+            raise RuntimeError("server already started")
+        loop = asyncio.get_running_loop()
+        udp = self._make_udp_socket()
+        family = udp.family
+        host = udp.getsockname()[0]
+        self.port = udp.getsockname()[1]
+        tcp_sock = None
+        if self.tcp:
+            try:
+                tcp_sock = self._make_tcp_socket(family, host)
+            except BaseException:
+                udp.close()
+                raise
+        transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=udp)
+        self._transport = transport  # type: ignore[assignment]
+        self._loop = loop
+        if tcp_sock is not None:
+            self._tcp_sock = tcp_sock
+            loop.add_reader(tcp_sock.fileno(), self._accept_all)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound (host, port)."""
+        if self._transport is None:
+            raise RuntimeError("server not started")
+        name = self._transport.get_extra_info("sockname")
+        return name[0], name[1]
+
+    async def stop(self) -> None:
+        """Close the sockets; counters stay readable in :attr:`stats`."""
+        if self._tcp_sock is not None:
+            if self._loop is not None:
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(self._tcp_sock.fileno())
+            self._tcp_sock.close()
+            self._tcp_sock = None
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+            await asyncio.sleep(0)
+
+    async def __aenter__(self) -> LandmarkServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
