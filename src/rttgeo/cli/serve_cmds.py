@@ -1,0 +1,102 @@
+"""``rttgeo serve``: run a landmark server (docs/serve.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "serve",
+        help="run a landmark server that answers rttgeo UDP probes with its position",
+        description=(
+            "Answer rttgeo UDP echo requests with this machine's position (wire format v1, "
+            "docs/serve.md). Replies are never larger than requests; each source IP is "
+            "rate-limited. Stops on SIGINT/SIGTERM and prints its counters as JSON."
+        ),
+    )
+    p.add_argument("--lat", type=float, required=True, help="latitude of this machine, degrees")
+    p.add_argument("--lon", type=float, required=True, help="longitude of this machine, degrees")
+    p.add_argument("--port", type=int, default=4789, help="UDP (and TCP) port (default 4789)")
+    p.add_argument("--bind", default="", help="address to bind (default: all, IPv6 dual-stack)")
+    p.add_argument("--id", default="", dest="server_id", help="server id sent in replies (<=64 B)")
+    p.add_argument(
+        "--tcp", action="store_true", help="also accept (and close) TCP connections on --port"
+    )
+    p.add_argument("--rate", type=float, default=20.0, help="replies/s per source IP (default 20)")
+    p.add_argument("--burst", type=float, default=40.0, help="burst per source IP (default 40)")
+    p.add_argument(
+        "--max-sources", type=int, default=65536, help="sources tracked at once (default 65536)"
+    )
+    p.add_argument(
+        "--global-rate", type=float, default=20000.0, help="total replies/s (default 20000)"
+    )
+    p.add_argument(
+        "--netns", default="", help="bind inside this named network namespace (ip netns; root)"
+    )
+    p.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from rttgeo.errors import InputError
+
+    if not (-90.0 <= args.lat <= 90.0) or not (-180.0 <= args.lon <= 180.0):
+        raise InputError("--lat must be in [-90, 90] and --lon in [-180, 180]")
+    if len(args.server_id.encode()) > 64:
+        raise InputError("--id must be at most 64 bytes of UTF-8")
+    if not 0 <= args.port <= 65535:
+        raise InputError("--port must be in [0, 65535]")
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+    import signal
+
+    from rttgeo.serve import LandmarkServer
+
+    server = LandmarkServer(
+        args.lat,
+        args.lon,
+        server_id=args.server_id,
+        host=args.bind,
+        port=args.port,
+        tcp=args.tcp,
+        rate_per_s=args.rate,
+        burst=args.burst,
+        max_sources=args.max_sources,
+        global_rate_per_s=args.global_rate,
+    )
+    if args.netns:
+        from rttgeo.serve.netns import in_netns
+
+        with in_netns(args.netns):
+            await server.start()
+    else:
+        await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    host, port = server.address[:2]
+    print(
+        f"rttgeo serve: listening on udp {host} port {port}"
+        + (" and tcp" if args.tcp else "")
+        + f" as {args.server_id or '(no id)'} at lat {args.lat} lon {args.lon}",
+        flush=True,
+    )
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        stats = server.stats.as_dict()
+        stats["sources_tracked"] = len(server.limiter)
+        print(json.dumps({"rttgeo_serve_stats": stats}), flush=True)
+        print("rttgeo serve: stopped", file=sys.stderr, flush=True)
+    return 0
