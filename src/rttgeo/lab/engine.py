@@ -1,0 +1,142 @@
+"""The lab's delay engine: a small C program compiled on first use with the system C compiler.
+
+Why C: the engine must hold each packet for its pair's one-way delay within a few µs and forward at
+least 20,000 packets/s on a 2-core machine; a Python loop spends its budget in the interpreter and
+loses precision under load (see ``benchmarks/bench_lab_scale.py`` and docs/lab.md). The source is
+``engine.c`` beside this file; it is built with ``cc -O2`` into a cache directory keyed by the
+source's hash (``$RTTGEO_CACHE`` or ``~/.cache/rttgeo``), so the compiler runs once per version.
+
+The engine takes the TUN file descriptors of all hosts (inherited from ``lab up``) and a config file
+with one-way delays in ns; it writes its counters and a histogram of its own lateness (time between
+a packet's due time and its write, µs) to a stats JSON file about once a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rttgeo.errors import LabError
+
+__all__ = ["EngineConfig", "build_engine", "read_stats", "write_config"]
+
+SOURCE = Path(__file__).with_name("engine.c")
+#: How long before a packet's due time the engine stops sleeping and spins, ns.
+DEFAULT_SPIN_NS = 100_000
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get("RTTGEO_CACHE")
+    if env:
+        return Path(env)
+    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(home) / "rttgeo"
+
+
+def build_engine(cache_dir: Path | None = None) -> Path:
+    """Path of the compiled engine, compiling ``engine.c`` with ``cc -O2`` if not cached.
+
+    Raises :class:`LabError` if no C compiler is found or compilation fails.
+    """
+    try:
+        src = SOURCE.read_bytes()
+    except OSError as exc:  # pragma: no cover - broken install
+        raise LabError(f"engine source {SOURCE} missing: reinstall rttgeo") from exc
+    digest = hashlib.sha256(src).hexdigest()[:16]
+    out_dir = cache_dir or _cache_dir()
+    exe = out_dir / f"rttgeo-engine-{digest}"
+    if exe.is_file() and os.access(exe, os.X_OK):
+        return exe
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if not cc:
+        raise LabError(
+            "the lab's delay engine is compiled from C on first use and no C compiler was found: "
+            "install one (Debian: apt-get install gcc) or set CC"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LabError(f"cannot create engine cache {out_dir}: {exc.strerror}; set RTTGEO_CACHE")\
+            from exc
+    tmp = out_dir / f".{exe.name}.{os.getpid()}"
+    proc = subprocess.run(
+        [cc, "-O2", "-Wall", "-o", str(tmp), str(SOURCE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise LabError(f"compiling the delay engine with {cc} failed:\n{proc.stderr.strip()}")
+    os.replace(tmp, exe)
+    return exe
+
+
+class EngineConfig:
+    """What the engine needs: host fds and addresses, one-way delays (ms), jitter, loss."""
+
+    def __init__(
+        self,
+        *,
+        fds: Sequence[int],
+        addresses_u32: Sequence[int],
+        base_u32: int,
+        block_size: int,
+        one_way_ms: np.ndarray,
+        jitter_ms: float = 0.0,
+        loss: float = 0.0,
+        seed: int = 1,
+        spin_ns: int = DEFAULT_SPIN_NS,
+        bias_ns: int = 0,
+        stats_path: Path,
+    ) -> None:
+        self.fds = list(fds)
+        self.addresses_u32 = list(addresses_u32)
+        self.base_u32 = base_u32
+        self.block_size = block_size
+        self.one_way_ms = np.asarray(one_way_ms, dtype=float)
+        self.jitter_ms = jitter_ms
+        self.loss = loss
+        self.seed = seed
+        self.spin_ns = spin_ns
+        self.bias_ns = bias_ns
+        self.stats_path = stats_path
+
+
+def write_config(cfg: EngineConfig, path: Path) -> None:
+    """Write the engine's text config (keys and values, delays as integer ns)."""
+    n = len(cfg.fds)
+    if cfg.one_way_ms.shape != (n, n):
+        raise LabError(f"engine: delay matrix shape {cfg.one_way_ms.shape} != ({n}, {n})")
+    delay_ns = np.rint(np.nan_to_num(cfg.one_way_ms, nan=0.0) * 1e6).astype(np.int64)
+    lines = [
+        f"n {n}",
+        f"base {cfg.base_u32} {cfg.block_size}",
+        f"jitter_ns {round(cfg.jitter_ms * 1e6)}",
+        f"loss {cfg.loss!r}",
+        f"seed {cfg.seed}",
+        f"spin_ns {cfg.spin_ns}",
+        f"bias_ns {cfg.bias_ns}",
+        f"stats {cfg.stats_path}",
+    ]
+    for i, (fd, ip) in enumerate(zip(cfg.fds, cfg.addresses_u32, strict=True)):
+        lines.append(f"host {i} {fd} {ip}")
+    lines.append("delay")
+    lines.extend(" ".join(str(int(x)) for x in row) for row in delay_ns)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def read_stats(path: Path) -> dict[str, Any]:
+    """The engine's last stats (counters, lateness histogram in µs, CPU seconds); {} if none yet."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}

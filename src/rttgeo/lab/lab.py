@@ -1,0 +1,529 @@
+"""Bring a world up as network namespaces joined by the delay engine, and tear it down again.
+
+Layout of one lab with id ``ID`` (4 hex digits, random, distinct from every other lab):
+
+- run dir ``/run/rttgeo-lab/ID/`` (``$RTTGEO_LAB_RUN`` overrides the root): ``state.json`` (hosts,
+  namespaces, addresses, pids), ``world.json`` (the resolved world), ``catalog.csv`` (the landmarks
+  for ``rttgeo locate --landmarks``), ``hosts.csv``, the engine's config, log and stats, and one log
+  per landmark server under ``logs/``;
+- one network namespace per host, ``rttgeo-ID-NAME``, holding the TUN device ``rgID-K`` (K = host
+  index) with the host's address (/32) and a route to the lab's block through it;
+- one address block per lab, carved from 198.18.0.0/15 (default /22, 1,022 hosts), never overlapping
+  another lab's;
+- the engine process (its command line names the run dir) and, in each landmark's namespace,
+  ``rttgeo serve --lat --lon --port --tcp`` (started with ``ip netns exec``).
+
+Everything is found again by the id: ``down(force=True)`` sweeps namespaces ``rttgeo-ID-*``, links
+``rgID-*``, processes inside those namespaces and the engine whose command line names the run dir,
+and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import importlib.util
+import ipaddress
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rttgeo.errors import LabError
+from rttgeo.lab import netns
+from rttgeo.lab.engine import DEFAULT_SPIN_NS, EngineConfig, build_engine, read_stats, write_config
+from rttgeo.lab.world import LAB_NETWORK, World, parse_world
+
+__all__ = ["Lab", "down", "find_labs", "run_root", "up"]
+
+NETNS_PREFIX = "rttgeo-"
+LINK_PREFIX = "rg"
+#: sysctls set in every host namespace: unprivileged ICMP echo sockets for every group, no IPv6
+#: (the engine moves IPv4 only; this keeps router solicitations off the links).
+HOST_SYSCTLS = {
+    "net/ipv4/ping_group_range": "0 2147483647",
+    "net/ipv6/conf/all/disable_ipv6": "1",
+    "net/ipv6/conf/default/disable_ipv6": "1",
+}
+
+
+def run_root() -> Path:
+    """Directory holding one run dir per lab (``$RTTGEO_LAB_RUN`` or ``/run/rttgeo-lab``)."""
+    return Path(os.environ.get("RTTGEO_LAB_RUN", "/run/rttgeo-lab"))
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True, slots=True)
+class LabHost:
+    """One host of a running lab."""
+
+    name: str
+    role: str
+    lat_deg: float
+    lon_deg: float
+    address: str
+    netns: str
+    tun: str
+
+
+class Lab:
+    """A running (or half-built) lab, read from its run dir. Create with :func:`up`."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.id = self.run_dir.name
+        try:
+            self.state: dict[str, Any] = json.loads((self.run_dir / "state.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise LabError(f"lab {self.id}: cannot read {self.run_dir}/state.json ({exc}); "
+                           f"use 'rttgeo lab down {self.id} --force'") from exc
+        self.hosts = [
+            LabHost(h["name"], h["role"], h["lat_deg"], h["lon_deg"], h["address"], h["netns"],
+                    h["tun"])
+            for h in self.state["hosts"]
+        ]
+
+    def __repr__(self) -> str:
+        return f"Lab(id={self.id!r}, world={self.state.get('world')!r}, hosts={len(self.hosts)})"
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        down(self.id, force=True)
+
+    # ------------------------------------------------------------------ lookups
+    def host(self, name: str) -> LabHost:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise LabError(f"lab {self.id} has no host {name!r} (hosts: "
+                       f"{', '.join(h.name for h in self.hosts[:10])}...)")
+
+    def address(self, name: str) -> str:
+        return self.host(name).address
+
+    @property
+    def catalog_path(self) -> Path:
+        """The landmarks' catalog CSV (``id,lat_deg,lon_deg,address,port,protocols``)."""
+        return self.run_dir / "catalog.csv"
+
+    @property
+    def world(self) -> World:
+        """The resolved world the lab runs (RTT matrix as configured)."""
+        return parse_world(json.loads((self.run_dir / "world.json").read_text()),
+                           where=str(self.run_dir / "world.json"))
+
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.state["network"])
+
+    def engine_pid(self) -> int | None:
+        pid = self.state.get("engine_pid")
+        return pid if pid and _pid_names(pid, str(self.run_dir)) else None
+
+    def stats(self) -> dict[str, Any]:
+        """The engine's counters, lateness histogram (µs) and CPU seconds."""
+        return read_stats(self.run_dir / "engine.stats.json")
+
+    # ------------------------------------------------------------------ running things
+    def command(self, host: str, argv: Sequence[str]) -> list[str]:
+        """``argv`` wrapped to run inside ``host``'s namespace."""
+        return ["ip", "netns", "exec", self.host(host).netns, *argv]
+
+    def exec(self, host: str, argv: Sequence[str], *, timeout_s: float | None = 120.0,
+             check: bool = False, **kw: Any) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside ``host``'s namespace and wait for it (captured text output)."""
+        kw.setdefault("capture_output", True)
+        return subprocess.run(self.command(host, argv), text=True, timeout=timeout_s, check=check,
+                              **kw)
+
+    def in_host(self, host: str, fn: Any) -> Any:
+        """Call ``fn()`` in a thread inside ``host``'s namespace (sockets it makes stay there)."""
+        return netns.in_netns(self.host(host).netns, fn)
+
+
+# ------------------------------------------------------------------------------------------- up
+def up(
+    world: World,
+    *,
+    serve: bool | None = None,
+    seed: int = 1,
+    spin_ns: int = DEFAULT_SPIN_NS,
+    bias_ns: int = 0,
+    ready_timeout_s: float = 60.0,
+) -> Lab:
+    """Build ``world`` as a lab and return it; on any failure, everything built so far is removed.
+
+    ``serve``: run ``rttgeo serve`` on every landmark (None: if the serve command is installed).
+    ``bias_ns`` is subtracted from every one-way delay (0 by default; see docs/lab.md).
+    Raises :class:`LabError` if not root or namespaces / TUN are missing.
+    """
+    netns.check_capable()
+    exe = build_engine()
+    if serve is None:
+        serve = importlib.util.find_spec("rttgeo.cli.serve_cmds") is not None
+    root = run_root()
+    with _locked(root):
+        lab_id = _new_id(root)
+        network = _allocate_block(root, world.prefix_len)
+        run_dir = root / lab_id
+        run_dir.mkdir(mode=0o755)
+        (run_dir / "logs").mkdir()
+        addrs = [str(network.network_address + 1 + i) for i in range(len(world))]
+        hosts = [
+            {
+                "name": h.name,
+                "role": h.role,
+                "lat_deg": h.lat_deg,
+                "lon_deg": h.lon_deg,
+                "address": addrs[i],
+                "netns": f"{NETNS_PREFIX}{lab_id}-{h.name}",
+                "tun": f"{LINK_PREFIX}{lab_id}-{i}",
+            }
+            for i, h in enumerate(world.hosts)
+        ]
+        state: dict[str, Any] = {
+            "id": lab_id,
+            "world": world.name,
+            "status": "starting",
+            "created_unix": time.time(),
+            "network": str(network),
+            "port": world.port,
+            "engine_pid": None,
+            "engine_exe": str(exe),
+            "server_pids": {},
+            "hosts": hosts,
+        }
+        _write_json(run_dir / "state.json", state)
+    try:
+        _build(world, run_dir, state, exe, serve=serve, seed=seed, spin_ns=spin_ns, bias_ns=bias_ns,
+               ready_timeout_s=ready_timeout_s)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            down(lab_id, force=True)
+        raise
+    return Lab(run_dir)
+
+
+def _build(world: World, run_dir: Path, state: dict[str, Any], exe: Path, *, serve: bool,
+           seed: int, spin_ns: int, bias_ns: int, ready_timeout_s: float) -> None:
+    hosts = state["hosts"]
+    network = ipaddress.IPv4Network(state["network"])
+    _write_json(run_dir / "world.json", world.to_json())
+    netns.run_ip([], batch=[f"netns add {h['netns']}" for h in hosts])
+    fds: list[int] = []
+    try:
+        for h in hosts:
+            fds.append(netns.open_tun(h["tun"]))
+        netns.run_ip([], batch=[f"link set {h['tun']} netns {h['netns']}" for h in hosts])
+        procs = []
+        for h in hosts:
+            lines = [
+                "link set lo up",
+                f"link set {h['tun']} mtu 1500 up",
+                f"addr add {h['address']}/32 dev {h['tun']}",
+                f"route add {network} dev {h['tun']}",
+            ]
+            procs.append(subprocess.Popen(["ip", "-n", h["netns"], "-batch", "-"],
+                                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE, text=True))
+            procs[-1].stdin.write("\n".join(lines) + "\n")  # type: ignore[union-attr]
+            procs[-1].stdin.close()  # type: ignore[union-attr]
+        for h, p in zip(hosts, procs, strict=True):
+            err = p.stderr.read() if p.stderr else ""
+            if p.wait() != 0:
+                raise LabError(f"configuring {h['netns']} failed: {err.strip()}")
+        for h in hosts:
+            netns.write_sysctls(h["netns"], HOST_SYSCTLS)
+        cfg = EngineConfig(
+            fds=fds,
+            addresses_u32=[int(ipaddress.IPv4Address(h["address"])) for h in hosts],
+            base_u32=int(network.network_address),
+            block_size=network.num_addresses,
+            one_way_ms=world.one_way_ms(),
+            jitter_ms=world.jitter_ms,
+            loss=world.loss,
+            seed=seed,
+            spin_ns=spin_ns,
+            bias_ns=bias_ns,
+            stats_path=run_dir / "engine.stats.json",
+        )
+        write_config(cfg, run_dir / "engine.conf")
+        with open(run_dir / "engine.log", "ab") as log:
+            eng = subprocess.Popen([str(exe), str(run_dir / "engine.conf")], pass_fds=fds,
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   start_new_session=True)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    state["engine_pid"] = eng.pid
+    _write_json(run_dir / "state.json", state)
+    deadline = time.monotonic() + 10.0
+    while not (run_dir / "engine.stats.json").exists():
+        if eng.poll() is not None:
+            raise LabError(f"the delay engine exited with code {eng.returncode}: "
+                           f"{(run_dir / 'engine.log').read_text().strip()[-500:]}")
+        if time.monotonic() > deadline:
+            raise LabError("the delay engine did not start within 10 s; see "
+                           f"{run_dir / 'engine.log'}")
+        time.sleep(0.005)
+
+    if serve:
+        _start_servers(world, run_dir, state, ready_timeout_s)
+    _write_catalog(run_dir, state)
+    state["status"] = "up"
+    _write_json(run_dir / "state.json", state)
+
+
+def _start_servers(world: World, run_dir: Path, state: dict[str, Any], timeout_s: float) -> None:
+    port = int(state["port"])
+    for h in state["hosts"]:
+        if h["role"] != "landmark":
+            continue
+        argv = [
+            "ip", "netns", "exec", h["netns"],
+            sys.executable, "-m", "rttgeo", "serve",
+            "--lat", repr(h["lat_deg"]), "--lon", repr(h["lon_deg"]),
+            "--port", str(port), "--tcp",
+        ]
+        with open(run_dir / "logs" / f"{h['name']}.log", "ab") as log:
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                 start_new_session=True)
+        state["server_pids"][h["name"]] = p.pid
+    _write_json(run_dir / "state.json", state)
+    deadline = time.monotonic() + timeout_s
+    for h in state["hosts"]:
+        if h["role"] != "landmark":
+            continue
+        while not _tcp_listening(h["netns"], h["address"], port):
+            pid = state["server_pids"][h["name"]]
+            if not _alive(pid):
+                log = (run_dir / "logs" / f"{h['name']}.log").read_text(errors="replace")
+                raise LabError(f"landmark server of {h['name']} exited: {log.strip()[-800:]}")
+            if time.monotonic() > deadline:
+                raise LabError(f"landmark server of {h['name']} not listening on "
+                               f"{h['address']}:{port} after {timeout_s:.0f} s")
+            time.sleep(0.05)
+
+
+def _tcp_listening(ns: str, address: str, port: int) -> bool:
+    def probe() -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.settimeout(0.5)
+            return s.connect_ex((address, port)) == 0
+
+    return bool(netns.in_netns(ns, probe))
+
+
+def _write_catalog(run_dir: Path, state: dict[str, Any]) -> None:
+    with open(run_dir / "catalog.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "lat_deg", "lon_deg", "address", "port", "protocols"])
+        for h in state["hosts"]:
+            if h["role"] == "landmark":
+                w.writerow([h["name"], h["lat_deg"], h["lon_deg"], h["address"], state["port"],
+                            "icmp;tcp;udp"])
+    with open(run_dir / "hosts.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["name", "role", "lat_deg", "lon_deg", "address", "netns"])
+        for h in state["hosts"]:
+            w.writerow([h["name"], h["role"], h["lat_deg"], h["lon_deg"], h["address"],
+                        h["netns"]])
+
+
+def _new_id(root: Path) -> str:
+    taken = {p.name for p in root.iterdir()} if root.exists() else set()
+    in_use = {n[len(NETNS_PREFIX):].split("-", 1)[0] for n in netns.list_netns()
+              if n.startswith(NETNS_PREFIX)}
+    for _ in range(1000):
+        lab_id = secrets.token_hex(2)
+        if lab_id not in taken and lab_id not in in_use and not netns.list_links(
+                f"{LINK_PREFIX}{lab_id}-"):
+            return lab_id
+    raise LabError("could not find a free lab id")  # pragma: no cover
+
+
+def _allocate_block(root: Path, prefix_len: int) -> ipaddress.IPv4Network:
+    used = []
+    for lab in find_labs(root):
+        with contextlib.suppress(Exception):
+            used.append(ipaddress.IPv4Network(json.loads(
+                (lab / "state.json").read_text())["network"]))
+    for block in LAB_NETWORK.subnets(new_prefix=prefix_len):
+        if not any(block.overlaps(u) for u in used):
+            return block
+    raise LabError(f"no free /{prefix_len} block left in {LAB_NETWORK}: "
+                   "take labs down (rttgeo lab status) or use a longer network.prefix_len")
+
+
+# ----------------------------------------------------------------------------------------- down
+def find_labs(root: Path | None = None) -> list[Path]:
+    """Run dirs of the labs under ``root`` (default :func:`run_root`)."""
+    root = root or run_root()
+    if not root.exists():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _pid_names(pid: int, needle: str) -> bool:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cmd = raw.replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return needle in cmd
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of ours counts as dead
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _kill_and_wait(pids: Sequence[int], timeout_s: float = 3.0) -> None:
+    """SIGTERM ``pids``, SIGKILL what is left after ``timeout_s``, reap children of ours."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for pid in pids:
+                _reap(pid)
+            if not any(_alive(p) for p in pids) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        if not any(_alive(p) for p in pids):
+            return
+
+
+def down(lab_id: str, *, force: bool = False) -> list[str]:
+    """Remove everything lab ``lab_id`` made; returns what was removed (for the user).
+
+    Without ``force`` the lab's state file must be readable. With ``force`` it also sweeps what a
+    crash left: namespaces ``rttgeo-ID-*``, links ``rgID-*``, the processes inside them, and an
+    engine whose command line names the lab's run dir. Nothing outside the lab is touched.
+    """
+    if not lab_id or not all(c in "0123456789abcdef" for c in lab_id) or len(lab_id) != 4:
+        raise LabError(f"{lab_id!r} is not a lab id (4 hex digits; see 'rttgeo lab status')")
+    root = run_root()
+    run_dir = root / lab_id
+    removed: list[str] = []
+    state: dict[str, Any] = {}
+    try:
+        state = json.loads((run_dir / "state.json").read_text())
+    except FileNotFoundError:
+        if not force and not _leftovers(lab_id):
+            raise LabError(f"no lab {lab_id} (see 'rttgeo lab status')") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        if not force:
+            raise LabError(f"lab {lab_id}: state unreadable ({exc}); use --force") from exc
+    ns_names = {h["netns"] for h in state.get("hosts", [])}
+    ns_names |= {n for n in netns.list_netns() if n.startswith(f"{NETNS_PREFIX}{lab_id}-")}
+    ns_names &= set(netns.list_netns())
+
+    # 1. processes: landmark servers (own process groups), then anything inside the namespaces
+    pids = [int(p) for p in state.get("server_pids", {}).values()]
+    pids = [p for p in pids if _alive(p) and _pid_names(p, "rttgeo")]
+    for ns in sorted(ns_names):
+        pids += netns_pids_safe(ns)
+    pids = sorted(set(pids) - {os.getpid()})
+    if pids:
+        for p in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p, signal.SIGTERM)  # server and its ip-netns-exec child
+        _kill_and_wait(pids)
+        removed.append(f"{len(pids)} processes")
+
+    # 2. the engine: its command line names the run dir
+    eng = state.get("engine_pid")
+    eng_pids = [eng] if eng and _pid_names(eng, str(run_dir)) else []
+    if force and not eng_pids:
+        eng_pids = _find_engines(run_dir)
+    if eng_pids:
+        _kill_and_wait(eng_pids)
+        removed.append("engine")
+
+    # 3. namespaces (their TUN devices go with the engine's fds), then stray links
+    if ns_names:
+        netns.run_ip([], batch=[f"netns del {n}" for n in sorted(ns_names)], check=not force)
+        removed.append(f"{len(ns_names)} namespaces")
+    links = netns.list_links(f"{LINK_PREFIX}{lab_id}-")
+    if links:
+        netns.run_ip([], batch=[f"link del {n}" for n in links], check=False)
+        removed.append(f"{len(links)} links")
+
+    # 4. the run dir
+    if run_dir.exists():
+        _rmtree(run_dir)
+        removed.append(str(run_dir))
+    return removed
+
+
+def netns_pids_safe(ns: str) -> list[int]:
+    try:
+        return netns.netns_pids(ns)
+    except LabError:
+        return []
+
+
+def _find_engines(run_dir: Path) -> list[int]:
+    out = []
+    needle = str(run_dir / "engine.conf")
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and _pid_names(int(d.name), needle):
+            out.append(int(d.name))
+    return out
+
+
+def _leftovers(lab_id: str) -> bool:
+    return bool(
+        [n for n in netns.list_netns() if n.startswith(f"{NETNS_PREFIX}{lab_id}-")]
+        or netns.list_links(f"{LINK_PREFIX}{lab_id}-")
+    )
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
