@@ -1,1 +1,45 @@
-"""rttgeo.plot room (see DESIGN.md)."""
+"""Maps, charts and HTML reports of estimates (the ``plot`` extra: matplotlib, imported lazily).
+
+Importing this package does not import matplotlib; each function imports it (Agg backend) when
+called and raises :class:`rttgeo.errors.MissingExtra` naming ``rttgeo[plot]`` if it is absent.
+
+- :func:`map_estimate` — map of one estimate (PNG or SVG by suffix).
+- :func:`eval_grid` — maps of the worst and best targets of an evaluation.
+- :func:`error_cdf` — CDFs of location errors, one line per method.
+- :func:`rtt_vs_distance` — RTT against great-circle distance on a mesh, with physical bounds.
+- :func:`write_report` — one self-contained HTML file: map, summary, per-landmark table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "draw_estimate",
+    "error_cdf",
+    "eval_grid",
+    "map_estimate",
+    "rtt_vs_distance",
+    "write_report",
+]
+
+_WHERE = {
+    "draw_estimate": "rttgeo.plot.maps",
+    "map_estimate": "rttgeo.plot.maps",
+    "eval_grid": "rttgeo.plot.maps",
+    "error_cdf": "rttgeo.plot.charts",
+    "rtt_vs_distance": "rttgeo.plot.charts",
+    "write_report": "rttgeo.plot.report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'rttgeo.plot' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,76 @@
+"""Lazy matplotlib import (Agg backend), shared style and the bundled border data."""
+
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rttgeo.errors import DatasetError, require
+
+#: Colour map of RTTs: viridis grows monotonically lighter, so it also reads in grey-scale.
+RTT_CMAP = "viridis"
+LAND_COLOUR = "#e4e4e4"
+SEA_COLOUR = "#ffffff"
+COAST_COLOUR = "#707070"
+BORDER_COLOUR = "#a8a8a8"
+REGION_FACE = "#f4a259"
+REGION_EDGE = "#8c3b00"
+ESTIMATE_COLOUR = "#000000"
+TRUTH_COLOUR = "#d62728"
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` with the Agg backend; raises MissingExtra('plot') if absent."""
+    mpl = require("matplotlib", "plot")
+    if mpl.get_backend().lower() != "agg":
+        mpl.use("Agg", force=True)
+    mpl.rcParams["svg.fonttype"] = "none"  # keep text as text in SVG (searchable, accessible)
+    mpl.rcParams["svg.hashsalt"] = "rttgeo"  # deterministic ids
+    return require("matplotlib.pyplot", "plot")
+
+
+def save(fig: Any, path: str | Path, *, dpi: int = 150) -> Path:
+    """Save ``fig`` as PNG or SVG (by suffix) and close it; returns the path."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".png", ".svg"):
+        from rttgeo.errors import InputError
+
+        raise InputError(f"unsupported image type {suffix!r}: use .png or .svg", where=str(p))
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(
+        p, dpi=dpi, format=suffix[1:], metadata={"Date": None} if suffix == ".svg" else None
+    )
+    pyplot().close(fig)
+    return p
+
+
+@lru_cache(maxsize=1)
+def borders() -> dict[str, list[np.ndarray]]:
+    """Coastline rings and land-border lines, ``{"land": [...], "borders": [...]}``.
+
+    Each item is an ``(N, 2)`` (lon, lat) float array in [-180, 180] (Natural Earth 1:50m through
+    world-atlas, see data/borders_50m.txt); loaded once from package data, never downloaded.
+    """
+    try:
+        ref = resources.files("rttgeo") / "data" / "borders_50m.npz"
+        with resources.as_file(ref) as f, np.load(f) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, KeyError) as exc:
+        raise DatasetError(
+            f"the bundled map data rttgeo/data/borders_50m.npz cannot be read ({exc}); "
+            "reinstall rttgeo or rebuild it with scripts/build_borders.py"
+        ) from exc
+
+    def lines(prefix: str) -> list[np.ndarray]:
+        lon = data[f"{prefix}_lon"].astype(float)
+        lat = data[f"{prefix}_lat"].astype(float)
+        start = data[f"{prefix}_start"]
+        return [np.column_stack([lon[a:b], lat[a:b]]) for a, b in itertools.pairwise(start)]
+
+    return {"land": lines("land"), "borders": lines("border")}
