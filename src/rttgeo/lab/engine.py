@@ -30,7 +30,7 @@ __all__ = ["EngineConfig", "build_engine", "read_stats", "write_config"]
 
 SOURCE = Path(__file__).with_name("engine.c")
 #: How long before a packet's due time the engine stops sleeping and spins, ns.
-DEFAULT_SPIN_NS = 100_000
+DEFAULT_SPIN_NS = 200_000
 
 
 def _cache_dir() -> Path:

@@ -304,7 +304,7 @@ def _start_servers(world: World, run_dir: Path, state: dict[str, Any], timeout_s
             "ip", "netns", "exec", h["netns"],
             sys.executable, "-m", "rttgeo", "serve",
             "--lat", repr(h["lat_deg"]), "--lon", repr(h["lon_deg"]),
-            "--port", str(port), "--tcp",
+            "--port", str(port), "--tcp", "--bind", h["address"], "--id", h["name"],
         ]
         with open(run_dir / "logs" / f"{h['name']}.log", "ab") as log:
             p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
