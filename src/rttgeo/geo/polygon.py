@@ -1,0 +1,364 @@
+"""Regions of the equal-area raster as RFC 7946 GeoJSON polygons, and areas of such polygons.
+
+:func:`region_to_geojson` traces the boundary of the union of the cells of a
+:class:`~rttgeo.geo.grid.CellRegion`. The result is exact: every vertex is a raster corner, at
+``lon = -180 + 360 * col / ncols`` and ``lat = degrees(asin(z))`` with
+``z = -1 + 2 * row / nrows``; edges run along parallels and meridians, so
+"straight in lon/lat" (RFC 7946) is the same line as on the raster.
+
+Conventions of the output:
+
+- ``{"type": "Polygon"}`` for one connected piece, ``{"type": "MultiPolygon"}`` for several, and an
+  empty ``MultiPolygon`` for an empty region. Coordinates are ``[lon, lat]`` floats.
+- Right-hand rule: exterior rings counter-clockwise, holes clockwise; rings closed (first == last);
+  no repeated consecutive vertices and no vertex in the middle of a straight run.
+- Connectivity is 4-neighbour: two cells that touch only at a corner ("pinch") belong to different
+  polygons, or the empty cells on either side join one hole. Rings that would pass through such a
+  corner twice are split there, so every ring is simple; polygons, holes and exteriors may touch
+  each other at single points, as the OGC simple-feature model allows.
+- Antimeridian: the raster's first and last columns are not joined, so a region crossing lon 180
+  comes out as separate polygons touching lon -180 and lon 180 (RFC 7946 section 3.1.9).
+- Poles: the top raster edge is lat 90 and the bottom one lat -90; a polar cap is a ring running
+  along its boundary parallel, up (or down) the meridian at 180, along the pole line back to -180.
+
+:func:`geojson_area_km2` measures a (multi)polygon on the sphere independently of any cell count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rttgeo.units import EARTH_RADIUS_KM
+
+if TYPE_CHECKING:
+    from rttgeo.geo.grid import CellRegion
+
+__all__ = [
+    "feature",
+    "feature_collection",
+    "geojson_area_km2",
+    "region_to_geojson",
+    "ring_signed_area_km2",
+]
+
+IntArray = NDArray[np.int64]
+
+# Directions of unit boundary edges on the raster (x = column, y = row, north = +y).
+_EAST, _NORTH, _WEST, _SOUTH = 0, 1, 2, 3
+_DX = np.array([1, 0, -1, 0], dtype=np.int64)
+_DY = np.array([0, 1, 0, -1], dtype=np.int64)
+
+
+def _sorted_unique(keys: IntArray) -> IntArray:
+    """Sorted unique values of a 1-D int array.
+
+    Not ``np.unique``: numpy 2.4 answers it with a hash table that is ~90x slower than sorting for
+    millions of int64 keys (8 s vs 0.09 s for 5e6). Already sorted unique input costs one pass.
+    """
+    k = np.ravel(keys)
+    if len(k) < 2 or bool(np.all(k[1:] > k[:-1])):
+        return k
+    k = np.sort(k)
+    return k[np.concatenate(([True], k[1:] != k[:-1]))]
+
+
+def _boundary_edges(keys: IntArray, nr: int, nc: int) -> tuple[IntArray, IntArray, IntArray]:
+    """Directed unit boundary edges of a set of cells: (x0, y0, direction) of each.
+
+    Each cell contributes its sides, oriented counter-clockwise (cell on the left), that face a cell
+    outside the set; the raster's outer frame (poles, lon +-180) counts as outside: no wrap-around.
+    """
+    n = len(keys)
+    rows, cols = np.divmod(keys, nc)
+    # Keys are sorted and unique: the east/west neighbours are the adjacent entries.
+    east = np.zeros(n, dtype=bool)
+    east[:-1] = (keys[1:] == keys[:-1] + 1) & (cols[:-1] < nc - 1)
+    west = np.zeros(n, dtype=bool)
+    west[1:] = east[:-1]
+
+    def has(nkey: IntArray) -> NDArray[np.bool_]:
+        pos = np.minimum(np.searchsorted(keys, nkey), n - 1)  # nkey sorted: cache-friendly
+        return keys[pos] == nkey
+
+    north = (rows < nr - 1) & has(keys + nc)
+    south = (rows > 0) & has(keys - nc)
+    xs: list[IntArray] = []
+    ys: list[IntArray] = []
+    ds: list[IntArray] = []
+    # (neighbour present, edge start relative to the cell's SW corner, direction)
+    sides = (
+        (south, (0, 0), _EAST),  # south side, going east
+        (east, (1, 0), _NORTH),  # east side, going north
+        (north, (1, 1), _WEST),  # north side, going west
+        (west, (0, 1), _SOUTH),  # west side, going south
+    )
+    for present, (sx, sy), d in sides:
+        edge = ~present
+        xs.append(cols[edge] + sx)
+        ys.append(rows[edge] + sy)
+        ds.append(np.full(int(edge.sum()), d, dtype=np.int64))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ds)
+
+
+def _next_edges(vid0: IntArray, vid1: IntArray, d: IntArray) -> IntArray:
+    """Index of the edge that follows each edge around its ring (left turn first at pinches)."""
+    key = vid0 * 4 + d
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    nxt = np.full(len(d), -1, dtype=np.int64)
+    # Preference: left turn, straight on, right turn. At an ordinary vertex only one outgoing edge
+    # exists; at a pinch (two outgoing) the left turn keeps the ring around the cell it came from.
+    for turn in (1, 0, 3):
+        todo = nxt < 0
+        want = vid1[todo] * 4 + (d[todo] + turn) % 4
+        pos = np.minimum(np.searchsorted(sorted_key, want), len(sorted_key) - 1)
+        hit = sorted_key[pos] == want
+        idx = np.flatnonzero(todo)
+        nxt[idx[hit]] = order[pos[hit]]
+    if np.any(nxt < 0):  # pragma: no cover - impossible for a boundary of cells
+        raise AssertionError("open boundary while tracing a region")
+    return nxt
+
+
+def _cycles(nxt: IntArray) -> list[IntArray]:
+    """Cycles of the permutation ``nxt`` as arrays of edge indices, in deterministic order."""
+    seen = np.zeros(len(nxt), dtype=bool)
+    out: list[IntArray] = []
+    nxt_list = nxt.tolist()
+    for start in range(len(nxt_list)):
+        if seen[start]:
+            continue
+        cyc = [start]
+        seen[start] = True
+        e = nxt_list[start]
+        while e != start:
+            cyc.append(e)
+            seen[e] = True
+            e = nxt_list[e]
+        out.append(np.asarray(cyc, dtype=np.int64))
+    return out
+
+
+def _split_at_repeats(cycle: IntArray, vid0: IntArray) -> list[IntArray]:
+    """Split an edge cycle into loops that visit each vertex once (cut at repeated vertices)."""
+    verts = vid0[cycle].tolist()
+    if len(set(verts)) == len(verts):
+        return [cycle]
+    loops: list[IntArray] = []
+    stack: list[int] = []  # positions into cycle
+    where: dict[int, int] = {}  # vertex -> index in stack
+    for i, v in enumerate(verts):
+        j = where.get(v)
+        if j is not None:
+            loop = stack[j:]
+            for p in loop:
+                del where[verts[p]]
+            del stack[j:]
+            loops.append(cycle[np.asarray(loop, dtype=np.int64)])
+        where[v] = len(stack)
+        stack.append(i)
+    if stack:
+        loops.append(cycle[np.asarray(stack, dtype=np.int64)])
+    return loops
+
+
+def _loop_corners(loop: IntArray, d: IntArray) -> IntArray:
+    """Positions in ``loop`` whose edge starts at a corner (direction differs from the previous)."""
+    dirs = d[loop]
+    return np.flatnonzero(dirs != np.roll(dirs, 1))
+
+
+def region_to_geojson(region: CellRegion) -> dict[str, Any]:
+    """RFC 7946 geometry of the union of a region's cells (see the module docstring).
+
+    Exact: vertices are raster corners in double precision, so
+    ``geojson_area_km2(region_to_geojson(r))`` equals ``r.area_km2`` to rounding (about 1e-12
+    relative). Cost: O(cells) numpy work plus O(boundary edges) Python steps (about 1 s per million
+    boundary edges).
+    """
+    from rttgeo.geo.grid import level_shape
+
+    nr, nc = level_shape(region.level)
+    keys = _sorted_unique(
+        np.asarray(region.rows, dtype=np.int64) * nc + np.asarray(region.cols, dtype=np.int64)
+    )
+    if len(keys) == 0:
+        return {"type": "MultiPolygon", "coordinates": []}
+    if keys[0] < 0 or keys[-1] >= nr * nc:
+        raise ValueError(f"region has cells outside the level-{region.level} raster")
+
+    x0, y0, d = _boundary_edges(keys, nr, nc)
+    stride = nc + 1
+    vid0 = y0 * stride + x0
+    vid1 = (y0 + _DY[d]) * stride + (x0 + _DX[d])
+    nxt = _next_edges(vid0, vid1, d)
+
+    loops: list[IntArray] = []
+    for cyc in _cycles(nxt):
+        loops.extend(_split_at_repeats(cyc, vid0))
+
+    # Signed area in raster units (shoelace over unit edges: sum of -dx * (y0 + y1) / 2).
+    loop_id = np.empty(len(d), dtype=np.int64)
+    signed = np.empty(len(loops))
+    for i, loop in enumerate(loops):
+        loop_id[loop] = i
+        dl = d[loop]
+        signed[i] = float(np.sum(-_DX[dl] * (2 * y0[loop] + _DY[dl]))) / 2.0
+    is_exterior = signed > 0
+
+    parent = _hole_parents(loops, loop_id, is_exterior, x0, y0, d)
+
+    lon_of_col = -180.0 + 360.0 * np.arange(nc + 1) / nc
+    lat_of_row = np.degrees(np.arcsin(np.clip(-1.0 + 2.0 * np.arange(nr + 1) / nr, -1.0, 1.0)))
+    lat_of_row[0], lat_of_row[-1] = -90.0, 90.0
+
+    def ring_coords(loop: IntArray) -> list[list[float]]:
+        corners = _loop_corners(loop, d)
+        e = loop[corners]
+        lon = lon_of_col[x0[e]]
+        lat = lat_of_row[y0[e]]
+        ring = np.stack([lon, lat], axis=1).tolist()
+        ring.append(ring[0])
+        return ring
+
+    ext_ids = [i for i in range(len(loops)) if is_exterior[i]]
+    holes_of: dict[int, list[int]] = {i: [] for i in ext_ids}
+    for i in range(len(loops)):
+        if not is_exterior[i]:
+            holes_of[int(parent[i])].append(i)
+    polygons = [
+        [ring_coords(loops[i])] + [ring_coords(loops[h]) for h in holes_of[i]] for i in ext_ids
+    ]
+    if len(polygons) == 1:
+        return {"type": "Polygon", "coordinates": polygons[0]}
+    return {"type": "MultiPolygon", "coordinates": polygons}
+
+
+def _hole_parents(
+    loops: Sequence[IntArray],
+    loop_id: IntArray,
+    is_exterior: NDArray[np.bool_],
+    x0: IntArray,
+    y0: IntArray,
+    d: IntArray,
+) -> IntArray:
+    """For each hole loop, the exterior loop whose polygon it belongs to (-1 for exteriors).
+
+    The cell just west of a hole's westernmost northward edge is in the region; walking west along
+    its row, the first southward edge (the west end of that run of cells) belongs to a ring of the
+    same 4-connected piece: its exterior, or another hole lying further west, followed in turn.
+    """
+    n = len(loops)
+    parent = np.full(n, -1, dtype=np.int64)
+    hole_ids = np.flatnonzero(~is_exterior)
+    if len(hole_ids) == 0:
+        return parent
+    width = int(x0.max()) + 2
+    south = np.flatnonzero(d == _SOUTH)
+    skey = y0[south] * width + x0[south]
+    order = np.argsort(skey)
+    skey_sorted = skey[order]
+    south_sorted = south[order]
+    step = np.full(n, -1, dtype=np.int64)
+    for h in hole_ids:
+        loop = loops[h]
+        north = loop[d[loop] == _NORTH]
+        e = north[np.argmin(x0[north])]
+        # Southward edge at the same row start (y0 of a southward edge is its top = row + 1).
+        row = y0[e]
+        want = (row + 1) * width + x0[e] - 1
+        pos = np.searchsorted(skey_sorted, want, side="right") - 1
+        f = south_sorted[pos]
+        if pos < 0 or y0[f] != row + 1:  # pragma: no cover - a hole always has filled cells west
+            raise AssertionError("hole without an enclosing run of cells")
+        step[h] = loop_id[f]
+    for h in hole_ids:
+        p = int(step[h])
+        while not is_exterior[p]:
+            p = int(step[p])
+        parent[h] = p
+    return parent
+
+
+def ring_signed_area_km2(
+    ring: Sequence[Sequence[float]], radius_km: float = EARTH_RADIUS_KM
+) -> float:
+    """Signed area (km^2, positive counter-clockwise) of a lon/lat ring with edges straight in
+    (lon, sin lat).
+
+    Exact on the sphere for edges along parallels and meridians (raster edges), since the
+    cylindrical equal-area map (lon, sin lat) scales area by R^2 everywhere. For other edges it is
+    the area under that map's straight line, which differs from a great-circle or lon/lat-straight
+    edge by a term of order the edge's latitude span squared. Longitudes are taken as given (no
+    wrap), as RFC 7946 rings split at the antimeridian are.
+    """
+    a = np.asarray(ring, dtype=float)
+    if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 2:
+        raise ValueError("a ring needs at least two [lon, lat] positions")
+    lon = np.radians(a[:, 0])
+    z = np.sin(np.radians(a[:, 1]))
+    if lon[0] != lon[-1] or z[0] != z[-1]:  # close it
+        lon = np.append(lon, lon[0])
+        z = np.append(z, z[0])
+    return float(-(radius_km**2) * np.sum(np.diff(lon) * (z[:-1] + z[1:]) / 2.0))
+
+
+def geojson_area_km2(geometry: Mapping[str, Any], radius_km: float = EARTH_RADIUS_KM) -> float:
+    """Area in km^2 of a GeoJSON Polygon or MultiPolygon (or a Feature / FeatureCollection of them).
+
+    Each polygon counts |exterior| minus the sum of |holes| (orientation-independent), with rings
+    measured by :func:`ring_signed_area_km2`: exact (to rounding, ~1e-12 relative) for rings made
+    of raster edges as :func:`region_to_geojson` writes them, computed without counting cells.
+    """
+    kind = geometry.get("type")
+    if kind == "Feature":
+        geom = geometry.get("geometry")
+        return 0.0 if geom is None else geojson_area_km2(geom, radius_km)
+    if kind == "FeatureCollection":
+        return sum(geojson_area_km2(f, radius_km) for f in geometry["features"])
+    if kind == "GeometryCollection":
+        return sum(geojson_area_km2(g, radius_km) for g in geometry["geometries"])
+    if kind == "Polygon":
+        polygons = [geometry["coordinates"]]
+    elif kind == "MultiPolygon":
+        polygons = list(geometry["coordinates"])
+    else:
+        raise ValueError(f"geojson_area_km2 needs a Polygon or MultiPolygon, not {kind!r}")
+    total = 0.0
+    for rings in polygons:
+        if not rings:
+            continue
+        total += abs(ring_signed_area_km2(rings[0], radius_km))
+        total -= sum(abs(ring_signed_area_km2(h, radius_km)) for h in rings[1:])
+    return total
+
+
+def feature(
+    geometry: Mapping[str, Any] | None, properties: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A GeoJSON Feature wrapping ``geometry`` with a copy of ``properties`` (may be empty)."""
+    return {
+        "type": "Feature",
+        "geometry": None if geometry is None else dict(geometry),
+        "properties": dict(properties) if properties is not None else {},
+    }
+
+
+def feature_collection(
+    items: Iterable[Mapping[str, Any] | tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]],
+) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of Features, bare geometries or (geometry, properties) pairs."""
+    features: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, tuple):
+            geom, props = item
+            features.append(feature(geom, props))
+        elif item.get("type") == "Feature":
+            features.append(dict(item))
+        else:
+            features.append(feature(item))
+    return {"type": "FeatureCollection", "features": features}
