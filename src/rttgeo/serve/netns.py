@@ -8,15 +8,25 @@ benchmarks/bench_prober_fidelity.py. Linux only; needs CAP_SYS_ADMIN (root).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import errno
 import os
-from collections.abc import Iterator
+import secrets
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from rttgeo.errors import MeasurementError, PermissionDenied
 
-__all__ = ["in_netns"]
+__all__ = ["NetnsLink", "in_netns", "netns_available", "netns_link", "run_in_netns"]
+
+T = TypeVar("T")
 
 CLONE_NEWNET = 0x40000000
 
@@ -52,3 +62,91 @@ def in_netns(name: str) -> Iterator[None]:
     finally:
         os.close(target)
         os.close(orig)
+
+
+@dataclass(frozen=True, slots=True)
+class NetnsLink:
+    """Two fresh network namespaces ``near`` and ``far`` joined by one veth pair.
+
+    ``near_ip``/``far_ip`` are the addresses of each end (a private /30, reachable only between
+    the two namespaces); both namespaces also have their own loopback up.
+    """
+
+    near: str
+    far: str
+    near_ip: str
+    far_ip: str
+
+    def sysctl(self, ns: str, key: str, value: str) -> None:
+        """Set ``key`` (e.g. ``net.ipv4.ping_group_range``) inside namespace ``ns`` only."""
+        path = "/proc/sys/" + key.replace(".", "/")
+        _ip("netns", "exec", ns, "sh", "-c", f'echo "{value}" > {path}')
+
+
+def _ip(*args: str) -> None:
+    try:
+        subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=20)
+    except FileNotFoundError:
+        raise MeasurementError("the `ip` command is missing: install iproute2") from None
+    except subprocess.CalledProcessError as exc:
+        raise MeasurementError(f"ip {' '.join(args)} failed: {exc.stderr.strip()}") from None
+
+
+def netns_available() -> str | None:
+    """None if this process can build a :func:`netns_link`, else the reason why not."""
+    if os.geteuid() != 0:
+        return "network namespaces need root"
+    if shutil.which("ip") is None:
+        return "the `ip` command (iproute2) is missing"
+    return None
+
+
+@contextmanager
+def netns_link(prefix: str = "rtg") -> Iterator[NetnsLink]:
+    """Create two namespaces joined by a veth pair (unique names); always delete them on exit."""
+    tag = f"{os.getpid() % 100000:05d}{secrets.token_hex(2)}"
+    near, far = f"{prefix}n{tag}", f"{prefix}f{tag}"
+    va, vb = f"rg{tag}a", f"rg{tag}b"  # <= 15 characters
+    made: list[str] = []
+    try:
+        for ns in (near, far):
+            _ip("netns", "add", ns)
+            made.append(ns)
+        _ip("link", "add", va, "netns", near, "type", "veth", "peer", "name", vb, "netns", far)
+        _ip("-n", near, "addr", "add", "10.77.0.1/30", "dev", va)
+        _ip("-n", far, "addr", "add", "10.77.0.2/30", "dev", vb)
+        for ns, dev in ((near, va), (far, vb)):
+            _ip("-n", ns, "link", "set", "lo", "up")
+            _ip("-n", ns, "link", "set", dev, "up")
+        yield NetnsLink(near, far, "10.77.0.1", "10.77.0.2")
+    finally:
+        for ns in made:  # deleting a namespace deletes its end of the veth, hence both ends
+            with contextlib.suppress(MeasurementError):
+                _ip("netns", "del", ns)
+
+
+def run_in_netns(
+    name: str, main: Callable[[], Coroutine[Any, Any, T]], timeout_s: float = 60.0
+) -> T:
+    """Run ``asyncio.run(main())`` in a fresh thread that lives inside namespace ``name``.
+
+    Every socket the coroutine creates (probers, servers) belongs to that namespace; use
+    :func:`in_netns` inside it to create some sockets in another one. Exceptions propagate.
+    """
+    out: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            with in_netns(name):
+                out["result"] = asyncio.run(main())
+        except BaseException as exc:  # re-raised in the caller
+            out["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"netns-{name}", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise MeasurementError(f"code in namespace {name!r} did not finish in {timeout_s} s")
+    if "error" in out:
+        raise out["error"]
+    return out["result"]  # type: ignore[no-any-return]

@@ -1,0 +1,264 @@
+"""Real probes over 127.0.0.1: ICMP raw and datagram, TCP handshakes, UDP, lost and spoofed replies.
+
+No timing is asserted (timings live in benchmarks/bench_prober_fidelity.py); only that RTTs are
+positive, finite, labelled with their clock, and that every reply not ours is counted, not taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from rttgeo.errors import PermissionDenied
+from rttgeo.measure.auto import PROTOCOL_NAMES, available_protocols, make_prober
+from rttgeo.measure.base import Prober, ProbeResult
+from rttgeo.measure.icmp import IcmpDgramProber, IcmpRawProber
+from rttgeo.measure.tcp import TcpProber
+from rttgeo.measure.udp import UdpProber
+from rttgeo.models import Landmark
+from rttgeo.serve import protocol as wire
+from rttgeo.serve.netns import netns_available, netns_link, run_in_netns
+
+LO = Landmark("lo", 0.0, 0.0, "127.0.0.1")
+IS_ROOT = os.geteuid() == 0
+
+
+def _status(name: str) -> tuple[bool, str]:
+    st = {s.name: s for s in available_protocols()}[name]
+    return st.available, st.reason
+
+
+def assert_ok(res: ProbeResult, timing: str) -> None:
+    assert res.status == "ok", res
+    assert res.rtt_ms is not None and math.isfinite(res.rtt_ms) and res.rtt_ms > 0
+    assert res.timing == timing
+    assert res.sent_unix_ns > 1_600_000_000 * 10**9
+
+
+async def _sequential_then_concurrent(prober: Prober, lm: Landmark, timing: str) -> None:
+    async with prober:
+        for _ in range(10):
+            assert_ok(await prober.probe(lm, 2.0), timing)
+        many = await asyncio.gather(*(prober.probe(lm, 2.0) for _ in range(200)))
+    for res in many:
+        assert_ok(res, timing)
+    s = prober.stats
+    assert (s.sent, s.answered, s.lost, s.unmatched, s.duplicate, s.late, s.malformed) == (
+        210,
+        210,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+@pytest.mark.root
+def test_icmp_raw_loopback_sequential_and_concurrent_through_one_socket() -> None:
+    ok, why = _status("icmp-raw")
+    if not ok:
+        pytest.skip(why)
+    prober = make_prober("icmp-raw")
+    assert isinstance(prober, IcmpRawProber)
+    asyncio.run(_sequential_then_concurrent(prober, LO, "so_timestampns"))
+
+
+def test_icmp_dgram_loopback() -> None:
+    ok, why = _status("icmp-dgram")
+    if ok:
+        asyncio.run(_sequential_then_concurrent(IcmpDgramProber(), LO, "so_timestampns"))
+        return
+    reason = netns_available()
+    if reason:
+        pytest.skip(f"ICMP datagram socket refused here ({why}) and {reason}")
+    # The sysctl is per network namespace: allow it in a private one and use its loopback.
+    with netns_link() as link:
+        link.sysctl(link.near, "net.ipv4.ping_group_range", "0 2147483647")
+        run_in_netns(
+            link.near,
+            lambda: _sequential_then_concurrent(IcmpDgramProber(), LO, "so_timestampns"),
+        )
+
+
+def test_tcp_handshake_uses_tcp_info_and_closed_port_rst_is_a_sample() -> None:
+    async def body() -> None:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(512)
+        port = listener.getsockname()[1]
+        prober = TcpProber()
+        try:
+            lm = Landmark("lo", 0.0, 0.0, "127.0.0.1", port=port)
+            for _ in range(5):
+                assert_ok(await prober.probe(lm, 2.0), "tcp_info")
+            many = await asyncio.gather(*(prober.probe(lm, 2.0) for _ in range(100)))
+            for res in many:
+                assert_ok(res, "tcp_info")
+        finally:
+            listener.close()
+        # Now nothing listens there: the RST is a round trip, timed on the monotonic clock.
+        res = await prober.probe(lm, 2.0)
+        assert_ok(res, "connect_rst")
+        assert "RST" in res.detail
+
+    asyncio.run(body())
+
+
+def test_tcp_lost_syn_is_timeout_with_no_rtt() -> None:
+    async def body() -> None:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)  # the accept queue holds one connection; further SYNs are dropped
+        port = listener.getsockname()[1]
+        filler = socket.create_connection(("127.0.0.1", port))
+        try:
+            prober = TcpProber()
+            res = await prober.probe(Landmark("lo", 0, 0, "127.0.0.1", port=port), 0.4)
+            assert res.status == "timeout" and res.rtt_ms is None
+            assert prober.stats.lost == 1
+        finally:
+            filler.close()
+            listener.close()
+
+    asyncio.run(body())
+
+
+def test_udp_lost_probe_is_timeout_not_zero() -> None:
+    async def body() -> None:
+        closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        closed.close()  # nothing listens: no reply ever comes
+        async with UdpProber() as prober:
+            res = await prober.probe(Landmark("lo", 0, 0, "127.0.0.1", port=port), 0.2)
+            assert res.status == "timeout" and res.rtt_ms is None
+            assert prober.stats.lost == 1 and prober.stats.answered == 0
+
+    asyncio.run(body())
+
+
+def test_udp_spoofed_malformed_duplicate_and_late_replies_are_counted_not_taken() -> None:
+    async def body() -> None:
+        loop = asyncio.get_running_loop()
+        fake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # plays the landmark by hand
+        fake.bind(("127.0.0.1", 0))
+        fake.setblocking(False)
+        other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a third party on 127.0.0.2
+        other.bind(("127.0.0.2", 0))
+        lm = Landmark("lo", 0, 0, "127.0.0.1", port=fake.getsockname()[1])
+        async with UdpProber() as prober:
+            task = asyncio.create_task(prober.probe(lm, 2.0))
+            data, client = await asyncio.wait_for(loop.sock_recvfrom(fake, 2048), 2.0)
+            req = wire.decode(data)
+            assert len(data) >= wire.MIN_REQUEST_SIZE
+
+            def reply(nonce: bytes) -> bytes:
+                return wire.encode(wire.echo_reply(nonce, 1.0, 2.0, "fake"))
+
+            fake.sendto(reply(bytes(16)), client)  # wrong nonce: unmatched
+            other.sendto(reply(req.nonce), client)  # right nonce, wrong source: unmatched
+            fake.sendto(b"RTGL\x01\x02garbage", client)  # malformed
+            fake.sendto(wire.encode(wire.echo_request(req.nonce), pad_to=128), client)  # malformed
+            await asyncio.sleep(0.05)
+            assert not task.done()  # none of these was taken as the answer
+            fake.sendto(reply(req.nonce), client)
+            res = await task
+            assert_ok(res, "so_timestampns")
+            fake.sendto(reply(req.nonce), client)  # duplicate
+            # A reply after the timeout is late, not an RTT.
+            res2 = await prober.probe(lm, 0.1)
+            assert res2.status == "timeout" and res2.rtt_ms is None
+            data2, client = await loop.sock_recvfrom(fake, 2048)
+            fake.sendto(reply(wire.decode(data2).nonce), client)
+            await asyncio.sleep(0.1)
+            s = prober.stats
+            assert (s.unmatched, s.malformed, s.duplicate, s.late) == (2, 2, 1, 1), s
+            assert (s.answered, s.lost) == (1, 1)
+            assert s.extra.get("token_mismatch", 0) == 0  # mismatched keys, not tokens
+        fake.close()
+        other.close()
+
+    asyncio.run(body())
+
+
+def test_make_prober_names_and_unknown_name() -> None:
+    assert isinstance(make_prober("tcp", port=443), TcpProber)
+    assert make_prober("tcp", port=443).port == 443  # type: ignore[attr-defined]
+    assert isinstance(make_prober("udp"), UdpProber)
+    assert set(PROTOCOL_NAMES) >= {"auto", "icmp", "icmp-raw", "icmp-dgram", "tcp", "udp"}
+    with pytest.raises(ValueError, match="unknown protocol"):
+        make_prober("carrier-pigeon")
+    raw_ok, _ = _status("icmp-raw")
+    dgram_ok, _ = _status("icmp-dgram")
+    if raw_ok:
+        assert isinstance(make_prober("auto"), IcmpRawProber)
+    elif dgram_ok:
+        assert isinstance(make_prober("auto"), IcmpDgramProber)
+    else:
+        with pytest.raises(PermissionDenied):
+            make_prober("auto")
+
+
+_UNPRIVILEGED_CHECK = """
+import sys
+from rttgeo.errors import PermissionDenied
+from rttgeo.measure.auto import make_prober
+for name in ("auto", "icmp-raw", "icmp-dgram"):
+    try:
+        make_prober(name)
+    except PermissionDenied as exc:
+        print(name, "::", exc)
+    else:
+        print(name, ":: allowed")
+"""
+
+
+def test_permission_errors_say_what_to_change() -> None:
+    """Without CAP_NET_RAW and outside ping_group_range, each refusal names the fix."""
+    if IS_ROOT:
+        reason = netns_available()
+        if reason:
+            pytest.skip(reason)
+        with netns_link() as link:  # a fresh namespace has ping_group_range "1 0" (nobody)
+            out = subprocess.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    link.near,
+                    "setpriv",
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    sys.executable,
+                    "-c",
+                    _UNPRIVILEGED_CHECK,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
+    else:
+        if any(s.available for s in available_protocols() if s.name.startswith("icmp")):
+            pytest.skip("this unprivileged process may open an ICMP socket")
+        out = subprocess.run(
+            [sys.executable, "-c", _UNPRIVILEGED_CHECK],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    lines = dict(line.split(" :: ", 1) for line in out.strip().splitlines())
+    assert "CAP_NET_RAW" in lines["icmp-raw"] and "setcap" in lines["icmp-raw"]
+    assert 'sysctl -w net.ipv4.ping_group_range="0 2147483647"' in lines["icmp-dgram"]
+    assert "is 1 0" in lines["icmp-dgram"]
+    for needle in ("CAP_NET_RAW", "ping_group_range", "tcp"):
+        assert needle in lines["auto"]
