@@ -447,7 +447,11 @@ def down(lab_id: str, *, force: bool = False) -> list[str]:
     try:
         state = json.loads((run_dir / "state.json").read_text())
     except FileNotFoundError:
-        if not force and not _leftovers(lab_id):
+        if not force:
+            if _leftovers(lab_id):
+                raise LabError(f"lab {lab_id} has no state file but left namespaces or links "
+                               f"behind (a crash?): sweep them with 'rttgeo lab down {lab_id} "
+                               "--force'") from None
             raise LabError(f"no lab {lab_id} (see 'rttgeo lab status')") from None
     except (OSError, json.JSONDecodeError) as exc:
         if not force:
