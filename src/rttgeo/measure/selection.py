@@ -144,7 +144,7 @@ async def two_stage(
     lon = np.array([lm.lon_deg for lm in landmarks])
     first = farthest_point_indices(lat, lon, first_n)
     if camp.progress is not None:
-        camp.progress.add_total(len(first) * k - camp.progress.total)
+        camp.progress.add_total(len(first) * k)
     await probe_wave(
         camp, [landmarks[i] for i in first], k=k, timeout_s=first_timeout_s or camp.params.timeout_s
     )
