@@ -20,6 +20,8 @@ from rttgeo.units import EARTH_RADIUS_KM
 
 __all__ = [
     "circle_lonlat",
+    "clip_polygon",
+    "clip_polyline",
     "geojson_rings",
     "lon_offsets",
     "lon_window",
@@ -179,3 +181,49 @@ def region_cell_runs(level: int, rows: ArrayLike, cols: ArrayLike) -> FloatArray
     lat0, lat1, lon0, _ = cell_bounds(level, r[starts], c[starts])
     _, _, _, lon1 = cell_bounds(level, r[ends], c[ends])
     return np.column_stack([lon0, lon1, lat0, lat1])
+
+
+def clip_polygon(ring: ArrayLike, box: tuple[float, float, float, float]) -> FloatArray:
+    """Ring ``(N, 2)`` clipped to the rectangle ``box`` = (x0, x1, y0, y1) (Sutherland-Hodgman,
+    vectorised). The result may have edges along the box; orientation is kept; empty (0, 2)
+    when nothing is inside. Exact up to float rounding."""
+    p = np.asarray(ring, dtype=float).reshape(-1, 2)
+    x0, x1, y0, y1 = box
+    for axis, bound, keep_greater in ((0, x0, True), (0, x1, False), (1, y0, True), (1, y1, False)):
+        if p.shape[0] == 0:
+            break
+        q = np.roll(p, -1, axis=0)
+        inside_p = p[:, axis] >= bound if keep_greater else p[:, axis] <= bound
+        inside_q = np.roll(inside_p, -1)
+        dp = p[:, axis] - bound
+        dq = q[:, axis] - bound
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.where(dp != dq, dp / (dp - dq), 0.0)
+        cross = p + (q - p) * t[:, None]
+        # For edge p->q: in->in emit q; in->out emit cross; out->in emit cross, q; out->out none.
+        first = np.where((inside_p & inside_q)[:, None], q, cross)
+        emit_first = inside_q | inside_p
+        emit_second = ~inside_p & inside_q
+        pts = np.stack([first, q], axis=1)
+        mask = np.stack([emit_first, emit_second], axis=1)
+        p = pts[mask]
+    return p
+
+
+def clip_polyline(line: ArrayLike, box: tuple[float, float, float, float]) -> list[FloatArray]:
+    """Pieces of a polyline ``(N, 2)`` near ``box``: vertices inside it and their neighbours (so
+    segments entering or leaving are kept whole). Segments with both ends outside are dropped,
+    which is harmless when ``box`` has a margin around the view."""
+    p = np.asarray(line, dtype=float).reshape(-1, 2)
+    x0, x1, y0, y1 = box
+    inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)
+    keep = inside.copy()
+    keep[1:] |= inside[:-1]
+    keep[:-1] |= inside[1:]
+    if keep.all():
+        return [p]
+    idx = np.flatnonzero(keep)
+    if idx.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(idx) > 1) + 1
+    return [p[run] for run in np.split(idx, cut) if run.size > 1]

@@ -29,6 +29,8 @@ from rttgeo.plot import _mpl
 from rttgeo.plot.geometry import (
     HALF_CIRCUMFERENCE_KM,
     circle_lonlat,
+    clip_polygon,
+    clip_polyline,
     geojson_rings,
     lon_offsets,
     lon_window,
@@ -58,21 +60,65 @@ class MapLayers:
 # ----------------------------------------------------------------------------------------- basemap
 
 
-@lru_cache(maxsize=1)
-def _land_path_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """Vertices and codes of one compound path holding every land ring (non-zero winding)."""
+def _bbox(lines: list[np.ndarray]) -> np.ndarray:
+    """(K, 4) lon0, lon1, lat0, lat1 of each line."""
+    if not lines:
+        return np.zeros((0, 4))
+    return np.array([[r[:, 0].min(), r[:, 0].max(), r[:, 1].min(), r[:, 1].max()] for r in lines])
+
+
+def _coarse(line: np.ndarray, step: int) -> np.ndarray:
+    """Every ``step``-th vertex, keeping the last (for the world overview)."""
+    if len(line) <= 2 * step:
+        return line
+    return np.vstack([line[::step], line[-1:]])
+
+
+@lru_cache(maxsize=2)
+def _basemap_layers(coarse: bool) -> dict[str, Any]:
+    """Land rings, coastlines and borders with their bounding boxes; ``coarse`` drops islands
+    under 1 square degree and keeps every 6th vertex (the world overview needs no more)."""
+    data = _mpl.borders()
+    land = data["land"]
+    coast = _coast_lines()
+    borders = data["borders"]
+    if coarse:
+
+        def big(lines: list[np.ndarray]) -> list[np.ndarray]:
+            b = _bbox(lines)
+            keep = (b[:, 1] - b[:, 0]) * (b[:, 3] - b[:, 2]) >= 1.0
+            return [_coarse(r, 6) for r, k in zip(lines, keep, strict=True) if k]
+
+        land, coast, borders = big(land), big(coast), [_coarse(b, 6) for b in borders]
+    return {
+        "land": land,
+        "land_bbox": _bbox(land),
+        "coast": coast,
+        "coast_bbox": _bbox(coast),
+        "borders": borders,
+        "borders_bbox": _bbox(borders),
+    }
+
+
+def _in_window(bbox: np.ndarray, off: float, window: tuple[float, float, float, float]) -> Any:
+    lon0, lon1, lat0, lat1 = window
+    return (
+        (bbox[:, 0] + off <= lon1)
+        & (bbox[:, 1] + off >= lon0)
+        & (bbox[:, 2] <= lat1)
+        & (bbox[:, 3] >= lat0)
+    )
+
+
+def _land_path(rings: list[np.ndarray], off: float) -> Any:
+    """One compound path of ``rings`` shifted by ``off`` (filled by the non-zero winding rule)."""
     from matplotlib.path import Path as MplPath
 
-    rings = _mpl.borders()["land"]
-    verts = []
-    codes = []
-    for r in rings:
-        c = np.full(len(r), MplPath.LINETO, dtype=np.uint8)
-        c[0] = MplPath.MOVETO
-        c[-1] = MplPath.CLOSEPOLY
-        verts.append(r)
-        codes.append(c)
-    return np.concatenate(verts), np.concatenate(codes)
+    verts = np.concatenate(rings) + np.array([off, 0.0])
+    codes = np.full(len(verts), MplPath.LINETO, dtype=np.uint8)
+    first = np.cumsum([0] + [len(r) for r in rings[:-1]])
+    codes[first] = MplPath.MOVETO
+    return MplPath(verts, codes)
 
 
 def _drop_artificial_edges(ring: np.ndarray, seam_lon: bool) -> list[np.ndarray]:
@@ -118,51 +164,61 @@ def _lat_label(y: float, _pos: Any = None) -> str:
     return f"{abs(y):g}°{'N' if y > 0 else 'S'}"
 
 
-def draw_basemap(ax: Any, window: tuple[float, float, float, float], *, ticks: bool = True) -> None:
+def draw_basemap(
+    ax: Any, window: tuple[float, float, float, float], *, ticks: bool = True, coarse: bool = False
+) -> None:
     """Land, coastlines and country borders on ``ax`` for ``window`` = (lon0, lon1, lat0, lat1).
 
+    Only features whose bounding box meets the window are drawn (SVG size); ``coarse`` draws a
+    decimated world for overviews.
     Sets the limits, an aspect of 1/cos(mid-latitude) (clipped near the poles) and degree ticks.
     """
     from matplotlib.collections import LineCollection
     from matplotlib.patches import PathPatch
-    from matplotlib.path import Path as MplPath
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     lon0, lon1, lat0, lat1 = window
     ax.set_facecolor(_mpl.SEA_COLOUR)
-    verts, codes = _land_path_arrays()
-    coast = _coast_lines()
-    borders = _mpl.borders()["borders"]
+    layers = _basemap_layers(coarse)
+    # Features are clipped to the window plus a margin: smaller files, faster drawing.
+    mx, my = 0.1 * (lon1 - lon0) + 0.5, 0.1 * (lat1 - lat0) + 0.5
     for off in lon_offsets(lon0, lon1, *_land_lon_extent()):
-        shifted = verts + np.array([off, 0.0])
-        # add_artist, not add_patch: the limits are set below, and updating them from 60k
-        # vertices of Bezier-checked path costs seconds.
-        ax.add_artist(
-            PathPatch(
-                MplPath(shifted, codes),
-                facecolor=_mpl.LAND_COLOUR,
-                edgecolor="none",
-                zorder=0,
+        box = (lon0 - off - mx, lon1 - off + mx, lat0 - my, lat1 + my)
+        hit = _in_window(layers["land_bbox"], off, window)
+        land = [r for r, k in zip(layers["land"], hit, strict=True) if k]
+        if not coarse:
+            land = [c for c in (clip_polygon(r, box) for r in land) if len(c) >= 3]
+        if land:
+            # add_artist, not add_patch: the limits are set below, and updating them from the
+            # vertices of a long Bezier-checked path costs seconds.
+            ax.add_artist(
+                PathPatch(
+                    _land_path(land, off),
+                    facecolor=_mpl.LAND_COLOUR,
+                    edgecolor="none",
+                    zorder=0,
+                    rasterized=coarse,  # the overview is an image in SVG: small files
+                )
             )
-        )
-        ax.add_collection(
-            LineCollection(
-                [c + np.array([off, 0.0]) for c in coast],
-                colors=_mpl.COAST_COLOUR,
-                linewidths=0.5,
-                zorder=1,
-            ),
-            autolim=False,
-        )
-        ax.add_collection(
-            LineCollection(
-                [b + np.array([off, 0.0]) for b in borders],
-                colors=_mpl.BORDER_COLOUR,
-                linewidths=0.45,
-                zorder=1,
-            ),
-            autolim=False,
-        )
+        for name, colour, lw in (
+            ("coast", _mpl.COAST_COLOUR, 0.5),
+            ("borders", _mpl.BORDER_COLOUR, 0.45),
+        ):
+            keep = _in_window(layers[f"{name}_bbox"], off, window)
+            lines = [r for r, k in zip(layers[name], keep, strict=True) if k]
+            if not coarse:
+                lines = [piece for r in lines for piece in clip_polyline(r, box)]
+            if lines:
+                ax.add_collection(
+                    LineCollection(
+                        [r + np.array([off, 0.0]) for r in lines],
+                        colors=colour,
+                        linewidths=lw,
+                        zorder=1,
+                        rasterized=coarse,
+                    ),
+                    autolim=False,
+                )
     ax.set_xlim(lon0, lon1)
     ax.set_ylim(lat0, lat1)
     mid = np.radians((lat0 + lat1) / 2.0)
@@ -615,7 +671,7 @@ def _draw_inset(ax: Any, estimate: Estimate, window: tuple[float, float, float, 
     # Centre the world on the map extent, so a window across 180 shows as one box.
     centre = 0.0 if lon1 - lon0 >= 359.0 else round((lon0 + lon1) / 2.0 / 10.0) * 10.0
     world = (centre - 180.0, centre + 180.0, -90.0, 90.0)
-    draw_basemap(ax, world, ticks=False)
+    draw_basemap(ax, world, ticks=False, coarse=True)
     ax.set_aspect("equal")
     ax.add_patch(
         Rectangle(

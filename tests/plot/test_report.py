@@ -1,0 +1,111 @@
+"""The HTML report: self-contained, and rendered by a real headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from rttgeo.errors import InputError
+from rttgeo.models import Estimate
+
+pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+
+from rttgeo.plot import write_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None
+
+
+@pytest.fixture(scope="module")
+def report(europe: Estimate, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    return write_report(
+        europe,
+        path,
+        true_location=(47.0, 4.0),
+        summary={"command": "rttgeo estimate --report report.html", "probes per landmark": 5},
+    )
+
+
+def test_report_is_self_contained(report: Path, europe: Estimate) -> None:
+    text = report.read_text(encoding="utf-8")
+    assert "<script" not in text.lower()
+    # Nothing is fetched: no src= at all, no stylesheet link; hrefs only to fragments of the page
+    # or inline data (the rasterised world overview).
+    assert not re.search(r"\ssrc\s*=", text)
+    assert "<link" not in text.lower()
+    hrefs = re.findall(r'href="([^"]*)"', text)
+    outside = [h[:40] for h in hrefs if not h.startswith(("#", "data:image/png;base64,"))]
+    assert outside == []
+    assert "url(http" not in text and "@import" not in text
+    assert text.count('<tr class="') == len(europe.landmarks)
+    for needle in ("Truth inside region", "probes per landmark", "km_per_rtt_ms", '<svg id="map"'):
+        assert needle in text
+
+
+def test_report_rejects_other_suffix(europe: Estimate, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="html"):
+        write_report(europe, tmp_path / "r.txt")
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="Chromium / chromedriver absent (Debian: apt-get install chromium chromium-driver)",
+)
+def test_report_renders_in_headless_chromium(
+    report: Path, europe: Estimate, tmp_path: Path
+) -> None:
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    opts = webdriver.ChromeOptions()
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1400",
+    ):
+        opts.add_argument(arg)
+    profile = tempfile.mkdtemp(prefix="rttgeo-chromium-", dir=tmp_path)
+    opts.add_argument(f"--user-data-dir={profile}")
+    opts.binary_location = CHROMIUM
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    try:
+        driver.set_page_load_timeout(30)
+        driver.get(report.as_uri())
+        assert "synthetic-cbg" in driver.title
+        svg = driver.find_element(By.ID, "map")
+        assert svg.size["width"] > 600 and svg.size["height"] > 300
+        rows = driver.find_elements(By.CSS_SELECTOR, "#landmark-table tbody tr")
+        assert len(rows) == len(europe.landmarks)
+        cells = rows[0].find_elements(By.TAG_NAME, "td")
+        nearest = min(europe.landmarks, key=lambda d: d.rtt_ms)
+        assert cells[0].text == nearest.id
+        assert cells[3].text == f"{nearest.rtt_ms:,.2f}"
+        shot = driver.get_screenshot_as_png()
+        (tmp_path / "report.png").write_bytes(shot)
+        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+        assert errors == [], errors
+    finally:
+        driver.quit()
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(io.BytesIO(shot), format="png")
+    assert img.shape[0] >= 1000 and img.shape[1] >= 1000
+    # The map drew: the land grey, the region orange and the black text are all on the page.
+    rgb = img[..., :3].reshape(-1, 3)
+    grey_land = ((abs(rgb - 0xE4 / 255) < 0.02).all(axis=1)).mean()
+    assert grey_land > 0.02, "no land colour on the screenshot: the map did not render"
+    assert img[..., :3].std() > 0.1
