@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/timerfd.h>
@@ -45,6 +47,7 @@ static uint32_t base_ip, block;
 static int32_t *addr_map;           /* offset in block -> host index, -1 if none */
 static int64_t *delay_ns;           /* n_hosts * n_hosts one-way delays */
 static int64_t jitter_ns = 0, spin_ns = 100000, bias_ns = 0;
+static int rt_prio = 0, rt_ok = 0;
 static double loss = 0.0;
 static uint64_t rng_state = 88172645463325252ull;
 static char stats_path[4096];
@@ -113,11 +116,12 @@ static void write_stats(void) {
     getrusage(RUSAGE_SELF, &ru);
     fprintf(f, "{\"pid\": %d, \"hosts\": %d, \"received\": %llu, \"forwarded\": %llu, "
                "\"dropped_loss\": %llu, \"dropped_unroutable\": %llu, \"dropped_not_ipv4\": %llu, "
-               "\"dropped_queue_full\": %llu, \"dropped_write_error\": %llu, \"in_flight\": %u, ",
+               "\"dropped_queue_full\": %llu, \"dropped_write_error\": %llu, \"in_flight\": %u, "
+               "\"realtime\": %s, \"spin_us\": %.1f, ",
             (int)getpid(), n_hosts, (unsigned long long)n_in, (unsigned long long)n_fwd,
             (unsigned long long)n_loss, (unsigned long long)n_unroutable,
             (unsigned long long)n_not_ipv4, (unsigned long long)n_full,
-            (unsigned long long)n_write_err, heap_n);
+            (unsigned long long)n_write_err, heap_n, rt_ok ? "true" : "false", spin_ns / 1e3);
     fprintf(f, "\"late_us_edges\": [");
     for (int i = 0; i < NBUCKETS - 1; i++) fprintf(f, "%s%.0f", i ? ", " : "", late_edges_ns[i] / 1e3);
     fprintf(f, "], \"late_us_hist\": [");
@@ -151,6 +155,8 @@ static int load_config(const char *path) {
             if (fscanf(f, "%lld", (long long *)&spin_ns) != 1) goto bad;
         } else if (!strcmp(key, "bias_ns")) {
             if (fscanf(f, "%lld", (long long *)&bias_ns) != 1) goto bad;
+        } else if (!strcmp(key, "rt_priority")) {
+            if (fscanf(f, "%d", &rt_prio) != 1 || rt_prio < 0 || rt_prio > 99) goto bad;
         } else if (!strcmp(key, "loss")) {
             if (fscanf(f, "%lf", &loss) != 1) goto bad;
         } else if (!strcmp(key, "seed")) {
@@ -242,6 +248,14 @@ int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: rttgeo-engine CONFIG\n"); return 2; }
     if (load_config(argv[1]) < 0) return 2;
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    if (rt_prio > 0) {
+        /* Real-time priority: other work on this machine cannot delay a due packet (the kernel's
+         * RT throttling still leaves 5 % of each second to others). Best effort. */
+        struct sched_param sp = {.sched_priority = rt_prio};
+        rt_ok = sched_setscheduler(0, SCHED_FIFO, &sp) == 0;
+        if (!rt_ok) fprintf(stderr, "rttgeo-engine: no real-time priority: %s\n", strerror(errno));
+        mlockall(MCL_CURRENT);
+    }
     pool = malloc((size_t)max_inflight * BUFSZ);
     pkt_len = malloc(max_inflight * sizeof *pkt_len);
     pkt_dst = malloc(max_inflight * sizeof *pkt_dst);

@@ -40,7 +40,14 @@ from typing import Any
 
 from rttgeo.errors import LabError
 from rttgeo.lab import netns
-from rttgeo.lab.engine import DEFAULT_SPIN_NS, EngineConfig, build_engine, read_stats, write_config
+from rttgeo.lab.engine import (
+    DEFAULT_RT_PRIORITY,
+    DEFAULT_SPIN_NS,
+    EngineConfig,
+    build_engine,
+    read_stats,
+    write_config,
+)
 from rttgeo.lab.world import LAB_NETWORK, World, parse_world
 
 __all__ = ["Lab", "down", "find_labs", "run_root", "up"]
@@ -170,12 +177,14 @@ def up(
     seed: int = 1,
     spin_ns: int = DEFAULT_SPIN_NS,
     bias_ns: int = 0,
+    rt_priority: int = DEFAULT_RT_PRIORITY,
     ready_timeout_s: float = 60.0,
 ) -> Lab:
     """Build ``world`` as a lab and return it; on any failure, everything built so far is removed.
 
     ``serve``: run ``rttgeo serve`` on every landmark (None: if the serve command is installed).
     ``bias_ns`` is subtracted from every one-way delay (0 by default; see docs/lab.md).
+    ``rt_priority``: SCHED_FIFO priority of the engine (0 = normal scheduling).
     Raises :class:`LabError` if not root or namespaces / TUN are missing.
     """
     netns.check_capable()
@@ -217,7 +226,7 @@ def up(
         _write_json(run_dir / "state.json", state)
     try:
         _build(world, run_dir, state, exe, serve=serve, seed=seed, spin_ns=spin_ns, bias_ns=bias_ns,
-               ready_timeout_s=ready_timeout_s)
+               rt_priority=rt_priority, ready_timeout_s=ready_timeout_s)
     except BaseException:
         with contextlib.suppress(Exception):
             down(lab_id, force=True)
@@ -226,7 +235,8 @@ def up(
 
 
 def _build(world: World, run_dir: Path, state: dict[str, Any], exe: Path, *, serve: bool,
-           seed: int, spin_ns: int, bias_ns: int, ready_timeout_s: float) -> None:
+           seed: int, spin_ns: int, bias_ns: int, rt_priority: int,
+           ready_timeout_s: float) -> None:
     hosts = state["hosts"]
     network = ipaddress.IPv4Network(state["network"])
     _write_json(run_dir / "world.json", world.to_json())
@@ -266,6 +276,7 @@ def _build(world: World, run_dir: Path, state: dict[str, Any], exe: Path, *, ser
             seed=seed,
             spin_ns=spin_ns,
             bias_ns=bias_ns,
+            rt_priority=rt_priority,
             stats_path=run_dir / "engine.stats.json",
         )
         write_config(cfg, run_dir / "engine.conf")

@@ -457,7 +457,12 @@ def world_from_mesh(
 
 
 def _safe_name(host_id: str, label: str) -> str:
-    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{host_id}").strip("-.") or "h"
+    """A host name from a data set's id and label: ``Sao-Paulo-125`` for "125", "Sao Paulo, BR"."""
+    city = label.split(",")[0].strip()
+    raw = f"{city}-{host_id}" if city else host_id
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-.") or "h"
     if not base[0].isalnum():
         base = "h" + base
+    if len(base) > 40:
+        base = base[: 39 - len(host_id)].rstrip("-.") + "-" + host_id
     return base[:40]

@@ -1,0 +1,79 @@
+"""End to end (root): a world from the real WonderProxy 2020 RTT matrix, ``rttgeo locate`` run
+inside a target over ICMP, TCP and UDP against the lab's catalog; the RTTs it measures must be the
+matrix's and its estimate the one the same estimator makes offline from the matrix row."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rttgeo.lab import world_from_mesh
+
+pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(150)]
+
+#: |measured min RTT - matrix RTT| allowed for ICMP (kernel echo) and TCP (kernel handshake), ms.
+TOL_MS = 0.3
+#: UDP replies come from ``rttgeo serve``, a Python process; its wake-up and processing time is part
+#: of every UDP RTT (about 0.1-0.6 ms here, see docs/lab.md), so UDP gets this bound.
+UDP_TOL_MS = 1.0
+#: The lab's estimate vs the offline one on the matrix row, km.
+EST_TOL_KM = 25.0
+
+
+def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dlon = np.radians(lon2 - lon1)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
+    return float(2 * 6371.0088 * np.arcsin(np.sqrt(a)))
+
+
+def test_locate_in_lab_matches_matrix_and_offline_estimate(make_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("rttgeo.cli.serve_cmds", reason="rttgeo serve is not installed")
+    pytest.importorskip("rttgeo.cli.measure_cmds", reason="rttgeo locate is not installed")
+    from rttgeo.catalog import load_catalog
+    from rttgeo.datasets import load_wonderproxy
+    from rttgeo.estimate import DEFAULT_METHOD, make_estimator
+    from rttgeo.models import Mesh
+
+    world = world_from_mesh(load_wonderproxy(), 25, 2, seed=7, name="e2e")
+    lab = make_lab(world, serve=True)
+    catalog = load_catalog(lab.catalog_path)
+    lm_idx = world.landmark_indices()
+    assert [lm.id for lm in catalog] == [world.hosts[i].name for i in lm_idx]
+    # the estimator exactly as `rttgeo locate` builds it: fitted on the catalog's landmarks
+    estimator = make_estimator(DEFAULT_METHOD).fit(Mesh.from_landmarks(catalog))
+
+    report = []
+    for t in world.target_indices():
+        target = world.hosts[t]
+        row = world.rtt_ms[t, lm_idx]
+        offline = estimator.locate(row)
+        for proto in ("icmp", "tcp", "udp"):
+            out = tmp_path / f"{target.name}-{proto}.json"
+            r = lab.exec(target.name, [
+                sys.executable, "-m", "rttgeo", "locate", "--landmarks", str(lab.catalog_path),
+                "--protocol", proto, "-k", "5", "-q", "--method", DEFAULT_METHOD,
+                "--out", str(out),
+            ], timeout_s=90)
+            assert r.returncode == 0, f"{proto}: {r.stderr[-2000:]}"
+            est = json.loads(out.read_text())["estimate"]
+            measured = {d["id"]: d["rtt_ms"] for d in est["landmarks"]}
+            assert set(measured) == {lm.id for lm in catalog}
+            got = np.array([measured[world.hosts[i].name] for i in lm_idx], dtype=float)
+            assert np.all(np.isfinite(got)), f"{proto}: lost landmarks {got}"
+            err = got - row
+            tol = UDP_TOL_MS if proto == "udp" else TOL_MS
+            report.append((target.name, proto, float(err.min()), float(np.median(err)),
+                           float(err.max())))
+            assert err.min() >= -0.01, f"{proto}: faster than the matrix: {err.min():.3f} ms"
+            assert err.max() < tol, f"{proto} from {target.name}: errors {np.round(err, 3)}"
+            d_km = _haversine_km(est["point"]["lat_deg"], est["point"]["lon_deg"],
+                                 offline.lat_deg, offline.lon_deg)
+            assert d_km < EST_TOL_KM, f"{proto}: lab estimate {d_km:.1f} km from offline"
+    print("target protocol err_min err_median err_max (ms):")
+    for line in report:
+        print("  {} {} {:+.3f} {:+.3f} {:+.3f}".format(*line))
