@@ -1,0 +1,1 @@
+"""Package data: the bundled WonderProxy mesh, the default landmark catalog, map borders."""

@@ -1,0 +1,280 @@
+"""The published estimators: Shortest Ping, GeoPing, CBG (fixed speed and bestline), Spotter-like.
+
+All follow the contract of :mod:`rttgeo.estimate.base`. Regions live on the equal-area grid at
+``end_level`` (default 4: cells of about 20 km; region boundaries resolved to one cell).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rttgeo.errors import EstimationError
+from rttgeo.estimate.base import Estimator
+from rttgeo.estimate.defaults import default_bestline, default_delay_distance
+from rttgeo.estimate.delay import Bestline, DelayDistance, SpeedOfLight, mesh_pairs
+from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM, disc_intersection, smallest_common_scale
+from rttgeo.geo.grid import (
+    CellRegion,
+    cell_unit_vectors,
+    children,
+    circumradius_km,
+    global_cells,
+)
+from rttgeo.geo.sphere import from_unit_vectors
+from rttgeo.models import Estimate
+from rttgeo.units import EARTH_RADIUS_KM, MAX_KM_PER_RTT_MS
+
+__all__ = ["CBG", "GeoPing", "ShortestPing", "Spotter", "hpd_region", "point_in_region"]
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
+
+
+def point_in_region(region: CellRegion, lat_deg: float, lon_deg: float) -> tuple[float, float]:
+    """(lat, lon) itself if inside ``region``, else the centre of the region's nearest cell."""
+    if region.empty or bool(region.contains(lat_deg, lon_deg)):
+        return lat_deg, lon_deg
+    from rttgeo.geo.sphere import to_unit_vectors
+
+    u = region.unit_vectors()
+    k = int(np.argmax(u @ to_unit_vectors(lat_deg, lon_deg)))
+    lat, lon = from_unit_vectors(u[k])
+    return float(lat), float(lon)
+
+
+def hpd_region(
+    level: int, rows: IntArray, cols: IntArray, log_density: FloatArray, p: float
+) -> tuple[CellRegion, FloatArray]:
+    """Highest-posterior region holding probability ``p`` of equal-area cells, and normalised masses."""
+    w = np.exp(log_density - np.max(log_density))
+    w /= w.sum()
+    order = np.argsort(-w)
+    cum = np.cumsum(w[order])
+    k = int(np.searchsorted(cum, p) + 1)
+    sel = order[: min(k, len(order))]
+    return CellRegion.from_cells(level, rows[sel], cols[sel]), w
+
+
+class ShortestPing(Estimator):
+    """The landmark with the smallest RTT is where the host is (Hu et al. IMC 2012). No region."""
+
+    name = "shortest-ping"
+    has_region = False
+
+    def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
+        idx = np.flatnonzero(use)
+        j = int(idx[np.argmin(rtt_ms[idx])])
+        return self._estimate(
+            self.mesh_.lat_deg[j], self.mesh_.lon_deg[j], nearest_landmark=self.mesh_.ids[j]
+        )
+
+
+class GeoPing(Estimator):
+    """Nearest neighbour in delay space (Padmanabhan & Subramanian 2001), against the fitted mesh.
+
+    The host's RTT vector is compared with each landmark's RTT vector to the other landmarks by the
+    root-mean-square difference over landmarks measured by both; the closest landmark's position is
+    the estimate. Needs a mesh with inter-landmark RTTs. No region.
+    """
+
+    name = "geoping"
+    has_region = False
+
+    def __init__(self, min_common: int = 5) -> None:
+        self.min_common = min_common
+
+    def _fit(self) -> None:
+        if np.isfinite(self.rtt_sym_ms_).sum() == 0:
+            raise EstimationError("GeoPing needs a mesh with landmark-to-landmark RTTs")
+
+    def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
+        idx = np.flatnonzero(use)
+        vec = self.rtt_sym_ms_[np.ix_(self.usable_, idx)]
+        cand = np.flatnonzero(self.usable_)
+        diff = vec - rtt_ms[idx][None, :]
+        common = np.isfinite(diff).sum(axis=1)
+        rms = np.sqrt(np.nanmean(np.where(np.isfinite(diff), diff, np.nan) ** 2, axis=1))
+        rms[common < self.min_common] = np.inf
+        if not np.isfinite(rms).any():
+            raise EstimationError(
+                f"GeoPing: no landmark shares {self.min_common} measured landmarks with the host"
+            )
+        j = int(cand[np.argmin(rms)])
+        return self._estimate(
+            self.mesh_.lat_deg[j], self.mesh_.lon_deg[j], nearest_landmark=self.mesh_.ids[j]
+        )
+
+
+class CBG(Estimator):
+    """Constraint-Based Geolocation (Gueye et al. 2006): intersect one disc per landmark.
+
+    ``model="speed"``: radius = RTT x c/2 x ``fraction_of_c``; ``model="bestline"``: each landmark's
+    CBG bestline fitted on the mesh. The point estimate is the centroid of the region (moved to the
+    region's nearest cell if the centroid falls outside). When the discs have no common point the
+    radii are all widened by the smallest common factor that gives one, and the estimate says so.
+    """
+
+    name = "cbg"
+
+    def __init__(
+        self, model: str = "speed", fraction_of_c: float = 2.0 / 3.0, end_level: int = 4
+    ) -> None:
+        self.model = model
+        self.fraction_of_c = fraction_of_c
+        self.end_level = end_level
+
+    def _fit(self) -> None:
+        if self.model == "speed":
+            self.model_: SpeedOfLight | Bestline = SpeedOfLight(self.fraction_of_c)
+        elif self.model == "bestline":
+            self.model_ = Bestline.fit(
+                self.rtt_sym_ms_, self.distance_km_, self.usable_, pooled=default_bestline()
+            )
+        else:
+            raise ValueError(f"CBG model must be 'speed' or 'bestline', not {self.model!r}")
+
+    @property
+    def method_name(self) -> str:
+        return "cbg-bestline" if self.model == "bestline" else "cbg"
+
+    def max_distance_km(self, rtt_ms: FloatArray, idx: IntArray) -> FloatArray:
+        return self.model_.max_distance_km(rtt_ms, idx)
+
+    def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
+        idx = np.flatnonzero(use)
+        radius = self.max_distance_km(rtt_ms[idx], idx)
+        centres = self.unit_[idx]
+        region = disc_intersection(centres, radius, self.end_level)
+        consistent, note, scale = True, "", 1.0
+        if region.empty:
+            scale, region = smallest_common_scale(centres, radius, self.end_level)
+            consistent = False
+            note = (
+                f"the {len(idx)} constraints have no common point; every radius was widened by "
+                f"x{scale:.3f}, the smallest factor that gives one"
+            )
+        lat, lon = point_in_region(region, *region.centroid())
+        return self._estimate(
+            lat,
+            lon,
+            region=region,
+            consistent=consistent,
+            note=note,
+            method=self.method_name,
+            radius_scale=scale,
+        )
+
+
+class Spotter(Estimator):
+    """Probabilistic estimator in the spirit of Spotter (Laki et al. 2011).
+
+    Posterior over cells proportional to the product over landmarks of the pooled delay-distance
+    likelihood (:class:`~rttgeo.estimate.delay.DelayDistance`) raised to ``1 / temperature``, zero
+    outside the speed-of-light (vacuum) discs. The region at ``level`` is the highest-posterior region
+    holding that probability; the point is the posterior's mode.
+    Coarse-to-fine: at each level cells whose log-posterior is more than ``prune_nats`` below the best
+    are dropped (their mass is ignored, at most ~exp(-prune_nats) per dropped cell).
+    """
+
+    name = "spotter"
+
+    def __init__(
+        self,
+        level: float = 0.9,
+        temperature: float = 1.0,
+        end_level: int = 4,
+        prune_nats: float = 15.0,
+    ) -> None:
+        self.level = level
+        self.temperature = temperature
+        self.end_level = end_level
+        self.prune_nats = prune_nats
+
+    def _fit(self) -> None:
+        r, d = mesh_pairs(self.mesh_, self.distance_km_, self.usable_)
+        self.model_ = DelayDistance.fit(r, d) if len(r) >= 50 else default_delay_distance()
+
+    def max_distance_km(self, rtt_ms: FloatArray, idx: IntArray) -> FloatArray:
+        return np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS
+
+    def log_likelihood(
+        self, u: FloatArray, rtt_ms: FloatArray, idx: IntArray, cap: bool = True
+    ) -> FloatArray:
+        """Log-posterior (unnormalised) of cells ``u`` (M, 3) from the landmarks ``idx``.
+
+        ``cap``: zero density beyond each speed-of-light radius.
+        """
+        dist = EARTH_RADIUS_KM * np.arccos(np.clip(u @ self.unit_[idx].T, -1.0, 1.0))
+        ll = self.model_.log_likelihood(dist, rtt_ms[idx], cap)
+        return ll.sum(axis=1) / self.temperature
+
+    def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
+        idx = np.flatnonzero(use)
+        consistent, note = True, ""
+        try:
+            level, rows, cols, logp = self.posterior_cells(rtt_ms, idx, cap=True)
+        except EstimationError:
+            consistent = False
+            note = (
+                "no point lies within every landmark's speed-of-light radius; the radii were "
+                "dropped and only the soft delay-distance likelihood was used"
+            )
+            level, rows, cols, logp = self.posterior_cells(rtt_ms, idx, cap=False)
+        region, w = hpd_region(level, rows, cols, logp, self.level)
+        k = int(np.argmax(w))
+        lat, lon = from_unit_vectors(cell_unit_vectors(level, rows[k : k + 1], cols[k : k + 1])[0])
+        return self._estimate(
+            float(lat), float(lon), region=region, level=self.level, consistent=consistent, note=note
+        )
+
+    def posterior_cells(
+        self, rtt_ms: FloatArray, idx: IntArray, cap: bool = True
+    ) -> tuple[int, IntArray, IntArray, FloatArray]:
+        """(level, rows, cols, log-posterior) of the cells kept at ``end_level``."""
+        rows, cols = global_cells(0)
+        for level in range(0, self.end_level + 1):
+            if level > 0:
+                rows, cols = children(rows, cols)
+            u = cell_unit_vectors(level, rows, cols)
+            exact = self.log_likelihood(u, rtt_ms, idx, cap)
+            if level == self.end_level:
+                keep = np.isfinite(exact)
+                if not keep.any():
+                    raise EstimationError("the RTTs leave no location with non-zero probability")
+                keep &= exact >= np.max(exact[keep]) - self.prune_nats
+                return level, rows[keep], cols[keep], exact[keep]
+            # Branch and bound: a cell whose upper bound is far below the best value actually
+            # reached at some cell centre cannot hold the mode nor noticeable mass.
+            upper = self._soft_log_likelihood(u, rtt_ms, idx, circumradius_km(level, rows), cap)
+            if not np.isfinite(upper).any():
+                raise EstimationError("the RTTs leave no location with non-zero probability")
+            best = np.max(exact) if np.isfinite(exact).any() else np.max(upper) - self.prune_nats
+            keep = np.isfinite(upper) & (upper >= best - self.prune_nats)
+            rows, cols = rows[keep], cols[keep]
+        raise AssertionError("unreachable")
+
+    def _soft_log_likelihood(
+        self, u: FloatArray, rtt_ms: FloatArray, idx: IntArray, pad_km: FloatArray, cap: bool
+    ) -> FloatArray:
+        """Upper bound of the log-likelihood over each cell (distances may shift by the pad)."""
+        dist = EARTH_RADIUS_KM * np.arccos(np.clip(u @ self.unit_[idx].T, -1.0, 1.0))
+        mu, sigma = self.model_.params(rtt_ms[idx])
+        d0 = self.model_.D0_KM
+        # The best distance reachable inside the cell: the target distance clipped to [d-pad, d+pad].
+        target = d0 * np.expm1(mu)
+        best = np.clip(target[None, :], dist - pad_km[:, None], dist + pad_km[:, None])
+        best = np.clip(best, 1.0, HALF_CIRCUMFERENCE_KM)
+        # Within the cell the Jacobian terms vary too; bound them by their value at the nearest point.
+        near = np.clip(dist - pad_km[:, None], 1.0, HALF_CIRCUMFERENCE_KM)
+        y = np.log1p(best / d0)
+        ll = (
+            -0.5 * ((y - mu) / sigma) ** 2
+            - np.log(sigma)
+            - np.log(d0 + near)
+            - np.log(np.sin(np.minimum(near / EARTH_RADIUS_KM, np.pi / 2)))
+        )
+        if cap:
+            ll = np.where(near <= rtt_ms[idx] * MAX_KM_PER_RTT_MS, ll, -np.inf)
+        return ll.sum(axis=1) / self.temperature

@@ -1,0 +1,171 @@
+"""Leave-one-out evaluation of estimators on a mesh, through the estimator contract only.
+
+Each host in turn is the target and all others are landmarks; the calibration is fitted on the mesh
+WITHOUT any RTT that involves the target (the target's row and column are removed before ``fit``).
+The target's RTT to each landmark is the smaller of the two directed minima (the best estimate of the
+propagation delay). Hosts marked ``mesh.bad`` (known-wrong coordinates) are never targets; as
+landmarks they are subject to the estimators' own physics checks like any other.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rttgeo.errors import EstimationError, RttgeoWarning
+from rttgeo.estimate import make_estimator
+from rttgeo.estimate.delay import symmetric_rtt_ms
+from rttgeo.geo.sphere import distance_km
+from rttgeo.models import Estimate, Mesh
+
+__all__ = ["LooResult", "MethodSummary", "leave_one_out", "summarize"]
+
+
+@dataclass(frozen=True, slots=True)
+class LooResult:
+    """Per-target outcome of one method: errors in km, coverage of its region, timing in ms."""
+
+    method: str
+    target_ids: tuple[str, ...]
+    error_km: NDArray[np.float64]
+    covered: NDArray[np.bool_]  # true location inside the method's region (False if no region)
+    area_km2: NDArray[np.float64]  # NaN without region
+    consistent: NDArray[np.bool_]
+    fit_ms: NDArray[np.float64]
+    locate_ms: NDArray[np.float64]
+    has_region: bool
+    estimates: tuple[Estimate, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MethodSummary:
+    """The figures of one method over all targets (km, km^2, ms)."""
+
+    method: str
+    n_targets: int
+    median_km: float
+    p80_km: float
+    p90_km: float
+    within_100km: float
+    within_500km: float
+    coverage: float  # NaN for methods without region
+    median_area_km2: float
+    inconsistent: int
+    locate_ms_per_target: float
+    fit_ms_per_target: float
+
+    def as_dict(self) -> dict[str, float | int | str | None]:
+        return {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in (
+                (name, getattr(self, name)) for name in self.__dataclass_fields__  # type: ignore[attr-defined]
+            )
+        }
+
+
+def leave_one_out(
+    mesh: Mesh,
+    method: str,
+    *,
+    params: dict | None = None,
+    targets: Iterable[int] | None = None,
+    keep_estimates: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> LooResult:
+    """Leave-one-out of ``method`` over ``targets`` (default: every host not marked bad)."""
+    sym = symmetric_rtt_ms(mesh.rtt_ms)
+    tgt = [i for i in (targets if targets is not None else range(len(mesh))) if not mesh.bad[i]]
+    errs, cov, area, cons, fit_ms, loc_ms, ests = [], [], [], [], [], [], []
+    has_region = True
+    for k, t in enumerate(tgt):
+        others = np.array([j for j in range(len(mesh)) if j != t])
+        sub = mesh.subset(others)
+        rtt = sym[t, others]
+        est = make_estimator(method, **(params or {}))
+        has_region = type(est).has_region
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RttgeoWarning)
+            t0 = time.perf_counter_ns()
+            est.fit(sub)
+            t1 = time.perf_counter_ns()
+            try:
+                e = est.locate(rtt)
+            except EstimationError:
+                e = None
+            t2 = time.perf_counter_ns()
+        fit_ms.append((t1 - t0) / 1e6)
+        loc_ms.append((t2 - t1) / 1e6)
+        if e is None:
+            errs.append(math.inf)
+            cov.append(False)
+            area.append(math.nan)
+            cons.append(False)
+        else:
+            assert isinstance(e, Estimate)
+            errs.append(float(distance_km(e.lat_deg, e.lon_deg, mesh.lat_deg[t], mesh.lon_deg[t])))
+            cov.append(
+                bool(e.region.contains(mesh.lat_deg[t], mesh.lon_deg[t]))
+                if e.region is not None
+                else False
+            )
+            area.append(e.area_km2)
+            cons.append(e.consistent)
+            if keep_estimates:
+                ests.append(e)
+        if progress:
+            progress(k + 1, len(tgt))
+    return LooResult(
+        method=method,
+        target_ids=tuple(mesh.ids[t] for t in tgt),
+        error_km=np.array(errs),
+        covered=np.array(cov),
+        area_km2=np.array(area),
+        consistent=np.array(cons),
+        fit_ms=np.array(fit_ms),
+        locate_ms=np.array(loc_ms),
+        has_region=has_region,
+        estimates=tuple(ests),
+    )
+
+
+def summarize(result: LooResult) -> MethodSummary:
+    """Median, p80, p90 error, shares within 100 / 500 km, coverage, median area, timing."""
+    e = result.error_km
+    return MethodSummary(
+        method=result.method,
+        n_targets=len(e),
+        median_km=float(np.median(e)),
+        p80_km=float(np.percentile(e, 80)),
+        p90_km=float(np.percentile(e, 90)),
+        within_100km=float(np.mean(e <= 100.0)),
+        within_500km=float(np.mean(e <= 500.0)),
+        coverage=float(np.mean(result.covered)) if result.has_region else math.nan,
+        median_area_km2=float(np.nanmedian(result.area_km2)) if result.has_region else math.nan,
+        inconsistent=int(np.sum(~result.consistent)),
+        locate_ms_per_target=float(np.median(result.locate_ms)),
+        fit_ms_per_target=float(np.median(result.fit_ms)),
+    )
+
+
+def format_table(summaries: Sequence[MethodSummary]) -> str:
+    """A plain-text table of summaries, one row per method."""
+    head = (
+        f"{'method':<16}{'n':>5}{'median km':>11}{'p80 km':>9}{'p90 km':>9}{'<100km':>8}"
+        f"{'<500km':>8}{'coverage':>10}{'area km2':>12}{'incons':>8}{'ms/target':>11}"
+    )
+    lines = [head, "-" * len(head)]
+    for s in summaries:
+        cov = "-" if math.isnan(s.coverage) else f"{s.coverage:.0%}"
+        area = "-" if math.isnan(s.median_area_km2) else f"{s.median_area_km2:,.0f}"
+        lines.append(
+            f"{s.method:<16}{s.n_targets:>5}{s.median_km:>11,.0f}{s.p80_km:>9,.0f}"
+            f"{s.p90_km:>9,.0f}{s.within_100km:>8.0%}{s.within_500km:>8.0%}{cov:>10}{area:>12}"
+            f"{s.inconsistent:>8}{s.locate_ms_per_target + s.fit_ms_per_target:>11.1f}"
+        )
+    return "\n".join(lines)
