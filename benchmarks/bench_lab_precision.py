@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Lab delay precision: minimum RTTs measured through the lab vs the RTTs it was configured with.
+
+Setup: a world of --landmarks + --targets hosts drawn from the real WonderProxy 2020 matrix (seeded;
+``rttgeo.lab.world_from_mesh``), every landmark running ``rttgeo serve``. From --sources hosts (the
+targets first, then landmarks), every other host is probed --k times by
+
+* ``ping``: iputils ping (-i 0.01, minimum from its summary line, µs resolution), to every host;
+* ``icmp``, ``tcp``, ``udp``: rttgeo's own probers (``rttgeo.measure.auto.make_prober``), run in a
+  thread inside the source's namespace, to every landmark (TCP and UDP need ``rttgeo serve``).
+
+Printed per method: pairs, pairs lost, and the distribution of (measured min - configured) in ms
+(p1, p50, p90, p99, max), with the share within 0.2 ms; then the engine's own lateness histogram
+(time from a packet's due time to its write) and CPU use. Goal: |error| <= 0.2 ms at p99.
+
+Needs root.  .venv/bin/python benchmarks/bench_lab_precision.py [--landmarks 50] [--targets 2]
+    [--sources 4] [-k 5] [--seed 0] [--methods ping,icmp,tcp,udp] [--rt-priority 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from rttgeo.datasets import load_wonderproxy
+from rttgeo.lab import down, up, world_from_mesh
+
+_SUMMARY = re.compile(r"= ([0-9.]+)/([0-9.]+)/([0-9.]+)/([0-9.]+) ms")
+
+
+def ping_min(lab, src: str, addr: str, k: int) -> float | None:  # type: ignore[no-untyped-def]
+    r = subprocess.run(lab.command(src, ["ping", "-n", "-q", "-c", str(k), "-i", "0.01", "-W",
+                                         "2", addr]), capture_output=True, text=True, timeout=60)
+    m = _SUMMARY.search(r.stdout)
+    return float(m.group(1)) if m else None
+
+
+def prober_mins(lab, src: str, landmarks, protocol: str, k: int) -> list[float | None]:  # type: ignore[no-untyped-def]
+    from rttgeo.measure.auto import make_prober
+
+    async def one(prober, lm) -> float | None:  # type: ignore[no-untyped-def]
+        best = None
+        for _ in range(k):
+            res = await prober.probe(lm, 2.0)
+            if res.rtt_ms is not None:
+                best = res.rtt_ms if best is None else min(best, res.rtt_ms)
+            await asyncio.sleep(0.01)
+        return best
+
+    async def go() -> list[float | None]:
+        opts = {"port": landmarks[0].port} if protocol in ("tcp", "udp") else {}
+        async with make_prober(protocol, **opts) as prober:
+            return list(await asyncio.gather(*(one(prober, lm) for lm in landmarks)))
+
+    return lab.in_host(src, lambda: asyncio.run(go()))
+
+
+def summarize(name: str, err: list[float], lost: int) -> None:
+    e = np.array(err)
+    if e.size == 0:
+        print(f"  {name:5s} no pair answered ({lost} lost)")
+        return
+    q = np.percentile(e, [1, 50, 90, 99])
+    within = np.mean(np.abs(e) <= 0.2) * 100
+    print(f"  {name:5s} pairs {e.size:4d} lost {lost:3d}  p1 {q[0]:+.3f}  p50 {q[1]:+.3f}  "
+          f"p90 {q[2]:+.3f}  p99 {q[3]:+.3f}  max {e.max():+.3f} ms  |err|<=0.2 ms: {within:.1f} %")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--landmarks", type=int, default=50)
+    ap.add_argument("--targets", type=int, default=2)
+    ap.add_argument("--sources", type=int, default=4)
+    ap.add_argument("-k", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--methods", default="ping,icmp,tcp,udp")
+    ap.add_argument("--rt-priority", type=int, default=10)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("needs root (network namespaces)", file=sys.stderr)
+        return 2
+    methods = args.methods.split(",")
+    world = world_from_mesh(load_wonderproxy(), args.landmarks, args.targets, seed=args.seed,
+                            name="bench-precision")
+    print("setup:")
+    print(f"  machine   {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, Linux "
+          f"{platform.release()}, load average {os.getloadavg()[0]:.2f} at start")
+    print(f"  world     {len(world)} hosts ({args.landmarks} landmarks, {args.targets} targets) "
+          f"from WonderProxy 2020, seed {args.seed}; RTTs {np.nanmin(world.rtt_ms):.1f}-"
+          f"{np.nanmax(world.rtt_ms):.1f} ms")
+    print(f"  probes    k={args.k} per pair, minimum taken; sources {args.sources}; methods "
+          f"{', '.join(methods)}; engine SCHED_FIFO priority {args.rt_priority}")
+    t0 = time.monotonic()
+    lab = up(world, serve=True, rt_priority=args.rt_priority)
+    print(f"  lab       {lab.id} up in {time.monotonic() - t0:.1f} s")
+    try:
+        addrs = [h.address for h in lab.hosts]
+        landmarks = world.landmarks(addrs)
+        order = world.target_indices() + world.landmark_indices()
+        sources = [world.hosts[i].name for i in order[: args.sources]]
+        errors: dict[str, list[float]] = {m: [] for m in methods}
+        lost = dict.fromkeys(methods, 0)
+        for src in sources:
+            s = world.index(src)
+            if "ping" in methods:
+                dsts = [j for j in range(len(world)) if j != s]
+                with ThreadPoolExecutor(16) as pool:
+                    mins = list(pool.map(
+                        lambda j, src=src: ping_min(lab, src, addrs[j], args.k), dsts))
+                for j, m in zip(dsts, mins, strict=True):
+                    if m is None:
+                        lost["ping"] += 1
+                    else:
+                        errors["ping"].append(m - world.rtt_ms[s, j])
+            lms = [lm for lm in landmarks if lm.id != src]
+            for proto in ("icmp", "tcp", "udp"):
+                if proto not in methods:
+                    continue
+                mins = prober_mins(lab, src, lms, proto, args.k)
+                for lm, m in zip(lms, mins, strict=True):
+                    if m is None:
+                        lost[proto] += 1
+                    else:
+                        errors[proto].append(m - world.rtt_ms[s, world.index(lm.id)])
+        print("error = measured min RTT - configured RTT:")
+        for m in methods:
+            summarize(m, errors[m], lost[m])
+        st = lab.stats()
+        hist = st.get("late_us_hist", [])
+        edges = st.get("late_us_edges", [])
+        n = max(sum(hist), 1)
+        print(f"engine: {st.get('forwarded')} packets forwarded, real-time {st.get('realtime')}, "
+              f"spin {st.get('spin_us')} µs; lateness after due time:")
+        lo = 0.0
+        for c, hi in zip(hist, [*edges, float("inf")], strict=True):
+            if c:
+                print(f"    [{lo:g}, {hi:g}) µs: {c} ({100 * c / n:.2f} %)")
+            lo = hi
+        print(f"  mean {st.get('late_mean_us')} µs, max {st.get('late_max_us')} µs; CPU "
+              f"{st.get('cpu_user_s')} s user + {st.get('cpu_system_s')} s system")
+        print(f"load average at end {os.getloadavg()[0]:.2f}")
+    finally:
+        down(lab.id)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
