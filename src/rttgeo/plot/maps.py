@@ -2,10 +2,10 @@
 
 What a map shows: land and country borders (Natural Earth 1:50m, bundled), the landmarks used
 (triangles coloured by RTT on a log colour scale, with a colour bar), the constraint circles of the
-tightest landmarks (radius = ``LandmarkDiagnostic.max_distance_km``, geodesic), the feasible or
-probabilistic region (hatched), the point estimate (star) and the true location when known (X),
-zoomed to the region with a world inset. Every mark is explained by the legend; lightness, hatching
-and marker shapes keep it readable in grey-scale.
+most binding and tightest landmarks (radius = ``LandmarkDiagnostic.max_distance_km``, geodesic),
+the feasible or probabilistic region (hatched), the point estimate (star) and the true location
+when known (X), zoomed to the region with a world inset. Every mark is explained by the legend;
+lightness, hatching and marker shapes keep it readable in grey-scale.
 
 Antimeridian: a view is a longitude window that may extend past 180 degrees (see
 :mod:`rttgeo.plot.geometry`); every feature is drawn once per 360-degree copy that meets the window,
@@ -55,6 +55,7 @@ class MapLayers:
     n_circles: int = 0
     mappable: Any = None
     error_km: float = float("nan")
+    rtt_beyond_scale: bool = False
 
 
 # ----------------------------------------------------------------------------------------- basemap
@@ -346,7 +347,7 @@ def draw_estimate(
     true_lon_deg: float | None = None,
     landmarks: Sequence[Landmark] | None = None,
     window: tuple[float, float, float, float] | None = None,
-    max_circles: int = 12,
+    max_circles: int = 10,
     max_labels: int = 8,
     norm: Any = None,
     basemap: bool = True,
@@ -354,9 +355,10 @@ def draw_estimate(
     """Draw ``estimate`` on ``ax``; returns the layers drawn and their legend entries.
 
     ``landmarks``: other landmarks of the catalogue (not in the estimate), drawn as small grey dots.
-    ``max_circles``: constraint circles are drawn for the used landmarks with the smallest radius
-    (the tightest constraints); ``max_labels``: landmark ids are written next to the landmarks with
-    the smallest RTT inside the view (0: none). ``norm``: colour scale of RTTs (shared by subplots).
+    ``max_circles``: constraint circles are drawn for used landmarks: half for those with the
+    smallest |slack| at the point (binding), the rest with the smallest radius (tightest).
+    ``max_labels``: landmark ids are written next to the landmarks with the smallest RTT inside
+    the view (0: none). ``norm``: colour scale of RTTs (shared by subplots).
     """
     from matplotlib import patheffects
     from matplotlib.collections import LineCollection, PolyCollection
@@ -377,7 +379,18 @@ def draw_estimate(
     diags = list(estimate.landmarks)
     rtts = np.array([d.rtt_ms for d in diags], dtype=float)
     if norm is None:
-        norm = _rtt_norm(rtts)
+        # Colour scale over the landmarks in view (contrast where it is read); farther ones
+        # take the end colour and the colour bar shows an arrow.
+        in_view = np.array(
+            [
+                lon0 <= lon0 + (d.lon_deg - lon0) % 360.0 <= lon1 and lat0 <= d.lat_deg <= lat1
+                for d in diags
+            ],
+            dtype=bool,
+        )
+        norm = _rtt_norm(rtts[in_view] if np.isfinite(rtts[in_view]).sum() >= 2 else rtts)
+    finite = rtts[np.isfinite(rtts)]
+    layers.rtt_beyond_scale = bool(finite.size and finite.max() > norm.vmax * 1.0001)
     cmap = plt.get_cmap(_mpl.RTT_CMAP)
 
     def copies(lon: np.ndarray, lon_min: float, lon_max: float) -> list[float]:
@@ -456,11 +469,12 @@ def draw_estimate(
             )
     if estimate.region is not None and not estimate.region.empty:
         area = estimate.region.area_km2
-        kind = (
-            f"{estimate.level:.0%} most probable region"
-            if estimate.level is not None
-            else "feasible region (all constraints met)"
-        )
+        if estimate.level is not None:
+            kind = f"{estimate.level:.0%} most probable region"
+        elif estimate.consistent:
+            kind = "feasible region (all constraints met)"
+        else:
+            kind = "region after relaxing inconsistent constraints (see note)"
         legend.append(
             (
                 Patch(facecolor=face, edgecolor=_mpl.REGION_EDGE, hatch="///", lw=1.2),
@@ -468,7 +482,8 @@ def draw_estimate(
             )
         )
 
-    # Constraint circles of the tightest landmarks.
+    # Constraint circles: half of them of the most binding landmarks (smallest |slack| at the
+    # point: they shape the region), the rest of the tightest (smallest radius).
     with_radius = [
         d
         for d in diags
@@ -476,10 +491,16 @@ def draw_estimate(
         and np.isfinite(d.max_distance_km)
         and 0 < d.max_distance_km < HALF_CIRCUMFERENCE_KM
     ]
-    with_radius.sort(key=lambda d: d.max_distance_km)
+    binding = sorted(
+        (d for d in with_radius if np.isfinite(d.slack_km)), key=lambda d: abs(d.slack_km)
+    )[: max_circles // 2]
+    chosen = {d.id for d in binding}
+    tightest = [
+        d for d in sorted(with_radius, key=lambda d: d.max_distance_km) if d.id not in chosen
+    ]
     segs = []
     colours = []
-    for d in with_radius[:max_circles]:
+    for d in (binding + tightest)[:max_circles]:
         clon, clat = circle_lonlat(d.lat_deg, d.lon_deg, d.max_distance_km)
         if clon.size == 0:
             continue
@@ -497,7 +518,8 @@ def draw_estimate(
         legend.append(
             (
                 Line2D([], [], color=cmap(0.45), lw=1.1, ls=(0, (5, 2.5))),
-                f"constraint circle: max distance allowed by the RTT ({layers.n_circles} tightest)",
+                f"constraint circle: max distance allowed by the RTT ({layers.n_circles} "
+                "most binding or tightest; colour = RTT)",
             )
         )
 
@@ -576,7 +598,7 @@ def draw_estimate(
             right = x > lon1 - 0.22 * (lon1 - lon0)
             top = d.lat_deg > lat1 - 0.06 * (lat1 - lat0)
             ax.annotate(
-                f"{d.id} {d.rtt_ms:.3g} ms",
+                f"{d.id}: {d.rtt_ms:.3g} ms",
                 (x, d.lat_deg),
                 xytext=(-5 if right else 5, -10 if top else 4),
                 textcoords="offset points",
@@ -761,7 +783,7 @@ def map_estimate(
     )
     _draw_inset(fig.add_subplot(gs[0, 1]), estimate, layers.window)
     cax = fig.add_subplot(gs[1, 1])
-    _rtt_colorbar(fig, layers.mappable, cax)
+    _rtt_colorbar(fig, layers.mappable, cax, beyond=layers.rtt_beyond_scale)
     lax = fig.add_subplot(gs[2, 1])
     lax.axis("off")
     entries = layers.legend + _basemap_legend()
@@ -789,16 +811,20 @@ def map_estimate(
     return _mpl.save(fig, path, dpi=dpi)
 
 
-def _rtt_colorbar(fig: Any, mappable: Any, cax: Any) -> Any:
-    """Horizontal colour bar of RTTs with plain-number ticks (1, 2, 5, 10, ... ms)."""
+def _rtt_colorbar(fig: Any, mappable: Any, cax: Any, *, beyond: bool = False) -> Any:
+    """Horizontal colour bar of RTTs with plain-number ticks (1, 2, 5, 10, ... ms); an arrow at
+    the end when some landmarks (outside the view) have larger RTTs than the scale."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-    cb = fig.colorbar(mappable, cax=cax, orientation="horizontal")
+    cb = fig.colorbar(
+        mappable, cax=cax, orientation="horizontal", extend="max" if beyond else "neither"
+    )
     lo, hi = mappable.norm.vmin, mappable.norm.vmax
-    nice = [m * 10.0**e for e in range(-1, 4) for m in (1, 2, 5)]
+    steps = (1, 2, 5) if hi / lo > 30 else (1, 2, 3, 5)
+    nice = [m * 10.0**e for e in range(-1, 4) for m in steps]
     ticks = [t for t in nice if lo <= t <= hi]
-    if len(ticks) < 2:
-        ticks = [lo, hi]
+    if len(ticks) < 3:
+        ticks = sorted({round(lo, 1), *ticks, round(hi, 1)})
     cb.ax.xaxis.set_major_locator(FixedLocator(ticks))
     cb.ax.xaxis.set_minor_locator(NullLocator())
     cb.ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
@@ -899,7 +925,7 @@ def eval_grid(
     cax = fig.add_subplot(bottom[0, 1])
     pos = cax.get_position()
     cax.set_position([pos.x0, pos.y0 + pos.height * 0.45, pos.width, pos.height * 0.2])
-    _rtt_colorbar(fig, mappable, cax)
+    _rtt_colorbar(fig, mappable, cax, beyond=bool(np.nanmax(all_rtt) > norm.vmax * 1.0001))
     method = estimates[0].method
     med = float(np.nanmedian(err))
     fig.suptitle(
