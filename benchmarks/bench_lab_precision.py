@@ -38,8 +38,12 @@ _SUMMARY = re.compile(r"= ([0-9.]+)/([0-9.]+)/([0-9.]+)/([0-9.]+) ms")
 
 
 def ping_min(lab, src: str, addr: str, k: int) -> float | None:  # type: ignore[no-untyped-def]
-    r = subprocess.run(lab.command(src, ["ping", "-n", "-q", "-c", str(k), "-i", "0.01", "-W",
-                                         "2", addr]), capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        lab.command(src, ["ping", "-n", "-q", "-c", str(k), "-i", "0.01", "-W", "2", addr]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     m = _SUMMARY.search(r.stdout)
     return float(m.group(1)) if m else None
 
@@ -71,8 +75,10 @@ def summarize(name: str, err: list[float], lost: int) -> None:
         return
     q = np.percentile(e, [1, 50, 90, 99])
     within = np.mean(np.abs(e) <= 0.2) * 100
-    print(f"  {name:5s} pairs {e.size:4d} lost {lost:3d}  p1 {q[0]:+.3f}  p50 {q[1]:+.3f}  "
-          f"p90 {q[2]:+.3f}  p99 {q[3]:+.3f}  max {e.max():+.3f} ms  |err|<=0.2 ms: {within:.1f} %")
+    print(
+        f"  {name:5s} pairs {e.size:4d} lost {lost:3d}  p1 {q[0]:+.3f}  p50 {q[1]:+.3f}  "
+        f"p90 {q[2]:+.3f}  p99 {q[3]:+.3f}  max {e.max():+.3f} ms  |err|<=0.2 ms: {within:.1f} %"
+    )
 
 
 def main() -> int:
@@ -89,16 +95,23 @@ def main() -> int:
         print("needs root (network namespaces)", file=sys.stderr)
         return 2
     methods = args.methods.split(",")
-    world = world_from_mesh(load_wonderproxy(), args.landmarks, args.targets, seed=args.seed,
-                            name="bench-precision")
+    world = world_from_mesh(
+        load_wonderproxy(), args.landmarks, args.targets, seed=args.seed, name="bench-precision"
+    )
     print("setup:")
-    print(f"  machine   {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, Linux "
-          f"{platform.release()}, load average {os.getloadavg()[0]:.2f} at start")
-    print(f"  world     {len(world)} hosts ({args.landmarks} landmarks, {args.targets} targets) "
-          f"from WonderProxy 2020, seed {args.seed}; RTTs {np.nanmin(world.rtt_ms):.1f}-"
-          f"{np.nanmax(world.rtt_ms):.1f} ms")
-    print(f"  probes    k={args.k} per pair, minimum taken; sources {args.sources}; methods "
-          f"{', '.join(methods)}; engine SCHED_FIFO priority {args.rt_priority}")
+    print(
+        f"  machine   {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, Linux "
+        f"{platform.release()}, load average {os.getloadavg()[0]:.2f} at start"
+    )
+    print(
+        f"  world     {len(world)} hosts ({args.landmarks} landmarks, {args.targets} targets) "
+        f"from WonderProxy 2020, seed {args.seed}; RTTs {np.nanmin(world.rtt_ms):.1f}-"
+        f"{np.nanmax(world.rtt_ms):.1f} ms"
+    )
+    print(
+        f"  probes    k={args.k} per pair, minimum taken; sources {args.sources}; methods "
+        f"{', '.join(methods)}; engine SCHED_FIFO priority {args.rt_priority}"
+    )
     t0 = time.monotonic()
     lab = up(world, serve=True, rt_priority=args.rt_priority)
     print(f"  lab       {lab.id} up in {time.monotonic() - t0:.1f} s")
@@ -114,8 +127,9 @@ def main() -> int:
             if "ping" in methods:
                 dsts = [j for j in range(len(world)) if j != s]
                 with ThreadPoolExecutor(16) as pool:
-                    mins = list(pool.map(
-                        lambda j, src=src: ping_min(lab, src, addrs[j], args.k), dsts))
+                    mins = list(
+                        pool.map(lambda j, src=src: ping_min(lab, src, addrs[j], args.k), dsts)
+                    )
                 for j, m in zip(dsts, mins, strict=True):
                     if m is None:
                         lost["ping"] += 1
@@ -138,15 +152,19 @@ def main() -> int:
         hist = st.get("late_us_hist", [])
         edges = st.get("late_us_edges", [])
         n = max(sum(hist), 1)
-        print(f"engine: {st.get('forwarded')} packets forwarded, real-time {st.get('realtime')}, "
-              f"spin {st.get('spin_us')} µs; lateness after due time:")
+        print(
+            f"engine: {st.get('forwarded')} packets forwarded, real-time {st.get('realtime')}, "
+            f"spin {st.get('spin_us')} µs; lateness after due time:"
+        )
         lo = 0.0
         for c, hi in zip(hist, [*edges, float("inf")], strict=True):
             if c:
                 print(f"    [{lo:g}, {hi:g}) µs: {c} ({100 * c / n:.2f} %)")
             lo = hi
-        print(f"  mean {st.get('late_mean_us')} µs, max {st.get('late_max_us')} µs; CPU "
-              f"{st.get('cpu_user_s')} s user + {st.get('cpu_system_s')} s system")
+        print(
+            f"  mean {st.get('late_mean_us')} µs, max {st.get('late_max_us')} µs; CPU "
+            f"{st.get('cpu_user_s')} s user + {st.get('cpu_system_s')} s system"
+        )
         print(f"load average at end {os.getloadavg()[0]:.2f}")
     finally:
         down(lab.id)

@@ -10,8 +10,14 @@
  *
  * Timing: each packet is stamped with CLOCK_MONOTONIC when read, and written to its destination at
  * stamp + delay (+ uniform jitter). A binary heap orders pending packets; the loop sleeps in epoll on
- * the TUN fds and a timerfd armed spin_ns before the next deadline, then spins (epoll with timeout 0,
- * still reading arrivals) until the deadline. Timer slack is set to 1 ns.
+ * the TUN fds and a timerfd armed a spin window before the next deadline, then spins (epoll with
+ * timeout 0, still reading arrivals) until the deadline. Timer slack is set to 1 ns.
+ *
+ * The spin window adapts to how late the timer actually wakes us: it follows the recent maximum
+ * of the timer's overshoot (decaying 2 % per wake-up) plus 10 us, capped at spin_ns. On an idle
+ * machine wake-ups from deep idle states overshoot by 50-150 us and the window widens; under load
+ * they are prompt and the window shrinks, so the engine does not burn a core spinning (which, at
+ * real-time priority, would run into the kernel's RT throttling and stall for tens of ms).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -48,6 +54,7 @@ static int32_t *addr_map;           /* offset in block -> host index, -1 if none
 static int64_t *delay_ns;           /* n_hosts * n_hosts one-way delays */
 static int64_t jitter_ns = 0, spin_ns = 100000, bias_ns = 0;
 static int rt_prio = 0, rt_ok = 0;
+static int64_t overshoot_est = 0;   /* recent max of timer wake-up overshoot, ns */
 static double loss = 0.0;
 static uint64_t rng_state = 88172645463325252ull;
 static char stats_path[4096];
@@ -107,6 +114,11 @@ static ev_t heap_pop(void) {
     return top;
 }
 
+static inline int64_t spin_window(void) {
+    int64_t w = overshoot_est + 10000;
+    return w > spin_ns ? spin_ns : w;
+}
+
 static void write_stats(void) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", stats_path);
@@ -117,11 +129,12 @@ static void write_stats(void) {
     fprintf(f, "{\"pid\": %d, \"hosts\": %d, \"received\": %llu, \"forwarded\": %llu, "
                "\"dropped_loss\": %llu, \"dropped_unroutable\": %llu, \"dropped_not_ipv4\": %llu, "
                "\"dropped_queue_full\": %llu, \"dropped_write_error\": %llu, \"in_flight\": %u, "
-               "\"realtime\": %s, \"spin_us\": %.1f, ",
+               "\"realtime\": %s, \"spin_us\": %.1f, \"spin_now_us\": %.1f, ",
             (int)getpid(), n_hosts, (unsigned long long)n_in, (unsigned long long)n_fwd,
             (unsigned long long)n_loss, (unsigned long long)n_unroutable,
             (unsigned long long)n_not_ipv4, (unsigned long long)n_full,
-            (unsigned long long)n_write_err, heap_n, rt_ok ? "true" : "false", spin_ns / 1e3);
+            (unsigned long long)n_write_err, heap_n, rt_ok ? "true" : "false", spin_ns / 1e3,
+            spin_window() / 1e3);
     fprintf(f, "\"late_us_edges\": [");
     for (int i = 0; i < NBUCKETS - 1; i++) fprintf(f, "%s%.0f", i ? ", " : "", late_edges_ns[i] / 1e3);
     fprintf(f, "], \"late_us_hist\": [");
@@ -300,7 +313,7 @@ int main(int argc, char **argv) {
         send_due(now);
         int timeout = -1;
         if (heap_n) {
-            int64_t wake = heap[0].t - spin_ns;
+            int64_t wake = heap[0].t - spin_window();
             if (wake <= now) timeout = 0;  /* spin */
             else if (wake != armed_t) {
                 struct itimerspec its;
@@ -329,6 +342,13 @@ int main(int argc, char **argv) {
             if (evs[k].data.u32 == TIMER_TAG) {
                 uint64_t exp;
                 if (read(tfd, &exp, sizeof exp) < 0) { /* spurious */ }
+                if (armed_t > 0) {
+                    int64_t over = now_ns() - armed_t;
+                    if (over < 0) over = 0;
+                    if (over > spin_ns) over = spin_ns;
+                    overshoot_est = overshoot_est * 49 / 50;
+                    if (over > overshoot_est) overshoot_est = over;
+                }
                 armed_t = -1;
             } else {
                 drain((int)evs[k].data.u32);

@@ -29,7 +29,8 @@ from rttgeo.errors import LabError
 __all__ = ["EngineConfig", "build_engine", "read_stats", "write_config"]
 
 SOURCE = Path(__file__).with_name("engine.c")
-#: How long before a packet's due time the engine stops sleeping and spins, ns.
+#: Largest spin window, ns: the engine stops sleeping at most this long before a packet is due and
+#: spins; the actual window follows the timer's recent wake-up overshoot (see engine.c).
 DEFAULT_SPIN_NS = 200_000
 #: SCHED_FIFO priority of the engine (0: normal scheduling). Keeps busy processes on the same
 #: machine from delaying due packets; a VM's host can still steal the CPU now and then.
