@@ -262,3 +262,38 @@ def test_permission_errors_say_what_to_change() -> None:
     assert "is 1 0" in lines["icmp-dgram"]
     for needle in ("CAP_NET_RAW", "ping_group_range", "tcp"):
         assert needle in lines["auto"]
+
+
+def test_udp_turnaround_subtracted_only_when_trusted_and_plausible() -> None:
+    async def one(prober: UdpProber, turnaround_ns: int) -> ProbeResult:
+        loop = asyncio.get_running_loop()
+        fake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        fake.bind(("127.0.0.1", 0))
+        fake.setblocking(False)
+        lm = Landmark("lo", 0, 0, "127.0.0.1", port=fake.getsockname()[1])
+        task = asyncio.create_task(prober.probe(lm, 2.0))
+        data, client = await asyncio.wait_for(loop.sock_recvfrom(fake, 2048), 2.0)
+        await asyncio.sleep(0.002)  # the "server" holds the request for >= 2 ms
+        reply = wire.encode(wire.echo_reply(wire.decode(data).nonce, 1.0, 2.0, "f"))
+        fake.sendto(reply + wire.turnaround_tlv(turnaround_ns), client)
+        res = await task
+        fake.close()
+        return res
+
+    async def body() -> None:
+        async with UdpProber() as untrusting, UdpProber(subtract_turnaround=True) as trusting:
+            raw = await one(untrusting, 1_000_000)
+            assert_ok(raw, "so_timestampns")
+            assert (
+                raw.rtt_ms is not None
+                and raw.rtt_ms >= 2.0
+                and "turnaround_us=1000.0" in raw.detail
+            )
+            adj = await one(trusting, 1_000_000)
+            assert_ok(adj, "so_timestampns-turnaround")
+            assert adj.rtt_ms is not None and adj.rtt_ms >= 1.0
+            # A turnaround longer than the RTT itself is impossible: it is not subtracted.
+            bogus = await one(trusting, 5_000_000_000 // 2)
+            assert_ok(bogus, "so_timestampns")
+
+    asyncio.run(body())

@@ -31,6 +31,14 @@ def test_reply_layout_and_position_precision() -> None:
     assert msg.server_id == "syd-1" and msg.nonce == NONCE
     assert msg.lat_deg == pytest.approx(-33.8688197, abs=1e-7)
     assert len(data) <= 24 + 8 + 3 + wire.MAX_SERVER_ID_BYTES < wire.MIN_REQUEST_SIZE
+    with_turnaround = wire.encode(wire.echo_reply(NONCE, 0.0, 0.0, "x" * 64)) + wire.turnaround_tlv(
+        123_456
+    )
+    assert len(with_turnaround) == 106 < wire.MIN_REQUEST_SIZE  # the largest v1 reply
+    assert wire.decode(with_turnaround).turnaround_ns == 123_456
+    assert (
+        wire.turnaround_tlv(-5)[-4:] == bytes(4) and wire.turnaround_tlv(2**40)[-4:] == b"\xff" * 4
+    )
 
 
 @pytest.mark.parametrize(
@@ -72,7 +80,7 @@ def test_encode_refuses_bad_values() -> None:
 
 _extra_tlvs = st.lists(
     st.tuples(
-        st.integers(2, 0x7F) | st.sampled_from([0x40, 0x41, 0x42]),
+        st.integers(3, 0x7F) | st.sampled_from([0x40, 0x41, 0x42]),
         st.binary(max_size=40),
     ),
     max_size=4,
@@ -95,6 +103,7 @@ _messages = st.one_of(
         lon_e7=st.integers(-1_800_000_000, 1_800_000_000),
         server_id=st.text(max_size=16),
         extra=_extra_tlvs,
+        turnaround_ns=st.none() | st.integers(0, 2**32 - 1),
     ),
 )
 

@@ -43,7 +43,7 @@ def test_reply_echoes_nonce_and_carries_position_and_id() -> None:
 
 def test_reply_never_larger_than_request_and_short_requests_are_dropped() -> None:
     srv = LandmarkServer(0.0, 0.0, server_id="x" * 64)  # the largest v1 reply
-    assert srv.reply_size == 24 + 8 + 3 + 64
+    assert srv.reply_size == 24 + 8 + 3 + 64 + 7
     for size in range(wire.HEADER_SIZE, 300, 7):
         data = request(size) if size >= 27 else request(0)[:size]
         reply = srv.handle(data, "192.0.2.1")
@@ -131,6 +131,7 @@ async def _serve_and_probe() -> None:
             assert all(r.rtt_ms is None for r in results[5:])
             assert all(r.rtt_ms is not None and r.rtt_ms > 0 for r in results[:5])
             assert prober.announced["127.0.0.1"] == ("lo", 45.0, 7.0)
+            assert "turnaround_us=" in results[0].detail  # the server stamps what it held
         assert srv.stats.rate_limited == 3 and srv.stats.replied == 5
         # Garbage over the wire is dropped and counted, never answered.
         raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -46,11 +46,15 @@ class Parsed:
     token: bytes
     status: str = "ok"  # or "unreachable" for an ICMP error quoting our probe
     detail: str = ""
+    #: Time (ns) the far end says it held the probe, to subtract from the RTT, and the suffix the
+    #: ``timing`` label then gets (UDP server TURNAROUND, only when the prober trusts it).
+    adjust_ns: int = 0
+    adjust_label: str = ""
 
 
 @dataclass(slots=True)
 class _Pending:
-    future: asyncio.Future[tuple[int | None, int, str, str]]
+    future: asyncio.Future[tuple[int | None, int, Parsed]]
     token: bytes
     stamp: ts.SendStamp | None = None
 
@@ -141,7 +145,7 @@ class SocketProber(Prober, abc.ABC):
             key, token, datagram, sockaddr = self._new_probe(ip, landmark)
         except ValueError as exc:
             return ProbeResult("error", None, label_ns, "", str(exc))
-        fut: asyncio.Future[tuple[int | None, int, str, str]] = self._loop.create_future()
+        fut: asyncio.Future[tuple[int | None, int, Parsed]] = self._loop.create_future()
         pending = _Pending(fut, token)
         self._pending[key] = pending
         try:
@@ -153,16 +157,19 @@ class SocketProber(Prober, abc.ABC):
         pending.stamp = stamp
         self.stats.sent += 1
         try:
-            kernel_ns, mono_ns, status, detail = await asyncio.wait_for(fut, timeout_s)
+            kernel_ns, mono_ns, parsed = await asyncio.wait_for(fut, timeout_s)
         except TimeoutError:
             self._pending.pop(key, None)
             self._remember(key, "expired")
             self.stats.lost += 1
             return ProbeResult("timeout", None, stamp.real_ns, "", f"no reply in {timeout_s} s")
-        if status != "ok":
-            return ProbeResult(status, None, stamp.real_ns, "", detail)
+        if parsed.status != "ok":
+            return ProbeResult(parsed.status, None, stamp.real_ns, "", parsed.detail)
         rtt, timing = ts.rtt_ns(stamp, kernel_ns, mono_ns)
-        return ProbeResult("ok", rtt / 1e6, stamp.real_ns, timing, detail)
+        if 0 < parsed.adjust_ns < rtt:
+            rtt -= parsed.adjust_ns
+            timing += parsed.adjust_label
+        return ProbeResult("ok", rtt / 1e6, stamp.real_ns, timing, parsed.detail)
 
     async def _send(self, datagram: bytes, sockaddr: tuple) -> ts.SendStamp:
         """Send now, stamping right before the system call; waits if the send buffer is full."""
@@ -230,7 +237,7 @@ class SocketProber(Prober, abc.ABC):
             return
         if parsed.status == "ok":
             stats.answered += 1
-        pending.future.set_result((kernel_ns, mono_ns, parsed.status, parsed.detail))
+        pending.future.set_result((kernel_ns, mono_ns, parsed))
 
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN}

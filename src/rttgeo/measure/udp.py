@@ -4,9 +4,14 @@ One UDP socket (IPv6 dual-stack, or IPv4 if the kernel has no IPv6) for all prob
 an ECHO_REQUEST padded to :data:`rttgeo.serve.protocol.MIN_REQUEST_SIZE` bytes with a fresh
 16-byte random nonce, and only a well-formed ECHO_REPLY from the probed address echoing that
 nonce counts. No privilege needed. Timing as in :mod:`rttgeo.measure.timestamps`
-(``so_timestampns``, +2 to +10 µs; plus the server's own turnaround, about 20-60 µs for the
-Python server). The position and id the server announces are kept in :attr:`UdpProber.announced`
-and in each result's ``detail``.
+``so_timestampns``, +2 to +10 µs) plus the server's own turnaround: the Python server's wake-up
+and processing, 30-250 µs on an idle VM. The server reports that turnaround (kernel receive stamp
+to send) in its reply; with ``subtract_turnaround=True`` the prober subtracts it
+(``timing="so_timestampns-turnaround"``), which brings UDP within a few µs of ping. Do that only
+for servers you trust: a server that lies about its turnaround can look closer than it is, so a
+verifier checking a claim made by whoever runs the server must keep the default (False). The
+position, id and turnaround the server announces are in each result's ``detail`` and the last
+position and id per address in :attr:`UdpProber.announced`.
 """
 
 from __future__ import annotations
@@ -36,7 +41,12 @@ class UdpProber(SocketProber):
 
     protocol = "udp"
 
-    def __init__(self, port: int = DEFAULT_PORT, request_size: int = wire.MIN_REQUEST_SIZE) -> None:
+    def __init__(
+        self,
+        port: int = DEFAULT_PORT,
+        request_size: int = wire.MIN_REQUEST_SIZE,
+        subtract_turnaround: bool = False,
+    ) -> None:
         super().__init__()
         if not wire.MIN_REQUEST_SIZE <= request_size <= wire.MAX_DATAGRAM_SIZE:
             raise ValueError(
@@ -44,6 +54,7 @@ class UdpProber(SocketProber):
             )
         self.port = port
         self.request_size = request_size
+        self.subtract_turnaround = subtract_turnaround
         #: landmark address -> (server_id, lat_deg, lon_deg) announced in its last reply.
         self.announced: dict[str, tuple[str, float, float]] = {}
         self.family = socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET
@@ -80,7 +91,12 @@ class UdpProber(SocketProber):
         if msg.type != wire.MsgType.ECHO_REPLY:
             raise Malformed(f"message type {msg.type} where a reply was expected")
         src = _canonical_ip(addr[0])
+        turnaround = msg.turnaround_ns
+        known = turnaround is not None and turnaround < 0xFFFFFFFF
         detail = f"server_id={msg.server_id} lat_deg={msg.lat_deg} lon_deg={msg.lon_deg}"
+        if known:
+            detail += f" turnaround_us={turnaround / 1000:.1f}"  # type: ignore[operator]
         if (src, msg.nonce) in self._pending:
             self.announced[src] = (msg.server_id, msg.lat_deg or 0.0, msg.lon_deg or 0.0)
-        return Parsed((src, msg.nonce), msg.nonce, "ok", detail)
+        adjust = turnaround if known and self.subtract_turnaround else 0
+        return Parsed((src, msg.nonce), msg.nonce, "ok", detail, adjust or 0, "-turnaround")

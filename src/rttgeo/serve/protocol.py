@@ -14,9 +14,12 @@ Every message, big-endian::
     ..     ..    TLVs to the end: type (1 byte), length (2 bytes), value
 
 TLV types: 0 PAD (any bytes, ignored), 1 SERVER_ID (UTF-8, 1-64 bytes, replies only),
-0x40 CHALLENGE, 0x41 SIGNATURE, 0x42 KEY_ID (reserved for signing). Types with the high bit set
-(0x80-0xFF) are *critical*: a receiver that does not know one drops the message; unknown types
-below 0x80 are skipped (kept in :attr:`Message.extra`).
+2 TURNAROUND (replies only: 4-byte unsigned ns from the kernel's receive stamp of the request
+to just before the reply is sent, saturating at 2**32-1; lets a client that trusts the server
+subtract the server's own wake-up and processing time), 0x40 CHALLENGE, 0x41 SIGNATURE,
+0x42 KEY_ID (reserved for signing). Types with the high bit set (0x80-0xFF) are *critical*:
+a receiver that does not know one drops the message; unknown types below 0x80 are skipped
+(kept in :attr:`Message.extra`).
 
 No amplification: a request must be at least :data:`MIN_REQUEST_SIZE` bytes (clients pad with a
 PAD TLV) and a server never sends a reply longer than the request it answers.
@@ -46,6 +49,7 @@ __all__ = [
     "echo_reply",
     "echo_request",
     "encode",
+    "turnaround_tlv",
 ]
 
 MAGIC = b"RTGL"
@@ -53,7 +57,7 @@ VERSION = 1
 FLAG_SIGN = 0x0001
 HEADER_SIZE = 24
 NONCE_SIZE = 16
-#: Requests shorter than this are dropped: it exceeds the largest v1 reply (24 + 8 + 3 + 64 = 99).
+#: Requests shorter than this are dropped: it exceeds the largest v1 reply (24 + 8 + 67 + 7 = 106).
 MIN_REQUEST_SIZE = 128
 #: Largest datagram either side accepts (fits the IPv6 minimum MTU 1280 with IP and UDP headers).
 MAX_DATAGRAM_SIZE = 1232
@@ -62,6 +66,7 @@ MAX_SERVER_ID_BYTES = 64
 _HEADER = struct.Struct(">4sBBH16s")
 _POSITION = struct.Struct(">ii")
 _TLV = struct.Struct(">BH")
+_U32 = struct.Struct(">I")
 _E7 = 10_000_000
 
 
@@ -79,6 +84,7 @@ class Tlv(IntEnum):
 
     PAD = 0x00
     SERVER_ID = 0x01
+    TURNAROUND = 0x02
     CHALLENGE = 0x40
     SIGNATURE = 0x41
     KEY_ID = 0x42
@@ -106,6 +112,7 @@ class Message:
     lon_e7: int | None = None
     server_id: str = ""
     extra: tuple[tuple[int, bytes], ...] = ()
+    turnaround_ns: int | None = None
 
     @property
     def lat_deg(self) -> float | None:
@@ -155,6 +162,8 @@ def encode(msg: Message, *, pad_to: int = 0) -> bytes:
         if len(sid) > MAX_SERVER_ID_BYTES:
             raise ValueError(f"server_id longer than {MAX_SERVER_ID_BYTES} bytes")
         parts.append(_TLV.pack(Tlv.SERVER_ID, len(sid)) + sid)
+    if msg.turnaround_ns is not None:
+        parts.append(turnaround_tlv(msg.turnaround_ns))
     for kind, value in msg.extra:
         parts.append(_TLV.pack(kind, len(value)) + value)
     out = b"".join(parts)
@@ -164,6 +173,11 @@ def encode(msg: Message, *, pad_to: int = 0) -> bytes:
     if len(out) > MAX_DATAGRAM_SIZE:
         raise ValueError(f"message longer than {MAX_DATAGRAM_SIZE} bytes")
     return out
+
+
+def turnaround_tlv(turnaround_ns: int) -> bytes:
+    """The TURNAROUND TLV for ``turnaround_ns`` (clamped to [0, 2**32-1])."""
+    return _TLV.pack(Tlv.TURNAROUND, 4) + _U32.pack(min(max(turnaround_ns, 0), 0xFFFFFFFF))
 
 
 def decode(data: bytes) -> Message:
@@ -191,6 +205,7 @@ def decode(data: bytes) -> Message:
         pos += _POSITION.size
     server_id = ""
     seen_id = False
+    turnaround_ns: int | None = None
     extra: list[tuple[int, bytes]] = []
     while pos < n:
         if n - pos < _TLV.size:
@@ -211,8 +226,14 @@ def decode(data: bytes) -> Message:
             except UnicodeDecodeError:
                 raise WireFormatError("server_id", "SERVER_ID is not UTF-8") from None
             seen_id = True
+        elif t == Tlv.TURNAROUND:
+            if turnaround_ns is not None or kind != MsgType.ECHO_REPLY or length != 4:
+                raise WireFormatError("turnaround", "misplaced, duplicate or bad TURNAROUND")
+            (turnaround_ns,) = _U32.unpack(value)
         elif t >= 0x80 and t not in _KNOWN_TLVS:
             raise WireFormatError("critical", f"unknown critical TLV {t}")
         else:
             extra.append((t, value))
-    return Message(int(kind), bytes(nonce), flags, lat_e7, lon_e7, server_id, tuple(extra))
+    return Message(
+        int(kind), bytes(nonce), flags, lat_e7, lon_e7, server_id, tuple(extra), turnaround_ns
+    )

@@ -20,6 +20,8 @@ import contextlib
 import errno
 import ipaddress
 import socket
+import struct
+import time
 from dataclasses import asdict, dataclass, field
 
 from rttgeo.errors import MeasurementError, PermissionDenied
@@ -29,6 +31,18 @@ from rttgeo.serve.ratelimit import TokenBucketLimiter
 __all__ = ["DEFAULT_PORT", "LandmarkServer", "ServerStats"]
 
 DEFAULT_PORT = 4789
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux value; the cmsg type is the same
+_TIMESPEC = struct.Struct("@qq")
+_ANCBUF = socket.CMSG_SPACE(_TIMESPEC.size) + 64
+_RECV_SIZE = 2048  # > MAX_DATAGRAM_SIZE, so oversized datagrams are seen as such
+
+
+def _rx_stamp_ns(ancdata: list[tuple[int, int, bytes]]) -> int | None:
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return sec * 1_000_000_000 + nsec
+    return None
 
 
 @dataclass(slots=True)
@@ -42,6 +56,7 @@ class ServerStats:
     too_short: int = 0
     unsupported: int = 0
     send_errors: int = 0
+    send_dropped: int = 0
     malformed: dict[str, int] = field(default_factory=dict)
     tcp_accepted: int = 0
 
@@ -53,26 +68,6 @@ class ServerStats:
         d = asdict(self)
         d["malformed_total"] = self.malformed_total
         return d
-
-
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, server: LandmarkServer) -> None:
-        self.server = server
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[override]
-        reply = self.server.handle(data, addr[0])
-        if reply is not None and self.transport is not None:
-            try:
-                self.transport.sendto(reply, addr)
-            except OSError:
-                self.server.stats.send_errors += 1
-
-    def error_received(self, exc: Exception) -> None:
-        self.server.stats.send_errors += 1
 
 
 def _bind_error(exc: OSError, what: str, host: str, port: int) -> Exception:
@@ -115,23 +110,28 @@ class LandmarkServer:
     ) -> None:
         # Validate now, so that a bad position fails before binding.
         self._template = wire.encode(wire.echo_reply(bytes(16), lat_deg, lon_deg, server_id))
+        self._no_turnaround = wire.turnaround_tlv(0xFFFFFFFF)  # "unknown": no kernel stamp
         self.lat_deg = lat_deg
         self.lon_deg = lon_deg
         self.server_id = server_id
         self.host = host
         self.port = port
         self.tcp = tcp
-        self.reply_size = len(self._template)
+        self.reply_size = len(self._template) + len(self._no_turnaround)
         self.limiter = TokenBucketLimiter(rate_per_s, burst, max_sources)
         self.global_limiter = TokenBucketLimiter(global_rate_per_s, global_rate_per_s, 1)
         self.stats = ServerStats()
-        self._transport: asyncio.DatagramTransport | None = None
+        self._sock: socket.socket | None = None
         self._tcp_sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- datagram logic (pure apart from the counters; unit-testable without sockets) ------------
-    def handle(self, data: bytes, source: str) -> bytes | None:
-        """The reply to one datagram from ``source`` (IP), or None if it is dropped (counted)."""
+    def handle(self, data: bytes, source: str, rx_real_ns: int | None = None) -> bytes | None:
+        """The reply to one datagram from ``source`` (IP), or None if it is dropped (counted).
+
+        ``rx_real_ns`` is the kernel's CLOCK_REALTIME receive stamp of the datagram; the reply's
+        TURNAROUND TLV then says how long the server held it (else 2**32-1, "unknown").
+        """
         stats = self.stats
         stats.received += 1
         try:
@@ -153,7 +153,33 @@ class LandmarkServer:
             return None
         t = self._template
         stats.replied += 1
-        return t[:8] + msg.nonce + t[24:]
+        if rx_real_ns is None:
+            tail = self._no_turnaround
+        else:
+            tail = wire.turnaround_tlv(time.clock_gettime_ns(time.CLOCK_REALTIME) - rx_real_ns)
+        return t[:8] + msg.nonce + t[24:] + tail
+
+    def _on_readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        for _ in range(256):
+            try:
+                data, anc, _flags, addr = sock.recvmsg(_RECV_SIZE, _ANCBUF)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self.stats.send_errors += 1  # an ICMP error about an earlier reply
+                continue
+            reply = self.handle(data, addr[0], _rx_stamp_ns(anc))
+            if reply is None:
+                continue
+            try:
+                sock.sendto(reply, addr)
+            except (BlockingIOError, InterruptedError):
+                self.stats.send_dropped += 1  # send buffer full: shed load, never queue
+            except OSError:
+                self.stats.send_errors += 1
 
     # -- sockets ---------------------------------------------------------------------------------
     def _make_udp_socket(self) -> socket.socket:
@@ -210,7 +236,7 @@ class LandmarkServer:
 
     async def start(self) -> None:
         """Bind the sockets (synchronously, in the calling thread's network namespace) and serve."""
-        if self._transport is not None:
+        if self._sock is not None:
             raise RuntimeError("server already started")
         loop = asyncio.get_running_loop()
         udp = self._make_udp_socket()
@@ -224,9 +250,11 @@ class LandmarkServer:
             except BaseException:
                 udp.close()
                 raise
-        transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=udp)
-        self._transport = transport  # type: ignore[assignment]
+        with contextlib.suppress(OSError):
+            udp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self._sock = udp
         self._loop = loop
+        loop.add_reader(udp.fileno(), self._on_readable)
         if tcp_sock is not None:
             self._tcp_sock = tcp_sock
             loop.add_reader(tcp_sock.fileno(), self._accept_all)
@@ -234,9 +262,9 @@ class LandmarkServer:
     @property
     def address(self) -> tuple[str, int]:
         """The bound (host, port)."""
-        if self._transport is None:
+        if self._sock is None:
             raise RuntimeError("server not started")
-        name = self._transport.get_extra_info("sockname")
+        name = self._sock.getsockname()
         return name[0], name[1]
 
     async def stop(self) -> None:
@@ -247,10 +275,13 @@ class LandmarkServer:
                     self._loop.remove_reader(self._tcp_sock.fileno())
             self._tcp_sock.close()
             self._tcp_sock = None
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
-            await asyncio.sleep(0)
+        if self._sock is not None:
+            if self._loop is not None:
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+        await asyncio.sleep(0)
 
     async def __aenter__(self) -> LandmarkServer:
         await self.start()
