@@ -348,9 +348,10 @@ def draw_estimate(
     landmarks: Sequence[Landmark] | None = None,
     window: tuple[float, float, float, float] | None = None,
     max_circles: int = 10,
-    max_labels: int = 8,
+    max_labels: int = 6,
     norm: Any = None,
     basemap: bool = True,
+    truth_label: str = "true location",
 ) -> MapLayers:
     """Draw ``estimate`` on ``ax``; returns the layers drawn and their legend entries.
 
@@ -358,9 +359,9 @@ def draw_estimate(
     ``max_circles``: constraint circles are drawn for used landmarks: half for those with the
     smallest |slack| at the point (binding), the rest with the smallest radius (tightest).
     ``max_labels``: landmark ids are written next to the landmarks with the smallest RTT inside
-    the view (0: none). ``norm``: colour scale of RTTs (shared by subplots).
+    the view (0: none). ``norm``: colour scale of RTTs (shared by subplots). ``truth_label``:
+    legend name of the (true_lat_deg, true_lon_deg) mark, e.g. "listed location (suspect)".
     """
-    from matplotlib import patheffects
     from matplotlib.collections import LineCollection, PolyCollection
     from matplotlib.colors import to_rgba
     from matplotlib.lines import Line2D
@@ -581,34 +582,6 @@ def draw_estimate(
         mappable = ScalarMappable(norm=norm, cmap=cmap)
     layers.mappable = mappable
 
-    # Labels of the nearest landmarks inside the view, skipping ones that would overlap.
-    if max_labels > 0 and used:
-        placed: list[tuple[float, float]] = []
-        sep_x, sep_y = 0.09 * (lon1 - lon0), 0.04 * (lat1 - lat0)
-        for d in sorted(used, key=lambda d: d.rtt_ms):
-            if len(placed) >= max_labels:
-                break
-            x = lon0 + (d.lon_deg - lon0) % 360.0
-            if not (lon0 <= x <= lon1 and lat0 <= d.lat_deg <= lat1):
-                continue
-            if any(abs(x - px) < sep_x and abs(d.lat_deg - py) < sep_y for px, py in placed):
-                continue
-            placed.append((x, d.lat_deg))
-            # Labels go up-right of the marker, or left / below it near the right / top edge.
-            right = x > lon1 - 0.22 * (lon1 - lon0)
-            top = d.lat_deg > lat1 - 0.06 * (lat1 - lat0)
-            ax.annotate(
-                f"{d.id}: {d.rtt_ms:.3g} ms",
-                (x, d.lat_deg),
-                xytext=(-5 if right else 5, -10 if top else 4),
-                textcoords="offset points",
-                ha="right" if right else "left",
-                fontsize=7.5,
-                zorder=7,
-                path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
-                annotation_clip=True,
-            )
-
     # Point estimate and truth.
     ex = lon0 + (estimate.lon_deg - lon0) % 360.0
     if true_lat_deg is not None and true_lon_deg is not None:
@@ -643,7 +616,7 @@ def draw_estimate(
                     mfc=_mpl.TRUTH_COLOUR,
                     mec="black",
                 ),
-                f"true location (error {_fmt_km(err)}{inside})",
+                f"{truth_label} (error {_fmt_km(err)}{inside})",
             )
         )
     ax.scatter(
@@ -657,6 +630,18 @@ def draw_estimate(
         zorder=10,
         gid="estimate",
     )
+    # Labels of the nearest landmarks inside the view, placed where they overlap nothing.
+    if max_labels > 0 and used:
+        obstacles = [(ex, estimate.lat_deg)]
+        if true_lat_deg is not None and true_lon_deg is not None:
+            obstacles.append((_shift_near(true_lon_deg, ex), true_lat_deg))
+        items = []
+        for d in sorted(used, key=lambda d: d.rtt_ms):
+            x = lon0 + (d.lon_deg - lon0) % 360.0
+            if lon0 <= x <= lon1 and lat0 <= d.lat_deg <= lat1:
+                items.append((x, d.lat_deg, f"{d.id}: {d.rtt_ms:.3g} ms"))
+        _place_labels(ax, items, obstacles, max_labels)
+
     legend.insert(
         0,
         (
@@ -665,6 +650,62 @@ def draw_estimate(
         ),
     )
     return layers
+
+
+def _place_labels(
+    ax: Any,
+    items: list[tuple[float, float, str]],
+    obstacles: list[tuple[float, float]],
+    max_labels: int,
+) -> int:
+    """Annotate up to ``max_labels`` points (x, y, text), trying four positions around each and
+    keeping a label only where it lies inside the axes and overlaps no other label, nor the
+    markers at ``obstacles`` (data coordinates). Returns how many were placed."""
+    from matplotlib import patheffects
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    ax.apply_aspect()
+    renderer = fig.canvas.get_renderer()
+    axbox = ax.get_window_extent(renderer)
+    pad = 9.0 * fig.dpi / 72.0
+    boxes = []
+    for ox, oy in obstacles:
+        px, py = ax.transData.transform((ox, oy))
+        boxes.append(Bbox.from_bounds(px - pad, py - pad, 2 * pad, 2 * pad))
+    stroke = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+    placed = 0
+    for x, y, text in items:
+        if placed >= max_labels:
+            break
+        for dx, dy, ha, va in (
+            (5, 4, "left", "bottom"),
+            (-5, 4, "right", "bottom"),
+            (5, -4, "left", "top"),
+            (-5, -4, "right", "top"),
+        ):
+            ann = ax.annotate(
+                text,
+                (x, y),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha=ha,
+                va=va,
+                fontsize=7.5,
+                zorder=7,
+                path_effects=stroke,
+                annotation_clip=True,
+            )
+            bb = ann.get_window_extent(renderer)
+            inside = (
+                bb.x0 >= axbox.x0 and bb.x1 <= axbox.x1 and bb.y0 >= axbox.y0 and bb.y1 <= axbox.y1
+            )
+            if inside and not any(bb.overlaps(b) for b in boxes):
+                boxes.append(bb)
+                placed += 1
+                break
+            ann.remove()
+    return placed
 
 
 def _fmt_km(d: float) -> str:
@@ -749,12 +790,14 @@ def map_estimate(
     landmarks: Sequence[Landmark] | None = None,
     title: str | None = None,
     dpi: int = 150,
+    truth_label: str = "true location",
 ) -> Any:
     """A map of ``estimate`` saved to ``path`` (PNG or SVG by suffix); returns the path.
 
     With ``path`` None returns the matplotlib Figure instead (for notebooks). ``true_lat_deg`` /
     ``true_lon_deg``: the true location when known (drawn with the error distance). ``landmarks``:
-    the whole catalogue, to show the landmarks the estimate did not include. Raises
+    the whole catalogue, to show the landmarks the estimate did not include. ``truth_label``:
+    legend name of the true-location mark. Raises
     :class:`rttgeo.errors.MissingExtra` without matplotlib and InputError for another suffix.
     """
     if (true_lat_deg is None) != (true_lon_deg is None):
@@ -780,6 +823,7 @@ def map_estimate(
         true_lat_deg=true_lat_deg,
         true_lon_deg=true_lon_deg,
         landmarks=landmarks,
+        truth_label=truth_label,
     )
     _draw_inset(fig.add_subplot(gs[0, 1]), estimate, layers.window)
     cax = fig.add_subplot(gs[1, 1])
