@@ -221,6 +221,8 @@ def test_errors_without_root(monkeypatch: pytest.MonkeyPatch) -> None:
         netns.check_capable()
     with pytest.raises(LabError, match="needs root"):
         up(_small_world())
+    with pytest.raises(LabError, match="needs root"):
+        down("abcd")
 
 
 def test_bad_lab_id_rejected() -> None:

@@ -451,6 +451,7 @@ def down(lab_id: str, *, force: bool = False) -> list[str]:
     """
     if not lab_id or not all(c in "0123456789abcdef" for c in lab_id) or len(lab_id) != 4:
         raise LabError(f"{lab_id!r} is not a lab id (4 hex digits; see 'rttgeo lab status')")
+    netns.check_capable()
     root = run_root()
     run_dir = root / lab_id
     removed: list[str] = []
