@@ -106,6 +106,7 @@ def check_geometry(region: CellRegion) -> dict[str, Any]:
         for k, ring in enumerate(rings):
             assert len(ring) >= 5
             assert ring[0] == ring[-1]
+            assert ring[0] == min(ring, key=lambda p: (p[1], p[0])), "canonical start vertex"
             pts = [tuple(p) for p in ring[:-1]]
             assert len(set(pts)) == len(pts), "ring must be simple (no repeated vertex)"
             for i in range(len(pts)):
@@ -435,3 +436,28 @@ def test_feature_collection_wraps_geometries() -> None:
     json.dumps(fc, allow_nan=False)
     total = CellRegion.from_cells(0, [3, 30, 31], [4, 4, 4]).area_km2
     assert geojson_area_km2(fc) == pytest.approx(total, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("lat_deg", "lon_deg", "pieces", "holes"),
+    [
+        (48.85, 2.35, 1, 1),
+        (80.0, -100.0, 1, 1),  # holds the north pole: one piece around it, still one hole
+        (-70.0, 179.0, 2, 0),  # split at the antimeridian, which cuts the hole open too
+        (0.0, -180.0, 2, 0),
+    ],
+)
+def test_annulus_from_refine_at_level_6(
+    lat_deg: float, lon_deg: float, pieces: int, holes: int
+) -> None:
+    # A ring of 600..1400 km, a typical feasible region between two RTT bounds.
+    centre = to_unit_vectors(lat_deg, lon_deg)
+
+    def keep(u: np.ndarray, pad_km: np.ndarray) -> np.ndarray:
+        d = unit_distance_km(u, centre)
+        return (d <= 1400.0 + pad_km) & (d >= 600.0 - pad_km)
+
+    region = CellRegion.from_cells(6, *refine(keep, 0, 6))
+    polys = polygons_of(check_geometry(region))
+    assert len(polys) == pieces
+    assert sum(len(rings) - 1 for rings in polys) == holes

@@ -11,7 +11,8 @@ Conventions of the output:
 - ``{"type": "Polygon"}`` for one connected piece, ``{"type": "MultiPolygon"}`` for several, and an
   empty ``MultiPolygon`` for an empty region. Coordinates are ``[lon, lat]`` floats.
 - Right-hand rule: exterior rings counter-clockwise, holes clockwise; rings closed (first == last);
-  no repeated consecutive vertices and no vertex in the middle of a straight run.
+  no repeated consecutive vertices and no vertex in the middle of a straight run; each ring
+  starts at its south-west-most vertex (smallest lat, then smallest lon), so output is canonical.
 - Connectivity is 4-neighbour: two cells that touch only at a corner ("pinch") belong to different
   polygons, or the empty cells on either side join one hole. Rings that would pass through such a
   corner twice are split there, so every ring is simple; polygons, holes and exteriors may touch
@@ -49,8 +50,6 @@ IntArray = NDArray[np.int64]
 
 # Directions of unit boundary edges on the raster (x = column, y = row, north = +y).
 _EAST, _NORTH, _WEST, _SOUTH = 0, 1, 2, 3
-_DX = np.array([1, 0, -1, 0], dtype=np.int64)
-_DY = np.array([0, 1, 0, -1], dtype=np.int64)
 
 
 def _sorted_unique(keys: IntArray) -> IntArray:
@@ -66,42 +65,67 @@ def _sorted_unique(keys: IntArray) -> IntArray:
     return k[np.concatenate(([True], k[1:] != k[:-1]))]
 
 
-def _boundary_edges(keys: IntArray, nr: int, nc: int) -> tuple[IntArray, IntArray, IntArray]:
-    """Directed unit boundary edges of a set of cells: (x0, y0, direction) of each.
+def _runs(keys: IntArray, nc: int) -> tuple[IntArray, IntArray, IntArray]:
+    """Maximal runs of consecutive cells within rows: (row, first col, last col + 1) of each."""
+    cols = keys % nc
+    new = np.ones(len(keys), dtype=bool)
+    new[1:] = (keys[1:] != keys[:-1] + 1) | (cols[1:] == 0)
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], len(keys)) - 1
+    return keys[first] // nc, cols[first], cols[last] + 1
 
-    Each cell contributes its sides, oriented counter-clockwise (cell on the left), that face a cell
-    outside the set; the raster's outer frame (poles, lon +-180) counts as outside: no wrap-around.
+
+def _uncovered(
+    row: IntArray, a: IntArray, b: IntArray, other_row: IntArray, oa: IntArray, ob: IntArray
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Parts of the runs [a, b) on ``row`` not covered by the runs [oa, ob) on ``other_row``.
+
+    Returns (row, x0, x1) of maximal segments, by a sweep over run ends: the state
+    ``2 * [in a run] + [in an other run]`` is 2 exactly on the wanted segments.
     """
-    n = len(keys)
-    rows, cols = np.divmod(keys, nc)
-    # Keys are sorted and unique: the east/west neighbours are the adjacent entries.
-    east = np.zeros(n, dtype=bool)
-    east[:-1] = (keys[1:] == keys[:-1] + 1) & (cols[:-1] < nc - 1)
-    west = np.zeros(n, dtype=bool)
-    west[1:] = east[:-1]
-
-    def has(nkey: IntArray) -> NDArray[np.bool_]:
-        pos = np.minimum(np.searchsorted(keys, nkey), n - 1)  # nkey sorted: cache-friendly
-        return keys[pos] == nkey
-
-    north = (rows < nr - 1) & has(keys + nc)
-    south = (rows > 0) & has(keys - nc)
-    xs: list[IntArray] = []
-    ys: list[IntArray] = []
-    ds: list[IntArray] = []
-    # (neighbour present, edge start relative to the cell's SW corner, direction)
-    sides = (
-        (south, (0, 0), _EAST),  # south side, going east
-        (east, (1, 0), _NORTH),  # east side, going north
-        (north, (1, 1), _WEST),  # north side, going west
-        (west, (0, 1), _SOUTH),  # west side, going south
+    key = np.concatenate([row, row, other_row, other_row])
+    x = np.concatenate([a, b, oa, ob])
+    w = np.concatenate(
+        [np.full(len(a), 2), np.full(len(a), -2), np.full(len(oa), 1), np.full(len(oa), -1)]
     )
-    for present, (sx, sy), d in sides:
-        edge = ~present
-        xs.append(cols[edge] + sx)
-        ys.append(rows[edge] + sy)
-        ds.append(np.full(int(edge.sum()), d, dtype=np.int64))
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ds)
+    order = np.lexsort((x, key))
+    key, x, state = key[order], x[order], np.cumsum(w[order])
+    # Keep the state after the last event at each (row, x); it holds until the next event.
+    last = np.ones(len(x), dtype=bool)
+    last[:-1] = (key[1:] != key[:-1]) | (x[1:] != x[:-1])
+    key, x, state = key[last], x[last], state[last]
+    seg = np.flatnonzero(state[:-1] == 2)  # a state of 2 always ends within its row
+    return key[seg], x[seg], x[seg + 1]
+
+
+def _boundary_edges(
+    keys: IntArray, nr: int, nc: int
+) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
+    """Directed boundary edges of a set of cells: (x0, y0, x1, y1, direction) of each.
+
+    Edges run counter-clockwise around the cells (cells on the left): unit meridian edges at the
+    ends of row runs, and maximal parallel segments where a row's runs are not matched by the
+    next row's. The raster's outer frame (poles, lon +-180) counts as outside: no wrap-around.
+    Cost: O(cells) to find the runs, then O(runs).
+    """
+    row, a, b = _runs(keys, nc)
+    n = len(row)
+    south_r, south_x0, south_x1 = _uncovered(row, a, b, row + 1, a, b)  # not above a run below
+    north_r, north_x0, north_x1 = _uncovered(row, a, b, row - 1, a, b)  # not below a run above
+    # East ends of runs go north, west ends go south (unit edges); south sides go east along
+    # the parallel, north sides go west.
+    xs0 = [b, a, south_x0, north_x1]
+    ys0 = [row, row + 1, south_r, north_r + 1]
+    xs1 = [b, a, south_x1, north_x0]
+    ys1 = [row + 1, row, south_r, north_r + 1]
+    ds = [
+        np.full(n, _NORTH),
+        np.full(n, _SOUTH),
+        np.full(len(south_r), _EAST),
+        np.full(len(north_r), _WEST),
+    ]
+    cat = np.concatenate
+    return cat(xs0), cat(ys0), cat(xs1), cat(ys1), cat(ds).astype(np.int64)
 
 
 def _next_edges(vid0: IntArray, vid1: IntArray, d: IntArray) -> IntArray:
@@ -191,23 +215,22 @@ def region_to_geojson(region: CellRegion) -> dict[str, Any]:
     if keys[0] < 0 or keys[-1] >= nr * nc:
         raise ValueError(f"region has cells outside the level-{region.level} raster")
 
-    x0, y0, d = _boundary_edges(keys, nr, nc)
+    x0, y0, x1, y1, d = _boundary_edges(keys, nr, nc)
     stride = nc + 1
     vid0 = y0 * stride + x0
-    vid1 = (y0 + _DY[d]) * stride + (x0 + _DX[d])
+    vid1 = y1 * stride + x1
     nxt = _next_edges(vid0, vid1, d)
 
     loops: list[IntArray] = []
     for cyc in _cycles(nxt):
         loops.extend(_split_at_repeats(cyc, vid0))
 
-    # Signed area in raster units (shoelace over unit edges: sum of -dx * (y0 + y1) / 2).
+    # Signed area in raster units (shoelace over edges: sum of -dx * (y0 + y1) / 2).
     loop_id = np.empty(len(d), dtype=np.int64)
     signed = np.empty(len(loops))
     for i, loop in enumerate(loops):
         loop_id[loop] = i
-        dl = d[loop]
-        signed[i] = float(np.sum(-_DX[dl] * (2 * y0[loop] + _DY[dl]))) / 2.0
+        signed[i] = float(np.sum(-(x1[loop] - x0[loop]) * (y0[loop] + y1[loop]))) / 2.0
     is_exterior = signed > 0
 
     parent = _hole_parents(loops, loop_id, is_exterior, x0, y0, d)
@@ -217,8 +240,8 @@ def region_to_geojson(region: CellRegion) -> dict[str, Any]:
     lat_of_row[0], lat_of_row[-1] = -90.0, 90.0
 
     def ring_coords(loop: IntArray) -> list[list[float]]:
-        corners = _loop_corners(loop, d)
-        e = loop[corners]
+        e = loop[_loop_corners(loop, d)]
+        e = np.roll(e, -int(np.argmin(vid0[e])))  # start at the south-west-most corner
         lon = lon_of_col[x0[e]]
         lat = lat_of_row[y0[e]]
         ring = np.stack([lon, lat], axis=1).tolist()
