@@ -7,14 +7,16 @@ targets first, then landmarks), every other host is probed --k times by
 
 * ``ping``: iputils ping (-i 0.01, minimum from its summary line, µs resolution), to every host;
 * ``icmp``, ``tcp``, ``udp``: rttgeo's own probers (``rttgeo.measure.auto.make_prober``), run in a
-  thread inside the source's namespace, to every landmark (TCP and UDP need ``rttgeo serve``).
+  thread inside the source's namespace, to every landmark (TCP and UDP need ``rttgeo serve``);
+* ``udp-t``: the UDP prober with ``subtract_turnaround=True``: the server's reported turnaround
+  (kernel receive stamp to send, i.e. the Python server's own processing) is taken out.
 
 Printed per method: pairs, pairs lost, and the distribution of (measured min - configured) in ms
 (p1, p50, p90, p99, max), with the share within 0.2 ms; then the engine's own lateness histogram
 (time from a packet's due time to its write) and CPU use. Goal: |error| <= 0.2 ms at p99.
 
 Needs root.  .venv/bin/python benchmarks/bench_lab_precision.py [--landmarks 50] [--targets 2]
-    [--sources 4] [-k 5] [--seed 0] [--methods ping,icmp,tcp,udp] [--rt-priority 10]
+    [--sources 4] [-k 5] [--seed 0] [--methods ping,icmp,tcp,udp,udp-t] [--rt-priority 10]
 """
 
 from __future__ import annotations
@@ -61,8 +63,10 @@ def prober_mins(lab, src: str, landmarks, protocol: str, k: int) -> list[float |
         return best
 
     async def go() -> list[float | None]:
-        opts = {"port": landmarks[0].port} if protocol in ("tcp", "udp") else {}
-        async with make_prober(protocol, **opts) as prober:
+        opts: dict = {"port": landmarks[0].port} if protocol in ("tcp", "udp", "udp-t") else {}
+        if protocol == "udp-t":  # subtract the server's reported turnaround (trusted lab server)
+            opts["subtract_turnaround"] = True
+        async with make_prober(protocol.removesuffix("-t"), **opts) as prober:
             return list(await asyncio.gather(*(one(prober, lm) for lm in landmarks)))
 
     return lab.in_host(src, lambda: asyncio.run(go()))
@@ -71,7 +75,7 @@ def prober_mins(lab, src: str, landmarks, protocol: str, k: int) -> list[float |
 def summarize(name: str, err: list[float], lost: int) -> None:
     e = np.array(err)
     if e.size == 0:
-        print(f"  {name:5s} no pair answered ({lost} lost)")
+        print(f"  {name:6s} no pair answered ({lost} lost)")
         return
     q = np.percentile(e, [1, 50, 90, 99])
     within = np.mean(np.abs(e) <= 0.2) * 100
@@ -88,7 +92,7 @@ def main() -> int:
     ap.add_argument("--sources", type=int, default=4)
     ap.add_argument("-k", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--methods", default="ping,icmp,tcp,udp")
+    ap.add_argument("--methods", default="ping,icmp,tcp,udp,udp-t")
     ap.add_argument("--rt-priority", type=int, default=10)
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -136,7 +140,7 @@ def main() -> int:
                     else:
                         errors["ping"].append(m - world.rtt_ms[s, j])
             lms = [lm for lm in landmarks if lm.id != src]
-            for proto in ("icmp", "tcp", "udp"):
+            for proto in ("icmp", "tcp", "udp", "udp-t"):
                 if proto not in methods:
                     continue
                 mins = prober_mins(lab, src, lms, proto, args.k)

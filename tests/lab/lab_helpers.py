@@ -69,9 +69,11 @@ def prober_rtts_ms(lab, src: str, landmark, protocol: str, count: int = 8):  # t
     from rttgeo.measure.auto import make_prober
 
     async def go() -> list[float | None]:
-        opts = {"port": landmark.port} if protocol in ("tcp", "udp") else {}
+        opts: dict = {"port": landmark.port} if protocol in ("tcp", "udp", "udp-t") else {}
+        if protocol == "udp-t":  # UDP minus the server's reported turnaround
+            opts["subtract_turnaround"] = True
         out: list[float | None] = []
-        async with make_prober(protocol, **opts) as prober:
+        async with make_prober(protocol.removesuffix("-t"), **opts) as prober:
             for _ in range(count):
                 res = await prober.probe(landmark, 2.0)
                 out.append(res.rtt_ms)

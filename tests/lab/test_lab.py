@@ -107,7 +107,7 @@ def test_tcp_udp_icmp_probers_through_engine(make_lab) -> None:  # type: ignore[
     cat = {lm.id: lm for lm in load_catalog(lab.catalog_path)}
     assert set(cat) == {"a", "b"} and cat["a"].address == lab.address("a")
     assert set(cat["b"].protocols) == {"icmp", "tcp", "udp"} and cat["b"].port == world.port
-    for proto in ("icmp", "tcp", "udp"):
+    for proto in ("icmp", "tcp", "udp", "udp-t"):
         for dst in ("a", "b"):
             rtts = prober_rtts_ms(lab, "t", landmarks[dst], proto, count=6)
             got = [r for r in rtts if r is not None]
