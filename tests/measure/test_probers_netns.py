@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import socket
 import struct
 import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -174,3 +176,40 @@ def test_icmp_error_ends_probe_as_unreachable(link: NetnsLink) -> None:
     finally:
         subprocess.run(["ip", "-n", link.near, "route", "del", "10.77.9.0/24"], check=False)
         link.sysctl(link.far, "net.ipv4.ip_forward", "0")
+
+
+def test_cli_serve_inside_a_namespace(link: NetnsLink) -> None:
+    """``rttgeo serve --netns far`` binds in that namespace: reachable across the veth only."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rttgeo",
+            "serve",
+            "--lat",
+            "1",
+            "--lon",
+            "2",
+            "--port",
+            "0",
+            "--netns",
+            link.far,
+            "--id",
+            "far",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(re.search(r"port (\d+)", proc.stdout.readline()).group(1))  # type: ignore[union-attr]
+
+        async def body() -> ProbeResult:
+            async with UdpProber(port=port) as prober:
+                return await prober.probe(Landmark("far", 1, 2, link.far_ip), 2.0)
+
+        assert_ok(run_in_netns(link.near, body), "so_timestampns")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)

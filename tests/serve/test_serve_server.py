@@ -202,6 +202,9 @@ def test_cli_serves_and_prints_stats_on_sigterm() -> None:
                 return [(await p.probe(lm, 1.0)).status for _ in range(3)]
 
         assert asyncio.run(probe()) == ["ok"] * 3
+        proc.send_signal(signal.SIGUSR1)  # counters without stopping
+        assert json.loads(proc.stdout.readline())["rttgeo_serve_stats"]["replied"] == 3
+        assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     finally:

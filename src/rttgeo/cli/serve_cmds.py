@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=(
             "Answer rttgeo UDP echo requests with this machine's position (wire format v1, "
             "docs/serve.md). Replies are never larger than requests; each source IP is "
-            "rate-limited. Stops on SIGINT/SIGTERM and prints its counters as JSON."
+            "rate-limited. Stops on SIGINT/SIGTERM and prints its counters as JSON; SIGUSR1 "
+            "prints them without stopping."
         ),
     )
     p.add_argument("--lat", type=float, required=True, help="latitude of this machine, degrees")
@@ -81,9 +82,16 @@ async def _run(args: argparse.Namespace) -> int:
         await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    def dump() -> None:
+        stats = server.stats.as_dict()
+        stats["sources_tracked"] = len(server.limiter)
+        print(json.dumps({"rttgeo_serve_stats": stats}), flush=True)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+        loop.add_signal_handler(signal.SIGUSR1, dump)
     host, port = server.address[:2]
     print(
         f"rttgeo serve: listening on udp {host} port {port}"
@@ -95,8 +103,6 @@ async def _run(args: argparse.Namespace) -> int:
         await stop.wait()
     finally:
         await server.stop()
-        stats = server.stats.as_dict()
-        stats["sources_tracked"] = len(server.limiter)
-        print(json.dumps({"rttgeo_serve_stats": stats}), flush=True)
+        dump()
         print("rttgeo serve: stopped", file=sys.stderr, flush=True)
     return 0
