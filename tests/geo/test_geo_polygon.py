@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from scipy import ndimage
 from shapely.geometry import shape
 
+from rttgeo.geo._arrays import isin_sorted, sorted_unique
 from rttgeo.geo.grid import CellRegion, cell_bounds, level_shape, refine
 from rttgeo.geo.polygon import (
     feature,
@@ -461,3 +462,14 @@ def test_annulus_from_refine_at_level_6(
     polys = polygons_of(check_geometry(region))
     assert len(polys) == pieces
     assert sum(len(rings) - 1 for rings in polys) == holes
+
+
+def test_array_helpers_match_numpy() -> None:
+    rng = np.random.default_rng(12)
+    keys = rng.integers(0, 500, 2000)
+    assert np.array_equal(sorted_unique(keys), np.unique(keys))
+    assert np.array_equal(sorted_unique(np.unique(keys)), np.unique(keys))
+    assert len(sorted_unique(np.array([], dtype=np.int64))) == 0
+    q = rng.integers(-10, 510, 3000)
+    assert np.array_equal(isin_sorted(q, np.unique(keys)), np.isin(q, keys))
+    assert not isin_sorted(q, np.array([], dtype=np.int64)).any()
