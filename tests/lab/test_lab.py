@@ -115,6 +115,11 @@ def test_tcp_udp_icmp_probers_through_engine(make_lab) -> None:  # type: ignore[
             want = world.rtt_ms[world.index("t"), world.index(dst)]
             tol = UDP_TOL_MS if proto == "udp" else TOL_MS
             assert want - 0.01 <= min(got) < want + tol, f"{proto} t->{dst}: {min(got)} vs {want}"
+    servers = list(lab.state["server_pids"].values())
+    assert len(servers) == 2 and all(Path(f"/proc/{p}").exists() for p in servers)
+    down(lab.id)
+    assert not any(p in _proc_names("rttgeo") for p in servers), "landmark servers survived"
+    assert _snapshot(lab.id) == {"netns": [], "links": []}
 
 
 def test_tcp_connect_time_in_namespace(make_lab) -> None:  # type: ignore[no-untyped-def]

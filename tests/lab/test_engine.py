@@ -1,0 +1,186 @@
+"""The C delay engine alone, without root: its TUN fds replaced by datagram socketpairs.
+
+A SOCK_DGRAM socketpair keeps packet boundaries like a TUN fd, so the engine's routing by
+destination address, its delays, drops and counters are checked on any Linux machine with cc.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rttgeo.errors import LabError
+from rttgeo.lab.engine import EngineConfig, build_engine, read_stats, write_config
+
+BASE = ipaddress.IPv4Address("198.18.4.0")
+pytestmark = pytest.mark.skipif(
+    shutil.which("cc") is None and shutil.which("gcc") is None and not os.environ.get("CC"),
+    reason="no C compiler: the engine is compiled from C (apt-get install gcc)",
+)
+
+
+def ipv4_packet(src: str, dst: str, payload: bytes = b"hello") -> bytes:
+    """A minimal IPv4/UDP-shaped packet (the engine reads only the version and destination)."""
+    total = 20 + len(payload)
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, 0, 0, 64, 17, 0,
+                      ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed)
+    return hdr + payload
+
+
+@pytest.fixture(scope="module")
+def exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The engine compiled once for this module, in a fresh cache."""
+    return build_engine(tmp_path_factory.mktemp("engine-cache"))
+
+
+@pytest.fixture
+def engine(tmp_path: Path, exe: Path) -> Iterator:  # type: ignore[type-arg]
+    """``start(one_way_ms, **cfg)`` runs the engine for N hosts; returns (host socket ends, proc)."""
+    procs: list[subprocess.Popen] = []  # type: ignore[type-arg]
+    socks: list[socket.socket] = []
+
+    def start(one_way_ms: np.ndarray, **kw):  # type: ignore[no-untyped-def]
+        n = one_way_ms.shape[0]
+        pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(n)]
+        host_ends = [a for a, _ in pairs]
+        eng_ends = [b for _, b in pairs]
+        socks.extend(host_ends + eng_ends)
+        cfg = EngineConfig(
+            fds=[s.fileno() for s in eng_ends],
+            addresses_u32=[int(BASE) + 1 + i for i in range(n)],
+            base_u32=int(BASE),
+            block_size=256,
+            one_way_ms=one_way_ms,
+            rt_priority=0,
+            stats_path=tmp_path / "stats.json",
+            **kw,
+        )
+        write_config(cfg, tmp_path / "engine.conf")
+        p = subprocess.Popen([str(exe), str(tmp_path / "engine.conf")], pass_fds=cfg.fds,
+                             stderr=subprocess.PIPE)
+        procs.append(p)
+        deadline = time.monotonic() + 10
+        while not (tmp_path / "stats.json").exists():
+            assert p.poll() is None, p.stderr.read() if p.stderr else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        return host_ends, p
+
+    try:
+        yield start
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=5)
+        for s in socks:
+            s.close()
+
+
+def addr(i: int) -> str:
+    return str(BASE + 1 + i)
+
+
+def recv_timed(sock: socket.socket, timeout_s: float = 2.0) -> tuple[bytes, int] | None:
+    r, _, _ = select.select([sock], [], [], timeout_s)
+    if not r:
+        return None
+    data = sock.recv(4096)
+    return data, time.monotonic_ns()
+
+
+def test_routes_by_destination_with_configured_delay(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ow = np.array([[0.0, 5.0, 20.0], [5.0, 0.0, 12.5], [20.0, 12.5, 0.0]])
+    hosts, proc = engine(ow)
+    delays = {}
+    for src, dst in ((0, 1), (0, 2), (2, 1), (1, 0)):
+        samples = []
+        for k in range(5):
+            pkt = ipv4_packet(addr(src), addr(dst), f"{src}{dst}{k}".encode())
+            t0 = time.monotonic_ns()
+            hosts[src].send(pkt)
+            got = recv_timed(hosts[dst])
+            assert got is not None, f"{src}->{dst} never arrived"
+            data, t1 = got
+            assert data == pkt  # delivered unchanged, to the right host only
+            samples.append((t1 - t0) / 1e6)
+        delays[(src, dst)] = min(samples)
+        for other in range(3):
+            if other != dst:
+                assert recv_timed(hosts[other], 0.0) is None
+    for (src, dst), got_ms in delays.items():
+        # user-space timing in Python: the delay never comes early, and rarely > 1 ms late
+        assert ow[src, dst] - 0.01 <= got_ms < ow[src, dst] + 1.0, (src, dst, got_ms)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=5) == 0
+    st = read_stats(tmp_path / "stats.json")
+    assert st["received"] == st["forwarded"] == 20
+    assert st["dropped_unroutable"] == st["dropped_loss"] == 0
+    assert sum(st["late_us_hist"]) == 20
+
+
+def test_drops_unroutable_non_ipv4_and_counts_loss(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ow = np.array([[0.0, 1.0], [1.0, 0.0]])
+    hosts, proc = engine(ow, loss=0.5, seed=42)
+    hosts[0].send(ipv4_packet(addr(0), "198.18.4.200"))  # in block, no such host
+    hosts[0].send(ipv4_packet(addr(0), "10.1.2.3"))  # outside the block
+    hosts[0].send(b"\x60" + bytes(39))  # IPv6
+    hosts[0].send(b"\x45\x00")  # truncated
+    n = 400
+    for k in range(n):
+        hosts[0].send(ipv4_packet(addr(0), addr(1), k.to_bytes(4, "big")))
+        if k % 50 == 49:
+            time.sleep(0.01)  # keep the socketpair's queue from filling
+    time.sleep(0.2)
+    arrived = 0
+    while recv_timed(hosts[1], 0.05) is not None:
+        arrived += 1
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=5)
+    st = read_stats(tmp_path / "stats.json")
+    assert st["dropped_unroutable"] == 2
+    assert st["dropped_not_ipv4"] == 2
+    assert st["forwarded"] == arrived
+    assert st["dropped_loss"] + arrived == n
+    assert 0.4 * n < st["dropped_loss"] < 0.6 * n  # binomial(400, 0.5): sd 10
+
+
+def test_jitter_only_adds_delay(engine) -> None:  # type: ignore[no-untyped-def]
+    ow = np.array([[0.0, 2.0], [2.0, 0.0]])
+    hosts, _ = engine(ow, jitter_ms=3.0)
+    got = []
+    for k in range(30):
+        t0 = time.monotonic_ns()
+        hosts[0].send(ipv4_packet(addr(0), addr(1), bytes([k])))
+        r = recv_timed(hosts[1])
+        assert r is not None
+        got.append((r[1] - t0) / 1e6)
+    assert min(got) >= 2.0 - 0.01
+    assert max(got) - min(got) > 1.0  # uniform jitter in [0, 3] ms over 30 packets
+
+
+def test_bad_config_and_shapes() -> None:
+    with pytest.raises(LabError, match="shape"):
+        write_config(EngineConfig(fds=[3, 4], addresses_u32=[1, 2], base_u32=0, block_size=4,
+                                  one_way_ms=np.zeros((3, 3)), stats_path=Path("/x")),
+                     Path("/nonexistent/never-written"))
+
+
+def test_engine_rejects_bad_config(tmp_path: Path, exe: Path) -> None:
+    assert build_engine(exe.parent) == exe  # cached: compiled once per source
+    conf = tmp_path / "bad.conf"
+    conf.write_text("n 2\nfrobnicate 3\n")
+    r = subprocess.run([str(exe), str(conf)], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "frobnicate" in r.stderr
