@@ -47,7 +47,7 @@ def exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def engine(tmp_path: Path, exe: Path) -> Iterator:  # type: ignore[type-arg]
-    """``start(one_way_ms, **cfg)`` runs the engine for N hosts; returns (host socket ends, proc)."""
+    """``start(one_way_ms, **cfg)`` runs the engine for N hosts: (host socket ends, proc)."""
     procs: list[subprocess.Popen] = []  # type: ignore[type-arg]
     socks: list[socket.socket] = []
 
