@@ -297,3 +297,19 @@ def test_udp_turnaround_subtracted_only_when_trusted_and_plausible() -> None:
             assert_ok(bogus, "so_timestampns")
 
     asyncio.run(body())
+
+
+def test_closing_with_probes_in_flight_ends_them_as_errors() -> None:
+    async def body() -> None:
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        prober = UdpProber(port=silent.getsockname()[1])
+        await prober.open()
+        task = asyncio.create_task(prober.probe(LO, 5.0))
+        await asyncio.sleep(0.05)
+        await prober.close()
+        res = await task
+        assert res.status == "error" and res.rtt_ms is None and "closed" in res.detail
+        silent.close()
+
+    asyncio.run(body())

@@ -106,9 +106,11 @@ class SocketProber(Prober, abc.ABC):
             with contextlib.suppress(Exception):
                 self._loop.remove_reader(sock.fileno())
         sock.close()
+        # Probes still in flight end as errors (never as an RTT, never by raising).
         for key, pending in list(self._pending.items()):
             if not pending.future.done():
-                pending.future.cancel()
+                closed = Parsed(key, b"", "error", "prober closed before a reply came")
+                pending.future.set_result((None, 0, closed))
             self._pending.pop(key, None)
 
     # -- probing ------------------------------------------------------------------------------
