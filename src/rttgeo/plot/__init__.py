@@ -8,6 +8,7 @@ called and raises :class:`rttgeo.errors.MissingExtra` naming ``rttgeo[plot]`` if
 - :func:`error_cdf` — CDFs of location errors, one line per method.
 - :func:`rtt_vs_distance` — RTT against great-circle distance on a mesh, with physical bounds.
 - :func:`write_report` — one self-contained HTML file: map, summary, per-landmark table.
+- :func:`estimate_from_json` — read a saved estimate (``rttgeo locate --out``) to draw it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 __all__ = [
     "draw_estimate",
     "error_cdf",
+    "estimate_from_json",
     "eval_grid",
     "map_estimate",
     "rtt_vs_distance",
@@ -30,6 +32,7 @@ _WHERE = {
     "error_cdf": "rttgeo.plot.charts",
     "rtt_vs_distance": "rttgeo.plot.charts",
     "write_report": "rttgeo.plot.report",
+    "estimate_from_json": "rttgeo.plot.io",
 }
 
 
