@@ -132,14 +132,31 @@ def test_tcp_lost_syn_is_timeout_with_no_rtt() -> None:
 
 def test_udp_lost_probe_is_timeout_not_zero() -> None:
     async def body() -> None:
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # receives, never answers
+        silent.bind(("127.0.0.1", 0))
+        async with UdpProber() as prober:
+            lm = Landmark("lo", 0, 0, "127.0.0.1", port=silent.getsockname()[1])
+            res = await prober.probe(lm, 0.2)
+            assert res.status == "timeout" and res.rtt_ms is None
+            assert prober.stats.lost == 1 and prober.stats.answered == 0
+        silent.close()
+
+    asyncio.run(body())
+
+
+def test_udp_closed_port_is_refused_at_once_via_icmp_error() -> None:
+    async def body() -> None:
         closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-        closed.close()  # nothing listens: no reply ever comes
+        closed.close()  # nothing listens: the kernel answers ICMP port unreachable
         async with UdpProber() as prober:
-            res = await prober.probe(Landmark("lo", 0, 0, "127.0.0.1", port=port), 0.2)
-            assert res.status == "timeout" and res.rtt_ms is None
-            assert prober.stats.lost == 1 and prober.stats.answered == 0
+            lm = Landmark("lo", 0, 0, "127.0.0.1", port=port)
+            results = [await prober.probe(lm, 5.0) for _ in range(3)]
+        for res in results:
+            assert res.status == "refused" and res.rtt_ms is None, res
+            assert "port unreachable" in res.detail and "127.0.0.1" in res.detail
+        assert prober.stats.answered == 0 and prober.stats.lost == 0
 
     asyncio.run(body())
 

@@ -156,7 +156,8 @@ def test_icmp_spoofed_duplicate_late_and_malformed_replies(
     run_in_netns(link.near, body)
 
 
-def test_icmp_error_ends_probe_as_unreachable(link: NetnsLink) -> None:
+@pytest.mark.parametrize("kind", [IcmpRawProber, IcmpDgramProber])
+def test_icmp_error_ends_probe_as_unreachable(link: NetnsLink, kind: type[Prober]) -> None:
     """The far host routes nothing onward: it answers probes beyond it with net unreachable."""
     link.sysctl(link.far, "net.ipv4.ip_forward", "1")
     subprocess.run(
@@ -166,8 +167,8 @@ def test_icmp_error_ends_probe_as_unreachable(link: NetnsLink) -> None:
     )
 
     async def body() -> None:
-        async with IcmpRawProber() as prober:
-            res = await prober.probe(Landmark("beyond", 0, 0, "10.77.9.9"), 2.0)
+        async with kind() as prober:
+            res = await prober.probe(Landmark("beyond", 0, 0, "10.77.9.9"), 5.0)
         assert res.status == "unreachable" and res.rtt_ms is None
         assert link.far_ip in res.detail and "unreachable" in res.detail
 

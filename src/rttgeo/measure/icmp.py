@@ -7,8 +7,9 @@
   ICMP error quoting one of our probes ends it with status ``unreachable``.
 * :class:`IcmpDgramProber` uses ``socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)``, which the kernel
   allows when the process's group is inside ``net.ipv4.ping_group_range``; the kernel chooses the
-  identifier (the socket's "port") and delivers only replies carrying it. ICMP errors are not
-  reported on this socket: an unreachable landmark shows up as ``timeout``.
+  identifier (the socket's "port") and delivers only replies carrying it. ICMP errors about our
+  echoes come through the socket's error queue (``IP_RECVERR``) and end the probe as
+  ``unreachable``.
 
 Both time RTTs from the send stamp to the kernel receive stamp (see
 :mod:`rttgeo.measure.timestamps`; ``timing="so_timestampns"``; error budget +2 to +10 µs).
@@ -64,7 +65,7 @@ def raw_permission_advice() -> str:
     """Why the raw ICMP socket is refused and what to change."""
     return (
         "a raw ICMP socket needs root or CAP_NET_RAW: run as root, or grant the capability with "
-        "`sudo setcap cap_net_raw+ep \"$(readlink -f $(which python3))\"`"
+        '`sudo setcap cap_net_raw+ep "$(readlink -f $(which python3))"`'
     )
 
 
@@ -158,6 +159,10 @@ class IcmpRawProber(_IcmpBase):
 class IcmpDgramProber(_IcmpBase):
     """ICMP echo through the unprivileged datagram socket (``net.ipv4.ping_group_range``)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.recv_errors = True  # ICMP errors about our echoes arrive on the error queue
+
     def _make_socket(self) -> socket.socket:
         try:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
@@ -185,3 +190,13 @@ class IcmpDgramProber(_IcmpBase):
         if kind != ECHO_REPLY or code != 0:
             raise Malformed(f"ICMP type {kind} code {code} on a ping socket")
         return Parsed((addr[0], seq), bytes(data[8:]))
+
+    def _parse_error(
+        self, quoted: bytes, dest: tuple, icmp_type: int, icmp_code: int, offender: str
+    ) -> Parsed | None:
+        if len(quoted) < 8 or quoted[0] != ECHO_REQUEST:
+            return None
+        seq = _ECHO.unpack_from(quoted)[4]
+        what = "destination unreachable" if icmp_type == DEST_UNREACH else "TTL exceeded"
+        detail = f"{what} (code {icmp_code}) from {offender or '?'}"
+        return Parsed((dest[0], seq), bytes(quoted[8:]), "unreachable", detail)

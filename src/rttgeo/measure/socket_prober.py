@@ -18,6 +18,7 @@ import contextlib
 import errno
 import ipaddress
 import socket
+import struct
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -73,6 +74,9 @@ class SocketProber(Prober, abc.ABC):
         self._recent: OrderedDict[Hashable, str] = OrderedDict()
         self._resolved: dict[str, str] = {}
         self.kernel_timestamps = False
+        #: Ask the kernel for ICMP errors about our probes (IP_RECVERR) and end those probes early;
+        #: subclasses that want it set this True and implement ``_parse_error``.
+        self.recv_errors = False
 
     # -- to implement -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -94,6 +98,8 @@ class SocketProber(Prober, abc.ABC):
         sock = self._make_socket()
         sock.setblocking(False)
         self.kernel_timestamps = ts.enable_rx_timestamps(sock)
+        if self.recv_errors:
+            self.recv_errors = _enable_recverr(sock)
         self._sock = sock
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(sock.fileno(), self._on_readable)
@@ -198,13 +204,44 @@ class SocketProber(Prober, abc.ABC):
             try:
                 data, anc, _flags, addr = sock.recvmsg(_RECV_SIZE, ts.ANCBUF_SIZE)
             except (BlockingIOError, InterruptedError):
+                if self.recv_errors:
+                    self._drain_errors(sock)
                 return
             except OSError:
-                # An asynchronous error (e.g. ICMP port unreachable) surfaced on the socket.
-                self.stats.extra["socket_errors"] = self.stats.extra.get("socket_errors", 0) + 1
+                # An asynchronous error (e.g. ICMP port unreachable) surfaced on the socket; the
+                # details wait in the error queue.
+                if self.recv_errors:
+                    self._drain_errors(sock)
+                else:
+                    self.stats.extra["socket_errors"] = self.stats.extra.get("socket_errors", 0) + 1
                 continue
             mono = ts._monotonic_ns()
             self._dispatch(data, addr, ts.kernel_rx_ns(anc), mono)
+
+    def _drain_errors(self, sock: socket.socket) -> None:
+        """Read the IP_RECVERR error queue: each entry quotes one datagram we sent."""
+        for _ in range(_MAX_READS_PER_WAKEUP):
+            try:
+                data, anc, _flags, addr = sock.recvmsg(_RECV_SIZE, 512, socket.MSG_ERRQUEUE)
+            except OSError:  # EAGAIN: empty
+                return
+            err = _extended_err(anc)
+            if err is None:
+                continue
+            try:
+                parsed = self._parse_error(data, addr, *err)
+            except Malformed:
+                parsed = None
+            if parsed is None:
+                self.stats.extra["foreign_errors"] = self.stats.extra.get("foreign_errors", 0) + 1
+                continue
+            self._dispatch_parsed(parsed, None, ts._monotonic_ns())
+
+    def _parse_error(
+        self, quoted: bytes, dest: tuple, icmp_type: int, icmp_code: int, offender: str
+    ) -> Parsed | None:
+        """The probe an ICMP error (quoting our datagram ``quoted`` sent to ``dest``) ends."""
+        return None
 
     def _dispatch(self, data: bytes, addr: tuple, kernel_ns: int | None, mono_ns: int) -> None:
         """Match one datagram against the pending probes (public for tests via ``inject``)."""
@@ -217,6 +254,10 @@ class SocketProber(Prober, abc.ABC):
         if parsed is None:
             stats.unmatched += 1
             return
+        self._dispatch_parsed(parsed, kernel_ns, mono_ns)
+
+    def _dispatch_parsed(self, parsed: Parsed, kernel_ns: int | None, mono_ns: int) -> None:
+        stats = self.stats
         pending = self._pending.get(parsed.key)
         if pending is None or pending.stamp is None:
             state = self._recent.get(parsed.key)
@@ -240,6 +281,42 @@ class SocketProber(Prober, abc.ABC):
         if parsed.status == "ok":
             stats.answered += 1
         pending.future.set_result((kernel_ns, mono_ns, parsed))
+
+
+_SOL_IP, _IP_RECVERR, _SOL_IPV6, _IPV6_RECVERR = 0, 11, 41, 25
+_EE = struct.Struct("=IBBBBII")  # struct sock_extended_err
+_SO_EE_ORIGIN_ICMP, _SO_EE_ORIGIN_ICMP6 = 2, 3
+
+
+def _enable_recverr(sock: socket.socket) -> bool:
+    ok = False
+    with contextlib.suppress(OSError):
+        sock.setsockopt(_SOL_IP, _IP_RECVERR, 1)
+        ok = True
+    if sock.family == socket.AF_INET6:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(_SOL_IPV6, _IPV6_RECVERR, 1)
+            ok = True
+    return ok
+
+
+def _extended_err(anc: list[tuple[int, int, bytes]]) -> tuple[int, int, str] | None:
+    """(ICMP type, code, offender address) of an IP_RECVERR / IPV6_RECVERR message, or None."""
+    for level, kind, data in anc:
+        if (level, kind) in ((_SOL_IP, _IP_RECVERR), (_SOL_IPV6, _IPV6_RECVERR)) and len(
+            data
+        ) >= _EE.size:
+            _errno, origin, icmp_type, icmp_code, _pad, _info, _data = _EE.unpack_from(data)
+            if origin not in (_SO_EE_ORIGIN_ICMP, _SO_EE_ORIGIN_ICMP6):
+                return None
+            offender = ""
+            off = data[_EE.size :]
+            if len(off) >= 8 and int.from_bytes(off[:2], "little") == socket.AF_INET:
+                offender = socket.inet_ntop(socket.AF_INET, off[4:8])
+            elif len(off) >= 24 and int.from_bytes(off[:2], "little") == socket.AF_INET6:
+                offender = socket.inet_ntop(socket.AF_INET6, off[8:24])
+            return icmp_type, icmp_code, offender
+    return None
 
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN}

@@ -1,17 +1,20 @@
 """UDP prober for the rttgeo landmark server (``rttgeo serve``; wire format in docs/serve.md).
 
-One UDP socket (IPv6 dual-stack, or IPv4 if the kernel has no IPv6) for all probes; each probe is
-an ECHO_REQUEST padded to :data:`rttgeo.serve.protocol.MIN_REQUEST_SIZE` bytes with a fresh
+One UDP socket (IPv6 dual-stack, or IPv4 if the kernel has no IPv6) for all probes; each probe
+is an ECHO_REQUEST padded to :data:`rttgeo.serve.protocol.MIN_REQUEST_SIZE` bytes with a fresh
 16-byte random nonce, and only a well-formed ECHO_REPLY from the probed address echoing that
-nonce counts. No privilege needed. Timing as in :mod:`rttgeo.measure.timestamps`
-``so_timestampns``, +2 to +10 µs) plus the server's own turnaround: the Python server's wake-up
-and processing, 30-250 µs on an idle VM. The server reports that turnaround (kernel receive stamp
-to send) in its reply; with ``subtract_turnaround=True`` the prober subtracts it
-(``timing="so_timestampns-turnaround"``), which brings UDP within a few µs of ping. Do that only
-for servers you trust: a server that lies about its turnaround can look closer than it is, so a
-verifier checking a claim made by whoever runs the server must keep the default (False). The
-position, id and turnaround the server announces are in each result's ``detail`` and the last
-position and id per address in :attr:`UdpProber.announced`.
+nonce counts. No privilege needed. An ICMP port unreachable quoting the request (read from the
+error queue, ``IP_RECVERR``) ends the probe at once as ``refused``: no server listens there.
+
+Timing as in :mod:`rttgeo.measure.timestamps` (``so_timestampns``, +2 to +10 µs) plus the
+server's own turnaround: its wake-up and Python processing, 30-250 µs on an idle VM. The server
+reports that turnaround (kernel receive stamp to send) in its reply; with
+``subtract_turnaround=True`` the prober subtracts it (``timing="so_timestampns-turnaround"``),
+which brings UDP within a few µs of ping. Do that only for servers you trust: a server that lies
+about its turnaround can look closer than it is, so a verifier checking a claim made by whoever
+runs the server keeps the default (False). The position, id and turnaround the server announces
+are in each result's ``detail``, the last position and id per address in
+:attr:`UdpProber.announced`.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class UdpProber(SocketProber):
         #: landmark address -> (server_id, lat_deg, lon_deg) announced in its last reply.
         self.announced: dict[str, tuple[str, float, float]] = {}
         self.family = socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET
+        self.recv_errors = True  # ICMP port unreachable: no server there -> "refused" at once
 
     def _make_socket(self) -> socket.socket:
         if self.family == socket.AF_INET6:
@@ -100,3 +104,18 @@ class UdpProber(SocketProber):
             self.announced[src] = (msg.server_id, msg.lat_deg or 0.0, msg.lon_deg or 0.0)
         adjust = turnaround if known and self.subtract_turnaround else 0
         return Parsed((src, msg.nonce), msg.nonce, "ok", detail, adjust or 0, "-turnaround")
+
+    def _parse_error(
+        self, quoted: bytes, dest: tuple, icmp_type: int, icmp_code: int, offender: str
+    ) -> Parsed | None:
+        try:
+            msg = wire.decode(quoted)
+        except wire.WireFormatError:
+            return None
+        if msg.type != wire.MsgType.ECHO_REQUEST:
+            return None
+        port_unreachable = (icmp_type, icmp_code) in ((3, 3), (1, 4))  # ICMPv4, ICMPv6
+        status = "refused" if port_unreachable else "unreachable"
+        what = "port unreachable (no rttgeo serve there)" if port_unreachable else "unreachable"
+        detail = f"ICMP {what}, type {icmp_type} code {icmp_code}, from {offender or '?'}"
+        return Parsed((_canonical_ip(dest[0]), msg.nonce), msg.nonce, status, detail)
