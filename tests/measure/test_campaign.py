@@ -155,7 +155,11 @@ def test_reordering_samples_stored_in_arrival_order_matched_to_their_landmark(tm
     prober = FakeProber({"L0": [60], "L1": [5], "L2": [25]})
     with CampaignStore(tmp_path / "s.db") as store:
         res = run_campaign_sync(
-            prober, lms(3), CampaignParams(k=2, timeout_s=0.5), store=store, quiet=True
+            prober,
+            lms(3),
+            CampaignParams(k=2, timeout_s=0.5, landmark_interval_s=0.0),
+            store=store,
+            quiet=True,
         )
         rows = list(store.iter_rows())
     order = [s.landmark for s in res.samples]

@@ -74,6 +74,7 @@ def _params(args: argparse.Namespace) -> Any:
             rate_per_s=args.rate if args.rate > 0 else math.inf,
             timeout_s=args.timeout,
             retries=args.retries,
+            landmark_interval_s=args.interval,
         )
     except ValueError as exc:
         from rttgeo.errors import InputError
@@ -114,9 +115,16 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rate",
         type=float,
-        default=1000.0,
+        default=4000.0,
         metavar="PPS",
-        help="global send rate limit in probes/s (default 1000; 0 = none)",
+        help="global send rate limit in probes/s (default 4000; 0 = none)",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=0.1,
+        metavar="S",
+        help="minimum gap between two probes to the same landmark (default 0.1 s)",
     )
     p.add_argument(
         "--limit",

@@ -1,11 +1,12 @@
 """Campaigns: many landmarks, k samples each, bounded concurrency, a polite rate, every sample kept.
 
-Scheduling: one task per landmark sends its k samples one after the other (so a landmark never has
-more than one probe of ours in flight), while up to ``concurrency`` probes are in flight overall and
-a token bucket caps the global send rate at ``rate_per_s`` (bursts of ``burst``). With the defaults
-(concurrency 1024, 1000 probes/s) N <= 1024 landmarks x k samples finish in about
-``k x max RTT + N / rate`` seconds when everything answers
-(benchmarks/bench_campaign_throughput.py).
+Scheduling: one task per landmark sends its k samples one after the other, never more than one
+probe of ours in flight to a landmark and at least ``landmark_interval_s`` (default 0.1 s, so at
+most 10 probes/s per landmark) between two sends to it. Overall, up to ``concurrency`` probes are
+in flight and a token bucket caps the global send rate at ``rate_per_s`` (default 4000 probes/s,
+about 2.7 Mbit/s of 84-byte ICMP echoes; bursts of ``burst``). With the defaults, N <= 1024
+landmarks x k samples take about ``k x max RTT + N x k / rate_per_s`` seconds when everything
+answers (benchmarks/bench_campaign_throughput.py: 800 x 3 within ``3 x max RTT + 2 s``).
 
 A lost probe (timeout, or an ``error`` result) is retried up to ``retries`` times; every attempt is
 recorded as a sample, a lost one with ``rtt_ms=None`` (never 0). ``unreachable`` / ``refused``
@@ -56,11 +57,11 @@ class CampaignParams:
 
     k: int = 3
     concurrency: int = 1024
-    rate_per_s: float = 1000.0
-    burst: int = 50
+    rate_per_s: float = 4000.0
+    burst: int = 100
     timeout_s: float = 2.0
     retries: int = 1
-    landmark_interval_s: float = 0.0
+    landmark_interval_s: float = 0.1
 
     def __post_init__(self) -> None:
         if self.k < 1:
