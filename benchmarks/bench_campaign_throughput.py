@@ -95,6 +95,7 @@ def serve(n: int, lo: float, hi: float, seed: int, port: int) -> None:
                 rate_per_s=1000.0,
                 burst=1000.0,
             )
+            servers.append(srv)
             await loop.create_datagram_endpoint(
                 lambda srv=srv, i=i: Delayed(srv, d[i]), local_addr=(address(i), port)
             )
@@ -111,6 +112,31 @@ def serve(n: int, lo: float, hi: float, seed: int, port: int) -> None:
 
 
 # -- client ----------------------------------------------------------------------------------
+def udp_rcvbuf_errors() -> int:
+    """Kernel-wide count of UDP datagrams dropped for a full receive buffer (/proc/net/snmp)."""
+    try:
+        with open("/proc/net/snmp") as fh:
+            lines = [ln.split() for ln in fh if ln.startswith("Udp:")]
+        return int(lines[1][lines[0].index("RcvbufErrors")])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def big_rcvbuf_prober(mib: float):  # type: ignore[no-untyped-def]
+    """rttgeo's UdpProber with a larger socket receive buffer (capped by net.core.rmem_max)."""
+    import socket
+
+    from rttgeo.measure.udp import UdpProber
+
+    class BigRcvbuf(UdpProber):
+        def _make_socket(self) -> socket.socket:
+            sock = super()._make_socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, int(mib * (1 << 20)))
+            return sock
+
+    return BigRcvbuf(port=PORT)
+
+
 def report(name: str, res, bound_s: float, extra: str = "") -> bool:  # type: ignore[no-untyped-def]
     ok = res.elapsed_s <= bound_s
     print(
@@ -129,6 +155,12 @@ def main() -> int:
     ap.add_argument("--max-delay-ms", type=float, default=200.0)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--rate", type=float, default=None, help="override the default rate (probes/s)")
+    ap.add_argument(
+        "--rcvbuf-mib",
+        type=float,
+        default=4.0,
+        help="also run with the prober's SO_RCVBUF raised to this (0 = stock run only)",
+    )
     ap.add_argument("--skip-real", action="store_true", help="only the fake-prober run")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -188,23 +220,32 @@ def main() -> int:
             if line.strip() != "READY":
                 print("server did not start", file=sys.stderr)
                 return 1
-            prober = make_prober("udp", port=PORT)
-            t0 = time.monotonic()
-            res = run_campaign_sync(prober, landmarks(n, PORT), params, quiet=True)
-            wall = time.monotonic() - t0
-            over = []
-            for s in res.samples:
-                if s.rtt_ms is not None:
-                    over.append(s.rtt_ms - d[int(s.landmark[1:])])
-            o = np.asarray(over)
-            extra = (
-                f"; RTT - configured delay: median {np.median(o):.2f} ms, p99 "
-                f"{np.percentile(o, 99):.2f} ms, max {o.max():.2f} ms; wall {wall:.2f} s"
-                if len(o)
-                else ""
-            )
-            ok &= report("udp-loopback", res, bound_s, extra)
-            print(f"# client prober counters: {prober.stats}")
+            variants = [("udp-loopback", make_prober("udp", port=PORT))]
+            if args.rcvbuf_mib:
+                variants.append(
+                    (f"udp+rcvbuf{args.rcvbuf_mib:g}M", big_rcvbuf_prober(args.rcvbuf_mib))
+                )
+            for name, prober in variants:
+                before = udp_rcvbuf_errors()
+                t0 = time.monotonic()
+                res = run_campaign_sync(prober, landmarks(n, PORT), params, quiet=True)
+                wall = time.monotonic() - t0
+                over = [
+                    s.rtt_ms - d[int(s.landmark[1:])] for s in res.samples if s.rtt_ms is not None
+                ]
+                o = np.asarray(over)
+                extra = (
+                    f"; RTT - configured delay: median {np.median(o):.2f} ms, p99 "
+                    f"{np.percentile(o, 99):.2f} ms, max {o.max():.2f} ms; wall {wall:.2f} s"
+                    if len(o)
+                    else ""
+                )
+                ok &= report(name, res, bound_s, extra)
+                print(
+                    f"#   prober counters: {prober.stats}; kernel UDP RcvbufErrors during the "
+                    f"run: {udp_rcvbuf_errors() - before} (datagrams dropped by a full socket "
+                    "receive buffer)"
+                )
         finally:
             if server.stdin:
                 server.stdin.close()
