@@ -14,6 +14,7 @@ so a region split at +-180 appears contiguous and no polygon or line spans the w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -864,11 +865,12 @@ def _rtt_colorbar(fig: Any, mappable: Any, cax: Any, *, beyond: bool = False) ->
         mappable, cax=cax, orientation="horizontal", extend="max" if beyond else "neither"
     )
     lo, hi = mappable.norm.vmin, mappable.norm.vmax
-    steps = (1, 2, 5) if hi / lo > 30 else (1, 2, 3, 5)
+    ratio = hi / lo
+    steps = (1, 2, 5) if ratio > 30 else (1, 2, 3, 5) if ratio > 4 else (1, 1.5, 2, 3, 4, 5, 7)
     nice = [m * 10.0**e for e in range(-1, 4) for m in steps]
     ticks = [t for t in nice if lo <= t <= hi]
-    if len(ticks) < 3:
-        ticks = sorted({round(lo, 1), *ticks, round(hi, 1)})
+    if len(ticks) < 3:  # add the ends, rounded inwards so they stay on the bar
+        ticks = sorted({math.ceil(lo * 10) / 10, *ticks, math.floor(hi * 10) / 10})
     cb.ax.xaxis.set_major_locator(FixedLocator(ticks))
     cb.ax.xaxis.set_minor_locator(NullLocator())
     cb.ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}"))
