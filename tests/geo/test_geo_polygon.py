@@ -383,7 +383,11 @@ def cell_sets(draw: st.DrawFn) -> tuple[np.ndarray, int, int]:
 @settings(max_examples=300, deadline=None)
 @given(cell_sets())
 def test_random_cell_sets_give_valid_polygons(case: tuple[np.ndarray, int, int]) -> None:
-    mask, r0, c0 = case
+    check_against_labels(*case)
+
+
+def check_against_labels(mask: np.ndarray, r0: int, c0: int) -> None:
+    """check_geometry, plus the counts of pieces and holes from scipy.ndimage.label."""
     region = region_from_mask(mask, r0, c0)
     if region.empty:
         assert region.to_geojson() == {"type": "MultiPolygon", "coordinates": []}
@@ -400,6 +404,26 @@ def test_random_cell_sets_give_valid_polygons(case: tuple[np.ndarray, int, int])
     polys = polygons_of(geom)
     assert len(polys) == pieces
     assert sorted(len(rings) - 1 for rings in polys) == sorted(want_holes)
+
+
+@st.composite
+def wide_cell_sets(draw: st.DrawFn) -> tuple[np.ndarray, int, int]:
+    """Bands of whole rows (runs that reach both lon -180 and 180, keys that continue from one
+    row into the next) with random cells toggled, against a pole or in between."""
+    h = draw(st.integers(1, 5))
+    full = draw(st.lists(st.booleans(), min_size=h, max_size=h))
+    mask = np.repeat(np.array(full, dtype=bool)[:, None], NC0, axis=1)
+    flips = draw(st.lists(st.tuples(st.integers(0, h - 1), st.integers(0, NC0 - 1)), max_size=12))
+    for r, c in flips:
+        mask[r, c] = ~mask[r, c]
+    r0 = draw(st.sampled_from([0, NR0 - h, 17]))
+    return mask, r0, 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(wide_cell_sets())
+def test_random_whole_row_bands_give_valid_polygons(case: tuple[np.ndarray, int, int]) -> None:
+    check_against_labels(*case)
 
 
 # --------------------------------------------------------------------------- area and features
