@@ -100,7 +100,7 @@ def test_destination_vs_geographiclib_direct() -> None:
         r = WGS84.Direct(lat[i], lon[i], bearing[i], dist_km[i] * 1000.0)
         miss_km[i] = WGS84.Inverse(r["lat2"], r["lon2"], lat2[i], lon2[i])["s12"] / 1000.0
     # Gap between the sphere's and the ellipsoid's end points, relative to the distance travelled.
-    # Observed with this seed: max 0.55 %.
+    # Observed with this seed: max 0.558 %, median 0.26 %.
     assert np.max(miss_km / dist_km) <= BUDGET
 
 
