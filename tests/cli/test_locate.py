@@ -345,3 +345,42 @@ def test_locate_over_real_udp_on_loopback(tmp_path, capsys):
     )
     assert float(np.max(d)) < 30.0
     assert doc["estimate"]["area_km2"] > 0
+
+
+def test_locate_over_real_icmp_on_loopback(tmp_path, capsys):
+    from rttgeo.errors import PermissionDenied
+    from rttgeo.measure import make_prober
+
+    try:
+        make_prober("auto")
+    except PermissionDenied as exc:  # neither root/CAP_NET_RAW nor ping_group_range
+        pytest.skip(f"no ICMP socket allowed in this environment: {exc}")
+    positions = [(48.860, 2.350), (48.870, 2.360), (48.850, 2.340), (48.865, 2.335)]
+    lines = ["id,lat_deg,lon_deg,address"]
+    lines += [f"lm{i},{la},{lo},127.0.0.{i + 1}" for i, (la, lo) in enumerate(positions)]
+    cat = tmp_path / "icmp.csv"
+    cat.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "e.json"
+    code = main(["locate", "--landmarks", str(cat), "-q", "--out", str(out), "--timeout", "1"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    doc = json.loads(out.read_text())
+    assert doc["measurement"]["protocol"].startswith("icmp")
+    assert doc["measurement"]["landmarks_answered"] == 4
+    rtts = [d["rtt_ms"] for d in doc["estimate"]["landmarks"]]
+    assert all(0 < r < 100.0 for r in rtts)  # real loopback echoes, never 0
+
+
+def test_public_surfaces_resolve():
+    import rttgeo.atlas
+    import rttgeo.catalog
+    import rttgeo.measure
+    import rttgeo.store
+
+    for mod in (rttgeo.atlas, rttgeo.catalog, rttgeo.measure, rttgeo.store):
+        for name in mod.__all__:
+            assert getattr(mod, name) is not None, (mod.__name__, name)
+    assert {"run_campaign", "run_campaign_sync", "FakeProber", "two_stage"} <= set(
+        rttgeo.measure.__all__
+    )
+    assert "load_rtts" in rttgeo.store.__all__
