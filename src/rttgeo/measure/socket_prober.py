@@ -215,7 +215,7 @@ class SocketProber(Prober, abc.ABC):
                 else:
                     self.stats.extra["socket_errors"] = self.stats.extra.get("socket_errors", 0) + 1
                 continue
-            mono = ts._monotonic_ns()
+            mono = ts.monotonic_ns()
             self._dispatch(data, addr, ts.kernel_rx_ns(anc), mono)
 
     def _drain_errors(self, sock: socket.socket) -> None:
@@ -235,7 +235,7 @@ class SocketProber(Prober, abc.ABC):
             if parsed is None:
                 self.stats.extra["foreign_errors"] = self.stats.extra.get("foreign_errors", 0) + 1
                 continue
-            self._dispatch_parsed(parsed, None, ts._monotonic_ns())
+            self._dispatch_parsed(parsed, None, ts.monotonic_ns())
 
     def _parse_error(
         self, quoted: bytes, dest: tuple, icmp_type: int, icmp_code: int, offender: str

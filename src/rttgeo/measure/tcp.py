@@ -107,7 +107,7 @@ class TcpProber(Prober):
                 return ProbeResult("timeout", None, stamp.real_ns, "", detail)
             finally:
                 loop.remove_writer(sock.fileno())
-        mono_end = ts._monotonic_ns()
+        mono_end = ts.monotonic_ns()
         err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
             return self._failed(err, stamp, mono_end)
@@ -118,7 +118,7 @@ class TcpProber(Prober):
         return ProbeResult("ok", (mono_end - stamp.mono_ns) / 1e6, stamp.real_ns, "connect")
 
     def _failed(self, err: int, stamp: ts.SendStamp, mono_end: int | None) -> ProbeResult:
-        end = ts._monotonic_ns() if mono_end is None else mono_end
+        end = ts.monotonic_ns() if mono_end is None else mono_end
         if err == errno.ECONNREFUSED:
             self.stats.answered += 1
             rtt_ms = (end - stamp.mono_ns) / 1e6

@@ -34,6 +34,8 @@ __all__ = [
     "SendStamp",
     "enable_rx_timestamps",
     "kernel_rx_ns",
+    "monotonic_ns",
+    "realtime_ns",
     "rtt_ns",
     "send_stamp",
 ]
@@ -114,6 +116,11 @@ def rtt_ns(sent: SendStamp, rx_kernel_real_ns: int | None, rx_mono_ns: int) -> t
         if drift <= allowed and 0 <= kern_rtt <= mono_rtt + _SLACK_NS:
             return kern_rtt, "so_timestampns"
     return mono_rtt, "monotonic"
+
+
+def monotonic_ns() -> int:
+    """Monotonic now in ns (``CLOCK_MONOTONIC``): for user-space RTTs and deadlines."""
+    return _monotonic_ns()
 
 
 def realtime_ns() -> int:

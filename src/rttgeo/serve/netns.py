@@ -92,13 +92,33 @@ def _ip(*args: str) -> None:
         raise MeasurementError(f"ip {' '.join(args)} failed: {exc.stderr.strip()}") from None
 
 
+_AVAILABLE: list[str | None] = []
+
+
 def netns_available() -> str | None:
-    """None if this process can build a :func:`netns_link`, else the reason why not."""
+    """None if this process can build a :func:`netns_link`, else the reason why not.
+
+    Tries once (then caches): root, the ``ip`` command, and creating and deleting a namespace
+    (a root process in a container without CAP_SYS_ADMIN cannot).
+    """
+    if _AVAILABLE:
+        return _AVAILABLE[0]
+    reason: str | None = None
     if os.geteuid() != 0:
-        return "network namespaces need root"
-    if shutil.which("ip") is None:
-        return "the `ip` command (iproute2) is missing"
-    return None
+        reason = "network namespaces need root"
+    elif shutil.which("ip") is None:
+        reason = "the `ip` command (iproute2) is missing"
+    else:
+        name = f"rtgprobe{os.getpid()}{secrets.token_hex(2)}"
+        try:
+            _ip("netns", "add", name)
+        except MeasurementError as exc:
+            reason = f"cannot create a network namespace here: {exc}"
+        else:
+            with contextlib.suppress(MeasurementError):
+                _ip("netns", "del", name)
+    _AVAILABLE.append(reason)
+    return reason
 
 
 @contextmanager

@@ -5,7 +5,7 @@ spends one token or is refused. Buckets live in an LRU-ordered dict of at most `
 entries: a bucket idle long enough to be full again (``burst / rate_per_s`` seconds) carries no
 state and is evicted first; when the table is full of active sources the least recently seen one is
 evicted anyway (it then restarts with a full bucket; counted in ``evicted_active``). Memory is
-therefore O(max_sources) whatever the number of sources (about 200 bytes per entry).
+therefore O(max_sources) whatever the number of sources (about 330 bytes per entry, measured).
 """
 
 from __future__ import annotations
