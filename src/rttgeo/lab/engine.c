@@ -28,8 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -119,7 +121,30 @@ static inline int64_t spin_window(void) {
     return w > spin_ns ? spin_ns : w;
 }
 
-static void write_stats(void) {
+/* Counters copied out of the hot loop; a writer thread turns them into the stats file, so file
+ * system latency (fopen / rename on a busy disk take ms) never delays a due packet. */
+typedef struct {
+    uint64_t in, fwd, loss, unroutable, full, write_err, not_ipv4, hist[NBUCKETS];
+    uint32_t in_flight;
+    int64_t late_max_ns, spin_now_ns;
+    double late_sum_ns;
+} snap_t;
+
+static snap_t snap;
+static pthread_mutex_t snap_mu = PTHREAD_MUTEX_INITIALIZER;
+static int stats_efd = -1;
+
+static void take_snapshot(snap_t *s) {
+    s->in = n_in; s->fwd = n_fwd; s->loss = n_loss; s->unroutable = n_unroutable;
+    s->full = n_full; s->write_err = n_write_err; s->not_ipv4 = n_not_ipv4;
+    memcpy(s->hist, late_hist, sizeof late_hist);
+    s->in_flight = heap_n;
+    s->late_max_ns = late_max_ns;
+    s->late_sum_ns = late_sum_ns;
+    s->spin_now_ns = spin_window();
+}
+
+static void write_stats_file(const snap_t *s) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", stats_path);
     FILE *f = fopen(tmp, "w");
@@ -130,22 +155,58 @@ static void write_stats(void) {
                "\"dropped_loss\": %llu, \"dropped_unroutable\": %llu, \"dropped_not_ipv4\": %llu, "
                "\"dropped_queue_full\": %llu, \"dropped_write_error\": %llu, \"in_flight\": %u, "
                "\"realtime\": %s, \"spin_us\": %.1f, \"spin_now_us\": %.1f, ",
-            (int)getpid(), n_hosts, (unsigned long long)n_in, (unsigned long long)n_fwd,
-            (unsigned long long)n_loss, (unsigned long long)n_unroutable,
-            (unsigned long long)n_not_ipv4, (unsigned long long)n_full,
-            (unsigned long long)n_write_err, heap_n, rt_ok ? "true" : "false", spin_ns / 1e3,
-            spin_window() / 1e3);
+            (int)getpid(), n_hosts, (unsigned long long)s->in, (unsigned long long)s->fwd,
+            (unsigned long long)s->loss, (unsigned long long)s->unroutable,
+            (unsigned long long)s->not_ipv4, (unsigned long long)s->full,
+            (unsigned long long)s->write_err, s->in_flight, rt_ok ? "true" : "false",
+            spin_ns / 1e3, s->spin_now_ns / 1e3);
     fprintf(f, "\"late_us_edges\": [");
     for (int i = 0; i < NBUCKETS - 1; i++) fprintf(f, "%s%.0f", i ? ", " : "", late_edges_ns[i] / 1e3);
     fprintf(f, "], \"late_us_hist\": [");
-    for (int i = 0; i < NBUCKETS; i++) fprintf(f, "%s%llu", i ? ", " : "", (unsigned long long)late_hist[i]);
-    fprintf(f, "], \"late_max_us\": %.3f, \"late_mean_us\": %.3f, ", late_max_ns / 1e3,
-            n_fwd ? late_sum_ns / n_fwd / 1e3 : 0.0);
+    for (int i = 0; i < NBUCKETS; i++) fprintf(f, "%s%llu", i ? ", " : "", (unsigned long long)s->hist[i]);
+    fprintf(f, "], \"late_max_us\": %.3f, \"late_mean_us\": %.3f, ", s->late_max_ns / 1e3,
+            s->fwd ? s->late_sum_ns / s->fwd / 1e3 : 0.0);
     fprintf(f, "\"cpu_user_s\": %.6f, \"cpu_system_s\": %.6f, \"monotonic_ns\": %lld}\n",
             ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
             ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, (long long)now_ns());
     fclose(f);
     rename(tmp, stats_path);
+}
+
+/* Synchronous: at start and at exit. */
+static void write_stats(void) {
+    snap_t s;
+    take_snapshot(&s);
+    pthread_mutex_lock(&snap_mu);
+    write_stats_file(&s);
+    pthread_mutex_unlock(&snap_mu);
+}
+
+static void *stats_writer(void *arg) {
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);  /* SIGTERM must interrupt the main loop's epoll */
+    struct sched_param sp = {.sched_priority = 0};
+    pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);  /* file I/O is not urgent */
+    for (;;) {
+        uint64_t v;
+        if (read(stats_efd, &v, sizeof v) < 0) continue;
+        pthread_mutex_lock(&snap_mu);
+        snap_t s = snap;
+        write_stats_file(&s);
+        pthread_mutex_unlock(&snap_mu);
+    }
+    return NULL;
+}
+
+/* From the hot loop: never blocks; skipped if the writer is still busy with the last one. */
+static void post_stats(void) {
+    if (pthread_mutex_trylock(&snap_mu) != 0) return;
+    take_snapshot(&snap);
+    pthread_mutex_unlock(&snap_mu);
+    uint64_t one = 1;
+    if (write(stats_efd, &one, sizeof one) < 0) { /* counter overflow: skip */ }
 }
 
 static int load_config(const char *path) {
@@ -304,6 +365,12 @@ int main(int argc, char **argv) {
     ev.data.u32 = TIMER_TAG;
     epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
 
+    stats_efd = eventfd(0, EFD_CLOEXEC);
+    pthread_t writer;
+    if (stats_efd < 0 || pthread_create(&writer, NULL, stats_writer, NULL) != 0) {
+        perror("rttgeo-engine: stats writer");
+        return 1;
+    }
     write_stats();
     fprintf(stderr, "rttgeo-engine: ready, %d hosts\n", n_hosts);
     int64_t armed_t = -1, next_stats = now_ns() + 1000000000LL;
@@ -325,7 +392,7 @@ int main(int argc, char **argv) {
             }
         }
         if (now >= next_stats) {
-            write_stats();
+            post_stats();
             next_stats = now + 1000000000LL;
         }
         if (timeout < 0) {

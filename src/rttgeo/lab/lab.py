@@ -421,8 +421,19 @@ def _alive(pid: int) -> bool:
 
 
 def _reap(pid: int) -> None:
+    """Collect ``pid`` if it is an exited child of ours (no-op otherwise)."""
     with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+        if _is_zombie(pid):
+            os.waitpid(pid, 0)
+        else:
+            os.waitpid(pid, os.WNOHANG)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _kill_and_wait(pids: Sequence[int], timeout_s: float = 3.0) -> None:
@@ -439,7 +450,9 @@ def _kill_and_wait(pids: Sequence[int], timeout_s: float = 3.0) -> None:
                 break
             time.sleep(0.01)
         if not any(_alive(p) for p in pids):
-            return
+            break
+    for pid in pids:  # a child of ours that exited after the last look is still a zombie
+        _reap(pid)
 
 
 def down(lab_id: str, *, force: bool = False) -> list[str]:
