@@ -568,7 +568,8 @@ def cmd_landmarks_show(args: argparse.Namespace) -> int:
                 "source",
             ):
                 v = getattr(lm, k)
-                print(f"{k:<10} {','.join(v) if isinstance(v, tuple) else v}")
+                text = ",".join(v) if isinstance(v, tuple) else ("-" if v in (None, "") else v)
+                print(f"{k:<10} {text}")
             return 0
     from rttgeo.errors import CatalogError
 
