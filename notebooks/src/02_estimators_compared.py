@@ -10,8 +10,8 @@
 # Methods (`rttgeo.estimate.METHODS`):
 # - **shortest-ping**: the position of the landmark with the smallest RTT;
 # - **geoping**: nearest neighbour in RTT-vector space among the landmarks;
-# - **cbg**: intersection of speed-of-light circles (a sound region: it holds the host unless data
-#   are wrong);
+# - **cbg**: intersection of circles of radius RTT × (speed of light in fibre, 2/3 c) / 2 (a
+#   region that holds the host unless a path is faster than fibre or the data are wrong);
 # - **cbg-bestline**: CBG with circles from per-landmark bestlines (tighter, learnt);
 # - **spotter**: a probabilistic delay-distance model; the region holds 90 % of the posterior.
 #
