@@ -333,6 +333,20 @@ def test_diagonal_holes_touching_at_a_point_are_two_holes() -> None:
     assert geom["type"] == "Polygon" and len(geom["coordinates"]) == 3
 
 
+def test_holes_in_a_row_are_attached_through_their_western_neighbours() -> None:
+    # The run west of the eastern holes starts at another hole, so the attachment walks from hole
+    # to hole until it reaches the exterior.
+    m = mask_of(
+        """
+#######
+#.#.#.#
+#######
+"""
+    )
+    geom = check_geometry(region_from_mask(m, 25, 70))
+    assert geom["type"] == "Polygon" and len(geom["coordinates"]) == 4
+
+
 def test_nested_island_in_a_lake() -> None:
     m = mask_of(
         """

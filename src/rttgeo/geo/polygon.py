@@ -178,19 +178,14 @@ def _split_at_repeats(cycle: IntArray, vid0: IntArray) -> list[IntArray]:
     return loops
 
 
-def _loop_corners(loop: IntArray, d: IntArray) -> IntArray:
-    """Positions in ``loop`` whose edge starts at a corner (direction differs from the previous)."""
-    dirs = d[loop]
-    return np.flatnonzero(dirs != np.roll(dirs, 1))
-
-
 def region_to_geojson(region: CellRegion) -> dict[str, Any]:
     """RFC 7946 geometry of the union of a region's cells (see the module docstring).
 
     Exact: vertices are raster corners in double precision, so
     ``geojson_area_km2(region_to_geojson(r))`` equals ``r.area_km2`` to rounding (about 1e-12
-    relative). Cost: O(cells) numpy work plus O(boundary edges) Python steps (about 1 s per million
-    boundary edges).
+    relative). Cost: one numpy pass over the cells, then numpy work on the row runs and boundary
+    edges plus a Python walk along the edges (0.7 s for a 3000 km disc of 18 M cells at level 8;
+    about 1 s per 100,000 cells of pathological salt-and-pepper noise).
     """
     from rttgeo.geo.grid import level_shape
 
@@ -209,48 +204,63 @@ def region_to_geojson(region: CellRegion) -> dict[str, Any]:
     vid1 = y1 * stride + x1
     nxt = _next_edges(vid0, vid1, d)
 
+    # Only rings through a pinch corner (a vertex with two outgoing edges) can repeat a vertex.
+    pinch = np.zeros(len(d), dtype=bool)
+    sv = np.sort(vid0)
+    twice = sv[1:][sv[1:] == sv[:-1]]
+    if len(twice):
+        pinch = np.isin(vid0, twice)
     loops: list[IntArray] = []
     for cyc in _cycles(nxt):
-        loops.extend(_split_at_repeats(cyc, vid0))
+        loops.extend(_split_at_repeats(cyc, vid0) if pinch[cyc].any() else [cyc])
 
-    # Signed area in raster units (shoelace over edges: sum of -dx * (y0 + y1) / 2).
+    # All loops back to back: loop k holds perm[start[k] : start[k] + size[k]].
+    size = np.array([len(loop) for loop in loops], dtype=np.int64)
+    start = np.cumsum(size) - size
+    perm = np.concatenate(loops)
+    loop_of = np.repeat(np.arange(len(loops)), size)
     loop_id = np.empty(len(d), dtype=np.int64)
-    signed = np.empty(len(loops))
-    for i, loop in enumerate(loops):
-        loop_id[loop] = i
-        signed[i] = float(np.sum(-(x1[loop] - x0[loop]) * (y0[loop] + y1[loop]))) / 2.0
-    is_exterior = signed > 0
+    loop_id[perm] = loop_of
+    # Signed area in raster units (shoelace over edges: sum of -dx * (y0 + y1) / 2).
+    twice_area = -(x1[perm] - x0[perm]) * (y0[perm] + y1[perm])
+    is_exterior = np.add.reduceat(twice_area, start) > 0
+    parent = _hole_parents(loop_id, is_exterior, x0, y0, d)
 
-    parent = _hole_parents(loops, loop_id, is_exterior, x0, y0, d)
+    # Corners: edges whose direction differs from the previous edge's in the same loop.
+    prev = np.arange(len(perm)) - 1
+    prev[start] = start + size - 1
+    corner = d[perm] != d[perm[prev]]
+    cedge, cloop = perm[corner], loop_of[corner]
+    csize = np.bincount(cloop, minlength=len(loops))
+    cstart = np.cumsum(csize) - csize
+    # Rotate each loop to start at its south-west-most corner (smallest row, then column).
+    first = np.lexsort((vid0[cedge], cloop))[cstart]
+    pos = np.arange(len(cedge))
+    shifted = cstart[cloop] + (pos - first[cloop]) % csize[cloop]
+    ordered = np.empty_like(cedge)
+    ordered[shifted] = cedge
 
     lon_of_col = -180.0 + 360.0 * np.arange(nc + 1) / nc
     lat_of_row = np.degrees(np.arcsin(np.clip(-1.0 + 2.0 * np.arange(nr + 1) / nr, -1.0, 1.0)))
     lat_of_row[0], lat_of_row[-1] = -90.0, 90.0
+    coords = np.stack([lon_of_col[x0[ordered]], lat_of_row[y0[ordered]]], axis=1).tolist()
 
-    def ring_coords(loop: IntArray) -> list[list[float]]:
-        e = loop[_loop_corners(loop, d)]
-        e = np.roll(e, -int(np.argmin(vid0[e])))  # start at the south-west-most corner
-        lon = lon_of_col[x0[e]]
-        lat = lat_of_row[y0[e]]
-        ring = np.stack([lon, lat], axis=1).tolist()
+    def ring_coords(k: int) -> list[list[float]]:
+        ring = coords[cstart[k] : cstart[k] + csize[k]]
         ring.append(ring[0])
         return ring
 
-    ext_ids = [i for i in range(len(loops)) if is_exterior[i]]
+    ext_ids = np.flatnonzero(is_exterior).tolist()
     holes_of: dict[int, list[int]] = {i: [] for i in ext_ids}
-    for i in range(len(loops)):
-        if not is_exterior[i]:
-            holes_of[int(parent[i])].append(i)
-    polygons = [
-        [ring_coords(loops[i])] + [ring_coords(loops[h]) for h in holes_of[i]] for i in ext_ids
-    ]
+    for h in np.flatnonzero(~is_exterior).tolist():
+        holes_of[int(parent[h])].append(h)
+    polygons = [[ring_coords(i)] + [ring_coords(h) for h in holes_of[i]] for i in ext_ids]
     if len(polygons) == 1:
         return {"type": "Polygon", "coordinates": polygons[0]}
     return {"type": "MultiPolygon", "coordinates": polygons}
 
 
 def _hole_parents(
-    loops: Sequence[IntArray],
     loop_id: IntArray,
     is_exterior: NDArray[np.bool_],
     x0: IntArray,
@@ -263,35 +273,36 @@ def _hole_parents(
     its row, the first southward edge (the west end of that run of cells) belongs to a ring of the
     same 4-connected piece: its exterior, or another hole lying further west, followed in turn.
     """
-    n = len(loops)
+    n = len(is_exterior)
     parent = np.full(n, -1, dtype=np.int64)
-    hole_ids = np.flatnonzero(~is_exterior)
-    if len(hole_ids) == 0:
+    if is_exterior.all():
         return parent
     width = int(x0.max()) + 2
     south = np.flatnonzero(d == _SOUTH)
     skey = y0[south] * width + x0[south]
     order = np.argsort(skey)
-    skey_sorted = skey[order]
-    south_sorted = south[order]
-    step = np.full(n, -1, dtype=np.int64)
-    for h in hole_ids:
-        loop = loops[h]
-        north = loop[d[loop] == _NORTH]
-        e = north[np.argmin(x0[north])]
-        # Southward edge at the same row start (y0 of a southward edge is its top = row + 1).
-        row = y0[e]
-        want = (row + 1) * width + x0[e] - 1
-        pos = np.searchsorted(skey_sorted, want, side="right") - 1
-        f = south_sorted[pos]
-        if pos < 0 or y0[f] != row + 1:  # pragma: no cover - a hole always has filled cells west
-            raise AssertionError("hole without an enclosing run of cells")
-        step[h] = loop_id[f]
-    for h in hole_ids:
-        p = int(step[h])
-        while not is_exterior[p]:
-            p = int(step[p])
-        parent[h] = p
+    skey_sorted, south_sorted = skey[order], south[order]
+    # Westernmost northward edge of each hole loop.
+    north = np.flatnonzero((d == _NORTH) & ~is_exterior[loop_id])
+    north = north[np.lexsort((x0[north], loop_id[north]))]
+    keep = np.ones(len(north), dtype=bool)
+    keep[1:] = loop_id[north[1:]] != loop_id[north[:-1]]
+    e = north[keep]
+    holes = loop_id[e]
+    # The southward edge opening that run (y0 of a southward edge is its top: row + 1).
+    want = (y0[e] + 1) * width + x0[e] - 1
+    pos = np.searchsorted(skey_sorted, want, side="right") - 1
+    f = south_sorted[np.maximum(pos, 0)]
+    if np.any(pos < 0) or np.any(y0[f] != y0[e] + 1):  # pragma: no cover - cannot happen
+        raise AssertionError("hole without an enclosing run of cells")
+    step = np.arange(n)
+    step[holes] = loop_id[f]
+    parent[holes] = step[holes]
+    # Follow holes to holes further west until an exterior (x strictly decreases: terminates).
+    todo = holes[~is_exterior[parent[holes]]]
+    while len(todo):
+        parent[todo] = step[parent[todo]]
+        todo = todo[~is_exterior[parent[todo]]]
     return parent
 
 
