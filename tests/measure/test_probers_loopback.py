@@ -330,3 +330,39 @@ def test_closing_with_probes_in_flight_ends_them_as_errors() -> None:
         silent.close()
 
     asyncio.run(body())
+
+
+@pytest.mark.root
+def test_icmp_raw_many_landmarks_at_once_demultiplexed_by_address() -> None:
+    ok, why = _status("icmp-raw")
+    if not ok:
+        pytest.skip(why)
+
+    async def body() -> None:
+        lms = [Landmark(f"l{i}", 0.0, 0.0, f"127.0.{i // 200}.{1 + i % 200}") for i in range(300)]
+        async with IcmpRawProber() as prober:
+            results = await asyncio.gather(*(prober.probe(lm, 5.0) for lm in lms for _ in range(3)))
+        for res in results:
+            assert_ok(res, "so_timestampns")
+        assert prober.stats.answered == 900 and prober.stats.unmatched == 0
+
+    asyncio.run(body())
+
+
+@pytest.mark.root
+def test_replies_dropped_by_a_full_socket_buffer_are_lost_and_counted() -> None:
+    ok, why = _status("icmp-raw")
+    if not ok:
+        pytest.skip(why)
+
+    async def body() -> None:
+        async with IcmpRawProber() as prober:
+            assert prober._sock is not None
+            prober._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # tiny on purpose
+            results = await asyncio.gather(*(prober.probe(LO, 0.5) for _ in range(300)))
+        lost = [r for r in results if r.status == "timeout"]
+        assert lost and all(r.rtt_ms is None for r in lost)
+        assert prober.stats.answered + prober.stats.lost == 300
+        assert prober.stats.extra["kernel_drops"] >= 1
+
+    asyncio.run(body())

@@ -243,3 +243,45 @@ def test_cli_sigint_also_stops_gracefully() -> None:
     out, _err = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert "rttgeo_serve_stats" in out
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("host", ["", "0.0.0.0"])
+def test_wildcard_server_answers_from_the_address_probed(host: str) -> None:
+    """Regression: bound to a wildcard, the server answered 127.0.0.5 from 127.0.0.1, and the
+    client (rightly) ignored the reply. IP_PKTINFO / IPV6_PKTINFO now pin the source address."""
+
+    async def body() -> None:
+        async with LandmarkServer(1.0, 2.0, host=host, port=0, rate_per_s=1e6, burst=1e6) as srv:
+            async with UdpProber(port=srv.port) as prober:
+                lms = [Landmark(f"l{i}", 1.0, 2.0, f"127.0.0.{i}") for i in range(1, 9)]
+                results = await asyncio.gather(*(prober.probe(lm, 2.0) for lm in lms))
+            assert [r.status for r in results] == ["ok"] * 8
+            assert prober.stats.unmatched == 0
+            assert set(prober.announced) == {f"127.0.0.{i}" for i in range(1, 9)}
+
+    asyncio.run(body())
+
+
+def test_ipv6_loopback_udp_and_tcp() -> None:
+    if not _has_ipv6_loopback():
+        pytest.skip("this kernel has no IPv6 loopback (::1)")
+
+    async def body() -> None:
+        async with LandmarkServer(1.0, 2.0, port=0, tcp=True) as srv:
+            lm = Landmark("v6", 1.0, 2.0, "::1", port=srv.port)
+            async with UdpProber() as prober:
+                res = await prober.probe(lm, 2.0)
+            assert res.status == "ok" and res.rtt_ms is not None and res.timing == "so_timestampns"
+            tcp = await TcpProber().probe(lm, 2.0)
+            assert tcp.status == "ok" and tcp.timing == "tcp_info"
+
+    asyncio.run(body())

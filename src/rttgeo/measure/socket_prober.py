@@ -98,6 +98,7 @@ class SocketProber(Prober, abc.ABC):
         sock = self._make_socket()
         sock.setblocking(False)
         self.kernel_timestamps = ts.enable_rx_timestamps(sock)
+        _grow_rcvbuf(sock)
         if self.recv_errors:
             self.recv_errors = _enable_recverr(sock)
         self._sock = sock
@@ -135,6 +136,21 @@ class SocketProber(Prober, abc.ABC):
         self._resolved[host] = ip
         return ip
 
+    def _note_kernel_drops(self) -> None:
+        """Copy the socket's count of datagrams the kernel dropped (receive buffer full) into
+        ``stats.extra["kernel_drops"]``: it tells a lost reply from a lost probe."""
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            info = sock.getsockopt(socket.SOL_SOCKET, _SO_MEMINFO, 4 * (_SK_MEMINFO_DROPS + 1))
+        except OSError:
+            return
+        if len(info) >= 4 * (_SK_MEMINFO_DROPS + 1):
+            drops = struct.unpack_from("I", info, 4 * _SK_MEMINFO_DROPS)[0]
+            if drops:
+                self.stats.extra["kernel_drops"] = drops
+
     def _remember(self, key: Hashable, state: str) -> None:
         self._recent[key] = state
         if len(self._recent) > RECENT_KEYS:
@@ -170,6 +186,7 @@ class SocketProber(Prober, abc.ABC):
             self._pending.pop(key, None)
             self._remember(key, "expired")
             self.stats.lost += 1
+            self._note_kernel_drops()
             return ProbeResult("timeout", None, stamp.real_ns, "", f"no reply in {timeout_s} s")
         if parsed.status != "ok":
             return ProbeResult(parsed.status, None, stamp.real_ns, "", parsed.detail)
@@ -284,6 +301,20 @@ class SocketProber(Prober, abc.ABC):
 
 
 _SOL_IP, _IP_RECVERR, _SOL_IPV6, _IPV6_RECVERR = 0, 11, 41, 25
+_SO_MEMINFO = 55
+_SK_MEMINFO_DROPS = 8
+_SO_RCVBUFFORCE = 33
+#: Receive buffer asked for: room for about 4000 replies arriving before the loop reads them.
+RCVBUF_BYTES = 4 << 20
+
+
+def _grow_rcvbuf(sock: socket.socket) -> None:
+    """Ask for RCVBUF_BYTES (beyond net.core.rmem_max with CAP_NET_ADMIN, else up to it)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, RCVBUF_BYTES)
+    except OSError:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF_BYTES)
 _EE = struct.Struct("=IBBBBII")  # struct sock_extended_err
 _SO_EE_ORIGIN_ICMP, _SO_EE_ORIGIN_ICMP6 = 2, 3
 

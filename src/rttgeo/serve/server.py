@@ -33,16 +33,31 @@ __all__ = ["DEFAULT_PORT", "LandmarkServer", "ServerStats"]
 DEFAULT_PORT = 4789
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux value; the cmsg type is the same
 _TIMESPEC = struct.Struct("@qq")
-_ANCBUF = socket.CMSG_SPACE(_TIMESPEC.size) + 64
+_IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+_IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
+_IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
+_IN_PKTINFO = struct.Struct("=i4s4s")  # ifindex, spec_dst, addr
+_ANCBUF = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(_IN_PKTINFO.size) + 64
 _RECV_SIZE = 2048  # > MAX_DATAGRAM_SIZE, so oversized datagrams are seen as such
 
 
-def _rx_stamp_ns(ancdata: list[tuple[int, int, bytes]]) -> int | None:
+def _parse_anc(
+    ancdata: list[tuple[int, int, bytes]],
+) -> tuple[int | None, list[tuple[int, int, bytes]]]:
+    """(kernel receive stamp ns, control messages that make the reply leave from the address the
+    request was sent to) from ``recvmsg`` ancillary data."""
+    stamp = None
+    reply_anc: list[tuple[int, int, bytes]] = []
     for level, kind, data in ancdata:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
             sec, nsec = _TIMESPEC.unpack_from(data)
-            return sec * 1_000_000_000 + nsec
-    return None
+            stamp = sec * 1_000_000_000 + nsec
+        elif level == socket.IPPROTO_IPV6 and kind == _IPV6_PKTINFO and len(data) >= 20:
+            reply_anc = [(level, kind, bytes(data[:16]) + bytes(4))]  # that address, any interface
+        elif level == socket.IPPROTO_IP and kind == _IP_PKTINFO and len(data) >= _IN_PKTINFO.size:
+            _ifindex, _spec, dst = _IN_PKTINFO.unpack_from(data)
+            reply_anc = [(level, kind, _IN_PKTINFO.pack(0, dst, bytes(4)))]
+    return stamp, reply_anc
 
 
 @dataclass(slots=True)
@@ -171,11 +186,15 @@ class LandmarkServer:
             except OSError:
                 self.stats.send_errors += 1  # an ICMP error about an earlier reply
                 continue
-            reply = self.handle(data, addr[0], _rx_stamp_ns(anc))
+            stamp, reply_anc = _parse_anc(anc)
+            reply = self.handle(data, addr[0], stamp)
             if reply is None:
                 continue
             try:
-                sock.sendto(reply, addr)
+                if reply_anc:
+                    sock.sendmsg([reply], reply_anc, 0, addr)
+                else:
+                    sock.sendto(reply, addr)
             except (BlockingIOError, InterruptedError):
                 self.stats.send_dropped += 1  # send buffer full: shed load, never queue
             except OSError:
@@ -252,6 +271,13 @@ class LandmarkServer:
                 raise
         with contextlib.suppress(OSError):
             udp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        # On a multi-homed host, answer from the address each request was sent to (clients only
+        # accept replies from the address they probed).
+        with contextlib.suppress(OSError):
+            if udp.family == socket.AF_INET6:
+                udp.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVPKTINFO, 1)
+            else:
+                udp.setsockopt(socket.IPPROTO_IP, _IP_PKTINFO, 1)
         self._sock = udp
         self._loop = loop
         loop.add_reader(udp.fileno(), self._on_readable)
