@@ -34,6 +34,20 @@ def pyplot() -> Any:
     return require("matplotlib.pyplot", "plot")
 
 
+def rtt_cmap() -> Any:
+    """Colour map of RTTs: viridis without its lightest 15 % (pale yellow vanishes on grey land and
+    in grey-scale); lightness still grows monotonically with RTT."""
+    pyplot()
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    base = colormaps[RTT_CMAP]
+    cmap = ListedColormap(base(np.linspace(0.0, 0.85, 256)), name="rttgeo-rtt")
+    cmap.set_over(base(0.85))
+    cmap.set_under(base(0.0))
+    return cmap
+
+
 def save(fig: Any, path: str | Path, *, dpi: int = 150) -> Path:
     """Save ``fig`` as PNG or SVG (by suffix) and close it; returns the path."""
     p = Path(path)

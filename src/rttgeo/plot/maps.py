@@ -363,13 +363,14 @@ def draw_estimate(
     the view (0: none). ``norm``: colour scale of RTTs (shared by subplots). ``truth_label``:
     legend name of the (true_lat_deg, true_lon_deg) mark, e.g. "listed location (suspect)".
     """
+    from matplotlib import patheffects
     from matplotlib.collections import LineCollection, PolyCollection
     from matplotlib.colors import to_rgba
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch, PathPatch
     from matplotlib.path import Path as MplPath
 
-    plt = _mpl.pyplot()
+    _mpl.pyplot()  # Agg backend, MissingExtra without matplotlib
     if window is None:
         window = map_window(estimate, true_lat_deg=true_lat_deg, true_lon_deg=true_lon_deg)
     lon0, lon1, lat0, lat1 = window
@@ -393,7 +394,7 @@ def draw_estimate(
         norm = _rtt_norm(rtts[in_view] if np.isfinite(rtts[in_view]).sum() >= 2 else rtts)
     finite = rtts[np.isfinite(rtts)]
     layers.rtt_beyond_scale = bool(finite.size and finite.max() > norm.vmax * 1.0001)
-    cmap = plt.get_cmap(_mpl.RTT_CMAP)
+    cmap = _mpl.rtt_cmap()
 
     def copies(lon: np.ndarray, lon_min: float, lon_max: float) -> list[float]:
         return lon_offsets(lon0, lon1, lon_min, lon_max) if lon.size else []
@@ -513,13 +514,32 @@ def draw_estimate(
     if segs:
         ax.add_collection(
             LineCollection(
-                segs, colors=colours, linewidths=1.1, linestyles=(0, (5, 2.5)), zorder=4
+                segs,
+                colors=colours,
+                linewidths=1.2,
+                linestyles=(0, (5, 2.5)),
+                zorder=4,
+                # A thin dark halo keeps the light (long-RTT) colours visible on grey land.
+                path_effects=[
+                    patheffects.Stroke(linewidth=2.0, foreground="#3a3a3a"),
+                    patheffects.Normal(),
+                ],
             ),
             autolim=False,
         )
         legend.append(
             (
-                Line2D([], [], color=cmap(0.45), lw=1.1, ls=(0, (5, 2.5))),
+                Line2D(
+                    [],
+                    [],
+                    color=cmap(0.45),
+                    lw=1.2,
+                    ls=(0, (5, 2.5)),
+                    path_effects=[
+                        patheffects.Stroke(linewidth=2.0, foreground="#3a3a3a"),
+                        patheffects.Normal(),
+                    ],
+                ),
                 f"constraint circle: max distance allowed by the RTT ({layers.n_circles} "
                 "most binding or tightest; colour = RTT)",
             )
@@ -804,7 +824,13 @@ def map_estimate(
     if (true_lat_deg is None) != (true_lon_deg is None):
         raise InputError("give both true_lat_deg and true_lon_deg, or neither")
     plt = _mpl.pyplot()
-    fig = plt.figure(figsize=(11.0, 7.0))
+    window = map_window(estimate, true_lat_deg=true_lat_deg, true_lon_deg=true_lon_deg)
+    # Figure height from the map's shape: the map column is about 7.2 in wide and the axes span
+    # 81 % of the height; clamp so the legend column always fits.
+    lon0, lon1, lat0, lat1 = window
+    stretch = 1.0 / max(np.cos(np.radians((lat0 + lat1) / 2.0)), 0.25)
+    map_h_in = 7.2 * (lat1 - lat0) * stretch / (lon1 - lon0)
+    fig = plt.figure(figsize=(11.0, float(np.clip(map_h_in / 0.81, 6.2, 9.5))))
     gs = fig.add_gridspec(
         3,
         2,
@@ -825,6 +851,7 @@ def map_estimate(
         true_lon_deg=true_lon_deg,
         landmarks=landmarks,
         truth_label=truth_label,
+        window=window,
     )
     _draw_inset(fig.add_subplot(gs[0, 1]), estimate, layers.window)
     cax = fig.add_subplot(gs[1, 1])
