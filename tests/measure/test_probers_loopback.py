@@ -366,3 +366,39 @@ def test_replies_dropped_by_a_full_socket_buffer_are_lost_and_counted() -> None:
         assert prober.stats.extra["kernel_drops"] >= 1
 
     asyncio.run(body())
+
+
+class _CloggedSocket:
+    """A real socket whose first ``clogged`` sends fail as if the send buffer were full."""
+
+    def __init__(self, sock: socket.socket, clogged: int) -> None:
+        self._sock, self.clogged = sock, clogged
+
+    def sendto(self, data: bytes, addr: tuple) -> int:  # type: ignore[type-arg]
+        if self.clogged > 0:
+            self.clogged -= 1
+            raise BlockingIOError
+        return self._sock.sendto(data, addr)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._sock, name)
+
+
+def test_full_send_buffer_makes_probes_wait_not_hang() -> None:
+    """Regression: each waiting probe used to replace the others' writer callback, so all but one
+    waited forever. Now they share one callback and all complete."""
+
+    async def body() -> None:
+        from rttgeo.serve import LandmarkServer
+
+        async with (
+            LandmarkServer(0.0, 0.0, host="127.0.0.1", port=0, rate_per_s=1e6, burst=1e6) as srv,
+            UdpProber(port=srv.port) as prober,
+        ):
+            prober._sock = _CloggedSocket(prober._sock, clogged=15)  # type: ignore[arg-type,assignment]
+            results = await asyncio.wait_for(
+                asyncio.gather(*(prober.probe(LO, 2.0) for _ in range(20))), 10.0
+            )
+        assert [r.status for r in results] == ["ok"] * 20
+
+    asyncio.run(body())

@@ -77,6 +77,7 @@ class SocketProber(Prober, abc.ABC):
         #: Ask the kernel for ICMP errors about our probes (IP_RECVERR) and end those probes early;
         #: subclasses that want it set this True and implement ``_parse_error``.
         self.recv_errors = False
+        self._write_waiters: list[asyncio.Future[None]] = []
 
     # -- to implement -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -112,7 +113,13 @@ class SocketProber(Prober, abc.ABC):
         if self._loop is not None:
             with contextlib.suppress(Exception):
                 self._loop.remove_reader(sock.fileno())
+            with contextlib.suppress(Exception):
+                self._loop.remove_writer(sock.fileno())
         sock.close()
+        waiters, self._write_waiters = self._write_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
         # Probes still in flight end as errors (never as an RTT, never by raising).
         for key, pending in list(self._pending.items()):
             if not pending.future.done():
@@ -206,12 +213,23 @@ class SocketProber(Prober, abc.ABC):
                 sock.sendto(datagram, sockaddr)
                 return stamp
             except (BlockingIOError, InterruptedError):
+                # Send buffer full: wait until the socket is writable again (all waiting probes
+                # share one writer callback), then stamp afresh and retry.
                 ready = self._loop.create_future()
-                self._loop.add_writer(sock.fileno(), ready.set_result, None)
-                try:
-                    await ready
-                finally:
-                    self._loop.remove_writer(sock.fileno())
+                if not self._write_waiters:
+                    self._loop.add_writer(sock.fileno(), self._on_writable)
+                self._write_waiters.append(ready)
+                await ready
+                if self._sock is not sock:
+                    raise OSError("prober closed while waiting to send") from None
+
+    def _on_writable(self) -> None:
+        if self._sock is not None and self._loop is not None:
+            self._loop.remove_writer(self._sock.fileno())
+        waiters, self._write_waiters = self._write_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
 
     def _on_readable(self) -> None:
         sock = self._sock
