@@ -43,9 +43,7 @@ def rtt_cmap() -> Any:
 
     base = colormaps[RTT_CMAP]
     cmap = ListedColormap(base(np.linspace(0.0, 0.85, 256)), name="rttgeo-rtt")
-    cmap.set_over(base(0.85))
-    cmap.set_under(base(0.0))
-    return cmap
+    return cmap.with_extremes(over=base(0.85), under=base(0.0))
 
 
 def save(fig: Any, path: str | Path, *, dpi: int = 150) -> Path:
