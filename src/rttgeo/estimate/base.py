@@ -191,19 +191,30 @@ class Estimator:
         p = to_unit_vectors(est.lat_deg, est.lon_deg)
         dist = pairwise_distance_km(p[None, :], self.unit_[idx])[0]
         radius = self.max_distance_km(rtt_ms[idx], idx)
+        ids = self.mesh_.ids
+        cols = zip(
+            idx.tolist(),
+            self.mesh_.lat_deg[idx].tolist(),
+            self.mesh_.lon_deg[idx].tolist(),
+            rtt_ms[idx].tolist(),
+            radius.tolist(),
+            dist.tolist(),
+            use[idx].tolist(),
+            strict=True,
+        )
         diags = tuple(
             LandmarkDiagnostic(
-                id=self.mesh_.ids[i],
-                lat_deg=float(self.mesh_.lat_deg[i]),
-                lon_deg=float(self.mesh_.lon_deg[i]),
-                rtt_ms=float(rtt_ms[i]),
-                max_distance_km=float(radius[k]),
-                distance_km=float(dist[k]),
-                slack_km=float(radius[k] - dist[k]),
-                used=bool(use[i]),
-                note=notes.get(int(i), ""),
+                id=ids[i],
+                lat_deg=la,
+                lon_deg=lo,
+                rtt_ms=r,
+                max_distance_km=mx,
+                distance_km=d,
+                slack_km=mx - d,
+                used=u,
+                note=notes.get(i, ""),
             )
-            for k, i in enumerate(idx)
+            for i, la, lo, r, mx, d, u in cols
         )
         return Estimate(
             lat_deg=est.lat_deg,

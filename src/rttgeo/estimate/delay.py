@@ -78,43 +78,78 @@ class SpeedOfLight:
 def fit_bestline(distance_km: FloatArray, rtt_ms: FloatArray) -> tuple[float, float]:
     """CBG bestline (slope ms/km, intercept ms) of one landmark's points; exact, no LP solver.
 
-    Maximises m * mean(d) + b subject to b <= r_j - m d_j for all j, b >= 0, m >= 1/99.93. The
-    objective is concave piecewise linear in m with breakpoints at the slopes of the lower convex hull,
-    so the optimum is at a hull slope, at the fibre slope, or at the b = 0 limit min(r/d).
-    Points faster than light in fibre must be removed first (they make the problem infeasible).
+    Maximises m * mean(d) + b subject to b <= r_j - m d_j for all j, b >= 0, m >= 1/99.93 (light in
+    fibre). Without the bounds on m the optimum is the lower convex hull's supporting line at
+    x = mean(d): the chord between a point left of mean(d) and one right of it that passes lowest
+    there. The objective is concave in m, so clipping that slope to [1/99.93, min r/d] (b >= 0) gives
+    the constrained optimum. Points faster than light in fibre must be removed first.
     """
     d = np.asarray(distance_km, dtype=float)
     r = np.asarray(rtt_ms, dtype=float)
     if len(d) == 0:
         return MIN_SLOPE_MS_PER_KM, 0.0
     pos = d > 0
-    m_max = float(np.min(r[pos] / d[pos])) if pos.any() else np.inf
-    m_max = max(m_max, MIN_SLOPE_MS_PER_KM)
-    order = np.lexsort((r, d))
-    hull = _lower_hull(d[order], r[order])
-    hd, hr = d[order][hull], r[order][hull]
-    slopes = np.diff(hr) / np.where(np.diff(hd) > 0, np.diff(hd), np.nan)
-    cand = np.concatenate([[MIN_SLOPE_MS_PER_KM, m_max], slopes[np.isfinite(slopes)]])
-    cand = np.clip(cand, MIN_SLOPE_MS_PER_KM, m_max)
-    b = np.min(r[None, :] - cand[:, None] * d[None, :], axis=1)
-    b = np.maximum(b, 0.0)
-    obj = cand * d.mean() + b
-    k = int(np.argmax(obj))
-    return float(cand[k]), float(b[k])
+    m_max = max(float(np.min(r[pos] / d[pos])) if pos.any() else np.inf, MIN_SLOPE_MS_PER_KM)
+    xbar = float(d.mean())
+    if len(d) > 400:
+        # The supporting chord joins two lower-hull vertices: shrink to the hull (qhull) first.
+        from scipy.spatial import ConvexHull, QhullError
+
+        try:
+            v = ConvexHull(np.column_stack([d, r])).vertices
+            d, r = d[v], r[v]
+        except QhullError:  # degenerate (collinear) points: keep them all
+            pass
+    left, right = d <= xbar, d > xbar
+    if right.any() and left.any():
+        dl, rl, dr, rr = d[left], r[left], d[right], r[right]
+        slope = (rr[None, :] - rl[:, None]) / (dr[None, :] - dl[:, None])
+        value = rl[:, None] + slope * (xbar - dl[:, None])
+        k = np.unravel_index(np.argmin(value), value.shape)
+        m = float(slope[k])
+    else:
+        m = MIN_SLOPE_MS_PER_KM
+    m = min(max(m, MIN_SLOPE_MS_PER_KM), m_max)
+    b = max(float(np.min(r - m * d)), 0.0)
+    return m, b
 
 
-def _lower_hull(x: FloatArray, y: FloatArray) -> list[int]:
-    """Indices of the lower convex hull of points sorted by x (Andrew's monotone chain)."""
-    hull: list[int] = []
-    for i in range(len(x)):
-        while len(hull) >= 2:
-            a, b = hull[-2], hull[-1]
-            if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) <= 0:
-                hull.pop()
-            else:
-                break
-        hull.append(i)
-    return hull
+def _bestlines(distance_km: FloatArray, rtt_ms: FloatArray, iterations: int = 44) -> tuple[
+    FloatArray, FloatArray
+]:
+    """:func:`fit_bestline` for every row at once (NaN distance = point absent), by bisection.
+
+    g(m) = min_j r_j + m (mean(d) - d_j) is the objective; it is the smaller of an increasing part
+    (points left of the mean) and a decreasing part (right of it), so its maximum is where they
+    cross; 44 halvings of [1/99.93, min r/d] pin the slope to about 6e-14 of that interval.
+    """
+    d = distance_km
+    present = np.isfinite(d)
+    r = np.where(present, rtt_ms, np.nan)
+    count = present.sum(axis=1)
+    xbar = np.where(present, d, 0.0).sum(axis=1) / np.maximum(count, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(present & (d > 0), r / d, np.inf)
+    m_max = np.fmax(ratio.min(axis=1), MIN_SLOPE_MS_PER_KM)
+    left = present & (d <= xbar[:, None])
+    right = present & (d > xbar[:, None])
+    lo = np.full(len(d), MIN_SLOPE_MS_PER_KM)
+    hi = np.where(np.isfinite(m_max), m_max, 1.0)
+    off = np.where(present, xbar[:, None] - d, 0.0)
+    rr = np.where(present, r, 0.0)
+    r_left, off_left = np.where(left, rr, np.inf), np.where(left, off, 0.0)
+    r_right, off_right = np.where(right, rr, np.inf), np.where(right, off, 0.0)
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        f = np.min(r_left + mid[:, None] * off_left, axis=1)
+        g = np.min(r_right + mid[:, None] * off_right, axis=1)
+        up = f < g  # the increasing part is still the lower: the optimum lies at larger m
+        lo = np.where(up, mid, lo)
+        hi = np.where(up, hi, mid)
+    m = np.clip(0.5 * (lo + hi), MIN_SLOPE_MS_PER_KM, np.where(np.isfinite(m_max), m_max, np.inf))
+    b = np.maximum(np.min(np.where(present, rr - m[:, None] * np.where(present, d, 0.0), np.inf),
+                          axis=1), 0.0)
+    return m, np.where(present.any(axis=1), b, np.nan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,19 +175,18 @@ class Bestline:
         (slope, intercept) when the mesh has fewer than ``min_points`` pairs in all).
         """
         n = len(rtt_ms)
-        slope = np.full(n, np.nan)
-        icpt = np.full(n, np.nan)
         physical = np.isfinite(rtt_ms) & (rtt_ms * FIBRE_KM_PER_RTT_MS >= distance_km)
         physical &= usable[None, :] & usable[:, None]
-        for i in np.flatnonzero(usable):
-            k = physical[i]
-            if k.sum() >= min_points:
-                slope[i], icpt[i] = fit_bestline(distance_km[i, k], rtt_ms[i, k])
+        np.fill_diagonal(physical, False)
+        slope, icpt = _bestlines(np.where(physical, distance_km, np.nan), rtt_ms)
+        fitted = usable & (physical.sum(axis=1) >= min_points)
         iu = np.triu_indices(n, 1)
         kk = physical[iu]
         if kk.sum() >= min_points or pooled is None:
             pooled = fit_bestline(distance_km[iu][kk], rtt_ms[iu][kk])
-        missing = usable & ~np.isfinite(slope)
+        missing = usable & ~fitted
+        slope[~usable] = np.nan
+        icpt[~usable] = np.nan
         slope[missing], icpt[missing] = pooled
         return Bestline(slope, icpt)
 

@@ -119,11 +119,16 @@ class CBG(Estimator):
     name = "cbg"
 
     def __init__(
-        self, model: str = "speed", fraction_of_c: float = 2.0 / 3.0, end_level: int = 4
+        self,
+        model: str = "speed",
+        fraction_of_c: float = 2.0 / 3.0,
+        end_level: int = 4,
+        max_cells: int = 20000,
     ) -> None:
         self.model = model
         self.fraction_of_c = fraction_of_c
         self.end_level = end_level
+        self.max_cells = max_cells
 
     def _fit(self) -> None:
         if self.model == "speed":
@@ -146,10 +151,12 @@ class CBG(Estimator):
         idx = np.flatnonzero(use)
         radius = self.max_distance_km(rtt_ms[idx], idx)
         centres = self.unit_[idx]
-        region = disc_intersection(centres, radius, self.end_level)
+        region = disc_intersection(centres, radius, self.end_level, max_cells=self.max_cells)
         consistent, note, scale = True, "", 1.0
         if region.empty:
-            scale, region = smallest_common_scale(centres, radius, self.end_level)
+            scale, region = smallest_common_scale(
+                centres, radius, self.end_level, max_cells=self.max_cells
+            )
             consistent = False
             note = (
                 f"the {len(idx)} constraints have no common point; every radius was widened by "

@@ -35,13 +35,19 @@ def _angles_km(u: FloatArray, centres: FloatArray) -> FloatArray:
 
 
 def disc_intersection(
-    centres_unit: FloatArray, radius_km: FloatArray, end_level: int = 4, start_level: int = 0
+    centres_unit: FloatArray,
+    radius_km: FloatArray,
+    end_level: int = 4,
+    start_level: int = 0,
+    max_cells: int | None = None,
 ) -> CellRegion:
     """Cells at ``end_level`` whose centres lie within every disc (empty region if none).
 
     ``centres_unit`` (L, 3) unit vectors, ``radius_km`` (L,); discs of NaN radius are ignored,
     discs larger than half the circumference cover everything. Discs whose constraint holds with room
-    to spare for every surviving cell are dropped from the finer levels.
+    to spare for every surviving cell are dropped from the finer levels. With ``max_cells``, refinement
+    stops early at the level where going on would exceed that many cells (a large region does not
+    need fine cells); the region then has that level.
     """
     radius = np.asarray(radius_km, dtype=float)
     keep = np.isfinite(radius) & (radius < HALF_CIRCUMFERENCE_KM)
@@ -58,7 +64,10 @@ def disc_intersection(
         if level > start_level:
             rows, cols = children(rows, cols)
         u = cell_unit_vectors(level, rows, cols)
-        pad = circumradius_km(level, rows) if level < end_level else np.zeros(len(rows))
+        final = level == end_level
+        pad = circumradius_km(level, rows) if not final else np.zeros(len(rows))
+        if len(radius) == 0:
+            continue
         # The tightest disc first prunes most cells cheaply.
         d0 = _angles_km(u, centres[:1])[:, 0]
         ok = d0 - pad <= radius[0]
@@ -67,43 +76,52 @@ def disc_intersection(
             break
         d = _angles_km(u, centres)
         ok = np.all(d - pad[:, None] <= radius[None, :], axis=1)
+        if not final and max_cells is not None and 4 * ok.sum() > max_cells:
+            # A large region does not need finer cells: stop here if the exact test at this
+            # level already leaves enough of it (otherwise the region is thin: go on).
+            exact = np.all(d <= radius[None, :], axis=1)
+            if exact.sum() >= max_cells // 16:
+                return CellRegion.from_unique_cells(level, rows[exact], cols[exact])
         rows, cols = rows[ok], cols[ok]
-        if len(rows) == 0:
+        if len(rows) == 0 or final:
             break
         # Drop discs that contain every surviving cell entirely: they cannot cut finer cells.
         inside = np.all(d[ok] + pad[ok, None] <= radius[None, :], axis=0)
-        inside[0] = False
         centres, radius = centres[~inside], radius[~inside]
-    return CellRegion.from_cells(end_level, rows, cols)
+    return CellRegion.from_unique_cells(end_level, rows, cols)
 
 
 def smallest_common_scale(
     centres_unit: FloatArray,
     radius_km: FloatArray,
     end_level: int = 4,
-    rel_tol: float = 0.005,
+    max_cells: int | None = None,
 ) -> tuple[float, CellRegion]:
     """Smallest factor s >= 1 by which all radii must grow for the discs to share a cell.
 
-    Bisection to ``rel_tol``; returns (s, region at that scale). Used when constraints are
-    inconsistent (the plain intersection is empty).
+    s = min over cell centres x of max_i d_i(x) / r_i, found by branch and bound over the grid
+    levels (a cell's lower bound uses distances shortened by its circumradius). Returns (s, region
+    of the discs scaled by s). Used when constraints are inconsistent (the intersection is empty).
     """
     # A zero radius (an RTT below a bestline's intercept) would never grow: floor it at 1 km.
     radius = np.maximum(np.asarray(radius_km, dtype=float), 1.0)
-    region = disc_intersection(centres_unit, radius, end_level)
-    if not region.empty:
-        return 1.0, region
-    lo, hi = 1.0, 2.0
-    region = disc_intersection(centres_unit, radius * hi, end_level)
-    while region.empty:  # terminates: at s = 2e4 every disc covers the sphere
-        lo, hi = hi, hi * 2.0
-        region = disc_intersection(centres_unit, radius * hi, end_level)
-    best = region
-    while hi / lo > 1.0 + rel_tol:
-        mid = 0.5 * (lo + hi)
-        r = disc_intersection(centres_unit, radius * mid, end_level)
-        if r.empty:
-            lo = mid
-        else:
-            hi, best = mid, r
-    return hi, best
+    centres = np.asarray(centres_unit, dtype=float)
+    rows, cols = global_cells(0)
+    best = np.inf
+    for level in range(0, end_level + 1):
+        if level > 0:
+            rows, cols = children(rows, cols)
+        u = cell_unit_vectors(level, rows, cols)
+        d = _angles_km(u, centres)
+        upper = np.max(d / radius[None, :], axis=1)
+        if level == end_level:
+            best = float(upper.min())
+            break
+        # Coarse centres bound s over the sphere, not over end-level centres: keep a 5 % margin.
+        best = min(best, float(upper.min()))
+        pad = circumradius_km(level, rows)
+        lower = np.max(np.maximum(d - pad[:, None], 0.0) / radius[None, :], axis=1)
+        keep = lower <= best * 1.05
+        rows, cols = rows[keep], cols[keep]
+    scale = max(best, 1.0) * (1.0 + 1e-9)
+    return scale, disc_intersection(centres, radius * scale, end_level, max_cells=max_cells)

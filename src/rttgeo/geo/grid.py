@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rttgeo.geo._arrays import sorted_unique
 from rttgeo.geo.sphere import to_unit_vectors, unit_distance_km
 from rttgeo.units import EARTH_AREA_KM2
 
@@ -109,7 +110,7 @@ def cell_unit_vectors(level: int, rows: ArrayLike, cols: ArrayLike) -> FloatArra
     return to_unit_vectors(lat, lon)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _row_circumradius_km(level: int) -> FloatArray:
     nr, nc = level_shape(level)
     rows = np.arange(nr)
@@ -190,10 +191,17 @@ class CellRegion:
 
     @staticmethod
     def from_cells(level: int, rows: ArrayLike, cols: ArrayLike) -> CellRegion:
-        nr, nc = level_shape(level)
-        key = np.unique(np.asarray(rows, dtype=np.int64) * nc + np.asarray(cols, dtype=np.int64))
+        nc = level_shape(level)[1]
+        key = sorted_unique(np.asarray(rows, dtype=np.int64) * nc + np.asarray(cols, dtype=np.int64))
         r, c = np.divmod(key, nc)
         return CellRegion(level, r, c)
+
+    @staticmethod
+    def from_unique_cells(level: int, rows: IntArray, cols: IntArray) -> CellRegion:
+        """Like :meth:`from_cells` for cells known to be distinct (e.g. from :func:`refine`)."""
+        nc = level_shape(level)[1]
+        order = np.argsort(rows * nc + cols, kind="stable")
+        return CellRegion(level, rows[order], cols[order])
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -214,7 +222,9 @@ class CellRegion:
         """Whether each point lies in a cell of the region."""
         r, c = cell_index(self.level, lat_deg, lon_deg)
         key = r * level_shape(self.level)[1] + c
-        return np.isin(key, self.keys())
+        keys = self.keys()  # sorted: regions are built row-major sorted
+        pos = np.clip(np.searchsorted(keys, key), 0, max(len(keys) - 1, 0))
+        return (keys[pos] == key) if len(keys) else np.zeros(np.shape(key), dtype=bool)
 
     def unit_vectors(self) -> FloatArray:
         return cell_unit_vectors(self.level, self.rows, self.cols)

@@ -1,0 +1,41 @@
+"""Plain-text summary of an estimate for people (used by ``rttgeo estimate`` and ``demo``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from rttgeo.models import Estimate, Landmark
+
+__all__ = ["describe"]
+
+
+def describe(e: Estimate, landmarks: Sequence[Landmark] = (), max_landmarks: int = 8) -> str:
+    """Point, region and area, consistency, and the landmarks that constrained it most."""
+    names = {lm.id: (lm.country or lm.source or "") for lm in landmarks}
+    lines = [f"method:   {e.method}", f"point:    {e.lat_deg:.4f}, {e.lon_deg:.4f} (lat, lon deg)"]
+    if e.region is not None:
+        what = f"{e.level:.0%} highest-posterior region" if e.level else "feasible region"
+        lines.append(f"region:   {what}, {e.area_km2:,.0f} km² "
+                     f"(≈ a disc of radius {math.sqrt(e.area_km2 / math.pi):,.0f} km)")
+    else:
+        lines.append("region:   none (this method gives a point only)")
+    used = [d for d in e.landmarks if d.used]
+    lines.append(f"landmarks: {len(used)} used of {len(e.landmarks)} measured")
+    if not e.consistent:
+        lines.append(f"WARNING:  constraints inconsistent: {e.note}")
+    elif e.note:
+        lines.append(f"note:     {e.note}")
+    for d in e.landmarks:
+        if not d.used and d.note:
+            lines.append(f"left out: {d.id}: {d.note}")
+    closest = sorted(used, key=lambda d: d.rtt_ms)[:max_landmarks]
+    if closest:
+        lines.append(f"{'landmark':<14}{'where':<28}{'rtt ms':>8}{'max km':>9}{'dist km':>9}"
+                     f"{'slack km':>10}")
+        for d in closest:
+            mx = "-" if math.isnan(d.max_distance_km) else f"{d.max_distance_km:,.0f}"
+            sl = "-" if math.isnan(d.slack_km) else f"{d.slack_km:,.0f}"
+            lines.append(f"{d.id:<14}{names.get(d.id, '')[:27]:<28}{d.rtt_ms:>8.2f}{mx:>9}"
+                         f"{d.distance_km:>9,.0f}{sl:>10}")
+    return "\n".join(lines)
