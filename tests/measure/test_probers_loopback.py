@@ -402,3 +402,19 @@ def test_full_send_buffer_makes_probes_wait_not_hang() -> None:
         assert [r.status for r in results] == ["ok"] * 20
 
     asyncio.run(body())
+
+
+def test_cancelled_probe_leaves_nothing_pending() -> None:
+    async def body() -> None:
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        async with UdpProber(port=silent.getsockname()[1]) as prober:
+            task = asyncio.create_task(prober.probe(LO, 5.0))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert prober._pending == {}
+        silent.close()
+
+    asyncio.run(body())

@@ -195,6 +195,12 @@ class SocketProber(Prober, abc.ABC):
             self.stats.lost += 1
             self._note_kernel_drops()
             return ProbeResult("timeout", None, stamp.real_ns, "", f"no reply in {timeout_s} s")
+        except asyncio.CancelledError:
+            # The caller gave up on this probe: forget it, so a reply still coming counts as late.
+            if self._pending.get(key) is pending:
+                del self._pending[key]
+                self._remember(key, "expired")
+            raise
         if parsed.status != "ok":
             return ProbeResult(parsed.status, None, stamp.real_ns, "", parsed.detail)
         rtt, timing = ts.rtt_ns(stamp, kernel_ns, mono_ns)
