@@ -74,7 +74,11 @@ class TcpProber(Prober):
             except OSError as exc:
                 return ProbeResult("error", None, label_ns, "", f"cannot resolve: {exc}")
             family, addr = infos[0][0], str(infos[0][4][0])
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as exc:  # e.g. EMFILE: too many probes in flight for the fd limit
+            hint = " (raise `ulimit -n` or lower the concurrency)" if exc.errno == errno.EMFILE else ""
+            return ProbeResult("error", None, label_ns, "", f"cannot open a socket: {exc}{hint}")
         sock.setblocking(False)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
