@@ -55,9 +55,7 @@ def save(fig: Any, path: str | Path, *, dpi: int = 150) -> Path:
 
         raise InputError(f"unsupported image type {suffix!r}: use .png or .svg", where=str(p))
     p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(
-        p, dpi=dpi, format=suffix[1:], metadata={"Date": None} if suffix == ".svg" else None
-    )
+    fig.savefig(p, dpi=dpi, format=suffix[1:], metadata={"Date": None} if suffix == ".svg" else None)
     pyplot().close(fig)
     return p
 

@@ -98,9 +98,7 @@ def error_cdf(
     else:
         ax.set_xlim(0.0, xmax * 1.02)
     ax.set_ylim(0.0, 1.0)
-    ax.set_xlabel(
-        "error: distance from estimate to true location (km" + (", log)" if log_x else ")")
-    )
+    ax.set_xlabel("error: distance from estimate to true location (km" + (", log)" if log_x else ")"))
     ax.set_ylabel("fraction of targets with error ≤ x")
     ax.grid(True, which="major", color="#cccccc", lw=0.6)
     ax.grid(True, which="minor", color="#eeeeee", lw=0.4)

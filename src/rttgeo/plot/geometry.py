@@ -58,9 +58,7 @@ def circle_lonlat(
     return lon_deg + rel, np.asarray(lat, dtype=float)
 
 
-def lon_window(
-    lon_deg: ArrayLike, *, pad_deg: float = 0.0, min_span_deg: float = 0.0
-) -> tuple[float, float]:
+def lon_window(lon_deg: ArrayLike, *, pad_deg: float = 0.0, min_span_deg: float = 0.0) -> tuple[float, float]:
     """Smallest longitude interval ``(lon0, lon1)`` holding every point, padded.
 
     ``lon0`` is in [-180, 180) and ``lon1 > lon0`` may exceed 180 when the points straddle the
@@ -106,9 +104,7 @@ def split_at_jumps(
     if lon.size == 0:
         return []
     cut = np.flatnonzero(np.abs(np.diff(lon)) > max_jump_deg) + 1
-    return [
-        (a, b) for a, b in zip(np.split(lon, cut), np.split(lat, cut), strict=True) if a.size > 1
-    ]
+    return [(a, b) for a, b in zip(np.split(lon, cut), np.split(lat, cut), strict=True) if a.size > 1]
 
 
 def _signed_area(lon: FloatArray, lat: FloatArray) -> float:

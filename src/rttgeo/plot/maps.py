@@ -54,6 +54,7 @@ class MapLayers:
     region_polygons: list[np.ndarray] = field(default_factory=list)
     n_landmarks_drawn: int = 0
     n_circles: int = 0
+    n_circles_in_view: int = 0
     mappable: Any = None
     error_km: float = float("nan")
     rtt_beyond_scale: bool = False
@@ -105,10 +106,7 @@ def _basemap_layers(coarse: bool) -> dict[str, Any]:
 def _in_window(bbox: np.ndarray, off: float, window: tuple[float, float, float, float]) -> Any:
     lon0, lon1, lat0, lat1 = window
     return (
-        (bbox[:, 0] + off <= lon1)
-        & (bbox[:, 1] + off >= lon0)
-        & (bbox[:, 2] <= lat1)
-        & (bbox[:, 3] >= lat0)
+        (bbox[:, 0] + off <= lon1) & (bbox[:, 1] + off >= lon0) & (bbox[:, 2] <= lat1) & (bbox[:, 3] >= lat0)
     )
 
 
@@ -285,9 +283,7 @@ def map_window(
         lats.extend(runs[:, 2])
         lats.extend(runs[:, 3])
     if not polys and runs is None:
-        near = sorted(
-            (d for d in estimate.landmarks if np.isfinite(d.rtt_ms)), key=lambda d: d.rtt_ms
-        )[:2]
+        near = sorted((d for d in estimate.landmarks if np.isfinite(d.rtt_ms)), key=lambda d: d.rtt_ms)[:2]
         lons.extend(d.lon_deg for d in near)
         lats.extend(d.lat_deg for d in near)
     lon_arr = np.asarray(lons, dtype=float)
@@ -385,10 +381,7 @@ def draw_estimate(
         # Colour scale over the landmarks in view (contrast where it is read); farther ones
         # take the end colour and the colour bar shows an arrow.
         in_view = np.array(
-            [
-                lon0 <= lon0 + (d.lon_deg - lon0) % 360.0 <= lon1 and lat0 <= d.lat_deg <= lat1
-                for d in diags
-            ],
+            [lon0 <= lon0 + (d.lon_deg - lon0) % 360.0 <= lon1 and lat0 <= d.lat_deg <= lat1 for d in diags],
             dtype=bool,
         )
         norm = _rtt_norm(rtts[in_view] if np.isfinite(rtts[in_view]).sum() >= 2 else rtts)
@@ -456,8 +449,7 @@ def draw_estimate(
     elif runs is not None and len(runs):
         for off in copies(runs[:, 0], -180.0, 180.0):
             rects = [
-                np.array([[a + off, c], [b + off, c], [b + off, d], [a + off, d]])
-                for a, b, c, d in runs
+                np.array([[a + off, c], [b + off, c], [b + off, d], [a + off, d]]) for a, b, c, d in runs
             ]
             layers.region_polygons.extend(rects)
             ax.add_collection(
@@ -490,28 +482,28 @@ def draw_estimate(
     with_radius = [
         d
         for d in diags
-        if d.used
-        and np.isfinite(d.max_distance_km)
-        and 0 < d.max_distance_km < HALF_CIRCUMFERENCE_KM
+        if d.used and np.isfinite(d.max_distance_km) and 0 < d.max_distance_km < HALF_CIRCUMFERENCE_KM
     ]
-    binding = sorted(
-        (d for d in with_radius if np.isfinite(d.slack_km)), key=lambda d: abs(d.slack_km)
-    )[: max_circles // 2]
+    binding = sorted((d for d in with_radius if np.isfinite(d.slack_km)), key=lambda d: abs(d.slack_km))[
+        : max_circles // 2
+    ]
     chosen = {d.id for d in binding}
-    tightest = [
-        d for d in sorted(with_radius, key=lambda d: d.max_distance_km) if d.id not in chosen
-    ]
+    tightest = [d for d in sorted(with_radius, key=lambda d: d.max_distance_km) if d.id not in chosen]
     segs = []
     colours = []
     for d in (binding + tightest)[:max_circles]:
         clon, clat = circle_lonlat(d.lat_deg, d.lon_deg, d.max_distance_km)
         if clon.size == 0:
             continue
+        seen = False
         for off in copies(clon, float(clon.min()), float(clon.max())):
             segs.append(np.column_stack([clon + off, clat]))
             colours.append(cmap(norm(d.rtt_ms)) if np.isfinite(d.rtt_ms) else "#555555")
+            x = clon + off
+            seen |= bool(np.any((x >= lon0) & (x <= lon1) & (clat >= lat0) & (clat <= lat1)))
         layers.n_circles += 1
-    if segs:
+        layers.n_circles_in_view += int(seen)
+    if segs:  # drawn even when outside the view, so a caller widening the limits sees them
         ax.add_collection(
             LineCollection(
                 segs,
@@ -527,6 +519,7 @@ def draw_estimate(
             ),
             autolim=False,
         )
+    if layers.n_circles_in_view:  # the legend explains marks that can be seen
         legend.append(
             (
                 Line2D(
@@ -540,8 +533,9 @@ def draw_estimate(
                         patheffects.Normal(),
                     ],
                 ),
-                f"constraint circle: max distance allowed by the RTT ({layers.n_circles} "
-                "most binding or tightest; colour = RTT)",
+                f"constraint circle: max distance allowed by the RTT "
+                f"({layers.n_circles_in_view} in view, of the most binding or tightest; "
+                "colour = RTT)",
             )
         )
 
@@ -718,9 +712,7 @@ def _place_labels(
                 annotation_clip=True,
             )
             bb = ann.get_window_extent(renderer)
-            inside = (
-                bb.x0 >= axbox.x0 and bb.x1 <= axbox.x1 and bb.y0 >= axbox.y0 and bb.y1 <= axbox.y1
-            )
+            inside = bb.x0 >= axbox.x0 and bb.x1 <= axbox.x1 and bb.y0 >= axbox.y0 and bb.y1 <= axbox.y1
             if inside and not any(bb.overlaps(b) for b in boxes):
                 boxes.append(bb)
                 placed += 1
@@ -758,9 +750,7 @@ def _draw_inset(ax: Any, estimate: Estimate, window: tuple[float, float, float, 
     draw_basemap(ax, world, ticks=False, coarse=True)
     ax.set_aspect("equal")
     ax.add_patch(
-        Rectangle(
-            (lon0, lat0), lon1 - lon0, lat1 - lat0, fill=False, edgecolor="black", lw=1.3, zorder=5
-        )
+        Rectangle((lon0, lat0), lon1 - lon0, lat1 - lat0, fill=False, edgecolor="black", lw=1.3, zorder=5)
     )
     used = [d for d in estimate.landmarks if d.used]
     if used:
@@ -872,9 +862,7 @@ def map_estimate(
         title_fontproperties={"weight": "bold", "size": 9},
         alignment="left",
     )
-    fig.suptitle(
-        title or f"Where is the host? ({estimate.method})", fontsize=13, x=0.06, ha="left", y=0.975
-    )
+    fig.suptitle(title or f"Where is the host? ({estimate.method})", fontsize=13, x=0.06, ha="left", y=0.975)
     fig.text(0.06, 0.915, _summary_line(estimate, layers), fontsize=9, ha="left", color="#222222")
     if estimate.note:
         fig.text(0.06, 0.015, _wrap(f"note: {estimate.note}", 160), fontsize=8, ha="left")
@@ -888,9 +876,7 @@ def _rtt_colorbar(fig: Any, mappable: Any, cax: Any, *, beyond: bool = False) ->
     the end when some landmarks (outside the view) have larger RTTs than the scale."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-    cb = fig.colorbar(
-        mappable, cax=cax, orientation="horizontal", extend="max" if beyond else "neither"
-    )
+    cb = fig.colorbar(mappable, cax=cax, orientation="horizontal", extend="max" if beyond else "neither")
     lo, hi = mappable.norm.vmin, mappable.norm.vmax
     ratio = hi / lo
     steps = (1, 2, 5) if ratio > 30 else (1, 2, 3, 5) if ratio > 4 else (1, 1.5, 2, 3, 4, 5, 7)

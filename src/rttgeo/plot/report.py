@@ -84,9 +84,7 @@ def report_html(
     ]
     if estimate.region is not None:
         kind = (
-            f"{estimate.level:.0%} most probable region"
-            if estimate.level is not None
-            else "feasible region"
+            f"{estimate.level:.0%} most probable region" if estimate.level is not None else "feasible region"
         )
         rows.append(("Region", f"{kind}: {_num(estimate.area_km2, 0)} km²"))
     else:
@@ -152,9 +150,9 @@ Everything needed to view it is in this file.</p>
 <figure>
 {svg}
 <figcaption>Star: point estimate. Hatched: region. Triangles: landmarks, filled by RTT (colour bar);
-dashed circles: how far each of the tightest landmarks allows the host to be. X: true location,
-when known. Borders and coastlines: Natural Earth (public domain) via world-atlas
-(ISC).</figcaption>
+dashed circles: how far the RTT of each of the most binding or tightest landmarks allows the
+host to be. X: true location, when known. Borders and coastlines: Natural Earth (public domain)
+via world-atlas (ISC).</figcaption>
 </figure>
 </section>
 <section id="landmarks"><h2>Landmarks</h2>
