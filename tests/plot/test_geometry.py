@@ -134,3 +134,16 @@ def test_region_cell_runs_cover_the_cells_exactly() -> None:
     assert np.all(widths < 180.0)
     assert cell_area_km2(level) > 0
     assert region_cell_runs(level, [], []).shape == (0, 4)
+
+
+def test_importing_the_plot_room_does_not_import_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rttgeo.plot, rttgeo.plot.maps, rttgeo.plot.charts, rttgeo.plot.report, "
+        "rttgeo.plot.io; print('matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
