@@ -1,0 +1,89 @@
+"""Delay-to-distance models against references computed another way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from rttgeo.estimate.delay import (
+    MIN_SLOPE_MS_PER_KM,
+    Bestline,
+    DelayDistance,
+    SpeedOfLight,
+    fit_bestline,
+    symmetric_rtt_ms,
+)
+from rttgeo.geo.sphere import pairwise_distance_km, to_unit_vectors
+
+
+def _lp_bestline(d: np.ndarray, r: np.ndarray) -> float:
+    """CBG's bestline LP solved by scipy (HiGHS): the optimum objective m * mean(d) + b."""
+    res = linprog(
+        [-d.mean(), -1.0],
+        A_ub=np.column_stack([d, np.ones_like(d)]),
+        b_ub=r,
+        bounds=[(MIN_SLOPE_MS_PER_KM, None), (0.0, None)],
+    )
+    assert res.status == 0
+    return -res.fun
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bestline_equals_the_lp_optimum(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        n = int(rng.integers(3, 700))
+        d = rng.uniform(0, 12000, n)
+        r = d / rng.uniform(25, 99.9, n) + rng.exponential(8, n)
+        m, b = fit_bestline(d, r)
+        assert m >= MIN_SLOPE_MS_PER_KM and b >= 0
+        assert np.all(r - (m * d + b) >= -1e-9), "bestline must lie below every point"
+        opt = _lp_bestline(d, r)
+        assert m * d.mean() + b == pytest.approx(opt, rel=1e-7)
+
+
+def test_vectorised_bestlines_equal_the_single_fit(wonderproxy) -> None:
+    u = to_unit_vectors(wonderproxy.lat_deg, wonderproxy.lon_deg)
+    dist = pairwise_distance_km(u, u)
+    sym = symmetric_rtt_ms(wonderproxy.rtt_ms)
+    usable = ~wonderproxy.bad
+    bl = Bestline.fit(sym, dist, usable)
+    physical = np.isfinite(sym) & (sym * 99.930819333 >= dist) & usable[None, :] & usable[:, None]
+    np.fill_diagonal(physical, False)
+    for i in np.flatnonzero(usable)[::7]:
+        k = physical[i]
+        m, b = fit_bestline(dist[i, k], sym[i, k])
+        obj_single = m * dist[i, k].mean() + b
+        obj_vec = bl.slope_ms_per_km[i] * dist[i, k].mean() + bl.intercept_ms[i]
+        assert obj_vec == pytest.approx(obj_single, rel=1e-9)
+    assert np.all(np.isnan(bl.slope_ms_per_km[~usable]))
+
+
+def test_bestline_never_faster_than_fibre() -> None:
+    # Points that would allow a line steeper than light in fibre are clipped to the fibre slope.
+    d = np.array([100.0, 1000.0, 5000.0])
+    r = d * MIN_SLOPE_MS_PER_KM + 0.5
+    m, b = fit_bestline(d, r)
+    assert m == pytest.approx(MIN_SLOPE_MS_PER_KM)
+    assert b == pytest.approx(0.5)
+    assert Bestline(np.array([m]), np.array([b])).max_distance_km(np.array([10.0]), np.array([0]))[
+        0
+    ] <= 10.0 * 99.930819333 + 1e-9
+
+
+def test_speed_of_light_radius() -> None:
+    assert SpeedOfLight(1.0).max_distance_km(np.array([10.0]))[0] == pytest.approx(1498.96229)
+    assert SpeedOfLight(2 / 3).max_distance_km(np.array([1.0]))[0] == pytest.approx(99.930819, rel=1e-6)
+
+
+def test_delay_distance_median_tracks_data() -> None:
+    rng = np.random.default_rng(3)
+    r = rng.uniform(1, 200, 5000)
+    d = r * 60 * np.exp(rng.normal(0, 0.2, r.size))  # median 60 km per ms
+    model = DelayDistance.fit(r, d)
+    mu, _sigma = model.params(np.array([10.0, 100.0]))
+    median_km = model.D0_KM * np.expm1(mu)
+    assert median_km == pytest.approx([600.0, 6000.0], rel=0.08)
+    ll = model.log_likelihood(np.array([[100.0, 2000.0]]), np.array([1.0, 10.0]))
+    assert np.isinf(ll[0, 1]), "2000 km in 10 ms RTT is faster than light: zero density"

@@ -1,0 +1,78 @@
+"""Leave-one-out: the protocol (no RTT of the target in calibration) and the published figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rttgeo.estimate import evaluate
+from rttgeo.estimate.evaluate import leave_one_out, summarize
+from rttgeo.models import Mesh
+
+
+def test_calibration_never_sees_the_targets_rtts(wonderproxy, monkeypatch) -> None:
+    seen: list[Mesh] = []
+    real = evaluate.make_estimator
+
+    def spy(method, **params):
+        est = real(method, **params)
+        orig_fit = est.fit
+
+        def fit(mesh):
+            seen.append(mesh)
+            return orig_fit(mesh)
+
+        est.fit = fit  # type: ignore[method-assign]
+        return est
+
+    monkeypatch.setattr(evaluate, "make_estimator", spy)
+    targets = [0, 7, 30]
+    leave_one_out(wonderproxy, "cbg-bestline", targets=targets, jobs=1)
+    assert len(seen) == 3
+    for t, mesh in zip(targets, seen, strict=True):
+        tid = wonderproxy.ids[t]
+        assert tid not in mesh.ids
+        idx = [wonderproxy.index(h) for h in mesh.ids]
+        np.testing.assert_array_equal(mesh.rtt_ms, wonderproxy.rtt_ms[np.ix_(idx, idx)])
+
+
+def test_poisoning_the_targets_row_changes_nothing(wonderproxy) -> None:
+    # Any RTT involving the target, other than what it measured itself, must not matter.
+    t = 12
+    poisoned = wonderproxy.rtt_ms.copy()
+    others = [j for j in range(len(wonderproxy)) if j != t]
+    poisoned[t, :] = 1e-3
+    poisoned[:, t] = 1e-3
+    own = np.fmin(wonderproxy.rtt_ms[t], wonderproxy.rtt_ms[:, t])
+    poisoned[t, others] = own[others]  # the target's own measurements stay
+    poisoned[others, t] = own[others]
+    mesh2 = Mesh(wonderproxy.ids, wonderproxy.lat_deg, wonderproxy.lon_deg, poisoned,
+                 wonderproxy.bad, wonderproxy.name, wonderproxy.labels)
+    for method in ("cbg-bestline", "spotter"):
+        a = leave_one_out(wonderproxy, method, targets=[t], jobs=1)
+        b = leave_one_out(mesh2, method, targets=[t], jobs=1)
+        assert a.error_km[0] == b.error_km[0]
+
+
+def test_parallel_equals_serial(wonderproxy) -> None:
+    a = leave_one_out(wonderproxy, "cbg", targets=range(10), jobs=1)
+    b = leave_one_out(wonderproxy, "cbg", targets=range(10), jobs=2)
+    assert a.target_ids == b.target_ids
+    np.testing.assert_array_equal(a.error_km, b.error_km)
+
+
+@pytest.fixture(scope="module")
+def reference_runs(wonderproxy):
+    return {m: summarize(leave_one_out(wonderproxy, m, jobs=None))
+            for m in ("shortest-ping", "cbg", "cbg-bestline")}
+
+
+def test_published_figures_within_10_percent(reference_runs) -> None:
+    """Figures measured independently on this protocol (issue #2): ours must land within 10 %."""
+    sp, cbg, bl = (reference_runs[m] for m in ("shortest-ping", "cbg", "cbg-bestline"))
+    assert sp.n_targets == 244
+    assert sp.median_km == pytest.approx(313, rel=0.10)
+    assert cbg.median_km == pytest.approx(250, rel=0.10)
+    assert cbg.p90_km == pytest.approx(1176, rel=0.10)
+    assert cbg.within_100km == pytest.approx(0.18, rel=0.10)
+    assert bl.median_km == pytest.approx(253, rel=0.10)
