@@ -87,7 +87,7 @@ def test_icmp_dgram_loopback() -> None:
         )
 
 
-def test_tcp_handshake_uses_tcp_info_and_closed_port_rst_is_a_sample() -> None:
+def test_tcp_handshake_uses_tcp_info_and_closed_port_rst_is_refused_or_opt_in_sample() -> None:
     async def body() -> None:
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
@@ -103,8 +103,11 @@ def test_tcp_handshake_uses_tcp_info_and_closed_port_rst_is_a_sample() -> None:
                 assert_ok(res, "tcp_info")
         finally:
             listener.close()
-        # Now nothing listens there: the RST is a round trip, timed on the monotonic clock.
+        # Now nothing listens there: the RST is a round trip, timed on the monotonic clock, but
+        # a sample only when asked for (it might come from a firewall near the prober).
         res = await prober.probe(lm, 2.0)
+        assert res.status == "refused" and res.rtt_ms is None and "(RST) after" in res.detail
+        res = await TcpProber(rst_is_sample=True).probe(lm, 2.0)
         assert_ok(res, "connect_rst")
         assert "RST" in res.detail
 

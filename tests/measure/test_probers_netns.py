@@ -88,7 +88,8 @@ def test_udp_and_tcp_to_a_landmark_server_in_the_far_namespace(link: NetnsLink) 
             for _ in range(5):
                 assert_ok(await tcp.probe(lm, 2.0), "tcp_info")
             closed = Landmark("far", 0, 0, link.far_ip, port=1)
-            assert_ok(await tcp.probe(closed, 2.0), "connect_rst")
+            assert_ok(await TcpProber(rst_is_sample=True).probe(closed, 2.0), "connect_rst")
+            assert (await tcp.probe(closed, 2.0)).status == "refused"
         finally:
             await server.stop()
         assert server.stats.replied == 50

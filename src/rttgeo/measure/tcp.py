@@ -6,10 +6,15 @@ between sending the SYN and receiving the SYN-ACK, free of user-space delays; th
 (``timing="tcp_info"``, error budget +0 to +5 µs, resolution 1 µs). Where ``TCP_INFO`` is missing
 the user-space connect time on the monotonic clock is used (``timing="connect"``, +10 to +200 µs).
 
-A closed port answers the SYN with a RST: that is a full round trip too, so it is a valid sample
-(status ``ok``, ``timing="connect_rst"``, ``detail`` says the port is closed), timed on the
-monotonic clock from just before ``connect()`` to the moment the refusal is seen (+10 to +200 µs;
-no kernel timestamp exists for it). A SYN lost and retransmitted (after 1 s) inflates a connect
+A refused connection (a RST, or an ICMP port unreachable the kernel reports the same way) is a
+full round trip too, timed on the monotonic clock from just before ``connect()`` to the moment the
+refusal is seen (+10 to +200 µs; no kernel timestamp exists for it). But it may come from a
+firewall or middlebox anywhere on the path, even next to the prober, and one RTT that is too small
+poisons the minimum and can exclude the true position. So by default it is status ``refused``,
+``rtt_ms=None``, with the time in ``detail``; ``TcpProber(rst_is_sample=True)`` takes it as a
+sample (status ``ok``, ``timing="connect_rst"``) for landmarks known to answer themselves.
+
+A SYN lost and retransmitted (after 1 s) inflates a connect
 time but not ``tcpi_rtt``, which the kernel takes from the TCP timestamp echo or, without it,
 refuses to take from a retransmitted SYN (Karn's rule).
 """
@@ -55,9 +60,10 @@ class TcpProber(Prober):
 
     protocol = "tcp"
 
-    def __init__(self, port: int = 80) -> None:
+    def __init__(self, port: int = 80, rst_is_sample: bool = False) -> None:
         super().__init__()
         self.port = port
+        self.rst_is_sample = rst_is_sample
 
     async def probe(self, landmark: Landmark, timeout_s: float) -> ProbeResult:
         loop = asyncio.get_running_loop()
@@ -124,9 +130,12 @@ class TcpProber(Prober):
     def _failed(self, err: int, stamp: ts.SendStamp, mono_end: int | None) -> ProbeResult:
         end = ts.monotonic_ns() if mono_end is None else mono_end
         if err == errno.ECONNREFUSED:
-            self.stats.answered += 1
             rtt_ms = (end - stamp.mono_ns) / 1e6
-            return ProbeResult("ok", rtt_ms, stamp.real_ns, "connect_rst", "port closed: RST")
+            if self.rst_is_sample:
+                self.stats.answered += 1
+                return ProbeResult("ok", rtt_ms, stamp.real_ns, "connect_rst", "port closed: RST")
+            detail = f"refused (RST) after {rtt_ms:.3f} ms; rst_is_sample=True would use it"
+            return ProbeResult("refused", None, stamp.real_ns, "", detail)
         msg = os.strerror(err)
         if err in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN):
             return ProbeResult("unreachable", None, stamp.real_ns, "", msg)
