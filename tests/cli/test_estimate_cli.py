@@ -1,0 +1,95 @@
+"""The estimation commands end to end (in-process through rttgeo.cli.main)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from rttgeo.cli import main
+from rttgeo.datasets import load_wonderproxy
+from rttgeo.estimate.delay import symmetric_rtt_ms
+
+
+def test_demo_runs_offline_and_explains(capsys) -> None:
+    assert main(["demo", "--method", "shortest-ping,cbg"]) == 0
+    out = capsys.readouterr().out
+    assert "Frankfurt" in out and "true location" in out and "region" in out
+
+
+def test_eval_writes_csv_and_json(tmp_path, capsys) -> None:
+    csv_out, json_out = tmp_path / "s.csv", tmp_path / "s.json"
+    assert main(["eval", "--method", "shortest-ping,cbg", "--limit", "8", "--jobs", "1",
+                 "--out", str(csv_out), "--quiet"]) == 0
+    assert main(["eval", "--method", "cbg", "--limit", "8", "--jobs", "1", "--out",
+                 str(json_out), "--quiet"]) == 0
+    rows = list(csv.DictReader(csv_out.open()))
+    assert [r["method"] for r in rows] == ["shortest-ping", "cbg"]
+    assert int(rows[0]["n_targets"]) == 8
+    data = json.loads(json_out.read_text())
+    assert data[0]["method"] == "cbg" and data[0]["coverage"] is not None
+    assert "median km" in capsys.readouterr().out
+
+
+def test_eval_rejects_unknown_method(capsys) -> None:
+    assert main(["eval", "--method", "magic"]) == 2
+    assert "unknown method 'magic'" in capsys.readouterr().err
+
+
+def _catalog_and_samples(tmp_path, t: int = 30):
+    mesh = load_wonderproxy()
+    sym = symmetric_rtt_ms(mesh.rtt_ms)
+    cat = tmp_path / "cat.csv"
+    with cat.open("w") as fh:
+        fh.write("id,lat_deg,lon_deg,address\n")
+        for i in range(len(mesh)):
+            if i != t:
+                fh.write(f"{mesh.ids[i]},{mesh.lat_deg[i]},{mesh.lon_deg[i]},192.0.2.{i % 250}\n")
+    samples = tmp_path / "s.csv"
+    with samples.open("w") as fh:
+        fh.write("target,landmark,protocol,sent_unix_ns,rtt_ms\n")
+        for i in range(len(mesh)):
+            if i != t and np.isfinite(sym[t, i]):
+                fh.write(f"me,{mesh.ids[i]},icmp,0,{sym[t, i] + 0.5}\n")
+                fh.write(f"me,{mesh.ids[i]},icmp,1,{sym[t, i]}\n")
+                fh.write(f"me,{mesh.ids[i]},icmp,2,\n")  # a lost probe
+    return mesh, cat, samples
+
+
+def test_estimate_from_samples_csv(tmp_path, capsys) -> None:
+    mesh, cat, samples = _catalog_and_samples(tmp_path)
+    out, gj = tmp_path / "e.json", tmp_path / "r.geojson"
+    assert main(["estimate", str(samples), "--landmarks", str(cat), "--method", "cbg",
+                 "--out", str(out), "--geojson", str(gj)]) == 0
+    e = json.loads(out.read_text())
+    from rttgeo.geo.sphere import distance_km
+
+    err = distance_km(e["point"]["lat_deg"], e["point"]["lon_deg"], mesh.lat_deg[30],
+                      mesh.lon_deg[30])
+    assert err < 1500
+    assert e["region"]["type"] in ("Polygon", "MultiPolygon")
+    fc = json.loads(gj.read_text())
+    assert fc["type"] == "FeatureCollection" and fc["features"][0]["properties"]["method"] == "cbg"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("me,1,icmp,0,0", "field 'rtt_ms'"),
+        ("me,1,icmp,0,-2.5", "field 'rtt_ms'"),
+        ("me,1,icmp,0,nan", "field 'rtt_ms'"),
+        ("me,1,icmp,0,fast", "not a number"),
+        ("me,no-such-landmark,icmp,0,5.0", "not in the catalog"),
+    ],
+)
+def test_estimate_rejects_bad_samples_naming_line_and_field(tmp_path, capsys, line, message) -> None:
+    _mesh, cat, _ = _catalog_and_samples(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("target,landmark,protocol,sent_unix_ns,rtt_ms\nme,2,icmp,0,10.0\n" + line + "\n")
+    assert main(["estimate", str(bad), "--landmarks", str(cat)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    if "field" in message:
+        assert "bad.csv:3" in err
