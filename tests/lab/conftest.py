@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lab_helpers import lab_unavailable, leftover
+
+from .lab_helpers import lab_unavailable, leftover
 
 
 @pytest.fixture
