@@ -246,20 +246,13 @@ def test_permission_errors_say_what_to_change() -> None:
         reason = netns_available()
         if reason:
             pytest.skip(reason)
-        with netns_link() as link:  # a fresh namespace has ping_group_range "1 0" (nobody)
+        # Still uid 0 (so the checkout stays readable) but with no capability at all, in a fresh
+        # namespace whose ping_group_range is the kernel default "1 0" (nobody).
+        with netns_link() as link:
             out = subprocess.run(
                 [
-                    "ip",
-                    "netns",
-                    "exec",
-                    link.near,
-                    "setpriv",
-                    "--reuid=65534",
-                    "--regid=65534",
-                    "--clear-groups",
-                    sys.executable,
-                    "-c",
-                    _UNPRIVILEGED_CHECK,
+                    "ip", "netns", "exec", link.near, "setpriv", "--bounding-set=-all",
+                    "--inh-caps=-all", sys.executable, "-c", _UNPRIVILEGED_CHECK,
                 ],
                 capture_output=True,
                 text=True,
