@@ -285,3 +285,14 @@ def test_ipv6_loopback_udp_and_tcp() -> None:
             assert tcp.status == "ok" and tcp.timing == "tcp_info"
 
     asyncio.run(body())
+
+
+def test_cli_bad_bind_address_is_a_one_line_error() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "rttgeo", "serve", "--lat", "0", "--lon", "0", "--bind", "nowhere"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "not an IP address" in proc.stderr and "Traceback" not in proc.stderr

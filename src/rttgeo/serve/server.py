@@ -24,7 +24,7 @@ import struct
 import time
 from dataclasses import asdict, dataclass, field
 
-from rttgeo.errors import MeasurementError, PermissionDenied
+from rttgeo.errors import InputError, MeasurementError, PermissionDenied
 from rttgeo.serve import protocol as wire
 from rttgeo.serve.ratelimit import TokenBucketLimiter
 
@@ -209,8 +209,16 @@ class LandmarkServer:
                 family, host = socket.AF_INET6, "::"
             else:
                 host = "0.0.0.0"
-        elif ipaddress.ip_address(host).version == 6:
-            family = socket.AF_INET6
+        else:
+            try:
+                version = ipaddress.ip_address(host).version
+            except ValueError:
+                raise InputError(
+                    f"bind address {host!r} is not an IP address (e.g. 0.0.0.0, ::, 192.0.2.7)",
+                    field="bind",
+                ) from None
+            if version == 6:
+                family = socket.AF_INET6
         for attempt in (0, 1):
             sock = socket.socket(family, socket.SOCK_DGRAM)
             try:
