@@ -340,9 +340,7 @@ def test_locate_over_real_udp_on_loopback(tmp_path, capsys):
     # every landmark is within ~15 km (0.1 ms at c) of the true host; the estimate may sit one
     # grid cell off (the estimator's finest cells are ~20 km), not more
     pt = doc["estimate"]["point"]
-    d = distance_km(
-        pt["lat_deg"], pt["lon_deg"], [p[0] for p in positions], [p[1] for p in positions]
-    )
+    d = distance_km(pt["lat_deg"], pt["lon_deg"], [p[0] for p in positions], [p[1] for p in positions])
     assert float(np.max(d)) < 30.0
     assert doc["estimate"]["area_km2"] > 0
 
@@ -380,7 +378,68 @@ def test_public_surfaces_resolve():
     for mod in (rttgeo.atlas, rttgeo.catalog, rttgeo.measure, rttgeo.store):
         for name in mod.__all__:
             assert getattr(mod, name) is not None, (mod.__name__, name)
-    assert {"run_campaign", "run_campaign_sync", "FakeProber", "two_stage"} <= set(
-        rttgeo.measure.__all__
-    )
+    assert {"run_campaign", "run_campaign_sync", "FakeProber", "two_stage"} <= set(rttgeo.measure.__all__)
     assert "load_rtts" in rttgeo.store.__all__
+
+
+MEASURE_CHILD = r"""
+import sys
+from rttgeo.cli import main, measure_cmds
+from rttgeo.measure.fake import FakeProber, Reply
+
+prober = FakeProber(default=Reply(40), protocol="icmp")
+measure_cmds.make_prober_for = lambda protocol, port=None: prober
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_measure_ctrl_c_keeps_samples_and_marks_interrupted(catalog, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    path, _, _ = catalog
+    store = tmp_path / "c.db"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            MEASURE_CHILD,
+            "measure",
+            "--landmarks",
+            str(path),
+            "--store",
+            str(store),
+            "-k",
+            "50",
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        line = proc.stderr.readline()  # "probing 40 landmarks x 50 ..." once the campaign began
+        assert line.startswith("probing 40 landmarks"), line
+        deadline = time.monotonic() + 20
+        n = 0
+        while n < 100 and time.monotonic() < deadline:  # wait until samples are on disk
+            time.sleep(0.1)
+            with CampaignStore(store) as s:
+                n = s.campaign().n_samples
+        proc.send_signal(signal.SIGINT)
+        err = proc.stderr.read()
+        code = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130, err
+    assert "interrupted:" in err and "samples kept in" in err
+    with CampaignStore(store) as s:
+        info = s.campaign()
+    assert info.status == "interrupted"
+    assert 100 <= info.n_samples < 30 + 40 * 50
+    kept = int(err.split("interrupted: ")[1].split()[0])
+    assert kept == info.n_samples

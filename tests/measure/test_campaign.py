@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import math
 import time
 
@@ -44,9 +45,7 @@ FAST = CampaignParams(k=3, timeout_s=0.2, retries=1, rate_per_s=math.inf)
 
 
 def by_landmark(result, lid):
-    return [
-        (s, st) for s, st in zip(result.samples, result.statuses, strict=True) if s.landmark == lid
-    ]
+    return [(s, st) for s, st in zip(result.samples, result.statuses, strict=True) if s.landmark == lid]
 
 
 def test_all_answer_min_rtt_and_sample_count():
@@ -56,9 +55,7 @@ def test_all_answer_min_rtt_and_sample_count():
     assert res.n_sent == 9 and res.n_lost == 0
     np.testing.assert_array_equal(res.min_rtt_ms, [10.0, 5.0, 30.0])
     assert [s.rtt_ms for s, _ in by_landmark(res, "L0")] == [12.0, 10.0, 11.0]
-    assert all(
-        s.protocol == "fake" and s.timing == "fake" and s.target == "self" for s in res.samples
-    )
+    assert all(s.protocol == "fake" and s.timing == "fake" and s.target == "self" for s in res.samples)
     assert prober.opened and prober.closed
 
 
@@ -81,18 +78,14 @@ def test_loss_is_retried_and_every_attempt_recorded_never_zero():
 
 def test_no_retry_when_retries_zero():
     prober = FakeProber({"L0": [Loss()]})
-    res = run_campaign_sync(
-        prober, lms(1), CampaignParams(k=2, timeout_s=0.05, retries=0), quiet=True
-    )
+    res = run_campaign_sync(prober, lms(1), CampaignParams(k=2, timeout_s=0.05, retries=0), quiet=True)
     assert [st for _, st in by_landmark(res, "L0")] == ["timeout", "timeout"]
     assert math.isnan(res.min_rtt_ms[0])
 
 
 def test_late_reply_counts_as_lost_and_late():
     prober = FakeProber({"L0": [Late(500), 4, 4]})
-    res = run_campaign_sync(
-        prober, lms(1), CampaignParams(k=2, timeout_s=0.05, retries=1), quiet=True
-    )
+    res = run_campaign_sync(prober, lms(1), CampaignParams(k=2, timeout_s=0.05, retries=1), quiet=True)
     assert [(s.rtt_ms, st) for s, st in by_landmark(res, "L0")] == [
         (None, "timeout"),
         (4.0, "ok"),
@@ -111,9 +104,7 @@ def test_duplicates_do_not_add_samples():
 
 def test_unreachable_and_refused_recorded_not_retried():
     prober = FakeProber({"L0": [Fail("unreachable")], "L1": [Fail("refused", 1.0)]})
-    res = run_campaign_sync(
-        prober, lms(2), CampaignParams(k=2, timeout_s=0.1, retries=3), quiet=True
-    )
+    res = run_campaign_sync(prober, lms(2), CampaignParams(k=2, timeout_s=0.1, retries=3), quiet=True)
     assert [st for _, st in by_landmark(res, "L0")] == ["unreachable"] * 2
     assert [st for _, st in by_landmark(res, "L1")] == ["refused"] * 2
     assert res.n_lost == 4
@@ -121,9 +112,7 @@ def test_unreachable_and_refused_recorded_not_retried():
 
 def test_prober_exception_is_an_error_sample_counted_and_retried():
     prober = FakeProber({"L0": [Raise(OSError("boom")), 5]})
-    res = run_campaign_sync(
-        prober, lms(1), CampaignParams(k=1, timeout_s=0.1, retries=1), quiet=True
-    )
+    res = run_campaign_sync(prober, lms(1), CampaignParams(k=1, timeout_s=0.1, retries=1), quiet=True)
     assert [(s.rtt_ms, st) for s, st in by_landmark(res, "L0")] == [(None, "error"), (5.0, "ok")]
     assert res.errors == {"OSError: boom": 1}
 
@@ -306,3 +295,23 @@ def test_replay_prober_answers_from_a_row():
     p = ReplayProber.from_row(["L0", "L1"], [7.5, float("nan")])
     res = run_campaign_sync(p, lms(2), CampaignParams(k=1, retries=0), quiet=True)
     np.testing.assert_array_equal(res.min_rtt_ms, [7.5, np.nan])
+
+
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_not_when_quiet():
+    from rttgeo.measure.progress import make_progress
+
+    tty = Tty()
+    bar = make_progress(4, stream=tty)
+    assert bar.enabled
+    for lost in (False, True, False, False):
+        bar.update(lost=lost)
+    assert bar._bar.n == 4 and bar._bar.total == 4
+    bar.close()
+    assert "0/4" in tty.getvalue() and (bar.done, bar.lost) == (4, 1)  # drawn on the stream
+    assert not make_progress(4, stream=io.StringIO()).enabled  # a pipe or file: no bar
+    assert not make_progress(4, quiet=True, stream=Tty()).enabled
