@@ -13,6 +13,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -418,7 +419,11 @@ def cmd_locate(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - t0
     n_probed = len({s.landmark for s in camp.samples})
     answered = np.isfinite(rtts)
-    est = estimator.locate(rtts)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = estimator.locate(rtts)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
     best = int(np.nanargmin(rtts))
     conf = confidence(est, int(answered.sum()), float(rtts[best]))
     used = [d for d in est.landmarks if d.used]
