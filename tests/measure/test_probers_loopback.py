@@ -414,3 +414,19 @@ def test_cancelled_probe_leaves_nothing_pending() -> None:
         silent.close()
 
     asyncio.run(body())
+
+
+@pytest.mark.root
+def test_ipv6_landmark_on_the_ipv4_icmp_prober_is_an_error_result_saying_what_to_use() -> None:
+    ok, why = _status("icmp-raw")
+    if not ok:
+        pytest.skip(why)
+
+    async def body() -> None:
+        async with IcmpRawProber() as prober:
+            res = await prober.probe(Landmark("v6", 0, 0, "::1"), 1.0)
+        assert res.status == "error" and res.rtt_ms is None
+        assert "IPv4 only" in res.detail and "udp or tcp" in res.detail
+        assert prober.stats.sent == 0
+
+    asyncio.run(body())

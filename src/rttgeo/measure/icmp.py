@@ -86,6 +86,11 @@ class _IcmpBase(SocketProber):
         self._seq = int.from_bytes(os.urandom(2), "big")
 
     def _next_seq(self, ip: str) -> int:
+        if ":" in ip:
+            raise ValueError(
+                f"{ip} is an IPv6 address: the ICMP probers are IPv4 only; "
+                "probe it with --protocol udp or tcp"
+            )
         for _ in range(65536):
             self._seq = (self._seq + 1) & 0xFFFF
             if (ip, self._seq) not in self._pending:
