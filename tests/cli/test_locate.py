@@ -129,14 +129,13 @@ def test_locate_fails_fast_when_nothing_answers(catalog, monkeypatch, capsys):
     path, _, _ = catalog
     prober = FakeProber(default=Loss(), protocol="icmp")
     monkeypatch.setattr(measure_cmds, "make_prober_for", lambda protocol, port=None: prober)
-    t0 = time.monotonic()
     code = main(["locate", "--landmarks", str(path), "-q", "--first-timeout", "0.5"])
-    elapsed = time.monotonic() - t0
     err = capsys.readouterr().err
     assert code == 2
     assert "offline or firewalled" in err and "rttgeo demo" in err
-    assert len(prober.calls) == 30  # only the quick first wave, no retries, no full campaign
-    assert elapsed < 10.0
+    # it gave up after one concurrent wave of 30 probes with the short timeout: no retries, no
+    # full campaign (so it takes about 0.5 s however slow the full campaign would be)
+    assert len(prober.calls) == 30 and prober.timeouts_s == [0.5] * 30
 
 
 def test_measure_writes_store_and_csv(catalog, tmp_path, monkeypatch, capsys):
@@ -249,10 +248,9 @@ def test_landmarks_refresh_offline_fails_fast_with_advice(tmp_path, monkeypatch,
         raise socket.gaierror(-3, "Temporary failure in name resolution")
 
     monkeypatch.setattr(anchors.socket, "create_connection", refuse)
-    t0 = time.monotonic()
     code = main(["landmarks", "refresh", "--out", str(tmp_path / "x.csv")])
     err = capsys.readouterr().err
-    assert code == 2 and time.monotonic() - t0 < 2.0
+    assert code == 2
     assert "offline" in err and "bundled catalog" in err
     assert calls == [(("atlas.ripe.net", 443), 4.0)]
     assert not (tmp_path / "x.csv").exists()

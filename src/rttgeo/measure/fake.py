@@ -74,8 +74,9 @@ class FakeProber(Prober):
     """Scripted replies per landmark id (see module doc); unscripted landmarks use ``default``.
 
     ``script[id]`` is a sequence of steps (a bare number is ``Reply(delay_ms)``); once used up, its
-    last step repeats. ``calls`` logs ``(landmark_id, monotonic_s)`` of every probe, ``in_flight`` /
-    ``max_in_flight`` the concurrency seen, ``opened`` / ``closed`` the lifecycle.
+    last step repeats. ``calls`` logs ``(landmark_id, monotonic_s)`` of every probe and
+    ``timeouts_s`` its timeout, ``in_flight`` / ``max_in_flight`` the concurrency seen,
+    ``opened`` / ``closed`` the lifecycle.
     """
 
     protocol: ClassVar[str] = "fake"
@@ -93,6 +94,7 @@ class FakeProber(Prober):
         self._pos: dict[str, int] = {}
         self._default = _as_step(default)
         self.calls: list[tuple[str, float]] = []
+        self.timeouts_s: list[float] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self.opened = False
@@ -116,6 +118,7 @@ class FakeProber(Prober):
         step = self._next_step(landmark.id)
         sent_ns = time.time_ns()
         self.calls.append((landmark.id, time.monotonic()))
+        self.timeouts_s.append(timeout_s)
         self.stats.sent += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
