@@ -430,3 +430,28 @@ def test_ipv6_landmark_on_the_ipv4_icmp_prober_is_an_error_result_saying_what_to
         assert prober.stats.sent == 0
 
     asyncio.run(body())
+
+
+def test_icmp_error_about_one_probe_does_not_fail_the_next_send() -> None:
+    """Regression: with IP_RECVERR the port unreachable for a probe to a closed port left a
+    pending socket error, and the next probe's sendto failed with "Connection refused"."""
+
+    async def body() -> None:
+        from rttgeo.serve import LandmarkServer
+
+        closed = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]
+        closed.close()
+        async with (
+            LandmarkServer(0.0, 0.0, host="127.0.0.1", port=0, rate_per_s=1e6, burst=1e6) as srv,
+            UdpProber() as prober,
+        ):
+            dead = Landmark("dead", 0, 0, "127.0.0.1", port=dead_port)
+            live = Landmark("live", 0, 0, "127.0.0.1", port=srv.port)
+            results = await asyncio.gather(
+                *(prober.probe(lm, 2.0) for _ in range(5) for lm in (dead, live))
+            )
+        assert [r.status for r in results] == ["refused", "ok"] * 5, results
+
+    asyncio.run(body())

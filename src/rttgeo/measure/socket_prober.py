@@ -213,14 +213,26 @@ class SocketProber(Prober, abc.ABC):
         """Send now, stamping right before the system call; waits if the send buffer is full."""
         sock = self._sock
         assert sock is not None and self._loop is not None
+        stale_error_retried = False
         while True:
             stamp = ts.send_stamp()
             try:
                 sock.sendto(datagram, sockaddr)
                 return stamp
-            except (BlockingIOError, InterruptedError):
-                # Send buffer full: wait until the socket is writable again (all waiting probes
-                # share one writer callback), then stamp afresh and retry.
+            except OSError as exc:
+                if isinstance(exc, (BlockingIOError, InterruptedError)):
+                    pass
+                elif self.recv_errors and not stale_error_retried:
+                    # With IP_RECVERR an ICMP error about an *earlier* probe leaves a pending
+                    # socket error that the next send reports (and clears). Hand the queued
+                    # errors to their probes, then send this one again, once.
+                    stale_error_retried = True
+                    self._drain_errors(sock)
+                    continue
+                else:
+                    raise
+                # Send buffer full: wait until the socket is writable again (all waiting
+                # probes share one writer callback), then stamp afresh and retry.
                 ready = self._loop.create_future()
                 if not self._write_waiters:
                     self._loop.add_writer(sock.fileno(), self._on_writable)
