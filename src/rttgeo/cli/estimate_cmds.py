@@ -136,10 +136,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from rttgeo.plot import eval_grid
 
         r = results[0]
-        idx = [mesh.index(t) for t in r.target_ids]
-        eval_grid(list(r.estimates), mesh.lat_deg[idx], mesh.lon_deg[idx], args.map,
-                  names=[f"{t} {mesh.labels[i]}" if mesh.labels else t
-                         for t, i in zip(r.target_ids, idx, strict=True)],
+        ok = [k for k, e in enumerate(r.estimates) if e is not None]
+        idx = [mesh.index(r.target_ids[k]) for k in ok]
+        eval_grid([r.estimates[k] for k in ok], mesh.lat_deg[idx], mesh.lon_deg[idx], args.map,
+                  names=[f"{mesh.ids[i]} {mesh.labels[i]}" if mesh.labels else mesh.ids[i]
+                         for i in idx],
                   title=f"{r.method}: worst and best targets ({mesh.name})")
         print(f"wrote {args.map}")
     return 0

@@ -179,8 +179,9 @@ class Spotter(Estimator):
 
     Posterior over cells proportional to the product over landmarks of the pooled delay-distance
     likelihood (:class:`~rttgeo.estimate.delay.DelayDistance`) raised to ``1 / temperature``, zero
-    outside the speed-of-light (vacuum) discs. The region at ``level`` is the highest-posterior region
-    holding that probability; the point is the posterior's mode.
+    outside the speed-of-light (vacuum) discs. Only the ``max_landmarks`` lowest RTTs enter the
+    likelihood (far landmarks add bias more than information). The region at ``level`` is the
+    highest-posterior region holding that probability; the point is the posterior's mode.
     Coarse-to-fine: at each level cells whose log-posterior is more than ``prune_nats`` below the best
     are dropped (their mass is ignored, at most ~exp(-prune_nats) per dropped cell).
     """
@@ -193,11 +194,13 @@ class Spotter(Estimator):
         temperature: float = 1.0,
         end_level: int = 4,
         prune_nats: float = 15.0,
+        max_landmarks: int = 30,
     ) -> None:
         self.level = level
         self.temperature = temperature
         self.end_level = end_level
         self.prune_nats = prune_nats
+        self.max_landmarks = max_landmarks
 
     def _fit(self) -> None:
         r, d = mesh_pairs(self.mesh_, self.distance_km_, self.usable_)
@@ -219,6 +222,10 @@ class Spotter(Estimator):
 
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
         idx = np.flatnonzero(use)
+        if len(idx) > self.max_landmarks:
+            # The lowest RTTs carry nearly all the information (Hu et al. 2012): the likelihood
+            # uses the max_landmarks nearest by RTT; the others still bound the support below.
+            idx = idx[np.argsort(rtt_ms[idx], kind="stable")[: self.max_landmarks]]
         consistent, note = True, ""
         try:
             level, rows, cols, logp = self.posterior_cells(rtt_ms, idx, cap=True)
@@ -273,14 +280,18 @@ class Spotter(Estimator):
         target = d0 * np.expm1(mu)
         best = np.clip(target[None, :], dist - pad_km[:, None], dist + pad_km[:, None])
         best = np.clip(best, 1.0, HALF_CIRCUMFERENCE_KM)
-        # Within the cell the Jacobian terms vary too; bound them by their value at the nearest point.
+        # Within the cell the Jacobian terms vary too: -log(D0 + d) is largest at the nearest
+        # distance, and -log(sin(d / R)) at whichever end of the range has the smaller sine (sin is
+        # concave on [0, pi], so its minimum over an interval is at an end).
         near = np.clip(dist - pad_km[:, None], 1.0, HALF_CIRCUMFERENCE_KM)
+        far = np.clip(dist + pad_km[:, None], 1.0, HALF_CIRCUMFERENCE_KM - 1.0)
+        sin_min = np.minimum(np.sin(near / EARTH_RADIUS_KM), np.sin(far / EARTH_RADIUS_KM))
         y = np.log1p(best / d0)
         ll = (
             -0.5 * ((y - mu) / sigma) ** 2
             - np.log(sigma)
             - np.log(d0 + near)
-            - np.log(np.sin(np.minimum(near / EARTH_RADIUS_KM, np.pi / 2)))
+            - np.log(np.maximum(sin_min, 1e-12))
         )
         if cap:
             ll = np.where(near <= rtt_ms[idx] * MAX_KM_PER_RTT_MS, ll, -np.inf)

@@ -41,7 +41,8 @@ class LooResult:
     fit_ms: NDArray[np.float64]
     locate_ms: NDArray[np.float64]
     has_region: bool
-    estimates: tuple[Estimate, ...] = field(default=(), repr=False)
+    #: With ``keep_estimates``: one per target, None where the method raised EstimationError.
+    estimates: tuple[Estimate | None, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,8 @@ def leave_one_out(
             t2 = time.perf_counter_ns()
         fit_ms.append((t1 - t0) / 1e6)
         loc_ms.append((t2 - t1) / 1e6)
+        if keep_estimates:
+            ests.append(e)
         if e is None:
             errs.append(math.inf)
             cov.append(False)
@@ -137,8 +140,6 @@ def leave_one_out(
             )
             area.append(e.area_km2)
             cons.append(e.consistent)
-            if keep_estimates:
-                ests.append(e)
         if progress:
             progress(k + 1, len(tgt))
     return LooResult(
