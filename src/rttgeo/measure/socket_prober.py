@@ -304,6 +304,10 @@ class SocketProber(Prober, abc.ABC):
         except Malformed:
             stats.malformed += 1
             return
+        except Exception:  # a parser bug must not stop the reader: count it, keep going
+            stats.malformed += 1
+            stats.extra["parser_errors"] = stats.extra.get("parser_errors", 0) + 1
+            return
         if parsed is None:
             stats.unmatched += 1
             return
