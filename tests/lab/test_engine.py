@@ -1,7 +1,8 @@
-"""The C delay engine alone, without root: its TUN fds replaced by datagram socketpairs.
+"""The delay engines alone (C and pure Python), without root: TUN fds replaced by socketpairs.
 
-A SOCK_DGRAM socketpair keeps packet boundaries like a TUN fd, so the engine's routing by
-destination address, its delays, drops and counters are checked on any Linux machine with cc.
+A SOCK_DGRAM socketpair keeps packet boundaries like a TUN fd, so each engine's routing by
+destination address, its delays, drops and counters are checked on any Linux machine (the C engine
+where a C compiler exists).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,14 +23,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rttgeo.errors import LabError
-from rttgeo.lab.engine import EngineConfig, build_engine, read_stats, write_config
+from rttgeo.errors import LabError, RttgeoWarning
+from rttgeo.lab.engine import (
+    EngineConfig,
+    build_engine,
+    engine_command,
+    read_stats,
+    write_config,
+)
 
 BASE = ipaddress.IPv4Address("198.18.4.0")
-pytestmark = pytest.mark.skipif(
-    shutil.which("cc") is None and shutil.which("gcc") is None and not os.environ.get("CC"),
-    reason="no C compiler: the engine is compiled from C (apt-get install gcc)",
-)
+HAVE_CC = bool(shutil.which("cc") or shutil.which("gcc") or os.environ.get("CC"))
+needs_cc = pytest.mark.skipif(not HAVE_CC, reason="no C compiler (apt-get install gcc)")
 
 
 def ipv4_packet(src: str, dst: str, payload: bytes = b"hello") -> bytes:
@@ -41,12 +47,21 @@ def ipv4_packet(src: str, dst: str, payload: bytes = b"hello") -> bytes:
 
 @pytest.fixture(scope="module")
 def exe(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The engine compiled once for this module, in a fresh cache."""
+    """The C engine compiled once for this module, in a fresh cache."""
+    if not HAVE_CC:
+        pytest.skip("no C compiler (apt-get install gcc)")
     return build_engine(tmp_path_factory.mktemp("engine-cache"))
 
 
+@pytest.fixture(params=["c", "python"])
+def engine_argv(request: pytest.FixtureRequest) -> list[str]:
+    if request.param == "python":
+        return [sys.executable, "-m", "rttgeo.lab.pyengine"]
+    return [str(request.getfixturevalue("exe"))]
+
+
 @pytest.fixture
-def engine(tmp_path: Path, exe: Path) -> Iterator:  # type: ignore[type-arg]
+def engine(tmp_path: Path, engine_argv: list[str]) -> Iterator:  # type: ignore[type-arg]
     """``start(one_way_ms, **cfg)`` runs the engine for N hosts: (host socket ends, proc)."""
     procs: list[subprocess.Popen] = []  # type: ignore[type-arg]
     socks: list[socket.socket] = []
@@ -68,7 +83,7 @@ def engine(tmp_path: Path, exe: Path) -> Iterator:  # type: ignore[type-arg]
             **kw,
         )
         write_config(cfg, tmp_path / "engine.conf")
-        p = subprocess.Popen([str(exe), str(tmp_path / "engine.conf")], pass_fds=cfg.fds,
+        p = subprocess.Popen([*engine_argv, str(tmp_path / "engine.conf")], pass_fds=cfg.fds,
                              stderr=subprocess.PIPE)
         procs.append(p)
         deadline = time.monotonic() + 10
@@ -178,9 +193,27 @@ def test_bad_config_and_shapes() -> None:
                      Path("/nonexistent/never-written"))
 
 
-def test_engine_rejects_bad_config(tmp_path: Path, exe: Path) -> None:
-    assert build_engine(exe.parent) == exe  # cached: compiled once per source
+def test_engine_rejects_bad_config(tmp_path: Path, engine_argv: list[str]) -> None:
     conf = tmp_path / "bad.conf"
     conf.write_text("n 2\nfrobnicate 3\n")
-    r = subprocess.run([str(exe), str(conf)], capture_output=True, text=True, timeout=10)
+    r = subprocess.run([*engine_argv, str(conf)], capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "frobnicate" in r.stderr
+
+
+@needs_cc
+def test_c_engine_is_cached(exe: Path) -> None:
+    assert build_engine(exe.parent) == exe  # compiled once per version of the source
+    assert engine_command("c", exe.parent) == ([str(exe)], "c")
+
+
+def test_auto_falls_back_to_python_without_compiler(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no cc, gcc, clang
+    monkeypatch.delenv("CC", raising=False)
+    with pytest.warns(RttgeoWarning, match="no C compiler"):
+        argv, kind = engine_command("auto", tmp_path / "empty-cache")
+    assert kind == "python" and argv[-1] == "rttgeo.lab.pyengine"
+    with pytest.raises(LabError, match="no C compiler"):
+        engine_command("c", tmp_path / "empty-cache")
+    with pytest.raises(LabError, match="unknown engine"):
+        engine_command("rust")

@@ -155,6 +155,19 @@ def test_tcp_connect_time_in_namespace(make_lab) -> None:  # type: ignore[no-unt
     assert want - 0.01 <= min(r[1] for r in runs) < want + 1.0
 
 
+def test_python_engine_lab(make_lab) -> None:  # type: ignore[no-untyped-def]
+    """The pure-Python fallback engine runs a lab too (ICMP through real namespaces)."""
+    world = _small_world()
+    lab = make_lab(world, serve=False, engine="python")
+    assert lab.state["engine"] == "python" and lab.engine_pid() is not None
+    for dst in ("a", "b"):
+        got, received = ping_min_ms(lab, "t", lab.address(dst), count=10)
+        want = world.rtt_ms[world.index("t"), world.index(dst)]
+        assert received >= 8 and got is not None
+        assert want - 0.01 <= got < want + 2 * TOL_MS, (dst, got, want)
+    assert lab.stats()["engine"] == "python"
+
+
 def test_loss_and_jitter(make_lab) -> None:  # type: ignore[no-untyped-def]
     world = _small_world(loss=0.5, jitter_ms=2.0)
     lab = make_lab(world, serve=False)
@@ -207,7 +220,7 @@ def test_cli_up_status_exec_down(lab_env) -> None:  # type: ignore[no-untyped-de
         assert up.returncode == 0, up.stderr
         info = json.loads(up.stdout)
         st = subprocess.run([*cli, "status"], capture_output=True, text=True, env=env, timeout=30)
-        assert info["id"] in st.stdout and "engine running" in st.stdout
+        assert info["id"] in st.stdout and "c engine running" in st.stdout
         paris = next(h["address"] for h in info["hosts"] if h["name"] == "paris")
         ex = subprocess.run([*cli, "exec", "lyon", "--", "ping", "-c", "1", "-W", "2", paris],
                             capture_output=True, text=True, env=env, timeout=30)

@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     u.add_argument("--seed", type=int, default=0, help="host choice (with --from-dataset)")
     u.add_argument("--no-serve", action="store_true",
                    help="do not start 'rttgeo serve' on the landmarks (ICMP only)")
+    u.add_argument("--engine", choices=("auto", "c", "python"), default="auto",
+                   help="delay engine: compiled C (default when a C compiler exists) or Python")
     u.add_argument("--json", action="store_true", help="print the lab as JSON")
     u.set_defaults(handler=_up)
 
@@ -86,7 +88,7 @@ def _up(args: argparse.Namespace) -> int:
                                 name=f"{args.from_dataset}-s{args.seed}")
     else:
         world = load_world(args.world)
-    lab = up(world, serve=False if args.no_serve else None)
+    lab = up(world, serve=False if args.no_serve else None, engine=args.engine)
     info = _describe(lab)
     if args.json:
         print(json.dumps(info, indent=1))
@@ -113,6 +115,7 @@ def _describe(lab: Any) -> dict[str, Any]:
         "run_dir": str(lab.run_dir),
         "catalog": str(lab.catalog_path),
         "engine_alive": lab.engine_pid() is not None,
+        "engine_kind": lab.state.get("engine", "c"),
         "hosts": [
             {"name": h.name, "role": h.role, "address": h.address, "netns": h.netns,
              "lat_deg": h.lat_deg, "lon_deg": h.lon_deg}
@@ -165,7 +168,7 @@ def _status(args: argparse.Namespace) -> int:
         n_lm = sum(h["role"] == "landmark" for h in i["hosts"])
         print(f"lab {i['id']}  world {i['world']!r}  {i['status']}  {i['network']}  "
               f"{n_lm} landmarks, {len(i['hosts']) - n_lm} targets  "
-              f"engine {'running' if i['engine_alive'] else 'DEAD'}")
+              f"{i['engine_kind']} engine {'running' if i['engine_alive'] else 'DEAD'}")
         if e.get("forwarded") is not None:
             print(f"   forwarded {e['forwarded']} packets, lateness mean {e['late_mean_us']} µs "
                   f"max {e['late_max_us']} µs, cpu {e['cpu_user_s']} s user "

@@ -20,15 +20,26 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rttgeo.errors import LabError
+from rttgeo.errors import LabError, RttgeoWarning
 
-__all__ = ["EngineConfig", "build_engine", "read_stats", "write_config"]
+__all__ = ["ENGINES", "EngineConfig", "build_engine", "engine_command", "read_stats",
+           "write_config"]
+
+#: Engine choices: ``c`` (compiled engine.c), ``python`` (rttgeo.lab.pyengine), ``auto`` (C when a
+#: compiler is found, else Python with a warning).
+ENGINES = ("auto", "c", "python")
+
+
+class NoCompiler(LabError):
+    """No C compiler to build the engine with."""
 
 SOURCE = Path(__file__).with_name("engine.c")
 #: Largest spin window, ns: the engine stops sleeping at most this long before a packet is due and
@@ -63,7 +74,7 @@ def build_engine(cache_dir: Path | None = None) -> Path:
         return exe
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if not cc:
-        raise LabError(
+        raise NoCompiler(
             "the lab's delay engine is compiled from C on first use and no C compiler was found: "
             "install one (Debian: apt-get install gcc) or set CC"
         )
@@ -84,6 +95,25 @@ def build_engine(cache_dir: Path | None = None) -> Path:
         raise LabError(f"compiling the delay engine with {cc} failed:\n{proc.stderr.strip()}")
     os.replace(tmp, exe)
     return exe
+
+
+def engine_command(kind: str = "auto", cache_dir: Path | None = None) -> tuple[list[str], str]:
+    """(argv prefix to run the engine, without its config path; the engine kind chosen).
+
+    ``auto`` falls back to the pure-Python engine, with a :class:`RttgeoWarning`, only when no C
+    compiler is found; a compiler that fails is an error.
+    """
+    if kind not in ENGINES:
+        raise LabError(f"unknown engine {kind!r}: one of {', '.join(ENGINES)}")
+    if kind != "python":
+        try:
+            return [str(build_engine(cache_dir))], "c"
+        except NoCompiler as exc:
+            if kind == "c":
+                raise
+            warnings.warn(f"{exc}; using the slower pure-Python engine instead", RttgeoWarning,
+                          stacklevel=2)
+    return [sys.executable, "-m", "rttgeo.lab.pyengine"], "python"
 
 
 class EngineConfig:

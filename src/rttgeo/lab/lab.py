@@ -44,7 +44,7 @@ from rttgeo.lab.engine import (
     DEFAULT_RT_PRIORITY,
     DEFAULT_SPIN_NS,
     EngineConfig,
-    build_engine,
+    engine_command,
     read_stats,
     write_config,
 )
@@ -178,6 +178,7 @@ def up(
     spin_ns: int = DEFAULT_SPIN_NS,
     bias_ns: int = 0,
     rt_priority: int = DEFAULT_RT_PRIORITY,
+    engine: str = "auto",
     ready_timeout_s: float = 60.0,
 ) -> Lab:
     """Build ``world`` as a lab and return it; on any failure, everything built so far is removed.
@@ -185,10 +186,11 @@ def up(
     ``serve``: run ``rttgeo serve`` on every landmark (None: if the serve command is installed).
     ``bias_ns`` is subtracted from every one-way delay (0 by default; see docs/lab.md).
     ``rt_priority``: SCHED_FIFO priority of the engine (0 = normal scheduling).
+    ``engine``: ``c``, ``python`` or ``auto`` (C if a compiler is found; see rttgeo.lab.engine).
     Raises :class:`LabError` if not root or namespaces / TUN are missing.
     """
     netns.check_capable()
-    exe = build_engine()
+    engine_argv, engine_kind = engine_command(engine)
     if serve is None:
         serve = importlib.util.find_spec("rttgeo.cli.serve_cmds") is not None
     root = run_root()
@@ -219,14 +221,15 @@ def up(
             "network": str(network),
             "port": world.port,
             "engine_pid": None,
-            "engine_exe": str(exe),
+            "engine": engine_kind,
+            "engine_argv": engine_argv,
             "server_pids": {},
             "hosts": hosts,
         }
         _write_json(run_dir / "state.json", state)
     try:
-        _build(world, run_dir, state, exe, serve=serve, seed=seed, spin_ns=spin_ns, bias_ns=bias_ns,
-               rt_priority=rt_priority, ready_timeout_s=ready_timeout_s)
+        _build(world, run_dir, state, engine_argv, serve=serve, seed=seed, spin_ns=spin_ns,
+               bias_ns=bias_ns, rt_priority=rt_priority, ready_timeout_s=ready_timeout_s)
     except BaseException:
         with contextlib.suppress(Exception):
             down(lab_id, force=True)
@@ -234,8 +237,8 @@ def up(
     return Lab(run_dir)
 
 
-def _build(world: World, run_dir: Path, state: dict[str, Any], exe: Path, *, serve: bool,
-           seed: int, spin_ns: int, bias_ns: int, rt_priority: int,
+def _build(world: World, run_dir: Path, state: dict[str, Any], engine_argv: list[str], *,
+           serve: bool, seed: int, spin_ns: int, bias_ns: int, rt_priority: int,
            ready_timeout_s: float) -> None:
     hosts = state["hosts"]
     network = ipaddress.IPv4Network(state["network"])
@@ -281,7 +284,7 @@ def _build(world: World, run_dir: Path, state: dict[str, Any], exe: Path, *, ser
         )
         write_config(cfg, run_dir / "engine.conf")
         with open(run_dir / "engine.log", "ab") as log:
-            eng = subprocess.Popen([str(exe), str(run_dir / "engine.conf")], pass_fds=fds,
+            eng = subprocess.Popen([*engine_argv, str(run_dir / "engine.conf")], pass_fds=fds,
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    start_new_session=True)
     finally:

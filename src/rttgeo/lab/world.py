@@ -370,10 +370,8 @@ def load_world(path: str | Path) -> World:
     except OSError as exc:
         raise WorldError(f"cannot read world file: {exc.strerror}", where=str(p)) from exc
     try:
-        if p.suffix.lower() == ".toml":
-            data = tomllib.loads(text.decode("utf-8"))
-        else:
-            data = json.loads(text)
+        is_toml = p.suffix.lower() == ".toml"
+        data = tomllib.loads(text.decode("utf-8")) if is_toml else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise WorldError(f"not valid {'TOML' if p.suffix == '.toml' else 'JSON'}: {exc}",
                          where=str(p)) from exc
