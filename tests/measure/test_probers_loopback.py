@@ -426,7 +426,7 @@ def test_ipv6_landmark_on_the_ipv4_icmp_prober_is_an_error_result_saying_what_to
         async with IcmpRawProber() as prober:
             res = await prober.probe(Landmark("v6", 0, 0, "::1"), 1.0)
         assert res.status == "error" and res.rtt_ms is None
-        assert "IPv4 only" in res.detail and "udp or tcp" in res.detail
+        assert "IPv6 address" in res.detail and "icmp6" in res.detail
         assert prober.stats.sent == 0
 
     asyncio.run(body())

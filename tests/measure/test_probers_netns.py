@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from rttgeo.measure.base import Prober, ProbeResult
-from rttgeo.measure.icmp import IcmpDgramProber, IcmpRawProber
+from rttgeo.measure.icmp import Icmp6DgramProber, Icmp6RawProber, IcmpDgramProber, IcmpRawProber
 from rttgeo.measure.tcp import TcpProber
 from rttgeo.measure.udp import UdpProber
 from rttgeo.models import Landmark
@@ -117,9 +117,7 @@ async def _next_echo_request(loop: asyncio.AbstractEventLoop, spy: socket.socket
 
 
 @pytest.mark.parametrize("kind", [IcmpRawProber, IcmpDgramProber])
-def test_icmp_spoofed_duplicate_late_and_malformed_replies(
-    quiet_link: NetnsLink, kind: type[Prober]
-) -> None:
+def test_icmp_spoofed_duplicate_late_and_malformed_replies(quiet_link: NetnsLink, kind: type[Prober]) -> None:
     link = quiet_link
 
     async def body() -> None:
@@ -215,3 +213,47 @@ def test_cli_serve_inside_a_namespace(link: NetnsLink) -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("kind", [Icmp6RawProber, Icmp6DgramProber])
+def test_icmp6_across_veth(link: NetnsLink, kind: type[Prober]) -> None:
+    if not link.far_ip6:
+        pytest.skip("this kernel has no IPv6")
+
+    async def body() -> None:
+        lm = Landmark("far6", 0.0, 0.0, link.far_ip6)
+        async with kind() as prober:
+            for _ in range(3):
+                assert_ok(await prober.probe(lm, 5.0), "so_timestampns")
+            many = await asyncio.gather(*(prober.probe(lm, 5.0) for _ in range(50)))
+            loop6 = await prober.probe(Landmark("lo6", 0.0, 0.0, "::1"), 5.0)
+        for res in many:
+            assert_ok(res, "so_timestampns")
+        assert_ok(loop6, "so_timestampns")
+        assert prober.stats.answered == 54 and prober.stats.unmatched == 0
+
+    run_in_netns(link.near, body)
+
+
+@pytest.mark.parametrize("kind", [Icmp6RawProber, Icmp6DgramProber])
+def test_icmp6_error_ends_probe_as_unreachable(link: NetnsLink, kind: type[Prober]) -> None:
+    if not link.far_ip6:
+        pytest.skip("this kernel has no IPv6")
+    link.sysctl(link.far, "net.ipv6.conf.all.forwarding", "1")
+    subprocess.run(
+        ["ip", "-n", link.near, "-6", "route", "add", "fd00:79::/64", "via", link.far_ip6],
+        check=True,
+        capture_output=True,
+    )
+
+    async def body() -> None:
+        async with kind() as prober:
+            res = await prober.probe(Landmark("beyond6", 0, 0, "fd00:79::9"), 5.0)
+        assert res.status == "unreachable" and res.rtt_ms is None, res
+        assert link.far_ip6 in res.detail and "unreachable" in res.detail
+
+    try:
+        run_in_netns(link.near, body)
+    finally:
+        subprocess.run(["ip", "-n", link.near, "-6", "route", "del", "fd00:79::/64"], check=False)
+        link.sysctl(link.far, "net.ipv6.conf.all.forwarding", "0")

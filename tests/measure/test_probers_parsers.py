@@ -7,7 +7,7 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rttgeo.measure.icmp import IcmpDgramProber, IcmpRawProber
+from rttgeo.measure.icmp import Icmp6DgramProber, Icmp6RawProber, IcmpDgramProber, IcmpRawProber
 from rttgeo.measure.socket_prober import Malformed, Parsed
 from rttgeo.measure.udp import UdpProber
 from rttgeo.serve import protocol as wire
@@ -15,6 +15,8 @@ from rttgeo.serve import protocol as wire
 _RAW = IcmpRawProber()  # parsers need no socket
 _DGRAM = IcmpDgramProber()
 _UDP = UdpProber()
+_RAW6 = Icmp6RawProber()
+_DGRAM6 = Icmp6DgramProber()
 
 
 def _ipv4(payload: bytes, proto: int = 1) -> bytes:
@@ -81,3 +83,17 @@ def test_udp_parser_accepts_a_real_reply_and_keys_it_by_canonical_source() -> No
     parsed = _UDP._parse(reply, ("::ffff:127.0.0.1", 4789, 0, 0))
     assert parsed is not None and parsed.key == ("127.0.0.1", nonce) and parsed.token == nonce
     assert "turnaround_us=5.0" in parsed.detail and parsed.adjust_ns == 0  # not trusted
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=120),
+        st.tuples(st.sampled_from([1, 3, 129]), st.integers(0, 255), st.binary(max_size=100)).map(
+            lambda t: bytes([t[0], t[1], 0, 0]) + t[2]
+        ),
+    )
+)
+def test_icmp6_parsers_never_raise_anything_else(data: bytes) -> None:
+    _check(_RAW6._parse, data, ("fd00::2", 0, 0, 0))
+    _check(_DGRAM6._parse, data, ("fd00::2", 0, 0, 0))

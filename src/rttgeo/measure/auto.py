@@ -4,8 +4,9 @@
 CAP_NET_RAW), else the unprivileged ICMP datagram socket when ``net.ipv4.ping_group_range``
 includes the process's group, else :class:`rttgeo.errors.PermissionDenied` explaining both refusals
 and what to change. Names: ``auto``, ``icmp`` (same as auto), ``icmp-raw``, ``icmp-dgram``,
-``tcp`` (option ``port``, default 80) and ``udp`` (options ``port``, default 4789, and
-``request_size``).
+``tcp`` (options ``port``, default 80, and ``rst_is_sample``), ``udp`` (options ``port``,
+default 4789, ``request_size`` and ``subtract_turnaround``), and for IPv6 landmarks ``icmp6``
+(raw if allowed, else datagram), ``icmp6-raw``, ``icmp6-dgram``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ from rttgeo.measure.base import Prober
 
 __all__ = ["PROTOCOL_NAMES", "ProtocolStatus", "available_protocols", "make_prober"]
 
-PROTOCOL_NAMES = ("auto", "icmp", "icmp-raw", "icmp-dgram", "tcp", "udp")
+PROTOCOL_NAMES = (
+    "auto",
+    "icmp",
+    "icmp-raw",
+    "icmp-dgram",
+    "tcp",
+    "udp",
+    "icmp6",
+    "icmp6-raw",
+    "icmp6-dgram",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,46 +43,51 @@ class ProtocolStatus:
     reason: str
 
 
-def _raw_status() -> ProtocolStatus:
+def _raw_status(v6: bool = False) -> ProtocolStatus:
     from rttgeo.measure.icmp import raw_permission_advice
 
+    name = "icmp6-raw" if v6 else "icmp-raw"
+    family, proto = (socket.AF_INET6, socket.IPPROTO_ICMPV6) if v6 else (socket.AF_INET, socket.IPPROTO_ICMP)
     try:
-        socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()
+        socket.socket(family, socket.SOCK_RAW, proto).close()
     except PermissionError:
-        return ProtocolStatus("icmp-raw", False, raw_permission_advice())
+        return ProtocolStatus(name, False, raw_permission_advice())
     except OSError as exc:
-        return ProtocolStatus("icmp-raw", False, f"raw ICMP socket refused: {exc}")
+        return ProtocolStatus(name, False, f"raw ICMP socket refused: {exc}")
     try:
         import scapy.layers.inet  # noqa: F401
     except ImportError:
-        return ProtocolStatus(
-            "icmp-raw", False, "scapy is not installed: pip install 'rttgeo[measure]'"
-        )
-    return ProtocolStatus("icmp-raw", True, "raw socket allowed (root or CAP_NET_RAW)")
+        return ProtocolStatus(name, False, "scapy is not installed: pip install 'rttgeo[measure]'")
+    return ProtocolStatus(name, True, "raw socket allowed (root or CAP_NET_RAW)")
 
 
-def _dgram_status() -> ProtocolStatus:
+def _dgram_status(v6: bool = False) -> ProtocolStatus:
     from rttgeo.measure.icmp import dgram_permission_advice, ping_group_range
 
+    name = "icmp6-dgram" if v6 else "icmp-dgram"
+    family, proto = (socket.AF_INET6, socket.IPPROTO_ICMPV6) if v6 else (socket.AF_INET, socket.IPPROTO_ICMP)
     try:
-        socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP).close()
+        socket.socket(family, socket.SOCK_DGRAM, proto).close()
     except PermissionError:
-        return ProtocolStatus("icmp-dgram", False, dgram_permission_advice())
+        return ProtocolStatus(name, False, dgram_permission_advice())
     except OSError as exc:
         if exc.errno in (errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT, errno.EAFNOSUPPORT):
-            return ProtocolStatus("icmp-dgram", False, "this kernel has no ICMP datagram sockets")
-        return ProtocolStatus("icmp-dgram", False, f"ICMP datagram socket refused: {exc}")
+            return ProtocolStatus(name, False, "this kernel has no such ICMP datagram socket")
+        return ProtocolStatus(name, False, f"ICMP datagram socket refused: {exc}")
     rng = ping_group_range()
-    return ProtocolStatus("icmp-dgram", True, f"allowed by net.ipv4.ping_group_range {rng}")
+    return ProtocolStatus(name, True, f"allowed by net.ipv4.ping_group_range {rng}")
 
 
 def available_protocols() -> list[ProtocolStatus]:
-    """What works here: icmp-raw, icmp-dgram, tcp, udp (opens and closes test sockets)."""
+    """What works here: icmp-raw, icmp-dgram, tcp, udp, icmp6-raw, icmp6-dgram (opens and
+    closes test sockets)."""
     return [
         _raw_status(),
         _dgram_status(),
         ProtocolStatus("tcp", True, "TCP handshakes need no privilege (needs an open port)"),
         ProtocolStatus("udp", True, "UDP needs no privilege (landmark must run rttgeo serve)"),
+        _raw_status(v6=True),
+        _dgram_status(v6=True),
     ]
 
 
@@ -113,6 +129,17 @@ def make_prober(protocol: str = "auto", **opts: Any) -> Prober:
         from rttgeo.measure.icmp import IcmpDgramProber
 
         return IcmpDgramProber(**opts)
+    if name in ("icmp6", "icmp6-raw", "icmp6-dgram"):
+        from rttgeo.measure.icmp import Icmp6DgramProber, Icmp6RawProber
+
+        raw6 = _raw_status(v6=True)
+        if name != "icmp6-dgram" and raw6.available:
+            return Icmp6RawProber(**opts)
+        dgram6 = _dgram_status(v6=True)
+        if name != "icmp6-raw" and dgram6.available:
+            return Icmp6DgramProber(**opts)
+        reasons = {"icmp6-raw": raw6.reason, "icmp6-dgram": dgram6.reason}
+        raise PermissionDenied(reasons.get(name, f"{raw6.reason}; and {dgram6.reason}"))
     if name == "tcp":
         from rttgeo.measure.tcp import TcpProber
 

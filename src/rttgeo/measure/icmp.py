@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import os
 import socket
 import struct
@@ -28,7 +29,14 @@ from rttgeo.errors import PermissionDenied
 from rttgeo.measure.socket_prober import Malformed, Parsed, SocketProber
 from rttgeo.models import Landmark
 
-__all__ = ["IcmpDgramProber", "IcmpRawProber", "ping_group_range", "raw_permission_advice"]
+__all__ = [
+    "Icmp6DgramProber",
+    "Icmp6RawProber",
+    "IcmpDgramProber",
+    "IcmpRawProber",
+    "ping_group_range",
+    "raw_permission_advice",
+]
 
 TOKEN_SIZE = 16
 SOL_RAW = 255
@@ -87,10 +95,7 @@ class _IcmpBase(SocketProber):
 
     def _next_seq(self, ip: str) -> int:
         if ":" in ip:
-            raise ValueError(
-                f"{ip} is an IPv6 address: the ICMP probers are IPv4 only; "
-                "probe it with --protocol udp or tcp"
-            )
+            raise ValueError(f"{ip} is an IPv6 address: probe it with icmp6 (or udp, tcp), not icmp")
         for _ in range(65536):
             self._seq = (self._seq + 1) & 0xFFFF
             if (ip, self._seq) not in self._pending:
@@ -205,3 +210,141 @@ class IcmpDgramProber(_IcmpBase):
         what = "destination unreachable" if icmp_type == DEST_UNREACH else "TTL exceeded"
         detail = f"{what} (code {icmp_code}) from {offender or '?'}"
         return Parsed((dest[0], seq), bytes(quoted[8:]), "unreachable", detail)
+
+
+# -- ICMPv6 ------------------------------------------------------------------------------------
+ECHO6_REQUEST, ECHO6_REPLY, DEST6_UNREACH, TIME6_EXCEEDED = 128, 129, 1, 3
+ICMP6_FILTER = 1
+
+
+def _canonical6(ip: str) -> str:
+    return str(ipaddress.ip_address(ip.split("%", 1)[0]))
+
+
+class _Icmp6Base(_IcmpBase):
+    family = socket.AF_INET6
+
+    def _next_seq(self, ip: str) -> int:
+        if ":" not in ip:
+            raise ValueError(f"{ip} is an IPv4 address: probe it with icmp, not icmp6")
+        for _ in range(65536):
+            self._seq = (self._seq + 1) & 0xFFFF
+            if (ip, self._seq) not in self._pending:
+                return self._seq
+        raise ValueError("65536 probes to one address are already pending")
+
+    async def _resolve(self, landmark: Landmark) -> str:
+        return _canonical6(await super()._resolve(landmark))
+
+    def _quoted_echo(self, quoted: bytes, detail: str) -> Parsed | None:
+        """An ICMPv6 error quoting (IPv6 header + echo request): the probe it ends, if ours."""
+        if len(quoted) < 48 or quoted[6] != 58 or quoted[40] != ECHO6_REQUEST:
+            return None
+        _t, _c, _sum, q_id, q_seq = _ECHO.unpack_from(quoted, 40)
+        if not self._ident_matches(q_id):
+            return None
+        dst = socket.inet_ntop(socket.AF_INET6, quoted[24:40])
+        return Parsed((dst, q_seq), bytes(quoted[48:]), "unreachable", detail)
+
+    def _ident_matches(self, ident: int) -> bool:
+        return True
+
+
+class Icmp6RawProber(_Icmp6Base):
+    """ICMPv6 echo through a raw socket (root or CAP_NET_RAW); packets built and parsed by scapy.
+
+    The kernel computes and verifies ICMPv6 checksums on raw sockets (bad ones never arrive), and
+    ``ICMP6_FILTER`` passes only echo replies, destination unreachable and time exceeded.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ident = int.from_bytes(os.urandom(2), "big")
+        from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest
+
+        self._Req, self._Rep = ICMPv6EchoRequest, ICMPv6EchoReply
+
+    def _ident_matches(self, ident: int) -> bool:
+        return ident == self.ident
+
+    def _make_socket(self) -> socket.socket:
+        try:
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        except PermissionError as exc:
+            raise PermissionDenied(raw_permission_advice()) from exc
+        blocked = [0xFFFFFFFF] * 8
+        for kind in (ECHO6_REPLY, DEST6_UNREACH, TIME6_EXCEEDED):
+            blocked[kind >> 5] &= ~(1 << (kind & 31)) & 0xFFFFFFFF
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, struct.pack("8I", *blocked))
+        return sock
+
+    def _new_probe(self, ip: str, landmark: Landmark) -> tuple[Hashable, bytes, bytes, tuple]:
+        seq = self._next_seq(ip)
+        token = os.urandom(TOKEN_SIZE)
+        pkt = self._Req(id=self.ident, seq=seq, data=token, cksum=0)  # the kernel sums it
+        return (ip, seq), token, bytes(pkt), (ip, 0, 0, 0)
+
+    def _parse(self, data: bytes, addr: tuple) -> Parsed | None:
+        if len(data) < 8:
+            raise Malformed("short ICMPv6 message")
+        kind = data[0]
+        if kind == ECHO6_REPLY:
+            try:
+                rep = self._Rep(data)
+            except Exception as exc:  # scapy raises assorted errors on garbage
+                raise Malformed(str(exc)) from None
+            if rep.code != 0:
+                raise Malformed("echo reply with nonzero code")
+            if rep.id != self.ident:
+                return None  # another process's ping
+            return Parsed((_canonical6(addr[0]), rep.seq), bytes(data[8:]))
+        if kind in (DEST6_UNREACH, TIME6_EXCEEDED):
+            what = "destination unreachable" if kind == DEST6_UNREACH else "hop limit exceeded"
+            src = _canonical6(addr[0])
+            return self._quoted_echo(bytes(data[8:]), f"{what} (code {data[1]}) from {src}")
+        return None
+
+
+class Icmp6DgramProber(_Icmp6Base):
+    """ICMPv6 echo through the unprivileged datagram socket (``net.ipv4.ping_group_range`` also
+    governs IPv6); ICMPv6 errors come through the error queue (``IPV6_RECVERR``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recv_errors = True
+
+    def _make_socket(self) -> socket.socket:
+        try:
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_ICMPV6)
+        except PermissionError as exc:
+            raise PermissionDenied(dgram_permission_advice()) from exc
+        except OSError as exc:
+            raise PermissionDenied(
+                f"no ICMPv6 datagram socket here ({exc}); use icmp6-raw as root, or udp/tcp"
+            ) from exc
+        return sock
+
+    def _new_probe(self, ip: str, landmark: Landmark) -> tuple[Hashable, bytes, bytes, tuple]:
+        seq = self._next_seq(ip)
+        token = os.urandom(TOKEN_SIZE)
+        header = _ECHO.pack(ECHO6_REQUEST, 0, 0, 0, seq)  # the kernel sets id and checksum
+        return (ip, seq), token, header + token, (ip, 0, 0, 0)
+
+    def _parse(self, data: bytes, addr: tuple) -> Parsed | None:
+        if len(data) < 8:
+            raise Malformed("short ICMPv6 message")
+        kind, code, _csum, _ident, seq = _ECHO.unpack_from(data)
+        if kind != ECHO6_REPLY or code != 0:
+            raise Malformed(f"ICMPv6 type {kind} code {code} on a ping socket")
+        return Parsed((_canonical6(addr[0]), seq), bytes(data[8:]))
+
+    def _parse_error(
+        self, quoted: bytes, dest: tuple, icmp_type: int, icmp_code: int, offender: str
+    ) -> Parsed | None:
+        if len(quoted) < 8 or quoted[0] != ECHO6_REQUEST:
+            return None
+        seq = _ECHO.unpack_from(quoted)[4]
+        what = "destination unreachable" if icmp_type == DEST6_UNREACH else "hop limit exceeded"
+        detail = f"{what} (code {icmp_code}) from {offender or '?'}"
+        return Parsed((_canonical6(dest[0]), seq), bytes(quoted[8:]), "unreachable", detail)

@@ -69,13 +69,16 @@ class NetnsLink:
     """Two fresh network namespaces ``near`` and ``far`` joined by one veth pair.
 
     ``near_ip``/``far_ip`` are the addresses of each end (a private /30, reachable only between
-    the two namespaces); both namespaces also have their own loopback up.
+    the two namespaces), ``near_ip6``/``far_ip6`` IPv6 ones (fd00:77::/64, no duplicate address
+    detection delay; empty without IPv6); both namespaces also have their own loopback up.
     """
 
     near: str
     far: str
     near_ip: str
     far_ip: str
+    near_ip6: str = ""  # "" when the kernel has no IPv6
+    far_ip6: str = ""
 
     def sysctl(self, ns: str, key: str, value: str) -> None:
         """Set ``key`` (e.g. ``net.ipv4.ping_group_range``) inside namespace ``ns`` only."""
@@ -135,10 +138,15 @@ def netns_link(prefix: str = "rtg") -> Iterator[NetnsLink]:
         _ip("link", "add", va, "netns", near, "type", "veth", "peer", "name", vb, "netns", far)
         _ip("-n", near, "addr", "add", "10.77.0.1/30", "dev", va)
         _ip("-n", far, "addr", "add", "10.77.0.2/30", "dev", vb)
+        near6 = far6 = ""
+        with contextlib.suppress(MeasurementError):  # IPv6 may be disabled
+            _ip("-n", near, "addr", "add", "fd00:77::1/64", "dev", va, "nodad")
+            _ip("-n", far, "addr", "add", "fd00:77::2/64", "dev", vb, "nodad")
+            near6, far6 = "fd00:77::1", "fd00:77::2"
         for ns, dev in ((near, va), (far, vb)):
             _ip("-n", ns, "link", "set", "lo", "up")
             _ip("-n", ns, "link", "set", dev, "up")
-        yield NetnsLink(near, far, "10.77.0.1", "10.77.0.2")
+        yield NetnsLink(near, far, "10.77.0.1", "10.77.0.2", near6, far6)
     finally:
         for ns in made:  # deleting a namespace deletes its end of the veth, hence both ends
             with contextlib.suppress(MeasurementError):
