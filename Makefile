@@ -16,9 +16,9 @@ demo: $(BIN)/rttgeo
 	$(BIN)/rttgeo demo
 
 test: $(BIN)/rttgeo
+	bash scripts/system-deps.sh
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
-	$(BIN)/python -m pytest -q --nbmake notebooks
+	$(BIN)/python -m pytest -q --nbmake tests notebooks
 
 lint: $(BIN)/rttgeo
 	$(BIN)/ruff check .
