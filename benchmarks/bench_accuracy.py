@@ -1,0 +1,69 @@
+"""Accuracy of every estimator on WonderProxy 2020, leave-one-out, against the published figures.
+
+Protocol (issue #2): each of the 244 hosts with trusted coordinates in turn is the target (204
+Belfast and 220 La Ceiba are never targets); all other hosts are landmarks; every calibration is
+refitted without any RTT involving the target; the target's RTT to a landmark is the smaller of the
+two directed daily minima. Figures measured independently on this protocol are printed beside ours.
+
+Run: ``python benchmarks/bench_accuracy.py [--jobs N]`` (about a minute on 2 cores).
+Data: WonderProxy "A day in the life of the Internet", 2020-07-19/20 (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+from rttgeo.datasets import load_wonderproxy
+from rttgeo.estimate import DEFAULT_METHOD, METHODS
+from rttgeo.estimate.evaluate import format_table, leave_one_out, summarize
+
+#: Independently measured reference figures (issue #2): method -> {figure: value}.
+REFERENCE = {
+    "shortest-ping": {"median_km": 313.0},
+    "cbg": {"median_km": 250.0, "p90_km": 1176.0, "within_100km": 0.18},
+    "cbg-bestline": {"median_km": 253.0},
+}
+#: What the best estimator must reach.
+TARGET = {"median_km": ("<=", 175.0), "p90_km": ("<=", 1000.0), "within_100km": (">=", 0.30),
+          "coverage": (">=", 0.90)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    mesh = load_wonderproxy()
+    print(f"setup: {mesh.name}, {len(mesh)} hosts, {int((~mesh.bad).sum())} targets, "
+          f"{args.jobs} worker processes, {os.cpu_count()} cores, python {platform.python_version()}")
+    t_all = time.perf_counter()
+    sums = {}
+    for m in METHODS:
+        t0 = time.perf_counter()
+        sums[m] = summarize(leave_one_out(mesh, m, jobs=args.jobs))
+        print(f"  {m}: {time.perf_counter() - t0:.1f} s", flush=True)
+    total = time.perf_counter() - t_all
+    print(format_table(list(sums.values())))
+    print(f"\nfull leave-one-out of all {len(METHODS)} methods: {total:.1f} s (target < 60 s)\n")
+    print("against the independently measured figures (must be within 10 %):")
+    for m, ref in REFERENCE.items():
+        for k, v in ref.items():
+            ours = getattr(sums[m], k)
+            print(f"  {m:<14}{k:<14} published {v:>8.2f}  ours {ours:>8.2f}  "
+                  f"({(ours - v) / v:+.1%})")
+    best = sums[DEFAULT_METHOD]
+    cbg_area = sums["cbg"].median_area_km2
+    print(f"\nbest estimator ({DEFAULT_METHOD}) against its targets:")
+    for k, (op, v) in TARGET.items():
+        ours = getattr(best, k)
+        ok = ours <= v if op == "<=" else ours >= v
+        print(f"  {k:<14} {ours:>10.3f} {op} {v:<8} {'ok' if ok else 'MISSED'}")
+    ok = best.median_area_km2 < cbg_area
+    print(f"  median area    {best.median_area_km2:>10,.0f} <  CBG's {cbg_area:,.0f} km2 "
+          f"{'ok' if ok else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
