@@ -81,7 +81,7 @@ def test_ping_matches_configured_rtt_and_down_leaves_nothing(make_lab, lab_env) 
             errors.append(got - want)
             assert got >= want - 0.01, f"{src}->{dst} faster than configured"
     assert max(abs(e) for e in errors) < TOL_MS, errors
-    stats = lab.stats()
+    stats = lab.stats(fresh=True)
     assert stats["hosts"] == len(world)
     # no packet may be reported as forwarded without having been received
     assert stats["forwarded"] <= stats["received"]
@@ -165,7 +165,7 @@ def test_python_engine_lab(make_lab) -> None:  # type: ignore[no-untyped-def]
         want = world.rtt_ms[world.index("t"), world.index(dst)]
         assert received >= 8 and got is not None
         assert want - 0.01 <= got < want + 2 * TOL_MS, (dst, got, want)
-    assert lab.stats()["engine"] == "python"
+    assert lab.stats(fresh=True)["engine"] == "python"
 
 
 def test_loss_and_jitter(make_lab) -> None:  # type: ignore[no-untyped-def]
@@ -177,7 +177,7 @@ def test_loss_and_jitter(make_lab) -> None:  # type: ignore[no-untyped-def]
     want = world.rtt_ms[world.index("t"), world.index("a")]
     assert min(rtts) >= want - 0.01  # jitter only adds delay
     assert max(rtts) - min(rtts) > 0.5  # two one-way jitters uniform in [0, 2] ms each
-    st = lab.stats()
+    st = lab.stats(fresh=True)
     assert st["dropped_loss"] > 0
 
 

@@ -151,7 +151,7 @@ static void write_stats_file(const snap_t *s) {
     if (!f) return;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    fprintf(f, "{\"pid\": %d, \"hosts\": %d, \"received\": %llu, \"forwarded\": %llu, "
+    fprintf(f, "{\"engine\": \"c\", \"pid\": %d, \"hosts\": %d, \"received\": %llu, \"forwarded\": %llu, "
                "\"dropped_loss\": %llu, \"dropped_unroutable\": %llu, \"dropped_not_ipv4\": %llu, "
                "\"dropped_queue_full\": %llu, \"dropped_write_error\": %llu, \"in_flight\": %u, "
                "\"realtime\": %s, \"spin_us\": %.1f, \"spin_now_us\": %.1f, ",

@@ -148,9 +148,25 @@ class Lab:
         pid = self.state.get("engine_pid")
         return pid if pid and _pid_names(pid, str(self.run_dir)) else None
 
-    def stats(self) -> dict[str, Any]:
-        """The engine's counters, lateness histogram (µs) and CPU seconds."""
-        return read_stats(self.run_dir / "engine.stats.json")
+    def stats(self, *, fresh: bool = False, timeout_s: float = 3.0) -> dict[str, Any]:
+        """The engine's counters, lateness histogram (µs) and CPU seconds.
+
+        The engine rewrites them about once a second; with ``fresh`` this waits (up to
+        ``timeout_s``) for a copy taken after the call, so it counts every packet sent before it.
+        """
+        path = self.run_dir / "engine.stats.json"
+        if not fresh:
+            return read_stats(path)
+        since = time.monotonic_ns()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            st = read_stats(path)
+            if st.get("monotonic_ns", 0) > since:
+                return st
+            if time.monotonic() > deadline:
+                raise LabError(f"lab {self.id}: the engine wrote no stats for {timeout_s} s; "
+                               f"is it running? (see {self.run_dir / 'engine.log'})")
+            time.sleep(0.05)
 
     # ------------------------------------------------------------------ running things
     def command(self, host: str, argv: Sequence[str]) -> list[str]:
