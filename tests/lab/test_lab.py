@@ -255,3 +255,24 @@ def test_one_way_matrix_is_half_rtt() -> None:
     w = _small_world()
     ow = w.one_way_ms()
     assert np.allclose(ow + ow.T, np.nan_to_num(w.rtt_ms))
+
+
+def test_orphan_namespace_found_and_swept(lab_env) -> None:  # type: ignore[no-untyped-def]
+    """Namespaces of a lab whose run dir is gone are listed by id and removed by a forced down."""
+    import secrets
+
+    from rttgeo.lab.lab import find_orphans
+
+    lab_id = secrets.token_hex(2)
+    while lab_id in find_orphans():
+        lab_id = secrets.token_hex(2)
+    name = f"rttgeo-{lab_id}-x"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        assert lab_id in find_orphans()
+        removed = down(lab_id, force=True)
+        assert removed == ["1 namespaces"]
+        assert name not in list_netns() and lab_id not in find_orphans()
+    finally:
+        if name in list_netns():
+            subprocess.run(["ip", "netns", "del", name], check=False)

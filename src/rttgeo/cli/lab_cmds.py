@@ -163,6 +163,11 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     if not infos:
         print("no lab is up")
+    from rttgeo.lab.lab import find_orphans
+
+    for orphan in find_orphans():
+        print(f"lab {orphan}: left namespaces or links behind without a run dir (a crash?); "
+              f"remove them with: rttgeo lab down {orphan} --force")
     for i in infos:
         e = i["engine"]
         n_lm = sum(h["role"] == "landmark" for h in i["hosts"])

@@ -50,7 +50,7 @@ from rttgeo.lab.engine import (
 )
 from rttgeo.lab.world import LAB_NETWORK, World, parse_world
 
-__all__ = ["Lab", "down", "find_labs", "run_root", "up"]
+__all__ = ["Lab", "down", "find_labs", "find_orphans", "run_root", "up"]
 
 NETNS_PREFIX = "rttgeo-"
 LINK_PREFIX = "rg"
@@ -413,6 +413,18 @@ def find_labs(root: Path | None = None) -> list[Path]:
     if not root.exists():
         return []
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def find_orphans(root: Path | None = None) -> list[str]:
+    """Ids of labs that left namespaces or links behind but have no run dir (a crash)."""
+    have = {p.name for p in find_labs(root)}
+    ids = set()
+    for n in netns.list_netns():
+        if n.startswith(NETNS_PREFIX):
+            ids.add(n[len(NETNS_PREFIX):].split("-", 1)[0])
+    for n in netns.list_links(LINK_PREFIX):
+        ids.add(n[len(LINK_PREFIX):].split("-", 1)[0])
+    return sorted(i for i in ids - have if len(i) == 4 and all(c in "0123456789abcdef" for c in i))
 
 
 def _pid_names(pid: int, needle: str) -> bool:
