@@ -17,6 +17,7 @@ Printed per method: pairs, pairs lost, and the distribution of (measured min - c
 
 Needs root.  .venv/bin/python benchmarks/bench_lab_precision.py [--landmarks 50] [--targets 2]
     [--sources 4] [-k 5] [--seed 0] [--methods ping,icmp,tcp,udp,udp-t] [--rt-priority 10]
+    [--engine auto|c|python]
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--methods", default="ping,icmp,tcp,udp,udp-t")
     ap.add_argument("--rt-priority", type=int, default=10)
+    ap.add_argument("--engine", choices=("auto", "c", "python"), default="auto")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root (network namespaces)", file=sys.stderr)
@@ -117,8 +119,8 @@ def main() -> int:
         f"{', '.join(methods)}; engine SCHED_FIFO priority {args.rt_priority}"
     )
     t0 = time.monotonic()
-    lab = up(world, serve=True, rt_priority=args.rt_priority)
-    print(f"  lab       {lab.id} up in {time.monotonic() - t0:.1f} s")
+    lab = up(world, serve=True, rt_priority=args.rt_priority, engine=args.engine)
+    print(f"  lab       {lab.id} up in {time.monotonic() - t0:.1f} s, {lab.state['engine']} engine")
     try:
         addrs = [h.address for h in lab.hosts]
         landmarks = world.landmarks(addrs)

@@ -15,7 +15,7 @@ lateness histogram during the load; its CPU use (user + system s per wall s, one
 the ping errors (measured min - configured, ms).
 
 Needs root.  .venv/bin/python benchmarks/bench_lab_scale.py [--hosts 100] [--pps 25000]
-    [--seconds 5] [--senders 8] [--no-serve] [--rt-priority 10]
+    [--seconds 5] [--senders 8] [--no-serve] [--rt-priority 10] [--engine auto|c|python]
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-serve", action="store_true")
     ap.add_argument("--rt-priority", type=int, default=10)
+    ap.add_argument("--engine", choices=("auto", "c", "python"), default="auto")
     ap.add_argument("--spin-us", type=float, default=None,
                     help="engine spin window before due time (default: the lab's)")
     args = ap.parse_args()
@@ -76,9 +77,10 @@ def main() -> int:
           f"from {args.senders} hosts to random hosts")
     t0 = time.monotonic()
     extra = {} if args.spin_us is None else {"spin_ns": int(args.spin_us * 1000)}
-    lab = up(world, serve=not args.no_serve, rt_priority=args.rt_priority, **extra)
+    lab = up(world, serve=not args.no_serve, rt_priority=args.rt_priority, engine=args.engine,
+             **extra)
     t_up = time.monotonic() - t0
-    print(f"up:   {t_up:.2f} s for {len(world)} hosts (goal < 30 s)")
+    print(f"up:   {t_up:.2f} s for {len(world)} hosts (goal < 30 s); {lab.state['engine']} engine")
     t_down = float("nan")
     try:
         names = [h.name for h in lab.hosts]
