@@ -76,3 +76,28 @@ def test_published_figures_within_10_percent(reference_runs) -> None:
     assert cbg.p90_km == pytest.approx(1176, rel=0.10)
     assert cbg.within_100km == pytest.approx(0.18, rel=0.10)
     assert bl.median_km == pytest.approx(253, rel=0.10)
+
+
+@pytest.fixture(scope="module")
+def best_run(wonderproxy):
+    from rttgeo.estimate import DEFAULT_METHOD
+
+    return summarize(leave_one_out(wonderproxy, DEFAULT_METHOD, jobs=None))
+
+
+def test_best_estimator_keeps_its_figures(best_run, reference_runs) -> None:
+    """Locks the default estimator's leave-one-out figures (measured 2026-11-29: median 203 km,
+    p90 1,190 km, 37 % within 100 km, 90 % region coverage 92 %, median area 376,697 km²) so that no
+    change loses them quietly. Issue #2 asks for median <= 175 km and p90 <= 1,000 km, which it does
+    not reach yet; the lock is on what it does reach."""
+    cbg = reference_runs["cbg"]
+    assert best_run.n_targets == 244
+    assert best_run.median_km <= 210
+    assert best_run.p90_km <= 1230
+    assert best_run.within_100km >= 0.35
+    assert best_run.coverage >= 0.90
+    assert best_run.median_area_km2 < cbg.median_area_km2
+    # It must beat every published method on the median and on the share within 100 km.
+    for other in reference_runs.values():
+        assert best_run.median_km < other.median_km
+        assert best_run.within_100km > other.within_100km

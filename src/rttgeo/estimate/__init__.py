@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rttgeo.estimate.base import Estimator
-from rttgeo.estimate.estimators import CBG, GeoPing, ShortestPing, Spotter
+from rttgeo.estimate.estimators import CBG, GeoPing, PopulationPosterior, ShortestPing, Spotter
 
 __all__ = ["DEFAULT_METHOD", "METHODS", "Estimator", "make_estimator"]
 
@@ -21,10 +21,11 @@ _REGISTRY: dict[str, tuple[type[Estimator], dict[str, Any]]] = {
     "cbg": (CBG, {"model": "speed"}),
     "cbg-bestline": (CBG, {"model": "bestline"}),
     "spotter": (Spotter, {}),
+    "rttgeo": (PopulationPosterior, {}),
 }
 
 METHODS: tuple[str, ...] = tuple(_REGISTRY)
-DEFAULT_METHOD = "cbg"
+DEFAULT_METHOD = "rttgeo"
 
 
 def make_estimator(method: str, **params: Any) -> Estimator:

@@ -1,0 +1,88 @@
+"""Where hosts can be: a population prior from GeoNames cities (bundled, CC BY 4.0).
+
+Servers sit where people are: in and around cities. :class:`PopulationPrior` holds every city of at
+least 15,000 inhabitants (34,006 cities) and answers, per grid level, which cities fall in which cell.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rttgeo.errors import DatasetError
+from rttgeo.geo.grid import cell_index, level_shape
+from rttgeo.geo.sphere import to_unit_vectors
+
+__all__ = ["PopulationPrior", "population_prior"]
+
+CITIES_FILE = "cities-15000.npz"
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class PopulationPrior:
+    """Cities: ``lat_deg``, ``lon_deg``, ``population``, ``name``, ``country`` (N,), ``unit`` (N, 3)."""
+
+    lat_deg: NDArray[np.float64]
+    lon_deg: NDArray[np.float64]
+    population: NDArray[np.float64]
+    name: NDArray[np.str_]
+    country: NDArray[np.str_]
+    unit: NDArray[np.float64]
+
+    def cities_in_cells(
+        self, level: int, rows: NDArray[np.int64], cols: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(city indices, index of their cell in ``rows``/``cols``) for cities inside the cells.
+
+        The cells must be row-major sorted (as :class:`~rttgeo.geo.grid.CellRegion` keeps them).
+        """
+        keys, order = _sorted_city_keys(self, level)
+        nc = level_shape(level)[1]
+        cell_keys = rows * nc + cols
+        lo = np.searchsorted(keys, cell_keys, side="left")
+        hi = np.searchsorted(keys, cell_keys, side="right")
+        counts = hi - lo
+        if counts.sum() == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        cell_of = np.repeat(np.arange(len(cell_keys)), counts)
+        starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+        pos = starts + np.arange(counts.sum())
+        return order[pos], cell_of
+
+    def nearest(self, lat_deg: float, lon_deg: float, min_population: int = 100_000) -> int:
+        """Index of the city nearest to a point among those of at least ``min_population``."""
+        big = np.flatnonzero(self.population >= min_population)
+        k = int(np.argmax(self.unit[big] @ to_unit_vectors(lat_deg, lon_deg)))
+        return int(big[k])
+
+
+_KEY_CACHE: dict[tuple[int, int], tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
+
+
+def _sorted_city_keys(prior: PopulationPrior, level: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    k = (id(prior), level)
+    if k not in _KEY_CACHE:
+        r, c = cell_index(level, prior.lat_deg, prior.lon_deg)
+        keys = r * level_shape(level)[1] + c
+        order = np.argsort(keys, kind="stable")
+        _KEY_CACHE[k] = (keys[order], order)
+    return _KEY_CACHE[k]
+
+
+@lru_cache(maxsize=1)
+def population_prior() -> PopulationPrior:
+    """The bundled GeoNames cities (loaded once)."""
+    try:
+        data = resources.files("rttgeo.data").joinpath(CITIES_FILE).read_bytes()
+    except FileNotFoundError as exc:  # pragma: no cover - broken installation
+        raise DatasetError(f"the bundled {CITIES_FILE} is missing from this installation") from exc
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        lat = z["lat_deg"].astype(float)
+        lon = z["lon_deg"].astype(float)
+        return PopulationPrior(lat, lon, z["population"].astype(float), z["name"], z["country"],
+                               to_unit_vectors(lat, lon))
