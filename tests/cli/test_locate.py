@@ -101,6 +101,8 @@ def test_locate_geojson_and_two_stage(catalog, tmp_path, monkeypatch, capsys):
             str(path),
             "--out",
             str(out),
+            "--method",
+            "cbg",  # the synthetic delays are fibre on great circles: exactly CBG's model at 2/3 c
             "--two-stage",
             "--first",
             "10",

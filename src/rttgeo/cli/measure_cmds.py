@@ -24,14 +24,28 @@ PROTOCOL_CHOICES = ("auto", "icmp", "icmp-raw", "icmp-dgram", "tcp", "udp")
 
 
 # -- seams ---------------------------------------------------------------------------------------
-def make_prober_for(protocol: str, port: int | None = None) -> Any:
-    """A new prober for ``protocol`` (``auto`` = best available ICMP) through rttgeo.measure."""
+def make_prober_for(protocol: str, port: int | None = None, **extra: Any) -> Any:
+    """A new prober for ``protocol`` (``auto`` = best available ICMP) through rttgeo.measure.
+
+    ``extra``: prober options, e.g. ``subtract_turnaround=True`` for UDP.
+    """
     from rttgeo.measure import make_prober
 
-    opts: dict[str, Any] = {}
+    opts: dict[str, Any] = dict(extra)
     if port is not None and protocol in ("tcp", "udp"):
         opts["port"] = port
     return make_prober(protocol, **opts)
+
+
+def _prober(args: argparse.Namespace) -> Any:
+    extra: dict[str, Any] = {}
+    if getattr(args, "subtract_turnaround", False):
+        if args.protocol != "udp":
+            from rttgeo.errors import InputError
+
+            raise InputError("only UDP replies carry a turnaround", field="--subtract-turnaround")
+        extra["subtract_turnaround"] = True
+    return make_prober_for(args.protocol, args.port, **extra)
 
 
 def fetch_landmarks(date: str) -> Any:
@@ -135,6 +149,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         help="probe only N landmarks spread over the catalog (farthest-point sample)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--subtract-turnaround",
+        action="store_true",
+        help="UDP: subtract the time each landmark server says it held the request (only for "
+        "servers you trust, e.g. your own or a lab's: a lying server could look closer)",
+    )
 
 
 def register(sub: Any) -> None:
@@ -154,6 +174,8 @@ def register(sub: Any) -> None:
         "--out", metavar="FILE", help="write the estimate as JSON (or GeoJSON for a .geojson name)"
     )
     p.add_argument("--store", metavar="FILE", help="also keep every sample in this campaign store")
+    p.add_argument("--map", metavar="FILE", help="write a map of the estimate (PNG or SVG)")
+    p.add_argument("--report", metavar="FILE", help="write a self-contained HTML report")
     p.add_argument(
         "--two-stage",
         action="store_true",
@@ -229,7 +251,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
     cat_path, catalog = _load(args.landmarks)
     params = _params(args)
-    prober = make_prober_for(args.protocol, args.port)
+    prober = _prober(args)
     landmarks = _spread(_for_protocol(catalog, prober.protocol), args.limit)
     store_path = Path(args.store or _default_store_name())
     store = CampaignStore(store_path)
@@ -352,7 +374,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
         )
     cat_path, catalog = _load(args.landmarks)
     params = _params(args)
-    prober = make_prober_for(args.protocol, args.port)
+    prober = _prober(args)
     landmarks = _spread(_for_protocol(catalog, prober.protocol), args.limit)
     estimator = make_estimator(method).fit(Mesh.from_landmarks(landmarks))
 
@@ -470,6 +492,18 @@ def cmd_locate(args: argparse.Namespace) -> int:
             },
         )
         print(f"wrote {args.out}")
+    if args.map:
+        from rttgeo.plot import map_estimate
+
+        map_estimate(est, args.map, landmarks=landmarks, title=f"rttgeo locate ({method})")
+        print(f"wrote {args.map}")
+    if args.report:
+        from rttgeo.plot import write_report
+
+        write_report(est, args.report, landmarks=landmarks,
+                     summary={"confidence": conf["grade"], "protocol": prober.protocol,
+                              "landmarks answered": int(answered.sum()), "catalog": str(cat_path)})
+        print(f"wrote {args.report}")
     return 0
 
 
