@@ -174,10 +174,14 @@ class Estimator:
             raise EstimationError(
                 "no usable landmark: every RTT is missing (NaN) or its landmark was left out"
             )
-        est = self._locate_one(rtt_ms, use)
+        usable = use.copy()
+        est = self._locate_one(rtt_ms, use)  # may narrow ``use`` to what the method really used
+        for i in np.flatnonzero(usable & ~use):
+            notes.setdefault(int(i), "not used by this method (it keeps the lowest RTTs)")
         return self._with_diagnostics(est, rtt_ms, use, notes)
 
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
+        """Estimate from the landmarks where ``use`` is true; may clear entries it did not use."""
         raise NotImplementedError
 
     def max_distance_km(self, rtt_ms: FloatArray, idx: NDArray[np.int64]) -> FloatArray:

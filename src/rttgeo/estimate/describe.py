@@ -27,7 +27,7 @@ def describe(e: Estimate, landmarks: Sequence[Landmark] = (), max_landmarks: int
     elif e.note:
         lines.append(f"note:     {e.note}")
     for d in e.landmarks:
-        if not d.used and d.note:
+        if not d.used and d.note and not d.note.startswith("not used by this method"):
             lines.append(f"left out: {d.id}: {d.note}")
     closest = sorted(used, key=lambda d: d.rtt_ms)[:max_landmarks]
     if closest:

@@ -218,6 +218,14 @@ class Spotter(Estimator):
     def max_distance_km(self, rtt_ms: FloatArray, idx: IntArray) -> FloatArray:
         return np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS
 
+    def _nearest(self, rtt_ms: FloatArray, use: BoolArray) -> IntArray:
+        """The ``max_landmarks`` lowest RTTs: they carry nearly all the information (Hu et al.
+        2012). The others are marked unused in ``use`` so that the diagnostics say so."""
+        idx = np.flatnonzero(use)
+        keep = idx[np.argsort(rtt_ms[idx], kind="stable")[: self.max_landmarks]]
+        use[np.setdiff1d(idx, keep)] = False
+        return keep
+
     def log_likelihood(
         self, u: FloatArray, rtt_ms: FloatArray, idx: IntArray, cap: bool = True
     ) -> FloatArray:
@@ -230,11 +238,7 @@ class Spotter(Estimator):
         return ll.sum(axis=1) / self.temperature
 
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
-        idx = np.flatnonzero(use)
-        if len(idx) > self.max_landmarks:
-            # The lowest RTTs carry nearly all the information (Hu et al. 2012): the likelihood
-            # uses the max_landmarks nearest by RTT; the others still bound the support below.
-            idx = idx[np.argsort(rtt_ms[idx], kind="stable")[: self.max_landmarks]]
+        idx = self._nearest(rtt_ms, use)
         consistent, note = True, ""
         try:
             level, rows, cols, logp = self.posterior_cells(rtt_ms, idx, cap=True)
@@ -348,8 +352,7 @@ class PopulationPosterior(Spotter):
         self.prior_ = population_prior()
 
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
-        idx = np.flatnonzero(use)
-        idx = idx[np.argsort(rtt_ms[idx], kind="stable")[: self.max_landmarks]]
+        idx = self._nearest(rtt_ms, use)
         consistent, note, cap = True, "", True
         try:
             level, rows, cols, logl = self.posterior_cells(rtt_ms, idx, cap=True)
