@@ -218,6 +218,21 @@ class Spotter(Estimator):
     def max_distance_km(self, rtt_ms: FloatArray, idx: IntArray) -> FloatArray:
         return np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS
 
+    UNCAPPED = (
+        "no point lies within every used landmark's speed-of-light radius; the radii were dropped "
+        "and only the soft delay-distance likelihood was used"
+    )
+
+    def _posterior(
+        self, rtt_ms: FloatArray, idx: IntArray
+    ) -> tuple[int, IntArray, IntArray, FloatArray, bool]:
+        """:meth:`posterior_cells` with the speed-of-light cut, or without it when nothing is left
+        (the last item says whether the cut held)."""
+        try:
+            return (*self.posterior_cells(rtt_ms, idx, cap=True), True)
+        except EstimationError:
+            return (*self.posterior_cells(rtt_ms, idx, cap=False), False)
+
     def _nearest(self, rtt_ms: FloatArray, use: BoolArray) -> IntArray:
         """The ``max_landmarks`` lowest RTTs: they carry nearly all the information (Hu et al.
         2012). The others are marked unused in ``use`` so that the diagnostics say so."""
@@ -239,16 +254,8 @@ class Spotter(Estimator):
 
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
         idx = self._nearest(rtt_ms, use)
-        consistent, note = True, ""
-        try:
-            level, rows, cols, logp = self.posterior_cells(rtt_ms, idx, cap=True)
-        except EstimationError:
-            consistent = False
-            note = (
-                "no point lies within every landmark's speed-of-light radius; the radii were "
-                "dropped and only the soft delay-distance likelihood was used"
-            )
-            level, rows, cols, logp = self.posterior_cells(rtt_ms, idx, cap=False)
+        level, rows, cols, logp, cap = self._posterior(rtt_ms, idx)
+        consistent, note = cap, "" if cap else self.UNCAPPED
         region, w = hpd_region(level, rows, cols, logp, self.level)
         k = int(np.argmax(w))
         lat, lon = from_unit_vectors(cell_unit_vectors(level, rows[k : k + 1], cols[k : k + 1])[0])
@@ -355,16 +362,8 @@ class PopulationPosterior(Spotter):
 
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
         idx = self._nearest(rtt_ms, use)
-        consistent, note, cap = True, "", True
-        try:
-            level, rows, cols, logl = self.posterior_cells(rtt_ms, idx, cap=True)
-        except EstimationError:
-            consistent, cap = False, False
-            note = (
-                "no point lies within every nearest landmark's speed-of-light radius; the radii "
-                "were dropped and only the soft delay-distance likelihood was used"
-            )
-            level, rows, cols, logl = self.posterior_cells(rtt_ms, idx, cap=False)
+        level, rows, cols, logl, cap = self._posterior(rtt_ms, idx)
+        consistent, note = cap, "" if cap else self.UNCAPPED
         cells = CellRegion.from_cells(level, rows, cols)  # row-major order, as cities_in_cells needs
         order = np.argsort(rows * level_shape(level)[1] + cols, kind="stable")
         rows, cols, logl = cells.rows, cells.cols, logl[order]
