@@ -178,9 +178,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from rttgeo.catalog import resolve_catalog
+    from rttgeo.cli.rttfile import align_rtts, read_rtts
     from rttgeo.estimate import make_estimator
     from rttgeo.estimate.describe import describe
-    from rttgeo.estimate.rttfile import align_rtts, read_rtts
     from rttgeo.models import Mesh
 
     cat_path, landmarks = resolve_catalog(args.landmarks)
