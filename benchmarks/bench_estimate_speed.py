@@ -1,14 +1,14 @@
 """Locate speed: one target against 800 landmarks on a global grid, against a plain dense grid.
 
 Setup: the 784 RIPE Atlas anchors of April 2023 (real positions, ../shared/datasets) plus 16 probes,
-i.e. 800 landmarks; 40 targets at random positions (fixed seed) whose RTTs are synthesised from
+i.e. 800 landmarks; 100 targets at random positions (fixed seed) whose RTTs are synthesised from
 geography (great-circle distance at 2/3 c, times a path inflation drawn in [1.2, 2.0], plus 0.5-5 ms
 of access delay): speed does not depend on where the RTTs come from. Each method is fitted once
 (pooled calibration: anchors come without a mesh) and timed per ``locate`` call with
 ``time.perf_counter_ns``; the dense baseline evaluates every level-4 cell centre (655,360 cells,
 about 20 km) against every landmark, in chunks, with the same constraint test.
 
-Run: ``python benchmarks/bench_estimate_speed.py [--methods cbg,...] [--targets 40]``
+Run: ``python benchmarks/bench_estimate_speed.py [--methods cbg,...] [--targets 100]``
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def dense_cbg(unit: np.ndarray, radius_km: np.ndarray, level: int = 4) -> CellRe
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--methods", default=f"cbg,{DEFAULT_METHOD}")
-    ap.add_argument("--targets", type=int, default=40)
+    ap.add_argument("--targets", type=int, default=100)
     ap.add_argument("--dense-targets", type=int, default=5)
     args = ap.parse_args()
     mesh = landmarks_800()

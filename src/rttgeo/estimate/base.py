@@ -143,7 +143,8 @@ class Estimator:
         for i in np.flatnonzero(measured & ~self.usable_):
             notes[int(i)] = "excluded at fit: " + self.excluded_.get(self.mesh_.ids[i], "")
         # Pairs of landmarks that no point can satisfy at the speed of light in vacuum.
-        idx = np.flatnonzero(use)
+        # Only landmarks whose RTT is below half the circumference at c can be in conflict.
+        idx = np.flatnonzero(use & (rtt_ms * MAX_KM_PER_RTT_MS < 20015.1))
         if len(idx) > 1:
             sub_r = rtt_ms[idx]
             reach = (sub_r[:, None] + sub_r[None, :]) * MAX_KM_PER_RTT_MS

@@ -271,13 +271,9 @@ class DelayDistance:
         """
         mu, sigma = self.params(rtt_ms)
         d = np.maximum(distance_km, 1.0)
-        y = np.log1p(d / self.D0_KM)
-        ll = (
-            -0.5 * ((y - mu) / sigma) ** 2
-            - np.log(sigma)
-            - np.log(self.D0_KM + d)
-            - np.log(np.sin(np.minimum(d / EARTH_RADIUS_KM, np.pi - 1e-6)))
-        )
+        z = (np.log1p(d / self.D0_KM) - mu) / sigma
+        jacobian = (self.D0_KM + d) * np.sin(np.minimum(d / EARTH_RADIUS_KM, np.pi - 1e-6))
+        ll = -0.5 * z * z - np.log(sigma) - np.log(jacobian)
         if not cap:
             return ll
         return np.where(distance_km <= np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS, ll, -np.inf)

@@ -16,6 +16,7 @@ from rttgeo.estimate.delay import Bestline, DelayDistance, SpeedOfLight, mesh_pa
 from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM, disc_intersection, smallest_common_scale
 from rttgeo.geo.grid import (
     CellRegion,
+    cell_area_km2,
     cell_unit_vectors,
     children,
     circumradius_km,
@@ -218,10 +219,17 @@ class Spotter(Estimator):
     def max_distance_km(self, rtt_ms: FloatArray, idx: IntArray) -> FloatArray:
         return np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS
 
+    #: Refinement stops one level early when the last level would hold more cells than this.
+    MAX_CELLS = 20000
+
     UNCAPPED = (
         "no point lies within every used landmark's speed-of-light radius; the radii were dropped "
         "and only the soft delay-distance likelihood was used"
     )
+
+    def _search_temperature(self) -> float:
+        """Temperature of the likelihood used to search and weigh cells."""
+        return self.temperature
 
     def _posterior(
         self, rtt_ms: FloatArray, idx: IntArray
@@ -250,7 +258,7 @@ class Spotter(Estimator):
         """
         dist = EARTH_RADIUS_KM * np.arccos(np.clip(u @ self.unit_[idx].T, -1.0, 1.0))
         ll = self.model_.log_likelihood(dist, rtt_ms[idx], cap)
-        return ll.sum(axis=1) / self.temperature
+        return ll.sum(axis=1) / self._search_temperature()
 
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
         idx = self._nearest(rtt_ms, use)
@@ -272,50 +280,60 @@ class Spotter(Estimator):
             if level > 0:
                 rows, cols = children(rows, cols)
             u = cell_unit_vectors(level, rows, cols)
-            exact = self.log_likelihood(u, rtt_ms, idx, cap)
             if level == self.end_level:
+                exact = self.log_likelihood(u, rtt_ms, idx, cap)
                 keep = np.isfinite(exact)
                 if not keep.any():
                     raise EstimationError("the RTTs leave no location with non-zero probability")
                 keep &= exact >= np.max(exact[keep]) - self.prune_nats
                 return level, rows[keep], cols[keep], exact[keep]
-            # Branch and bound: a cell whose upper bound is far below the best value actually
-            # reached at some cell centre cannot hold the mode nor noticeable mass.
+            # Branch and bound: a cell whose upper bound is far below a value actually reached at
+            # some cell centre cannot hold the mode nor noticeable mass. The centres with the best
+            # upper bounds give that value cheaply (any exact value is a lower bound of the max).
             upper = self._soft_log_likelihood(u, rtt_ms, idx, circumradius_km(level, rows), cap)
             if not np.isfinite(upper).any():
                 raise EstimationError("the RTTs leave no location with non-zero probability")
+            top = np.argsort(upper)[-64:]
+            exact = self.log_likelihood(u[top], rtt_ms, idx, cap)
             best = np.max(exact) if np.isfinite(exact).any() else np.max(upper) - self.prune_nats
             keep = np.isfinite(upper) & (upper >= best - self.prune_nats)
+            if 4 * keep.sum() > self.MAX_CELLS and level >= self.end_level - 1:
+                # A broad posterior does not need finer cells: stop one level early.
+                exact = self.log_likelihood(u[keep], rtt_ms, idx, cap)
+                ok = np.isfinite(exact) & (exact >= np.max(exact) - self.prune_nats)
+                if ok.any():
+                    return level, rows[keep][ok], cols[keep][ok], exact[ok]
             rows, cols = rows[keep], cols[keep]
         raise AssertionError("unreachable")
 
     def _soft_log_likelihood(
         self, u: FloatArray, rtt_ms: FloatArray, idx: IntArray, pad_km: FloatArray, cap: bool
     ) -> FloatArray:
-        """Upper bound of the log-likelihood over each cell (distances may shift by the pad)."""
-        dist = EARTH_RADIUS_KM * np.arccos(np.clip(u @ self.unit_[idx].T, -1.0, 1.0))
-        mu, sigma = self.model_.params(rtt_ms[idx])
-        d0 = self.model_.D0_KM
-        # The best distance reachable inside the cell: the target distance clipped to [d-pad, d+pad].
-        target = d0 * np.expm1(mu)
-        best = np.clip(target[None, :], dist - pad_km[:, None], dist + pad_km[:, None])
-        best = np.clip(best, 1.0, HALF_CIRCUMFERENCE_KM)
+        """Upper bound of the log-likelihood over each cell (distances may shift by the pad).
+
+        Computed in float32 (about 1e-6 relative): the bound only decides which cells to refine,
+        with a margin of ``prune_nats``.
+        """
+        f4 = np.float32
+        dot = u.astype(f4) @ self.unit_[idx].T.astype(f4)
+        dist = f4(EARTH_RADIUS_KM) * np.arccos(np.clip(dot, -1.0, 1.0))
+        mu, sigma = (a.astype(f4) for a in self.model_.params(rtt_ms[idx]))
+        d0 = f4(self.model_.D0_KM)
+        pad = pad_km.astype(f4)[:, None]
+        near = np.clip(dist - pad, 1.0, HALF_CIRCUMFERENCE_KM)
+        far = np.clip(dist + pad, 1.0, HALF_CIRCUMFERENCE_KM - 1.0)
+        # The best distance reachable inside the cell: the target distance clipped to [near, far].
+        best = np.clip(d0 * np.expm1(mu)[None, :], near, far)
         # Within the cell the Jacobian terms vary too: -log(D0 + d) is largest at the nearest
         # distance, and -log(sin(d / R)) at whichever end of the range has the smaller sine (sin is
         # concave on [0, pi], so its minimum over an interval is at an end).
-        near = np.clip(dist - pad_km[:, None], 1.0, HALF_CIRCUMFERENCE_KM)
-        far = np.clip(dist + pad_km[:, None], 1.0, HALF_CIRCUMFERENCE_KM - 1.0)
-        sin_min = np.minimum(np.sin(near / EARTH_RADIUS_KM), np.sin(far / EARTH_RADIUS_KM))
-        y = np.log1p(best / d0)
-        ll = (
-            -0.5 * ((y - mu) / sigma) ** 2
-            - np.log(sigma)
-            - np.log(d0 + near)
-            - np.log(np.maximum(sin_min, 1e-12))
-        )
+        r_inv = f4(1.0 / EARTH_RADIUS_KM)
+        sin_min = np.minimum(np.sin(near * r_inv), np.sin(far * r_inv))
+        z = (np.log1p(best / d0) - mu) / sigma
+        ll = -0.5 * z * z - np.log(sigma) - np.log((d0 + near) * np.maximum(sin_min, f4(1e-12)))
         if cap:
-            ll = np.where(near <= rtt_ms[idx] * MAX_KM_PER_RTT_MS, ll, -np.inf)
-        return ll.sum(axis=1) / self.temperature
+            ll = np.where(near <= (rtt_ms[idx] * MAX_KM_PER_RTT_MS).astype(f4), ll, -np.inf)
+        return ll.sum(axis=1, dtype=np.float64) / self._search_temperature()
 
 
 class PopulationPosterior(Spotter):
@@ -326,16 +344,20 @@ class PopulationPosterior(Spotter):
       ``background`` per end-level cell (level 3: about 1,560 km^2, 40 km), so that hosts outside
       cities keep a chance.
     - Likelihood (Spotter-like, and Hu et al.'s "the nearest landmarks matter most"): the pooled
-      delay-distance model of the ``max_landmarks`` lowest RTTs, raised to ``1 / temperature``, zero
-      beyond their speed-of-light radii.
+      delay-distance model of the nearest landmarks by RTT, zero beyond their speed-of-light radii.
+      How many: every landmark whose RTT is at most ``near_factor`` x the lowest + ``near_extra_ms``
+      (at least ``max_landmarks``, at most ``max_nearest``): a host next to a landmark is pinned by
+      it alone, a remote host needs several rings to cross.
+    - Point: the heaviest atom (a city, or a background cell) of the posterior with the likelihood
+      at ``temperature``. Region: the highest-posterior cells holding ``level`` of the posterior with
+      the likelihood at ``region_temperature`` (each cell carrying its background and its cities):
+      a point wants the sharpest posterior, a credible region one whose spread matches the errors.
 
-    The point estimate is the heaviest atom (a city, or a background cell); the region at ``level`` is
-    the highest-posterior set of cells, each cell carrying its background and the cities inside it.
-    Hyper-parameters were chosen globally on the WonderProxy leave-one-out, so its figures there are
-    somewhat optimistic (docs/estimation.md): K = 3, alpha = 1, background 1e4 per level-3 cell,
-    cells pruned 10 nats below the best; the temperature is the smallest of {1, 1.25, 1.5, 2, 3}
-    whose 90 % region covers the truth for at least 90 % of targets (1.5: 90.2 %). The delay-distance
-    calibration itself is fitted per mesh.
+    Hyper-parameters were chosen globally on the WonderProxy leave-one-out from a few values each, so
+    its figures there are somewhat optimistic (docs/estimation.md): K from 3 to 30 by RTT within
+    2 x the lowest + 10 ms, alpha 1, background 1e4 per level-3 cell, point temperature 1.5;
+    the region temperature is the smallest of {3, 4, 5, 6, 8} whose 90 % region holds the truth for
+    at least 90 % of targets (6). The delay-distance calibration itself is fitted per mesh.
     """
 
     name = "rttgeo"
@@ -349,16 +371,36 @@ class PopulationPosterior(Spotter):
         max_landmarks: int = 3,
         alpha: float = 1.0,
         background: float = 1e4,
+        near_factor: float = 2.0,
+        near_extra_ms: float = 10.0,
+        max_nearest: int = 30,
+        region_temperature: float = 6.0,
     ) -> None:
         super().__init__(level, temperature, end_level, prune_nats, max_landmarks)
         self.alpha = alpha
         self.background = background
+        self.near_factor = near_factor
+        self.near_extra_ms = near_extra_ms
+        self.max_nearest = max_nearest
+        self.region_temperature = region_temperature
 
     def _fit(self) -> None:
         from rttgeo.estimate.prior import population_prior
 
         super()._fit()
         self.prior_ = population_prior()
+
+    def _search_temperature(self) -> float:
+        # Cells are searched and kept for the broader of the two posteriors.
+        return max(self.temperature, self.region_temperature)
+
+    def _nearest(self, rtt_ms: FloatArray, use: BoolArray) -> IntArray:
+        idx = np.flatnonzero(use)
+        order = idx[np.argsort(rtt_ms[idx], kind="stable")]
+        near = int(np.sum(rtt_ms[order] <= self.near_factor * rtt_ms[order[0]] + self.near_extra_ms))
+        keep = order[: min(max(near, self.max_landmarks), self.max_nearest)]
+        use[np.setdiff1d(idx, keep)] = False
+        return keep
 
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
         idx = self._nearest(rtt_ms, use)
@@ -368,25 +410,33 @@ class PopulationPosterior(Spotter):
         order = np.argsort(rows * level_shape(level)[1] + cols, kind="stable")
         rows, cols, logl = cells.rows, cells.cols, logl[order]
         city, cell_of = self.prior_.cities_in_cells(level, rows, cols)
-        log_bg = np.log(self.background) + logl
-        log_city = np.zeros(0)
-        if len(city):
-            log_city = self.alpha * np.log(np.maximum(self.prior_.population[city], 1.0))
-            log_city = log_city + self.log_likelihood(self.prior_.unit[city], rtt_ms, idx, cap)
-        # Cell mass: its background plus every city inside it (log-sum-exp per cell).
-        top = max(float(np.max(log_bg)), float(np.max(log_city)) if len(log_city) else -np.inf)
-        mass = np.exp(log_bg - top)
-        np.add.at(mass, cell_of, np.exp(log_city - top))
-        region, _ = hpd_region(level, rows, cols, np.log(np.maximum(mass, 1e-300)), self.level)
-        if len(log_city) and np.max(log_city) >= np.max(log_bg):
-            k = int(city[np.argmax(log_city)])
+        log_pop = self.alpha * np.log(np.maximum(self.prior_.population[city], 1.0))
+        logl_city = self.log_likelihood(self.prior_.unit[city], rtt_ms, idx, cap)
+        # Likelihoods come at the search temperature; rescale them for the point's.
+        sharpen = self._search_temperature() / self.temperature
+        # The background weight is per end-level cell: scale it to this level's (larger) cells.
+        log_bg = np.log(self.background) + np.log(cell_area_km2(level) / cell_area_km2(self.end_level))
+        region_mass = self._cell_mass(log_bg + logl, log_pop + logl_city, cell_of)
+        region, _ = hpd_region(level, rows, cols, np.log(np.maximum(region_mass, 1e-300)), self.level)
+        point_bg = log_bg + sharpen * logl
+        point_city = log_pop + sharpen * logl_city
+        if len(city) and np.max(point_city) >= np.max(point_bg):
+            k = int(city[np.argmax(point_city)])
             lat, lon = self.prior_.lat_deg[k], self.prior_.lon_deg[k]
             where = f"{self.prior_.name[k]}, {self.prior_.country[k]}"
         else:
-            k = int(np.argmax(log_bg))
+            k = int(np.argmax(point_bg))
             la, lo = from_unit_vectors(cell_unit_vectors(level, rows[k : k + 1], cols[k : k + 1])[0])
             lat, lon, where = float(la), float(lo), "no city stands out"
         return self._estimate(
             float(lat), float(lon), region=region, level=self.level, consistent=consistent,
-            note=note, place=where,
+            note=note, place=where, likelihood_landmarks=len(idx),
         )
+
+    @staticmethod
+    def _cell_mass(log_bg: FloatArray, log_city: FloatArray, cell_of: IntArray) -> FloatArray:
+        """Per cell: its background plus every city inside it (exp-sum, scaled by the largest)."""
+        top = max(float(np.max(log_bg)), float(np.max(log_city)) if len(log_city) else -np.inf)
+        mass = np.exp(log_bg - top)
+        np.add.at(mass, cell_of, np.exp(log_city - top))
+        return mass
