@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from rttgeo.serve import protocol as wire
+from rttgeo import wire
 
 LAT, LON, SID = 59.3293, 18.0686, "load-test"
 

@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from rttgeo import wire
 from rttgeo.errors import PermissionDenied
 from rttgeo.measure.auto import PROTOCOL_NAMES, available_protocols, make_prober
 from rttgeo.measure.base import Prober, ProbeResult
@@ -22,7 +23,6 @@ from rttgeo.measure.icmp import IcmpDgramProber, IcmpRawProber
 from rttgeo.measure.tcp import TcpProber
 from rttgeo.measure.udp import UdpProber
 from rttgeo.models import Landmark
-from rttgeo.serve import protocol as wire
 from rttgeo.serve.netns import netns_available, netns_link, run_in_netns
 
 LO = Landmark("lo", 0.0, 0.0, "127.0.0.1")

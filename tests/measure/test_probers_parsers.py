@@ -7,10 +7,10 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rttgeo import wire
 from rttgeo.measure.icmp import Icmp6DgramProber, Icmp6RawProber, IcmpDgramProber, IcmpRawProber
 from rttgeo.measure.socket_prober import Malformed, Parsed
 from rttgeo.measure.udp import UdpProber
-from rttgeo.serve import protocol as wire
 
 _RAW = IcmpRawProber()  # parsers need no socket
 _DGRAM = IcmpDgramProber()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rttgeo.serve import protocol as wire
+from rttgeo import wire
 
 NONCE = bytes(range(16))
 

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rttgeo import wire
 from rttgeo.errors import MeasurementError
 from rttgeo.measure.tcp import TcpProber
 from rttgeo.measure.udp import UdpProber
 from rttgeo.models import Landmark
 from rttgeo.serve import LandmarkServer
-from rttgeo.serve import protocol as wire
 from rttgeo.serve.ratelimit import TokenBucketLimiter
 
 NONCE = b"n" * 16

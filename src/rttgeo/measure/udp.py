@@ -1,7 +1,7 @@
 """UDP prober for the rttgeo landmark server (``rttgeo serve``; wire format in docs/serve.md).
 
 One UDP socket (IPv6 dual-stack, or IPv4 if the kernel has no IPv6) for all probes; each probe
-is an ECHO_REQUEST padded to :data:`rttgeo.serve.protocol.MIN_REQUEST_SIZE` bytes with a fresh
+is an ECHO_REQUEST padded to :data:`rttgeo.wire.MIN_REQUEST_SIZE` bytes with a fresh
 16-byte random nonce, and only a well-formed ECHO_REPLY from the probed address echoing that
 nonce counts. No privilege needed. An ICMP port unreachable quoting the request (read from the
 error queue, ``IP_RECVERR``) ends the probe at once as ``refused``: no server listens there.
@@ -24,10 +24,10 @@ import os
 import socket
 from collections.abc import Hashable
 
+from rttgeo import wire
 from rttgeo.measure.socket_prober import Malformed, Parsed, SocketProber
 from rttgeo.models import Landmark
-from rttgeo.serve import protocol as wire
-from rttgeo.serve.server import DEFAULT_PORT
+from rttgeo.wire import DEFAULT_PORT
 
 __all__ = ["UdpProber"]
 

@@ -1,12 +1,13 @@
 """rttgeo.serve: the landmark server users deploy on machines they own (docs/serve.md).
 
-:class:`LandmarkServer` answers the v1 UDP echo of :mod:`rttgeo.serve.protocol` (the documented
+:class:`LandmarkServer` answers the v1 UDP echo of :mod:`rttgeo.wire` (the documented
 wire format, also used by :mod:`rttgeo.measure.udp`) with its position; optionally it accepts TCP
 connections so clients can time handshakes.
 """
 
 from __future__ import annotations
 
-from rttgeo.serve.server import DEFAULT_PORT, LandmarkServer, ServerStats
+from rttgeo.serve.server import LandmarkServer, ServerStats
+from rttgeo.wire import DEFAULT_PORT
 
 __all__ = ["DEFAULT_PORT", "LandmarkServer", "ServerStats"]

@@ -24,13 +24,13 @@ import struct
 import time
 from dataclasses import asdict, dataclass, field
 
+from rttgeo import wire
 from rttgeo.errors import InputError, MeasurementError, PermissionDenied
-from rttgeo.serve import protocol as wire
 from rttgeo.serve.ratelimit import TokenBucketLimiter
+from rttgeo.wire import DEFAULT_PORT
 
 __all__ = ["DEFAULT_PORT", "LandmarkServer", "ServerStats"]
 
-DEFAULT_PORT = 4789
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux value; the cmsg type is the same
 _TIMESPEC = struct.Struct("@qq")
 _IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)

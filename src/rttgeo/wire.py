@@ -33,7 +33,11 @@ from enum import IntEnum
 
 from rttgeo.errors import InputError
 
+#: UDP (and TCP) port of rttgeo landmark servers unless configured otherwise.
+DEFAULT_PORT = 4789
+
 __all__ = [
+    "DEFAULT_PORT",
     "FLAG_SIGN",
     "HEADER_SIZE",
     "MAGIC",
