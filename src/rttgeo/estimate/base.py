@@ -23,12 +23,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from rttgeo.errors import EstimationError, InputError, RttgeoWarning
 from rttgeo.estimate.delay import symmetric_rtt_ms
+from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM
 from rttgeo.geo.grid import CellRegion
 from rttgeo.geo.sphere import pairwise_distance_km, to_unit_vectors
 from rttgeo.models import Estimate, LandmarkDiagnostic, Mesh
 from rttgeo.units import FIBRE_KM_PER_RTT_MS, MAX_KM_PER_RTT_MS
 
-__all__ = ["Estimator", "check_rtts", "physics_outliers"]
+__all__ = ["Estimator", "check_rtts", "greedy_outliers", "physics_outliers"]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -54,29 +55,39 @@ def check_rtts(rtts_ms: ArrayLike, n_landmarks: int) -> FloatArray:
     return a2
 
 
+def greedy_outliers(violations: BoolArray, min_count: int = 1, drop_ties: bool = False) -> BoolArray:
+    """Hosts to remove, greedily, until no pair in ``violations`` (N, N) remains.
+
+    The host in the most violating pairs goes first while it has at least ``min_count``; with
+    ``drop_ties`` every host sharing that largest count goes at once (a tie leaves no way to tell
+    which one is wrong).
+    """
+    v = violations.copy()
+    np.fill_diagonal(v, False)
+    removed = np.zeros(len(v), dtype=bool)
+    while len(v):
+        counts = v.sum(axis=1)
+        top = int(counts.max())
+        if top == 0 or top < min_count:
+            break
+        worst = np.flatnonzero(counts == top) if drop_ties else [int(np.argmax(counts))]
+        removed[worst] = True
+        v[worst, :] = False
+        v[:, worst] = False
+    return removed
+
+
 def physics_outliers(
     distance_km: FloatArray, rtt_ms: FloatArray, km_per_ms: float, min_violations: int = 1
 ) -> tuple[BoolArray, FloatArray]:
     """Hosts to exclude because too many of their RTTs are faster than ``km_per_ms`` allows.
 
-    ``rtt_ms`` (N, N) symmetric (NaN = unmeasured), ``distance_km`` (N, N). Greedy: the host in the
-    most violating pairs is removed while it has at least ``min_violations``; returns the mask of
-    removed hosts and the violation counts at the start.
+    ``rtt_ms`` (N, N) symmetric (NaN = unmeasured), ``distance_km`` (N, N). Greedy (see
+    :func:`greedy_outliers`); returns the mask of removed hosts and the violation counts at the start.
     """
     v = np.isfinite(rtt_ms) & (distance_km > rtt_ms * km_per_ms)
     np.fill_diagonal(v, False)
-    counts0 = v.sum(axis=1).astype(float)
-    removed = np.zeros(len(v), dtype=bool)
-    counts = counts0.copy()
-    while True:
-        i = int(np.argmax(counts))
-        if counts[i] < min_violations or counts[i] == 0:
-            break
-        removed[i] = True
-        v[i, :] = False
-        v[:, i] = False
-        counts = v.sum(axis=1).astype(float)
-    return removed, counts0
+    return greedy_outliers(v, min_violations), v.sum(axis=1).astype(float)
 
 
 class Estimator:
@@ -142,35 +153,23 @@ class Estimator:
         notes: dict[int, str] = {}
         for i in np.flatnonzero(measured & ~self.usable_):
             notes[int(i)] = "excluded at fit: " + self.excluded_.get(self.mesh_.ids[i], "")
-        # Pairs of landmarks that no point can satisfy at the speed of light in vacuum.
-        # Only landmarks whose RTT is below half the circumference at c can be in conflict.
-        idx = np.flatnonzero(use & (rtt_ms * MAX_KM_PER_RTT_MS < 20015.1))
-        if len(idx) > 1:
-            sub_r = rtt_ms[idx]
-            reach = (sub_r[:, None] + sub_r[None, :]) * MAX_KM_PER_RTT_MS
-            conflict = self.distance_km_[np.ix_(idx, idx)] > reach
-            drop = np.zeros(len(idx), dtype=bool)
-            while conflict.any():
-                c = conflict.sum(axis=1)
-                worst = np.flatnonzero(c == c.max())
-                # A tie between two landmarks leaves no way to tell which is wrong: drop both.
-                for w in worst:
-                    drop[w] = True
-                    conflict[w, :] = False
-                    conflict[:, w] = False
-            for k in np.flatnonzero(drop):
-                i = int(idx[k])
-                use[i] = False
-                notes[i] = (
-                    "left out: its RTT is faster than light for its stated position given other "
-                    "landmarks' RTTs (its coordinates are probably wrong)"
-                )
-                warnings.warn(
-                    f"landmark {self.mesh_.ids[i]!r} left out: RTT {rtt_ms[i]:.3f} ms is faster "
-                    "than light for its stated position (coordinates probably wrong)",
-                    RttgeoWarning,
-                    stacklevel=4,
-                )
+        # Pairs of landmarks that no point can satisfy at the speed of light in vacuum; only
+        # landmarks whose radius at c is below half the circumference can be in such a pair.
+        idx = np.flatnonzero(use & (rtt_ms * MAX_KM_PER_RTT_MS < HALF_CIRCUMFERENCE_KM))
+        reach = (rtt_ms[idx, None] + rtt_ms[None, idx]) * MAX_KM_PER_RTT_MS
+        drop = greedy_outliers(self.distance_km_[np.ix_(idx, idx)] > reach, drop_ties=True)
+        for i in idx[drop].tolist():
+            use[i] = False
+            notes[i] = (
+                "left out: its RTT is faster than light for its stated position given other "
+                "landmarks' RTTs (its coordinates are probably wrong)"
+            )
+            warnings.warn(
+                f"landmark {self.mesh_.ids[i]!r} left out: RTT {rtt_ms[i]:.3f} ms is faster "
+                "than light for its stated position (coordinates probably wrong)",
+                RttgeoWarning,
+                stacklevel=4,
+            )
         if not use.any():
             raise EstimationError(
                 "no usable landmark: every RTT is missing (NaN) or its landmark was left out"

@@ -76,48 +76,23 @@ class SpeedOfLight:
 
 
 def fit_bestline(distance_km: FloatArray, rtt_ms: FloatArray) -> tuple[float, float]:
-    """CBG bestline (slope ms/km, intercept ms) of one landmark's points; exact, no LP solver.
+    """CBG bestline (slope ms/km, intercept ms) of one landmark's points; no LP solver.
 
     Maximises m * mean(d) + b subject to b <= r_j - m d_j for all j, b >= 0, m >= 1/99.93 (light in
-    fibre). Without the bounds on m the optimum is the lower convex hull's supporting line at
-    x = mean(d): the chord between a point left of mean(d) and one right of it that passes lowest
-    there. The objective is concave in m, so clipping that slope to [1/99.93, min r/d] (b >= 0) gives
-    the constrained optimum. Points faster than light in fibre must be removed first.
+    fibre): :func:`_bestlines` on one row, equal to scipy's LP optimum to 1e-7 (tested). Points
+    faster than light in fibre must be removed first.
     """
     d = np.asarray(distance_km, dtype=float)
-    r = np.asarray(rtt_ms, dtype=float)
-    if len(d) == 0:
+    if d.size == 0:
         return MIN_SLOPE_MS_PER_KM, 0.0
-    pos = d > 0
-    m_max = max(float(np.min(r[pos] / d[pos])) if pos.any() else np.inf, MIN_SLOPE_MS_PER_KM)
-    xbar = float(d.mean())
-    if len(d) > 400:
-        # The supporting chord joins two lower-hull vertices: shrink to the hull (qhull) first.
-        from scipy.spatial import ConvexHull, QhullError
-
-        try:
-            v = ConvexHull(np.column_stack([d, r])).vertices
-            d, r = d[v], r[v]
-        except QhullError:  # degenerate (collinear) points: keep them all
-            pass
-    left, right = d <= xbar, d > xbar
-    if right.any() and left.any():
-        dl, rl, dr, rr = d[left], r[left], d[right], r[right]
-        slope = (rr[None, :] - rl[:, None]) / (dr[None, :] - dl[:, None])
-        value = rl[:, None] + slope * (xbar - dl[:, None])
-        k = np.unravel_index(np.argmin(value), value.shape)
-        m = float(slope[k])
-    else:
-        m = MIN_SLOPE_MS_PER_KM
-    m = min(max(m, MIN_SLOPE_MS_PER_KM), m_max)
-    b = max(float(np.min(r - m * d)), 0.0)
-    return m, b
+    m, b = _bestlines(d[None, :], np.asarray(rtt_ms, dtype=float)[None, :])
+    return float(m[0]), float(b[0])
 
 
 def _bestlines(distance_km: FloatArray, rtt_ms: FloatArray, iterations: int = 44) -> tuple[
     FloatArray, FloatArray
 ]:
-    """:func:`fit_bestline` for every row at once (NaN distance = point absent), by bisection.
+    """CBG bestlines of every row at once (NaN distance = point absent), by bisection.
 
     g(m) = min_j r_j + m (mean(d) - d_j) is the objective; it is the smaller of an increasing part
     (points left of the mean) and a decreasing part (right of it), so its maximum is where they

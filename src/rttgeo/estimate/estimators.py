@@ -1,4 +1,5 @@
-"""The published estimators: Shortest Ping, GeoPing, CBG (fixed speed and bestline), Spotter-like.
+"""The estimators: Shortest Ping, GeoPing, CBG (fixed speed and bestline), Spotter-like, and
+rttgeo's own (:class:`PopulationPosterior`).
 
 All follow the contract of :mod:`rttgeo.estimate.base`. Regions live on the equal-area grid at
 ``end_level`` (default 4: cells of about 20 km; region boundaries resolved to one cell).
@@ -23,7 +24,7 @@ from rttgeo.geo.grid import (
     global_cells,
     level_shape,
 )
-from rttgeo.geo.sphere import from_unit_vectors
+from rttgeo.geo.sphere import from_unit_vectors, to_unit_vectors
 from rttgeo.models import Estimate
 from rttgeo.units import EARTH_RADIUS_KM, MAX_KM_PER_RTT_MS
 
@@ -46,8 +47,6 @@ def point_in_region(region: CellRegion, lat_deg: float, lon_deg: float) -> tuple
     """(lat, lon) itself if inside ``region``, else the centre of the region's nearest cell."""
     if region.empty or bool(region.contains(lat_deg, lon_deg)):
         return lat_deg, lon_deg
-    from rttgeo.geo.sphere import to_unit_vectors
-
     u = region.unit_vectors()
     k = int(np.argmax(u @ to_unit_vectors(lat_deg, lon_deg)))
     lat, lon = from_unit_vectors(u[k])
@@ -103,9 +102,9 @@ class GeoPing(Estimator):
         idx = np.flatnonzero(use)
         vec = self.rtt_sym_ms_[np.ix_(self.usable_, idx)]
         cand = np.flatnonzero(self.usable_)
-        diff = vec - rtt_ms[idx][None, :]
+        diff = vec - rtt_ms[idx][None, :]  # NaN where the landmark pair was not measured
         common = np.isfinite(diff).sum(axis=1)
-        rms = np.sqrt(np.nanmean(np.where(np.isfinite(diff), diff, np.nan) ** 2, axis=1))
+        rms = np.sqrt(np.nansum(diff**2, axis=1) / np.maximum(common, 1))
         rms[common < self.min_common] = np.inf
         if not np.isfinite(rms).any():
             raise EstimationError(
@@ -198,6 +197,14 @@ class Spotter(Estimator):
 
     name = "spotter"
 
+    #: Refinement stops one level early when the last level would hold more cells than this.
+    MAX_CELLS = 20000
+
+    UNCAPPED = (
+        "no point lies within every used landmark's speed-of-light radius; the radii were dropped "
+        "and only the soft delay-distance likelihood was used"
+    )
+
     def __init__(
         self,
         level: float = 0.9,
@@ -218,14 +225,6 @@ class Spotter(Estimator):
 
     def max_distance_km(self, rtt_ms: FloatArray, idx: IntArray) -> FloatArray:
         return np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS
-
-    #: Refinement stops one level early when the last level would hold more cells than this.
-    MAX_CELLS = 20000
-
-    UNCAPPED = (
-        "no point lies within every used landmark's speed-of-light radius; the radii were dropped "
-        "and only the soft delay-distance likelihood was used"
-    )
 
     def _search_temperature(self) -> float:
         """Temperature of the likelihood used to search and weigh cells."""
@@ -346,7 +345,7 @@ class PopulationPosterior(Spotter):
     - Likelihood (Spotter-like, and Hu et al.'s "the nearest landmarks matter most"): the pooled
       delay-distance model of the nearest landmarks by RTT, zero beyond their speed-of-light radii.
       How many: every landmark whose RTT is at most ``near_factor`` x the lowest + ``near_extra_ms``
-      (at least ``max_landmarks``, at most ``max_nearest``): a host next to a landmark is pinned by
+      (at least ``min_nearest``, at most ``max_nearest``): a host next to a landmark is pinned by
       it alone, a remote host needs several rings to cross.
     - Point: the heaviest atom (a city, or a background cell) of the posterior with the likelihood
       at ``temperature``. Region: the highest-posterior cells holding ``level`` of the posterior with
@@ -368,19 +367,23 @@ class PopulationPosterior(Spotter):
         temperature: float = 1.5,
         end_level: int = 3,
         prune_nats: float = 10.0,
-        max_landmarks: int = 3,
         alpha: float = 1.0,
         background: float = 1e4,
         near_factor: float = 2.0,
         near_extra_ms: float = 10.0,
+        min_nearest: int = 3,
         max_nearest: int = 30,
         region_temperature: float = 6.0,
     ) -> None:
-        super().__init__(level, temperature, end_level, prune_nats, max_landmarks)
+        self.level = level
+        self.temperature = temperature
+        self.end_level = end_level
+        self.prune_nats = prune_nats
         self.alpha = alpha
         self.background = background
         self.near_factor = near_factor
         self.near_extra_ms = near_extra_ms
+        self.min_nearest = min_nearest
         self.max_nearest = max_nearest
         self.region_temperature = region_temperature
 
@@ -398,7 +401,7 @@ class PopulationPosterior(Spotter):
         idx = np.flatnonzero(use)
         order = idx[np.argsort(rtt_ms[idx], kind="stable")]
         near = int(np.sum(rtt_ms[order] <= self.near_factor * rtt_ms[order[0]] + self.near_extra_ms))
-        keep = order[: min(max(near, self.max_landmarks), self.max_nearest)]
+        keep = order[: min(max(near, self.min_nearest), self.max_nearest)]
         use[np.setdiff1d(idx, keep)] = False
         return keep
 
@@ -406,9 +409,8 @@ class PopulationPosterior(Spotter):
         idx = self._nearest(rtt_ms, use)
         level, rows, cols, logl, cap = self._posterior(rtt_ms, idx)
         consistent, note = cap, "" if cap else self.UNCAPPED
-        cells = CellRegion.from_cells(level, rows, cols)  # row-major order, as cities_in_cells needs
-        order = np.argsort(rows * level_shape(level)[1] + cols, kind="stable")
-        rows, cols, logl = cells.rows, cells.cols, logl[order]
+        order = np.argsort(rows * level_shape(level)[1] + cols)  # row-major, as cities_in_cells needs
+        rows, cols, logl = rows[order], cols[order], logl[order]
         city, cell_of = self.prior_.cities_in_cells(level, rows, cols)
         log_pop = self.alpha * np.log(np.maximum(self.prior_.population[city], 1.0))
         logl_city = self.log_likelihood(self.prior_.unit[city], rtt_ms, idx, cap)
