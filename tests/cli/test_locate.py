@@ -393,6 +393,13 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+def _default_sigint() -> None:
+    """Run in the child before exec: SIGINT back to its default, so Python installs KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_measure_ctrl_c_keeps_samples_and_marks_interrupted(catalog, tmp_path):
     import os
     import signal
@@ -419,6 +426,8 @@ def test_measure_ctrl_c_keeps_samples_and_marks_interrupted(catalog, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a shell's background job inherits SIGINT ignored; the child must see Ctrl-C as a user would
+        preexec_fn=_default_sigint,
     )
     try:
         line = proc.stderr.readline()  # "probing 40 landmarks x 50 ..." once the campaign began

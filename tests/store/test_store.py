@@ -173,6 +173,13 @@ print("DONE", flush=True)
 """
 
 
+def _default_sigint() -> None:
+    """Run in the child before exec: SIGINT back to its default, so Python installs KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_child(db):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
@@ -181,6 +188,8 @@ def _start_child(db):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # a shell's background job inherits SIGINT ignored; the child must see Ctrl-C as a user would
+        preexec_fn=_default_sigint,
     )
 
 
