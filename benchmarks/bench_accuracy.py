@@ -12,6 +12,7 @@ Data: WonderProxy "A day in the life of the Internet", 2020-07-19/20 (see README
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import time
@@ -47,6 +48,12 @@ def main() -> None:
     total = time.perf_counter() - t_all
     print(format_table(list(sums.values())))
     print(f"\nfull leave-one-out of all {len(METHODS)} methods: {total:.1f} s (target < 60 s)\n")
+    # Ablation: the same estimator with the pooled delay-distance model only (no per-landmark
+    # offsets and spreads), to show what the per-landmark adjustment is worth.
+    pooled = summarize(leave_one_out(mesh, "rttgeo", params={"per_landmark": False}, jobs=args.jobs))
+    print("ablation:")
+    print(format_table([dataclasses.replace(pooled, method="rttgeo pooled"), sums["rttgeo"]]))
+    print()
     print("against the independently measured figures (must be within 10 %):")
     for m, ref in REFERENCE.items():
         for k, v in ref.items():

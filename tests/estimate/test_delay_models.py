@@ -10,6 +10,7 @@ from rttgeo.estimate.delay import (
     MIN_SLOPE_MS_PER_KM,
     Bestline,
     DelayDistance,
+    LandmarkDelayDistance,
     SpeedOfLight,
     fit_bestline,
     symmetric_rtt_ms,
@@ -87,3 +88,71 @@ def test_delay_distance_median_tracks_data() -> None:
     assert median_km == pytest.approx([600.0, 6000.0], rel=0.08)
     ll = model.log_likelihood(np.array([[100.0, 2000.0]]), np.array([1.0, 10.0]))
     assert np.isinf(ll[0, 1]), "2000 km in 10 ms RTT is faster than light: zero density"
+
+
+def _synthetic_mesh(n: int = 40, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """(rtt_ms, distance_km) of n landmarks spread over the globe: 60 km per ms of RTT with 10 %
+    noise, except landmark 0, whose routes are 1.5x longer, and landmark 1, whose are erratic."""
+    rng = np.random.default_rng(seed)
+    lat = np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
+    lon = rng.uniform(-180, 180, n)
+    u = to_unit_vectors(lat, lon)
+    d = pairwise_distance_km(u, u)
+    noise = np.exp(rng.normal(0, 0.1, (n, n)))
+    factor = np.ones((n, n))
+    factor[0, :] = factor[:, 0] = 1.5
+    erratic = np.exp(rng.normal(0, 0.8, n))
+    factor[1, :] = factor[:, 1] = erratic
+    factor[0, 1] = factor[1, 0] = 1.0
+    r = np.maximum(d, 20.0) / 60.0 * factor * noise
+    r = np.fmin(r, r.T)
+    np.fill_diagonal(r, np.nan)
+    return r, d
+
+
+def test_landmark_delay_distance_learns_each_landmarks_routes() -> None:
+    r, d = _synthetic_mesh()
+    usable = np.ones(len(r), dtype=bool)
+    iu = np.triu_indices(len(r), 1)
+    pooled = DelayDistance.fit(r[iu], d[iu])
+    model = LandmarkDelayDistance.fit(pooled, r, d, usable)
+    # Landmark 0 reaches a host 4,000 km away in 100 ms (1.5x the pool's 60 km/ms): the adjusted
+    # median distance moves most of the way there (one offset in log(1 + d / D0) for all its pairs,
+    # shrunk by 39 / 44, gives 4,684 km), the pooled one does not.
+    mu, _ = model.params(np.array([100.0, 100.0]), np.array([0, 5]))
+    median_km = model.D0_KM * np.expm1(mu)
+    assert median_km[0] < 0.8 * median_km[1]
+    assert abs(median_km[0] - 4000.0) < abs(median_km[0] - 6000.0)
+    assert median_km[1] == pytest.approx(6000.0, rel=0.15)
+    pooled_mu, _ = pooled.params(np.array([100.0]))
+    assert pooled.D0_KM * np.expm1(pooled_mu[0]) == pytest.approx(6000.0, rel=0.15)
+    # The erratic landmark is less predictable than the pool; the others are not changed much.
+    assert model.spread[1] > 1.5
+    assert np.all(model.spread >= 1.0) and np.all(model.spread <= 3.0)
+    assert np.all(np.abs(model.shift[2:]) < 0.1)
+
+
+def test_landmark_delay_distance_ramp_and_neutral_cases() -> None:
+    r, d = _synthetic_mesh()
+    usable = np.ones(len(r), dtype=bool)
+    usable[3] = False  # left out at fit: no pairs, so the pooled model
+    iu = np.triu_indices(len(r), 1)
+    pooled = DelayDistance.fit(r[iu], d[iu])
+    model = LandmarkDelayDistance.fit(pooled, r, d, usable, ramp_ms=(10.0, 50.0))
+    assert model.shift[3] == 0.0 and model.spread[3] == 1.0
+    rtts = np.array([2.0, 9.9, 20.0, 50.0, 200.0])
+    lm0 = np.zeros(5, dtype=np.int64)
+    mu, sigma = model.params(rtts, lm0)
+    pmu, psigma = pooled.params(rtts)
+    # Below 10 ms the landmark's own routes do not count; from 50 ms they count in full.
+    np.testing.assert_array_equal(mu[:2], pmu[:2])
+    np.testing.assert_array_equal(sigma[:2], psigma[:2])
+    assert mu[2] - pmu[2] == pytest.approx(np.log(2) / np.log(5) * model.shift[0])
+    np.testing.assert_allclose(mu[3:] - pmu[3:], model.shift[0])
+    np.testing.assert_allclose(sigma[3:], psigma[3:] * model.spread[0])
+    # Without landmark indices it is the pooled model; the likelihood keeps the light-speed cap.
+    np.testing.assert_array_equal(model.params(rtts)[0], pmu)
+    ll = model.log_likelihood(np.array([[100.0, 2000.0]]), np.array([1.0, 10.0]), True, lm0[:2])
+    assert np.isfinite(ll[0, 0]) and np.isinf(ll[0, 1])
+    with pytest.raises(ValueError, match="ramp_ms"):
+        LandmarkDelayDistance.fit(pooled, r, d, usable, ramp_ms=(50.0, 10.0))

@@ -11,6 +11,8 @@ distances in km on the sphere of :data:`~rttgeo.units.EARTH_RADIUS_KM`.
 - :class:`DelayDistance`: probabilistic model in the spirit of Spotter (Laki et al. 2011), our design:
   pooled over landmarks, distance given RTT is log-normal in (1 + d / d0) with a median and spread
   that vary smoothly with log RTT, fitted by binned robust statistics; hard cap at the speed of light.
+- :class:`LandmarkDelayDistance`: the pooled model adjusted per landmark (its own median offset and
+  spread, from its own mesh pairs), for RTTs long enough that the landmark's routes matter.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from rttgeo.units import EARTH_RADIUS_KM, FIBRE_KM_PER_RTT_MS, MAX_KM_PER_RTT_MS
 __all__ = [
     "Bestline",
     "DelayDistance",
+    "LandmarkDelayDistance",
     "SpeedOfLight",
     "fit_bestline",
     "mesh_pairs",
@@ -172,8 +175,43 @@ class Bestline:
         return np.maximum(np.asarray(rtt_ms) - b, 0.0) / m
 
 
+class _LogNormalDistance:
+    """Shared density of the delay-distance models: log(1 + d / D0) ~ N(mu, sigma) per landmark."""
+
+    __slots__ = ()
+    D0_KM = 50.0
+
+    def params(
+        self, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        raise NotImplementedError
+
+    def log_likelihood(
+        self,
+        distance_km: FloatArray,
+        rtt_ms: FloatArray,
+        cap: bool = True,
+        landmark_idx: NDArray[np.int64] | None = None,
+    ) -> FloatArray:
+        """Log of the surface density of the host's position given one landmark's RTT.
+
+        ``distance_km`` (cells, L), ``rtt_ms`` (L,); up to a constant per landmark. The density of d
+        is spread over the circle of points at distance d (circumference 2 pi R sin(d / R)), so the
+        surface density is p(d | r) / (2 pi R sin(d / R)); -inf beyond the speed-of-light radius
+        when ``cap``. ``landmark_idx`` (L,) names the landmarks, for per-landmark models.
+        """
+        mu, sigma = self.params(rtt_ms, landmark_idx)
+        d = np.maximum(distance_km, 1.0)
+        z = (np.log1p(d / self.D0_KM) - mu) / sigma
+        jacobian = (self.D0_KM + d) * np.sin(np.minimum(d / EARTH_RADIUS_KM, np.pi - 1e-6))
+        ll = -0.5 * z * z - np.log(sigma) - np.log(jacobian)
+        if not cap:
+            return ll
+        return np.where(distance_km <= np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS, ll, -np.inf)
+
+
 @dataclass(frozen=True, slots=True)
-class DelayDistance:
+class DelayDistance(_LogNormalDistance):
     """Pooled probabilistic delay-distance model (Spotter-like, our design).
 
     For an RTT r, log(1 + d / D0_KM) is Gaussian with median ``mu(log r)`` and spread
@@ -186,8 +224,6 @@ class DelayDistance:
     knots_log_rtt: FloatArray
     mu: FloatArray
     sigma: FloatArray
-
-    D0_KM = 50.0
 
     @staticmethod
     def fit(
@@ -226,29 +262,86 @@ class DelayDistance:
         mad = np.array([1.4826 * np.median(np.abs(y[g] - np.median(y[g]))) for g in groups])
         return DelayDistance(knots, np.maximum.accumulate(mu), np.maximum(mad, 0.05))
 
-    def params(self, rtt_ms: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """(mu, sigma) of log(1 + d / D0) for each RTT (flat extrapolation beyond the knots)."""
+    def params(
+        self, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """(mu, sigma) of log(1 + d / D0) for each RTT (flat extrapolation beyond the knots).
+
+        ``landmark_idx`` is accepted for the per-landmark model's signature and ignored: pooled.
+        """
         lr = np.log(np.asarray(rtt_ms, dtype=float))
         return (
             np.interp(lr, self.knots_log_rtt, self.mu),
             np.interp(lr, self.knots_log_rtt, self.sigma),
         )
 
-    def log_likelihood(
-        self, distance_km: FloatArray, rtt_ms: FloatArray, cap: bool = True
-    ) -> FloatArray:
-        """Log of the surface density of the host's position given one landmark's RTT.
 
-        ``distance_km`` (cells, L), ``rtt_ms`` (L,); up to a constant per landmark. The density of d
-        is spread over the circle of points at distance d (circumference 2 pi R sin(d / R)), so the
-        surface density is p(d | r) / (2 pi R sin(d / R)); -inf beyond the speed-of-light radius
-        when ``cap``.
-        """
-        mu, sigma = self.params(rtt_ms)
-        d = np.maximum(distance_km, 1.0)
-        z = (np.log1p(d / self.D0_KM) - mu) / sigma
-        jacobian = (self.D0_KM + d) * np.sin(np.minimum(d / EARTH_RADIUS_KM, np.pi - 1e-6))
-        ll = -0.5 * z * z - np.log(sigma) - np.log(jacobian)
-        if not cap:
-            return ll
-        return np.where(distance_km <= np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS, ll, -np.inf)
+
+@dataclass(frozen=True, slots=True)
+class LandmarkDelayDistance(_LogNormalDistance):
+    """The pooled :class:`DelayDistance` adjusted per landmark, from the landmark's own mesh pairs.
+
+    Some landmarks' routes are longer than the pool's (Hanoi reaches hosts 1,000 km away in 58 ms,
+    Des Moines reaches Minneapolis, 443 km, through Chicago in 21 ms), some are noisier. For landmark
+    i and every other usable landmark j, the pooled residual is e_ij = log(1 + d_ij / D0) - mu(r_ij):
+    - ``shift[i]``: the median of e_ij, shrunk by k / (k + ``shrink_pairs``) for k pairs;
+    - ``spread[i]``: the MAD of (e_ij - shift) / sigma(r_ij), shrunk towards 1 the same way and
+      clipped to [1, 3]: a landmark may be less predictable than the pool, never more (a tighter
+      spread from ~240 pairs makes the posterior overconfident; measured in docs/estimation.md).
+    Both act in full from ``ramp_ms[1]`` of RTT and not at all below ``ramp_ms[0]`` (linear in log RTT
+    between): short RTTs fix a host near the landmark whatever its long routes do, and the mesh's
+    pairs are mostly long. A landmark with no pairs gets the pooled model.
+    """
+
+    pooled: DelayDistance
+    shift: FloatArray
+    spread: FloatArray
+    ramp_ms: tuple[float, float] = (10.0, 50.0)
+
+    @staticmethod
+    def fit(
+        pooled: DelayDistance,
+        rtt_ms: FloatArray,
+        distance_km: FloatArray,
+        usable: NDArray[np.bool_],
+        shrink_pairs: float = 5.0,
+        ramp_ms: tuple[float, float] = (10.0, 50.0),
+    ) -> LandmarkDelayDistance:
+        """Per-landmark offsets from the symmetric (N, N) ``rtt_ms`` and ``distance_km`` matrices."""
+        if not 0 < ramp_ms[0] < ramp_ms[1]:
+            raise ValueError(f"ramp_ms must be 0 < low < high, got {ramp_ms}")
+        r = np.where(usable[None, :] & usable[:, None], np.asarray(rtt_ms, dtype=float), np.nan)
+        np.fill_diagonal(r, np.nan)
+        ok = np.isfinite(r) & (r > 0)
+        safe = np.where(ok, r, 1.0)
+        mu, sigma = pooled.params(safe)
+        e = np.where(ok, np.log1p(np.asarray(distance_km) / pooled.D0_KM) - mu, np.nan)
+        k = ok.sum(axis=1)
+        has = k > 0
+        shrink = k / (k + shrink_pairs)
+        shift = np.zeros(len(r))
+        spread = np.ones(len(r))
+        if has.any():
+            med = np.nanmedian(e[has], axis=1)
+            shift[has] = med * shrink[has]
+            z = (e[has] - shift[has, None]) / sigma[has]
+            mad = 1.4826 * np.nanmedian(np.abs(z - np.nanmedian(z, axis=1)[:, None]), axis=1)
+            spread[has] = np.clip(
+                (k[has] * mad + shrink_pairs) / (k[has] + shrink_pairs), 1.0, 3.0
+            )
+        return LandmarkDelayDistance(pooled, shift, spread, (float(ramp_ms[0]), float(ramp_ms[1])))
+
+    def params(
+        self, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """(mu, sigma) of log(1 + d / D0) for each RTT from landmark ``landmark_idx`` (same shape)."""
+        mu, sigma = self.pooled.params(rtt_ms)
+        if landmark_idx is None:
+            return mu, sigma
+        lo, hi = np.log(self.ramp_ms[0]), np.log(self.ramp_ms[1])
+        w = np.clip((np.log(np.asarray(rtt_ms, dtype=float)) - lo) / (hi - lo), 0.0, 1.0)
+        return (
+            mu + w * self.shift[landmark_idx],
+            sigma * (1.0 + w * (self.spread[landmark_idx] - 1.0)),
+        )
+

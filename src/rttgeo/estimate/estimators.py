@@ -13,7 +13,13 @@ from numpy.typing import NDArray
 from rttgeo.errors import EstimationError
 from rttgeo.estimate.base import Estimator
 from rttgeo.estimate.defaults import default_bestline, default_delay_distance
-from rttgeo.estimate.delay import Bestline, DelayDistance, SpeedOfLight, mesh_pairs
+from rttgeo.estimate.delay import (
+    Bestline,
+    DelayDistance,
+    LandmarkDelayDistance,
+    SpeedOfLight,
+    mesh_pairs,
+)
 from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM, disc_intersection, smallest_common_scale
 from rttgeo.geo.grid import (
     CellRegion,
@@ -221,7 +227,9 @@ class Spotter(Estimator):
 
     def _fit(self) -> None:
         r, d = mesh_pairs(self.mesh_, self.distance_km_, self.usable_)
-        self.model_ = DelayDistance.fit(r, d) if len(r) >= 50 else default_delay_distance()
+        self.model_: DelayDistance | LandmarkDelayDistance = (
+            DelayDistance.fit(r, d) if len(r) >= 50 else default_delay_distance()
+        )
 
     def max_distance_km(self, rtt_ms: FloatArray, idx: IntArray) -> FloatArray:
         return np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS
@@ -256,7 +264,7 @@ class Spotter(Estimator):
         ``cap``: zero density beyond each speed-of-light radius.
         """
         dist = EARTH_RADIUS_KM * np.arccos(np.clip(u @ self.unit_[idx].T, -1.0, 1.0))
-        ll = self.model_.log_likelihood(dist, rtt_ms[idx], cap)
+        ll = self.model_.log_likelihood(dist, rtt_ms[idx], cap, idx)
         return ll.sum(axis=1) / self._search_temperature()
 
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
@@ -316,7 +324,7 @@ class Spotter(Estimator):
         f4 = np.float32
         dot = u.astype(f4) @ self.unit_[idx].T.astype(f4)
         dist = f4(EARTH_RADIUS_KM) * np.arccos(np.clip(dot, -1.0, 1.0))
-        mu, sigma = (a.astype(f4) for a in self.model_.params(rtt_ms[idx]))
+        mu, sigma = (a.astype(f4) for a in self.model_.params(rtt_ms[idx], idx))
         d0 = f4(self.model_.D0_KM)
         pad = pad_km.astype(f4)[:, None]
         near = np.clip(dist - pad, 1.0, HALF_CIRCUMFERENCE_KM)
@@ -342,8 +350,10 @@ class PopulationPosterior(Spotter):
       inhabitants weighted ``population ** alpha``, plus a uniform background of weight
       ``background`` per end-level cell (level 3: about 1,560 km^2, 40 km), so that hosts outside
       cities keep a chance.
-    - Likelihood (Spotter-like, and Hu et al.'s "the nearest landmarks matter most"): the pooled
-      delay-distance model of the nearest landmarks by RTT, zero beyond their speed-of-light radii.
+    - Likelihood (Spotter-like, and Hu et al.'s "the nearest landmarks matter most"): the
+      delay-distance model of the nearest landmarks by RTT, zero beyond their speed-of-light radii;
+      pooled over the mesh and, with ``per_landmark``, adjusted to each landmark's own routes
+      (:class:`~rttgeo.estimate.delay.LandmarkDelayDistance`; neutral without a mesh of RTTs).
       How many: every landmark whose RTT is at most ``near_factor`` x the lowest + ``near_extra_ms``
       (at least ``min_nearest``, at most ``max_nearest``): a host next to a landmark is pinned by
       it alone, a remote host needs several rings to cross.
@@ -354,7 +364,8 @@ class PopulationPosterior(Spotter):
 
     Hyper-parameters were chosen globally on the WonderProxy leave-one-out from a few values each, so
     its figures there are somewhat optimistic (docs/estimation.md): K from 3 to 30 by RTT within
-    2 x the lowest + 10 ms, alpha 1, background 1e4 per level-3 cell, point temperature 1.5;
+    2 x the lowest + 10 ms, alpha 1, background 1e4 per level-3 cell, point temperature 1.5,
+    per-landmark adjustment ramped in from 10 to 50 ms;
     the region temperature is the smallest of {3, 4, 5, 6, 8} whose 90 % region holds the truth for
     at least 90 % of targets (6). The delay-distance calibration itself is fitted per mesh.
     """
@@ -374,6 +385,7 @@ class PopulationPosterior(Spotter):
         min_nearest: int = 3,
         max_nearest: int = 30,
         region_temperature: float = 6.0,
+        per_landmark: bool = True,
     ) -> None:
         self.level = level
         self.temperature = temperature
@@ -386,11 +398,17 @@ class PopulationPosterior(Spotter):
         self.min_nearest = min_nearest
         self.max_nearest = max_nearest
         self.region_temperature = region_temperature
+        self.per_landmark = per_landmark
 
     def _fit(self) -> None:
         from rttgeo.estimate.prior import population_prior
 
         super()._fit()
+        if self.per_landmark:
+            assert isinstance(self.model_, DelayDistance)
+            self.model_ = LandmarkDelayDistance.fit(
+                self.model_, self.rtt_sym_ms_, self.distance_km_, self.usable_
+            )
         self.prior_ = population_prior()
 
     def _search_temperature(self) -> float:
