@@ -27,6 +27,7 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "file_sha256",
+    "landmark_record",
     "load_catalog",
     "parse_catalog_rows",
     "save_catalog",
@@ -215,23 +216,25 @@ def load_catalog(path: str | Path) -> list[Landmark]:
     return _read_csv(text, str(p))
 
 
+def landmark_record(lm: Landmark) -> dict[str, Any]:
+    """One landmark as a JSON catalog record (the catalog's columns, protocols as a list)."""
+    return {
+        "id": lm.id,
+        "lat_deg": lm.lat_deg,
+        "lon_deg": lm.lon_deg,
+        "address": lm.address,
+        "port": lm.port,
+        "protocols": list(lm.protocols),
+        "country": lm.country,
+        "source": lm.source,
+    }
+
+
 def save_catalog(landmarks: Sequence[Landmark], path: str | Path) -> Path:
     """Write ``landmarks`` as a CSV (or JSON, by suffix) catalog that :func:`load_catalog` reads."""
     p = Path(path)
     cols = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-    records = [
-        {
-            "id": lm.id,
-            "lat_deg": lm.lat_deg,
-            "lon_deg": lm.lon_deg,
-            "address": lm.address,
-            "port": lm.port,
-            "protocols": list(lm.protocols),
-            "country": lm.country,
-            "source": lm.source,
-        }
-        for lm in landmarks
-    ]
+    records = [landmark_record(lm) for lm in landmarks]
     if p.suffix.lower() == ".json":
         p.write_text(json.dumps({"landmarks": records}, indent=1) + "\n", encoding="utf-8")
         return p

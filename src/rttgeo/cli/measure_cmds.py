@@ -546,23 +546,9 @@ def cmd_landmarks_list(args: argparse.Namespace) -> int:
     if args.country:
         landmarks = [lm for lm in landmarks if lm.country.upper() == args.country.upper()]
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "id": lm.id,
-                        "lat_deg": lm.lat_deg,
-                        "lon_deg": lm.lon_deg,
-                        "address": lm.address,
-                        "port": lm.port,
-                        "protocols": list(lm.protocols),
-                        "country": lm.country,
-                    }
-                    for lm in landmarks
-                ],
-                indent=1,
-            )
-        )
+        from rttgeo.catalog import landmark_record
+
+        print(json.dumps([landmark_record(lm) for lm in landmarks], indent=1))
         return 0
     print(f"# {len(landmarks)} landmarks from {path}")
     for lm in landmarks:

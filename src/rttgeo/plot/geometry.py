@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM
 from rttgeo.geo.sphere import destination
-from rttgeo.units import EARTH_RADIUS_KM
 
 __all__ = [
     "circle_lonlat",
@@ -32,8 +32,6 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
-#: Half the circumference of the sphere: a constraint circle this large covers the whole Earth.
-HALF_CIRCUMFERENCE_KM: float = np.pi * EARTH_RADIUS_KM
 
 
 def circle_lonlat(
