@@ -1,0 +1,18 @@
+"""The api room: the few verbs a script needs, each a plain function returning a frozen result.
+
+Layout (one module per verb, so rooms can grow it independently)::
+
+    api/estimate.py   estimate(rtts, landmarks=..., method=...) -> EstimateResult
+    api/locate.py     locate(...) -> LocateResult              (probes, then estimates)
+    api/evaluate.py   evaluate(mesh_or_path, methods=...) -> EvaluationResult
+    api/verify.py     verify(...) -> VerifyResult              (as the verify room lands)
+    api/atlas.py      RIPE Atlas verbs                          (as the atlas room lands)
+
+Each verb takes its I/O seam as a keyword argument (``prober=``, ``fetch=``, ``clock=``) defaulting
+to the real one. ``rttgeo/__init__.py`` re-exports the verbs; ``rttgeo.cli`` only parses arguments,
+calls one verb and prints its result.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
