@@ -178,10 +178,10 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from rttgeo.catalog import resolve_catalog
-    from rttgeo.cli.rttfile import align_rtts, read_rtts
     from rttgeo.estimate import make_estimator
     from rttgeo.estimate.describe import describe
     from rttgeo.models import Mesh
+    from rttgeo.store import align_rtts, read_rtts
 
     cat_path, landmarks = resolve_catalog(args.landmarks)
     rtts = align_rtts(read_rtts(args.rtts, args.target), landmarks, str(args.rtts))

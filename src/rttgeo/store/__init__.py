@@ -2,8 +2,11 @@
 
 ``load_rtts(path)`` gives ``(landmark_ids, min_rtt_ms)`` of the latest campaign of a store,
 ready for ``rttgeo estimate`` and the estimators (NaN = every probe to that landmark was lost).
+``read_rtts(path)`` reads either a samples CSV or a store into ``{landmark_id: min_rtt_ms}``, and
+``align_rtts`` puts such a mapping in catalog order.
 """
 
+from rttgeo.store.samples_csv import align_rtts, read_rtts
 from rttgeo.store.sqlite import (
     CAMPAIGN_STATUSES,
     SAMPLE_COLUMNS,
@@ -12,4 +15,12 @@ from rttgeo.store.sqlite import (
     load_rtts,
 )
 
-__all__ = ["CAMPAIGN_STATUSES", "SAMPLE_COLUMNS", "CampaignInfo", "CampaignStore", "load_rtts"]
+__all__ = [
+    "CAMPAIGN_STATUSES",
+    "SAMPLE_COLUMNS",
+    "CampaignInfo",
+    "CampaignStore",
+    "align_rtts",
+    "load_rtts",
+    "read_rtts",
+]

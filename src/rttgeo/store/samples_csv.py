@@ -1,4 +1,7 @@
-"""Reading measured RTTs for ``rttgeo estimate``: a samples CSV (DESIGN.md) or a campaign store.
+"""Reading measured RTTs: a samples CSV (DESIGN.md) or a campaign store.
+
+Used by ``rttgeo estimate`` and the api verbs (this lives in the store room so that the api room
+reads samples without importing the CLI).
 
 Samples CSV: a header with at least ``landmark`` and ``rtt_ms`` (DESIGN.md's full form is
 ``target, landmark, protocol, sent_unix_ns, rtt_ms``); an empty ``rtt_ms`` is a lost probe. Several
@@ -32,7 +35,7 @@ def read_rtts(path: str | Path, target: str | None = None) -> dict[str, float]:
     with p.open("rb") as fh:
         head = fh.read(16)
     if head.startswith(b"SQLite format 3"):
-        from rttgeo.store import load_rtts
+        from rttgeo.store.sqlite import load_rtts
 
         ids, rtts = load_rtts(p)
         return {i: float(r) for i, r in zip(ids, rtts, strict=True)}
