@@ -26,9 +26,9 @@ __all__ = [
 ]
 
 _WHERE = {
-    "draw_estimate": "rttgeo.plot.maps",
+    "draw_estimate": "rttgeo.plot.layers",
     "map_estimate": "rttgeo.plot.maps",
-    "eval_grid": "rttgeo.plot.maps",
+    "eval_grid": "rttgeo.plot.evalgrid",
     "error_cdf": "rttgeo.plot.charts",
     "rtt_vs_distance": "rttgeo.plot.charts",
     "write_report": "rttgeo.plot.report",
