@@ -6,7 +6,9 @@
     ├── InputError (ValueError)     bad user input; names the file, line and field where known
     │   ├── CatalogError            a landmark catalog is malformed or inconsistent
     │   ├── SamplesError            an RTT / samples file is malformed
-    │   └── WorldError              a lab world file is malformed
+    │   ├── WorldError              a lab world file is malformed
+    │   └── VerificationError       evidence (a receipt, bundle, signed catalog, key or signature)
+    │                               fails a check; the message names what failed
     ├── DatasetError                a dataset is missing or does not have the expected shape
     ├── EstimationError             no estimate can be made (e.g. no usable landmark)
     ├── MeasurementError            probing failed as a whole
@@ -51,6 +53,11 @@ class SamplesError(InputError):
 
 class WorldError(InputError):
     """A lab world file is malformed."""
+
+
+class VerificationError(InputError):
+    """Evidence fails a check: a bad signature, a tampered or malformed receipt, bundle or signed
+    catalog, an unknown landmark, a key that is not acceptable. The message names what failed."""
 
 
 class DatasetError(RttgeoError):

@@ -23,11 +23,15 @@ import socket
 import struct
 import time
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from rttgeo import wire
 from rttgeo.errors import InputError, MeasurementError, PermissionDenied
 from rttgeo.serve.ratelimit import TokenBucketLimiter
 from rttgeo.wire import DEFAULT_PORT
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rttgeo.serve.challenge import ChallengeResponder
 
 __all__ = ["DEFAULT_PORT", "LandmarkServer", "ServerStats"]
 
@@ -106,7 +110,9 @@ def _bind_error(exc: OSError, what: str, host: str, port: int) -> Exception:
 class LandmarkServer:
     """A landmark at (``lat_deg``, ``lon_deg``) answering on UDP ``port`` (0 = any free port).
 
-    ``host`` "" binds every address (IPv6 dual-stack when available, else IPv4).
+    ``host`` "" binds every address (IPv6 dual-stack when available, else IPv4). ``challenge``
+    (``rttgeo serve --key``) answers the signed challenge-response on the same port
+    (:mod:`rttgeo.serve.challenge`), under the same rate limits.
     """
 
     def __init__(
@@ -122,6 +128,7 @@ class LandmarkServer:
         burst: float = 40.0,
         max_sources: int = 65536,
         global_rate_per_s: float = 20000.0,
+        challenge: ChallengeResponder | None = None,
     ) -> None:
         # Validate now, so that a bad position fails before binding.
         self._template = wire.encode(wire.echo_reply(bytes(16), lat_deg, lon_deg, server_id))
@@ -136,19 +143,31 @@ class LandmarkServer:
         self.limiter = TokenBucketLimiter(rate_per_s, burst, max_sources)
         self.global_limiter = TokenBucketLimiter(global_rate_per_s, global_rate_per_s, 1)
         self.stats = ServerStats()
+        self.challenge = challenge
         self._sock: socket.socket | None = None
         self._tcp_sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- datagram logic (pure apart from the counters; unit-testable without sockets) ------------
-    def handle(self, data: bytes, source: str, rx_real_ns: int | None = None) -> bytes | None:
-        """The reply to one datagram from ``source`` (IP), or None if it is dropped (counted).
+    def handle(self, data: bytes, source: str, rx_real_ns: int | None = None,
+               port: int = 0) -> bytes | None:
+        """The reply to one datagram from ``source`` (IP) and ``port``, or None if it is dropped
+        (counted).
 
         ``rx_real_ns`` is the kernel's CLOCK_REALTIME receive stamp of the datagram; the reply's
         TURNAROUND TLV then says how long the server held it (else 2**32-1, "unknown").
         """
         stats = self.stats
         stats.received += 1
+        if wire.peek_type(data) == wire.MsgType.CHALLENGE_REQUEST:
+            if self.challenge is None:
+                stats.unsupported += 1  # not a signing landmark (no --key)
+                return None
+            reply = self.challenge.handle(data, (source, port), rx_real_ns,
+                                          lambda: self._allow(source))
+            if reply is not None:
+                stats.replied += 1
+            return reply
         try:
             msg = wire.decode(data)
         except wire.WireFormatError as exc:
@@ -174,6 +193,16 @@ class LandmarkServer:
             tail = wire.turnaround_tlv(time.clock_gettime_ns(time.CLOCK_REALTIME) - rx_real_ns)
         return t[:8] + msg.nonce + t[24:] + tail
 
+    def _allow(self, source: str) -> bool:
+        """Spend a token of ``source`` and of the global bucket (challenge messages)."""
+        if not self.limiter.allow(source):
+            self.stats.rate_limited += 1
+            return False
+        if not self.global_limiter.allow(None):
+            self.stats.global_limited += 1
+            return False
+        return True
+
     def _on_readable(self) -> None:
         sock = self._sock
         if sock is None:
@@ -187,7 +216,7 @@ class LandmarkServer:
                 self.stats.send_errors += 1  # an ICMP error about an earlier reply
                 continue
             stamp, reply_anc = _parse_anc(anc)
-            reply = self.handle(data, addr[0], stamp)
+            reply = self.handle(data, addr[0], stamp, addr[1])
             if reply is None:
                 continue
             try:
