@@ -22,6 +22,7 @@ from typing import Any
 
 from rttgeo.errors import CatalogError
 from rttgeo.models import PROTOCOLS, Landmark
+from rttgeo.textformats import csv_errors, decimal_float, decimal_int, loads_json
 
 __all__ = [
     "OPTIONAL_COLUMNS",
@@ -51,9 +52,11 @@ def _float(value: Any, where: str, name: str, lo: float, hi: float) -> float:
     if isinstance(value, bool):
         raise CatalogError(f"expected a number, got {value!r}", where=where, field=name)
     try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise CatalogError(f"expected a number, got {value!r}", where=where, field=name) from None
+        x = decimal_float(value) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise CatalogError(
+            f"expected a finite decimal number, got {str(value)[:40]!r}", where=where, field=name
+        ) from None
     if not math.isfinite(x):
         raise CatalogError(f"must be a finite number, got {value!r}", where=where, field=name)
     if not lo <= x <= hi:
@@ -67,8 +70,7 @@ def _port(value: Any, where: str) -> int | None:
     if isinstance(value, bool):
         raise CatalogError(f"expected an integer port, got {value!r}", where=where, field="port")
     try:
-        text = str(value).strip()
-        port = int(text) if not isinstance(value, float) else int(value)
+        port = decimal_int(value) if isinstance(value, str) else int(value)
         if isinstance(value, float) and value != port:
             raise ValueError
     except (TypeError, ValueError):
@@ -150,6 +152,11 @@ def parse_catalog_rows(
 
 def _read_csv(text: str, name: str) -> list[Landmark]:
     reader = csv.DictReader(io.StringIO(text))
+    with csv_errors(reader, where=name, error=CatalogError):
+        return _read_csv_rows(reader, name)
+
+
+def _read_csv_rows(reader: csv.DictReader[str], name: str) -> list[Landmark]:
     header = reader.fieldnames
     if not header:
         raise CatalogError("empty file: expected a header line", where=f"{name}:1")
@@ -181,10 +188,7 @@ def _read_csv(text: str, name: str) -> list[Landmark]:
 
 
 def _read_json(text: str, name: str) -> list[Landmark]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CatalogError(f"invalid JSON: {exc.msg}", where=f"{name}:{exc.lineno}") from None
+    data = loads_json(text, where=name, error=CatalogError)
     if isinstance(data, Mapping):
         data = data.get("landmarks")
     if not isinstance(data, list):

@@ -26,10 +26,8 @@ The file is TOML (``.toml``, read with :mod:`tomllib`) or JSON (any other suffix
 from __future__ import annotations
 
 import ipaddress
-import json
 import math
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +37,7 @@ import numpy as np
 
 from rttgeo.errors import WorldError
 from rttgeo.models import Landmark, Mesh
+from rttgeo.textformats import loads_json, loads_toml
 from rttgeo.units import C_KM_PER_MS, EARTH_RADIUS_KM, MAX_KM_PER_RTT_MS
 
 __all__ = [
@@ -211,7 +210,10 @@ def _num(
 ) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise WorldError(f"must be a number, got {value!r}", where=where, field=fld)
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:
+        raise WorldError("number out of range", where=where, field=fld) from None
     ok = math.isfinite(x) and (x > lo if lo_open else x >= lo) and (x < hi if hi_open else x <= hi)
     if not ok:
         lb = "(" if lo_open else "["
@@ -369,13 +371,8 @@ def load_world(path: str | Path) -> World:
         text = p.read_bytes()
     except OSError as exc:
         raise WorldError(f"cannot read world file: {exc.strerror}", where=str(p)) from exc
-    try:
-        is_toml = p.suffix.lower() == ".toml"
-        data = tomllib.loads(text.decode("utf-8")) if is_toml else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise WorldError(f"not valid {'TOML' if p.suffix == '.toml' else 'JSON'}: {exc}",
-                         where=str(p)) from exc
-    return parse_world(data, where=str(p))
+    load = loads_toml if p.suffix.lower() == ".toml" else loads_json
+    return parse_world(load(text, where=str(p), error=WorldError), where=str(p))
 
 
 # ------------------------------------------------------------------------------ from a real mesh
