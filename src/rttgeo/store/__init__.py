@@ -1,7 +1,9 @@
 """Measurement campaigns on disk (SQLite, WAL mode): every sample committed as it arrives.
 
-``load_rtts(path)`` gives ``(landmark_ids, min_rtt_ms)`` of the latest campaign of a store,
-ready for ``rttgeo estimate`` and the estimators (NaN = every probe to that landmark was lost).
+``open_readonly(path)`` opens a store for every read command (SQLite ``mode=ro``, schema checked
+first, never modified). ``load_rtts(path)`` gives ``(landmark_ids, min_rtt_ms)`` of the latest
+campaign of a store, ready for ``rttgeo estimate`` and the estimators (NaN = every probe to that
+landmark was lost).
 ``read_rtts(path)`` reads either a samples CSV or a store into ``{landmark_id: min_rtt_ms}``, and
 ``align_rtts`` puts such a mapping in catalog order.
 """
@@ -13,6 +15,7 @@ from rttgeo.store.sqlite import (
     CampaignInfo,
     CampaignStore,
     load_rtts,
+    open_readonly,
 )
 
 __all__ = [
@@ -22,5 +25,6 @@ __all__ = [
     "CampaignStore",
     "align_rtts",
     "load_rtts",
+    "open_readonly",
     "read_rtts",
 ]

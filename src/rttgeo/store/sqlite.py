@@ -24,6 +24,7 @@ import math
 import socket
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +34,9 @@ from typing import Any
 import numpy as np
 
 from rttgeo import __version__
-from rttgeo.errors import StoreError, require
+from rttgeo.errors import InputError, StoreError, require
 from rttgeo.models import Sample
+from rttgeo.textformats import loads_json
 
 __all__ = [
     "CAMPAIGN_STATUSES",
@@ -42,6 +44,7 @@ __all__ = [
     "CampaignInfo",
     "CampaignStore",
     "load_rtts",
+    "open_readonly",
 ]
 
 #: Columns of the CSV export (DESIGN.md sample format), in order.
@@ -101,30 +104,55 @@ class CampaignInfo:
 class CampaignStore:
     """A campaign store file. Use as a context manager; all methods raise :class:`StoreError`."""
 
-    def __init__(self, path: str | Path, *, wal: bool = True, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        wal: bool = True,
+        synchronous: str = "NORMAL",
+        read_only: bool = False,
+    ) -> None:
         self.path = Path(path)
+        self.read_only = read_only
+        self._closed = True
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL"):
             raise ValueError("synchronous must be OFF, NORMAL or FULL")
+        if read_only:
+            self._db = _connect_readonly(self.path)
+            self._closed = False
+            return
         try:
             if self.path.parent and not self.path.parent.exists():
                 raise StoreError(f"{self.path}: directory {self.path.parent} does not exist")
+            if self.path.is_dir():
+                raise StoreError(f"{self.path}: is a directory; give a file name for the store")
+            if self.path.exists() and self.path.stat().st_size > 0:
+                _check_header(self.path)
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0)
+            self._closed = False
             self._db.execute("PRAGMA busy_timeout = 10000")
+            # Check what the file holds before changing anything: a foreign SQLite file is never
+            # switched to WAL nor given our tables.
+            _check_schema(self._db, self.path, allow_empty=True)
             if wal:
                 mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":  # pragma: no cover - filesystems without shm
                     raise StoreError(f"{self.path}: cannot use WAL mode (got {mode})")
             self._db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
             self._db.executescript(_SCHEMA)
+        except StoreError:
+            self.close()
+            raise
         except sqlite3.DatabaseError as exc:
+            self.close()
             raise StoreError(
                 f"{self.path}: not a usable campaign store ({exc}); give a new file name"
             ) from None
         except OSError as exc:  # pragma: no cover - rare (permissions)
+            self.close()
             raise StoreError(
                 f"{self.path}: {exc.strerror}; check the path and permissions"
             ) from None
-        self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -232,30 +260,23 @@ class CampaignStore:
     def campaigns(self) -> list[CampaignInfo]:
         """All campaigns, oldest first, with their sample and loss counts."""
         rows = self._exec(
-            "SELECT c.id, c.host, c.target, c.started_unix_ns, c.ended_unix_ns, c.protocol,"
-            " c.catalog_path, c.catalog_sha256, c.rttgeo_version, c.params, c.status,"
+            f"SELECT {', '.join('c.' + c for c in _CAMPAIGN_TYPES)},"
             " COUNT(s.id), COALESCE(SUM(s.rtt_ms IS NULL), 0)"
             " FROM campaign c LEFT JOIN sample s ON s.campaign_id = c.id"
             " GROUP BY c.id ORDER BY c.id"
         ).fetchall()
-        return [
-            CampaignInfo(
-                id=r[0],
-                host=r[1],
-                target=r[2],
-                started_unix_ns=r[3],
-                ended_unix_ns=r[4],
-                protocol=r[5],
-                catalog_path=r[6],
-                catalog_sha256=r[7],
-                rttgeo_version=r[8],
-                params=json.loads(r[9]),
-                status=r[10],
-                n_samples=r[11],
-                n_lost=r[12],
+        out = []
+        for r in rows:
+            row = self._checked("campaign", _CAMPAIGN_TYPES, r[: len(_CAMPAIGN_TYPES)])
+            out.append(
+                CampaignInfo(
+                    **{k: v for k, v in row.items() if k != "params"},
+                    params=self._params(row["id"], row["params"]),
+                    n_samples=int(r[-2]),
+                    n_lost=int(r[-1]),
+                )
             )
-            for r in rows
-        ]
+        return out
 
     def campaign(self, campaign_id: int | None = None) -> CampaignInfo:
         """One campaign (the latest when ``campaign_id`` is None); StoreError if there is none."""
@@ -271,18 +292,13 @@ class CampaignStore:
 
     def iter_rows(self, campaign_id: int | None = None) -> Iterator[dict[str, Any]]:
         """Sample rows as dicts (all columns), in arrival order; all campaigns when id is None."""
-        sql = (
-            "SELECT id, campaign_id, target, landmark, protocol, sent_unix_ns, rtt_ms, timing,"
-            " status, attempt, seq FROM sample"
-        )
+        sql = f"SELECT {', '.join(_SAMPLE_TYPES)} FROM sample"
         args: tuple[Any, ...] = ()
         if campaign_id is not None:
             sql += " WHERE campaign_id = ?"
             args = (campaign_id,)
-        cur = self._exec(sql + " ORDER BY id", args)
-        names = [d[0] for d in cur.description]
-        for row in cur:
-            yield dict(zip(names, row, strict=True))
+        for row in self._exec(sql + " ORDER BY id", args):
+            yield self._checked("sample", _SAMPLE_TYPES, row)
 
     def samples(self, campaign_id: int | None = None) -> list[Sample]:
         """Samples as :class:`Sample` values, in arrival order."""
@@ -306,14 +322,51 @@ class CampaignStore:
         Order: ``landmark_ids`` when given (absent ones NaN), else order of first sample.
         """
         cid = self.campaign(campaign_id).id
-        rows = self._exec(
-            "SELECT landmark, MIN(rtt_ms), MIN(id) FROM sample WHERE campaign_id = ?"
-            " GROUP BY landmark ORDER BY MIN(id)",
-            (cid,),
-        ).fetchall()
-        best = {r[0]: (np.nan if r[1] is None else float(r[1])) for r in rows}
+        best: dict[str, float] = {}
+        for row in self.iter_rows(cid):
+            lid, rtt = row["landmark"], row["rtt_ms"]
+            old = best.get(lid, np.nan)
+            if rtt is not None and not rtt >= old:  # NaN-aware minimum
+                best[lid] = float(rtt)
+            elif lid not in best:
+                best[lid] = np.nan
         ids = tuple(landmark_ids) if landmark_ids is not None else tuple(best)
         return ids, np.array([best.get(i, np.nan) for i in ids], dtype=float)
+
+    # -- validation of what is read (a store may have been changed by other programs) --------
+    def _checked(
+        self, table: str, types: Mapping[str, tuple[type, ...]], row: Sequence[Any]
+    ) -> dict[str, Any]:
+        """``row`` as a dict after checking each column's type; StoreError names row and column."""
+        out = dict(zip(types, row, strict=True))
+        for col, allowed in types.items():
+            v = out[col]
+            ok = isinstance(v, allowed) and not isinstance(v, bool)
+            if ok and col == "rtt_ms" and v is not None:
+                ok = math.isfinite(v) and v > 0
+            if ok and col == "status" and table == "campaign":
+                ok = v in CAMPAIGN_STATUSES
+            if not ok:
+                shown = repr(v)[:40]
+                raise StoreError(
+                    f"{self.path}: corrupt store: {table} row {out.get('id')!r}, column {col!r} "
+                    f"holds {type(v).__name__} {shown}; the file was changed outside rttgeo"
+                )
+        return out
+
+    def _params(self, campaign_id: int, text: str) -> dict[str, Any]:
+        try:
+            params = loads_json(text, where="params")
+        except InputError as exc:
+            raise StoreError(
+                f"{self.path}: corrupt store: campaign row {campaign_id}, column 'params': {exc}"
+            ) from None
+        if not isinstance(params, dict):
+            raise StoreError(
+                f"{self.path}: corrupt store: campaign row {campaign_id}, column 'params' is not "
+                "a JSON object"
+            )
+        return params
 
     # -- export ------------------------------------------------------------------------------
     def export_csv(
@@ -368,8 +421,114 @@ def load_rtts(
     The minimum over each landmark's samples, in ms; NaN where every probe was lost. Raises
     :class:`StoreError` if ``path`` is not a campaign store or holds no campaign.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise StoreError(f"{p}: no such campaign store")
-    with CampaignStore(p) as store:
+    with open_readonly(path) as store:
         return store.min_rtts(campaign_id)
+
+
+def open_readonly(path: str | Path) -> CampaignStore:
+    """Open an existing campaign store for reading only: what every read command calls.
+
+    Nothing in the file is ever changed: the connection is SQLite's ``mode=ro``, and the schema is
+    checked before any other query (a foreign SQLite file is refused, never switched to WAL nor
+    given tables). A store on read-only media (no ``-wal`` file beside it, so cleanly closed) is
+    opened ``immutable``. In a writable directory SQLite may leave its empty ``-wal`` / ``-shm``
+    side files next to a WAL store, as any reader does. Raises :class:`StoreError`.
+    """
+    return CampaignStore(path, read_only=True)
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+#: Columns read back and the Python types SQLite must give for them.
+_CAMPAIGN_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (int,),
+    "host": (str,),
+    "target": (str,),
+    "started_unix_ns": (int,),
+    "ended_unix_ns": (int, type(None)),
+    "protocol": (str,),
+    "catalog_path": (str, type(None)),
+    "catalog_sha256": (str, type(None)),
+    "rttgeo_version": (str,),
+    "params": (str,),
+    "status": (str,),
+}
+_SAMPLE_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (int,),
+    "campaign_id": (int,),
+    "target": (str,),
+    "landmark": (str,),
+    "protocol": (str,),
+    "sent_unix_ns": (int,),
+    "rtt_ms": (float, int, type(None)),
+    "timing": (str,),
+    "status": (str,),
+    "attempt": (int,),
+    "seq": (int,),
+}
+
+
+def _check_header(path: Path) -> None:
+    """StoreError unless ``path`` starts with SQLite's 16-byte magic."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except IsADirectoryError:
+        raise StoreError(f"{path}: is a directory, not a campaign store") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read: {exc.strerror}") from None
+    if head != _SQLITE_MAGIC:
+        raise StoreError(
+            f"{path}: not a usable campaign store (not an SQLite file); give a new file name"
+        )
+
+
+def _check_schema(db: sqlite3.Connection, path: Path, *, allow_empty: bool) -> None:
+    """StoreError unless ``db`` holds rttgeo's campaign and sample tables (or is empty and allowed)."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables:
+        if allow_empty:
+            return
+        raise StoreError(f"{path}: an empty SQLite database, not a campaign store")
+    for table, types in (("campaign", _CAMPAIGN_TYPES), ("sample", _SAMPLE_TYPES)):
+        if table not in tables:
+            raise StoreError(
+                f"{path}: not a campaign store (its tables: {', '.join(sorted(tables)[:8])}); "
+                "rttgeo leaves it untouched"
+            )
+        cols = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+        missing = [c for c in types if c not in cols]
+        if missing:
+            raise StoreError(
+                f"{path}: not a campaign store (table {table!r} lacks {', '.join(missing)}); "
+                "rttgeo leaves it untouched"
+            )
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    if not path.exists():
+        raise StoreError(f"{path}: no such campaign store")
+    _check_header(path)
+    base = "file:" + urllib.parse.quote(str(path.resolve()))
+
+    def connect(query: str) -> sqlite3.Connection:
+        db = sqlite3.connect(base + query, uri=True, isolation_level=None, timeout=10.0)
+        try:
+            db.execute("PRAGMA busy_timeout = 10000")
+            _check_schema(db, path, allow_empty=False)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    try:
+        try:
+            return connect("?mode=ro")
+        except sqlite3.OperationalError:
+            # A WAL store on read-only media: SQLite cannot make its -shm file. Without a -wal
+            # file nothing is pending and no writer has it open, so the main file is the store.
+            wal = path.with_name(path.name + "-wal")
+            if wal.exists():
+                raise
+            return connect("?mode=ro&immutable=1")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot read the campaign store ({exc})") from None
