@@ -3,9 +3,14 @@
 Used by ``rttgeo estimate`` and the api verbs (this lives in the store room so that the api room
 reads samples without importing the CLI).
 
-Samples CSV: a header with at least ``landmark`` and ``rtt_ms`` (DESIGN.md's full form is
-``target, landmark, protocol, sent_unix_ns, rtt_ms``); an empty ``rtt_ms`` is a lost probe. Several
-samples per landmark reduce to their minimum (the best estimate of the propagation delay).
+Samples CSV, UTF-8 (a byte-order mark is skipped): a header naming each column once, with at least
+``landmark`` and ``rtt_ms`` (DESIGN.md's full form is ``target, landmark, protocol, sent_unix_ns,
+rtt_ms``; other columns are allowed and ignored). Every row has exactly the header's number of
+fields; blank lines are skipped. ``rtt_ms`` is a plain decimal number in (0, :data:`MAX_RTT_MS`]
+(``12.5``, ``1e1``; never ``5_0``, ``inf``, ``nan``), or empty for a lost probe;
+``sent_unix_ns``, when present and not empty, a non-negative integer. Several samples per landmark
+reduce to their minimum (the best estimate of the propagation delay). Anything else raises
+:class:`~rttgeo.errors.SamplesError` naming the file, the line (header = line 1) and the field.
 """
 
 from __future__ import annotations
@@ -13,85 +18,177 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rttgeo.errors import SamplesError
 from rttgeo.models import Landmark
+from rttgeo.textformats import csv_errors, decimal_float, decimal_int
 
-__all__ = ["align_rtts", "read_rtts"]
+__all__ = ["MAX_RTT_MS", "align_rtts", "read_rtts", "read_samples_csv"]
+
+#: Largest RTT accepted as a measurement, ms (one minute; a geostationary hop is 600 ms and the
+#: worst bufferbloat a few seconds). Larger values are typing or unit errors, and would overflow
+#: the estimators' arithmetic.
+MAX_RTT_MS = 60_000.0
+_REQUIRED = ("landmark", "rtt_ms")
 
 
 def read_rtts(path: str | Path, target: str | None = None) -> dict[str, float]:
     """Minimum RTT in ms per landmark id (NaN if every probe was lost) from a CSV or SQLite store.
 
-    Raises :class:`SamplesError` naming the file, line and field for malformed input: a missing
-    column, an RTT that is not a positive finite number (NaN text, 0, negative), several targets
-    without ``target`` chosen.
+    A store is opened read-only (:func:`rttgeo.store.open_readonly`). Raises
+    :class:`SamplesError` (CSV) or :class:`~rttgeo.errors.StoreError` naming the file, line and
+    field for malformed input (see the module doc).
     """
     p = Path(path)
-    if not p.is_file():
-        raise SamplesError("no such file", where=str(p))
-    with p.open("rb") as fh:
-        head = fh.read(16)
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(16)
+    except IsADirectoryError:
+        raise SamplesError("is a directory, not a samples file", where=str(p)) from None
+    except FileNotFoundError:
+        raise SamplesError("no such file", where=str(p)) from None
+    except OSError as exc:
+        raise SamplesError(f"cannot read: {exc.strerror}", where=str(p)) from None
     if head.startswith(b"SQLite format 3"):
         from rttgeo.store.sqlite import load_rtts
 
         ids, rtts = load_rtts(p)
         return {i: float(r) for i, r in zip(ids, rtts, strict=True)}
-    best: dict[str, float] = {}
-    targets: set[str] = set()
+    return read_samples_csv(p, target)
+
+
+def read_samples_csv(path: str | Path, target: str | None = None) -> dict[str, float]:
+    """Minimum RTT in ms per landmark id from a samples CSV (see the module doc for the format).
+
+    ``target``: keep only rows of that target (rows with an empty ``target`` are kept too). Without
+    it, a file holding several targets is refused.
+    """
+    p = Path(path)
     try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            fields = [f.strip() for f in (reader.fieldnames or [])]
-            for need in ("landmark", "rtt_ms"):
-                if need not in fields:
-                    raise SamplesError(
-                        f"missing column {need!r} (header: {', '.join(fields) or 'none'})",
-                        where=f"{p}:1",
-                    )
-            for row in reader:
-                row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-                where = f"{p}:{reader.line_num}"
-                tgt = row.get("target", "")
-                if target is not None and tgt and tgt != target:
-                    continue
-                targets.add(tgt)
-                lid = row["landmark"]
-                if not lid:
-                    raise SamplesError("empty landmark id", where=where, field="landmark")
-                text = row["rtt_ms"]
-                if text == "":
-                    best.setdefault(lid, math.nan)  # lost probe
-                    continue
-                try:
-                    v = float(text)
-                except ValueError:
-                    raise SamplesError(
-                        f"not a number: {text!r}", where=where, field="rtt_ms"
-                    ) from None
-                if not (math.isfinite(v) and v > 0):
-                    raise SamplesError(
-                        f"{text!r} is not a positive finite RTT (a lost probe is an empty field, "
-                        "never 0, negative or NaN)",
-                        where=where,
-                        field="rtt_ms",
-                    )
-                old = best.get(lid, math.nan)
-                best[lid] = v if math.isnan(old) else min(old, v)
-    except UnicodeDecodeError as exc:
-        raise SamplesError(f"not a UTF-8 text file ({exc.reason})", where=str(p)) from None
-    if len(targets - {""}) > 1 and target is None:
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            try:
+                with csv_errors(reader, where=str(p), error=SamplesError):
+                    best, targets = _read_rows(reader, str(p), target)
+            except UnicodeDecodeError as exc:
+                raise SamplesError(
+                    f"not UTF-8 text ({exc.reason})", where=f"{p}:{reader.line_num + 1}"
+                ) from None
+    except OSError as exc:
+        raise SamplesError(f"cannot read: {exc.strerror}", where=str(p)) from None
+    named = sorted(targets - {""})
+    if target is None and len(named) > 1:
         raise SamplesError(
-            f"samples of {len(targets)} targets ({', '.join(sorted(targets)[:5])}...): choose one "
-            "with --target",
+            f"samples of {len(named)} targets ({', '.join(named[:5])}"
+            f"{'...' if len(named) > 5 else ''}): choose one with --target",
             where=str(p),
             field="target",
         )
     if not best:
+        if target is not None and named:
+            raise SamplesError(
+                f"no sample of target {target!r} (the file holds {', '.join(named[:5])}"
+                f"{'...' if len(named) > 5 else ''})",
+                where=str(p),
+                field="target",
+            )
         raise SamplesError("no samples", where=str(p))
     return best
+
+
+def _header(reader: Any, name: str) -> list[str]:
+    try:
+        raw = next(reader)
+    except StopIteration:
+        raise SamplesError("empty file: expected a header line", where=f"{name}:1") from None
+    header = [h.strip() for h in raw]
+    for k, col in enumerate(header):
+        if not col:
+            raise SamplesError(f"column {k + 1} of the header has no name", where=f"{name}:1")
+        if header.index(col) != k:
+            raise SamplesError(
+                f"column named twice (columns {header.index(col) + 1} and {k + 1})",
+                where=f"{name}:1",
+                field=col,
+            )
+    for need in _REQUIRED:
+        if need not in header:
+            raise SamplesError(
+                f"missing column {need!r} (header: {', '.join(header)})", where=f"{name}:1"
+            )
+    return header
+
+
+def _read_rows(
+    reader: Any, name: str, target: str | None
+) -> tuple[dict[str, float], set[str]]:
+    header = _header(reader, name)
+    col = {c: k for k, c in enumerate(header)}
+    best: dict[str, float] = {}
+    targets: set[str] = set()
+    for raw in reader:
+        if not raw or all(not f.strip() for f in raw):
+            continue  # blank line
+        where = f"{name}:{reader.line_num}"
+        if len(raw) != len(header):
+            few = len(raw) < len(header)
+            raise SamplesError(
+                f"{len(raw)} fields where the header has {len(header)}"
+                + (" (a short row: a lost probe keeps its fields and leaves rtt_ms empty)"
+                   if few else " (more fields than columns)"),
+                where=where,
+                field=header[len(raw)] if few else None,
+            )
+        row = [f.strip() for f in raw]
+        tgt = row[col["target"]] if "target" in col else ""
+        targets.add(tgt)
+        if target is not None and tgt and tgt != target:
+            continue
+        lid = row[col["landmark"]]
+        if not lid:
+            raise SamplesError("empty landmark id", where=where, field="landmark")
+        if "sent_unix_ns" in col and row[col["sent_unix_ns"]]:
+            try:
+                sent = decimal_int(row[col["sent_unix_ns"]])
+            except ValueError as exc:
+                raise SamplesError(str(exc), where=where, field="sent_unix_ns") from None
+            if sent < 0:
+                raise SamplesError("must be >= 0", where=where, field="sent_unix_ns")
+        best_old = best.get(lid, math.nan)
+        text = row[col["rtt_ms"]]
+        if text == "":
+            best.setdefault(lid, math.nan)  # lost probe
+            continue
+        v = _rtt_ms(text, where)
+        best[lid] = v if math.isnan(best_old) else min(best_old, v)
+    return best, targets
+
+
+def _rtt_ms(text: str, where: str) -> float:
+    try:
+        v = decimal_float(text)
+    except ValueError as exc:
+        if "overflows" in str(exc):
+            v = math.inf
+        elif text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            v = math.nan
+        else:
+            raise SamplesError(
+                f"not a number: {text[:40]!r} (plain decimal digits, e.g. 12.5)",
+                where=where,
+                field="rtt_ms",
+            ) from None
+    if not (0 < v <= MAX_RTT_MS):
+        raise SamplesError(
+            f"{text[:40]!r} is not an RTT in (0, {MAX_RTT_MS:g}] ms (a lost probe is an empty "
+            "field, never 0, negative or NaN)",
+            where=where,
+            field="rtt_ms",
+        )
+    return v
 
 
 def align_rtts(
