@@ -104,12 +104,21 @@ def _protocols(value: Any, where: str) -> tuple[str, ...]:
 
 
 def parse_catalog_rows(
-    rows: Iterable[tuple[int, Mapping[str, Any]]], *, name: str
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    *,
+    name: str,
+    raw: list[tuple[str, Mapping[str, Any]]] | None = None,
 ) -> list[Landmark]:
-    """Validate ``(line_number, row)`` pairs of file ``name`` into landmarks (see module doc)."""
+    """Validate ``(line_number, row)`` pairs of file ``name`` into landmarks (see module doc).
+
+    ``raw``, if given, receives ``(file:line, row)`` of each landmark, in order, so callers can
+    read columns of their own (e.g. the signed catalog's ``public_key``).
+    """
     out: list[Landmark] = []
     seen: dict[str, int] = {}
     for line, row in rows:
+        if raw is not None:
+            raw.append((f"{name}:{line}", row))
         where = f"{name}:{line}"
         for col in REQUIRED_COLUMNS:
             if col not in row or row[col] is None:
@@ -150,13 +159,16 @@ def parse_catalog_rows(
     return out
 
 
-def _read_csv(text: str, name: str) -> list[Landmark]:
+_Raw = list[tuple[str, Mapping[str, Any]]]
+
+
+def _read_csv(text: str, name: str, raw: _Raw | None = None) -> list[Landmark]:
     reader = csv.DictReader(io.StringIO(text))
     with csv_errors(reader, where=name, error=CatalogError):
-        return _read_csv_rows(reader, name)
+        return _read_csv_rows(reader, name, raw)
 
 
-def _read_csv_rows(reader: csv.DictReader[str], name: str) -> list[Landmark]:
+def _read_csv_rows(reader: csv.DictReader[str], name: str, raw: _Raw | None) -> list[Landmark]:
     header = reader.fieldnames
     if not header:
         raise CatalogError("empty file: expected a header line", where=f"{name}:1")
@@ -184,10 +196,10 @@ def _read_csv_rows(reader: csv.DictReader[str], name: str) -> list[Landmark]:
                 )
             yield line, row
 
-    return parse_catalog_rows(rows(), name=name)
+    return parse_catalog_rows(rows(), name=name, raw=raw)
 
 
-def _read_json(text: str, name: str) -> list[Landmark]:
+def _read_json(text: str, name: str, raw: _Raw | None = None) -> list[Landmark]:
     data = loads_json(text, where=name, error=CatalogError)
     if isinstance(data, Mapping):
         data = data.get("landmarks")
@@ -200,13 +212,14 @@ def _read_json(text: str, name: str) -> list[Landmark]:
                 raise CatalogError(f"entry {i} is not an object", where=f"{name}:{i}")
             yield i, entry
 
-    return parse_catalog_rows(rows(), name=name)
+    return parse_catalog_rows(rows(), name=name, raw=raw)
 
 
-def load_catalog(path: str | Path) -> list[Landmark]:
+def load_catalog(path: str | Path, *, raw: _Raw | None = None) -> list[Landmark]:
     """Landmarks of the CSV or JSON (by ``.json`` suffix) catalog at ``path``, validated.
 
-    Raises :class:`CatalogError` (file, line, field) for a malformed or unreadable file.
+    Raises :class:`CatalogError` (file, line, field) for a malformed or unreadable file. ``raw``
+    as in :func:`parse_catalog_rows`.
     """
     p = Path(path)
     try:
@@ -216,8 +229,8 @@ def load_catalog(path: str | Path) -> list[Landmark]:
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogError(f"cannot read the catalog: {exc}", where=str(p)) from None
     if p.suffix.lower() == ".json":
-        return _read_json(text, str(p))
-    return _read_csv(text, str(p))
+        return _read_json(text, str(p), raw)
+    return _read_csv(text, str(p), raw)
 
 
 def landmark_record(lm: Landmark) -> dict[str, Any]:

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "estimate_cmds",  # eval, estimate, demo
     "measure_cmds",  # locate, measure, landmarks
     "serve_cmds",  # serve
+    "prove_cmds",  # keygen, sign-catalog, prove
     "lab_cmds",  # lab
     "verify_cmds",  # verify
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,6 +38,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--netns", default="", help="bind inside this named network namespace (ip netns; root)"
     )
+    p.add_argument(
+        "--key", default="", help="Ed25519 private key file (rttgeo keygen): also answer the "
+        "signed challenge-response and sign receipts (needs --id; docs/verify.md)"
+    )
+    p.add_argument(
+        "--session-ttl", type=float, default=30.0, help="seconds a signed session lives (default 30)"
+    )
+    p.add_argument(
+        "--max-rounds", type=int, default=64, help="most rounds a host may ask for (default 64)"
+    )
     p.set_defaults(handler=_serve)
 
 
@@ -51,10 +62,33 @@ def _serve(args: argparse.Namespace) -> int:
         raise InputError("--id must be at most 64 bytes of UTF-8")
     if not 0 <= args.port <= 65535:
         raise InputError("--port must be in [0, 65535]")
-    return asyncio.run(_run(args))
+    challenge = _challenge(args)
+    return asyncio.run(_run(args, challenge))
 
 
-async def _run(args: argparse.Namespace) -> int:
+def _challenge(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The signed challenge-response of ``--key`` (None without it); raises InputError."""
+    from rttgeo.errors import InputError
+
+    if not args.key:
+        return None
+    from rttgeo import crypto
+    from rttgeo.serve.challenge import ChallengeResponder
+
+    if not args.server_id:
+        raise InputError("a signing landmark needs --id (the id its catalog entry has)",
+                         field="--key")
+    if not 0 < args.session_ttl <= 3600:
+        raise InputError("must be in (0, 3600] seconds", field="--session-ttl")
+    if not 1 <= args.max_rounds <= 64:
+        raise InputError("must be in [1, 64]", field="--max-rounds")
+    return ChallengeResponder(
+        crypto.load_private_key(args.key), landmark_id=args.server_id, lat_deg=args.lat,
+        lon_deg=args.lon, max_rounds=args.max_rounds, session_ttl_s=args.session_ttl,
+    )
+
+
+async def _run(args: argparse.Namespace, challenge=None) -> int:  # type: ignore[no-untyped-def]
     import asyncio
     import contextlib
     import signal
@@ -72,6 +106,7 @@ async def _run(args: argparse.Namespace) -> int:
         burst=args.burst,
         max_sources=args.max_sources,
         global_rate_per_s=args.global_rate,
+        challenge=challenge,
     )
     if args.netns:
         from rttgeo.serve.netns import in_netns
@@ -85,6 +120,9 @@ async def _run(args: argparse.Namespace) -> int:
     def dump() -> None:
         stats = server.stats.as_dict()
         stats["sources_tracked"] = len(server.limiter)
+        if server.challenge is not None:
+            stats["challenge"] = asdict(server.challenge.stats)
+            stats["challenge"]["sessions_open"] = len(server.challenge)
         print(json.dumps({"rttgeo_serve_stats": stats}), flush=True)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,7 +134,9 @@ async def _run(args: argparse.Namespace) -> int:
     print(
         f"rttgeo serve: listening on udp {host} port {port}"
         + (" and tcp" if args.tcp else "")
-        + f" as {args.server_id or '(no id)'} at lat {args.lat} lon {args.lon}",
+        + f" as {args.server_id or '(no id)'} at lat {args.lat} lon {args.lon}"
+        + (f", signing with key {server.challenge.public_key.hex()}"
+           if server.challenge is not None else ""),
         flush=True,
     )
     try:

@@ -1,0 +1,109 @@
+"""``prove``: run the host's side of the signed challenge-response against a signed catalog."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rttgeo import crypto
+from rttgeo.catalog.signed import SignedCatalog, load_signed_catalog
+from rttgeo.errors import InputError
+from rttgeo.prove import Prover, ProveResult, ProveTarget
+from rttgeo.receipt import decode_receipt
+from rttgeo.verify.evidence import write_receipts
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+__all__ = ["ProveReport", "prove"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProveReport:
+    """What one ``prove`` run got: a result per landmark tried (in catalog order), the host key
+    and challenge the receipts are bound to, and the receipts file written (``out``, or "")."""
+
+    host_key: bytes
+    challenge: bytes
+    results: tuple[ProveResult, ...]
+    out: str = ""
+
+    @property
+    def receipts(self) -> int:
+        return sum(r.ok for r in self.results)
+
+    def describe(self) -> str:
+        """One line per landmark: the landmark-timed minimum RTT from its receipt, or the error."""
+        lines = [f"host key {self.host_key.hex()}", f"challenge {self.challenge.hex()}"]
+        for r in self.results:
+            if r.ok:
+                rec = decode_receipt(r.receipt)
+                lines.append(f"  {r.landmark_id:<24} {rec.min_rtt_ms:10.3f} ms  {rec.rounds} rounds "
+                             f"({rec.clock_name} clock)")
+            else:
+                lines.append(f"  {r.landmark_id:<24} failed: {r.error}")
+        lines.append(f"{self.receipts} receipt(s) from {len(self.results)} landmark(s)"
+                     + (f", written to {self.out}" if self.out else ""))
+        return "\n".join(lines)
+
+
+def prove(
+    catalog: SignedCatalog | str | Path,
+    key: Ed25519PrivateKey | str | Path,
+    *,
+    landmarks: Sequence[str] = (),
+    challenge: bytes | None = None,
+    rounds: int = 10,
+    timeout_s: float = 1.0,
+    retries: int = 4,
+    parallel: int = 4,
+    busy_poll: bool = False,
+    catalog_keys: Sequence[bytes] | None = None,
+    out: str | Path | None = None,
+    prover: Prover | None = None,
+) -> ProveReport:
+    """Open a session with each landmark of ``catalog`` (or those named in ``landmarks``) that
+    has an address and a port, collect the receipts and, with ``out``, write the receipts file.
+
+    ``key``: the host's private key (or its PEM file). ``challenge``: the verifier's 32 bytes
+    (default: random, which proves no freshness; see docs/verify.md). ``catalog_keys``: trusted
+    catalog signers (None: only check that the catalog is intact). ``prover`` replaces the real
+    one (tests). Raises :class:`InputError` on bad arguments, MeasurementError if no socket opens.
+    """
+    cat = catalog if isinstance(catalog, SignedCatalog) else load_signed_catalog(
+        catalog, trusted_keys=catalog_keys)
+    wanted = list(dict.fromkeys(landmarks))
+    ids = [lm.id for lm in cat.landmarks]
+    unknown = [w for w in wanted if w not in ids]
+    if unknown:
+        raise InputError(f"not in the catalog: {', '.join(unknown)}", field="--landmark")
+    targets: list[ProveTarget] = []
+    skipped: list[ProveResult] = []
+    for lm, pk in zip(cat.landmarks, cat.public_keys, strict=True):
+        if wanted and lm.id not in wanted:
+            continue
+        if not lm.address or not lm.port:
+            skipped.append(ProveResult(lm.id, lm.address, lm.port or 0,
+                                       error="the catalog gives no address and port"))
+            continue
+        targets.append(ProveTarget(lm.id, lm.address, lm.port, pk))
+    if not targets and not skipped:
+        raise InputError("no landmark to prove against", field="--landmark")
+    if prover is None:
+        private_key = key if not isinstance(key, str | Path) else crypto.load_private_key(key)
+        prover = Prover(private_key, challenge=os.urandom(32) if challenge is None else challenge,
+                        rounds=rounds, timeout_s=timeout_s, retries=retries, parallel=parallel,
+                        busy_poll=busy_poll)
+    got = {r.landmark_id: r for r in prover.run(targets)} if targets else {}
+    got.update({r.landmark_id: r for r in skipped})
+    results = tuple(got[lm.id] for lm in cat.landmarks if lm.id in got)
+    written = ""
+    if out is not None:
+        written = str(write_receipts(
+            out, host_key=prover.public_key, challenge=prover.challenge,
+            receipts=[(r.landmark_id, r.receipt) for r in results if r.ok],
+            failures=[(r.landmark_id, r.error) for r in results if not r.ok]))
+    return ProveReport(prover.public_key, prover.challenge, results, written)

@@ -1,0 +1,133 @@
+"""``rttgeo keygen``, ``sign-catalog`` and ``prove``: keys, signed catalogs and the host's prover of
+the signed challenge-response (docs/verify.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rttgeo.cli.exitcodes import ExitCode
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    k = subparsers.add_parser(
+        "keygen",
+        help="make an Ed25519 key pair (landmark, host or catalog key)",
+        description="Write a new Ed25519 private key to FILE (PKCS#8 PEM, mode 0600) and its "
+        "public key to FILE.pub (64 hex digits); print the public key.",
+    )
+    k.add_argument("file", help="private key file to create")
+    k.add_argument("--force", action="store_true", help="replace existing files")
+    k.set_defaults(handler=_keygen)
+
+    s = subparsers.add_parser(
+        "sign-catalog",
+        help="sign a landmark catalog that pins each landmark's key and position",
+        description="Sign a CSV or JSON catalog (docs/catalog.md columns plus public_key and "
+        "optionally position_uncertainty_km) with a catalog key; verifiers trust that key with "
+        "--catalog-key.",
+    )
+    s.add_argument("catalog", help="catalog with a public_key column")
+    s.add_argument("--key", required=True, help="the catalog signer's private key file")
+    s.add_argument("--out", required=True, help="signed catalog to write (JSON)")
+    s.add_argument("--name", default="", help="catalog name (default: the file's stem)")
+    s.set_defaults(handler=_sign_catalog)
+
+    p = subparsers.add_parser(
+        "prove",
+        help="answer landmarks' signed challenges and collect their receipts",
+        description="Open a signed challenge-response session with each landmark of a signed "
+        "catalog (the host sends first: works behind NAT), answer every nonce with this host's "
+        "signature, and write the receipts the landmarks sign. The RTTs in them are timed by "
+        "the landmarks. Exit 0 if any receipt came back, 3 if none did.",
+    )
+    p.add_argument("--key", required=True, help="this host's private key file (rttgeo keygen)")
+    p.add_argument("--catalog", required=True, help="signed landmark catalog (rttgeo sign-catalog)")
+    p.add_argument("--catalog-key", action="append", default=[], metavar="KEY",
+                   help="trusted catalog signer (64 hex digits or a .pub file); repeatable; "
+                   "default: only check that the catalog is intact")
+    p.add_argument("--out", required=True, help="receipts file to write (JSON)")
+    p.add_argument("--landmark", action="append", default=[], metavar="ID",
+                   help="only this landmark (repeatable; default: every landmark)")
+    p.add_argument("--challenge", default=None, metavar="HEX",
+                   help="the verifier's 32-byte challenge, 64 hex digits (default: random)")
+    p.add_argument("--rounds", type=int, default=10, help="rounds per landmark, 1-64 (default 10)")
+    p.add_argument("--timeout", type=float, default=1.0,
+                   help="seconds before a lost datagram is sent again (default 1)")
+    p.add_argument("--retries", type=int, default=4,
+                   help="timeouts in a row before a landmark is given up (default 4)")
+    p.add_argument("--parallel", type=int, default=4, help="sessions at once (default 4)")
+    p.add_argument("--busy-poll", action="store_true",
+                   help="poll the socket instead of sleeping: faster answers, one busy core")
+    p.set_defaults(handler=_prove)
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from rttgeo import crypto
+    from rttgeo.errors import InputError
+
+    path = Path(args.file)
+    pub = path.with_name(path.name + ".pub")
+    if not args.force:
+        for f in (path, pub):
+            if f.exists():
+                raise InputError("the file exists; choose another name or pass --force",
+                                 where=str(f))
+    key = crypto.generate_key()
+    crypto.save_private_key(key, path, overwrite=args.force)
+    public = crypto.public_bytes(key).hex()
+    try:
+        pub.write_text(public + "\n")
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", where=str(pub)) from None
+    print(public)
+    print(f"rttgeo keygen: private key {path} (mode 0600), public key {pub}", file=sys.stderr)
+    return ExitCode.OK
+
+
+def _sign_catalog(args: argparse.Namespace) -> int:
+    from rttgeo import crypto
+    from rttgeo.catalog.signed import sign_catalog
+
+    signed = sign_catalog(args.catalog, crypto.load_private_key(args.key), args.out,
+                          name=args.name)
+    print(f"signed {len(signed)} landmarks as {signed.name!r} with key "
+          f"{signed.signer_key.hex()} into {args.out}")
+    return ExitCode.OK
+
+
+def parse_challenge(text: str | None) -> bytes | None:
+    """The 32-byte challenge of ``--challenge`` (64 hex digits), or None."""
+    from rttgeo.errors import InputError
+
+    if text is None:
+        return None
+    t = text.strip().lower()
+    if len(t) != 64 or any(c not in "0123456789abcdef" for c in t):
+        raise InputError("expected 64 hex digits (32 bytes)", field="--challenge")
+    return bytes.fromhex(t)
+
+
+def _prove(args: argparse.Namespace) -> int:
+    from rttgeo import crypto
+    from rttgeo.api.prove import prove
+    from rttgeo.errors import InputError
+
+    for ok, option, rule in (
+        (1 <= args.rounds <= 64, "--rounds", "in [1, 64]"),
+        (0 < args.timeout <= 60, "--timeout", "in (0, 60] seconds"),
+        (0 <= args.retries <= 100, "--retries", "in [0, 100]"),
+        (1 <= args.parallel <= 1024, "--parallel", "in [1, 1024]"),
+    ):
+        if not ok:
+            raise InputError(f"must be {rule}", field=option)
+    keys = [crypto.parse_public_key(k, what="--catalog-key") for k in args.catalog_key]
+    report = prove(
+        args.catalog, args.key, landmarks=args.landmark, challenge=parse_challenge(args.challenge),
+        rounds=args.rounds, timeout_s=args.timeout, retries=args.retries,
+        parallel=args.parallel, busy_poll=args.busy_poll, catalog_keys=keys or None,
+        out=args.out,
+    )
+    print(report.describe())
+    return ExitCode.OK if report.receipts else ExitCode.NO_ANSWER
