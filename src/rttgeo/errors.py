@@ -24,6 +24,24 @@ message that tells the user what to do. Warnings go through :class:`RttgeoWarnin
 
 from __future__ import annotations
 
+__all__ = [
+    "CatalogError",
+    "DatasetError",
+    "EstimationError",
+    "InputError",
+    "LabError",
+    "MeasurementError",
+    "MissingExtra",
+    "NoLandmarkAnswered",
+    "PermissionDenied",
+    "RttgeoError",
+    "RttgeoWarning",
+    "SamplesError",
+    "StoreError",
+    "WorldError",
+    "require",
+]
+
 
 class RttgeoError(Exception):
     """Base class of every error rttgeo raises on purpose."""

@@ -63,7 +63,9 @@ def test_estimate_from_samples_csv(tmp_path, capsys) -> None:
     out, gj = tmp_path / "e.json", tmp_path / "r.geojson"
     assert main(["estimate", str(samples), "--landmarks", str(cat), "--method", "cbg",
                  "--out", str(out), "--geojson", str(gj)]) == 0
-    e = json.loads(out.read_text())
+    doc = json.loads(out.read_text())
+    e = doc["estimate"]
+    assert doc["provenance"]["source"] == str(samples) and doc["confidence"]["grade"] == "low"
     from rttgeo.geo.sphere import distance_km
 
     err = distance_km(e["point"]["lat_deg"], e["point"]["lon_deg"], mesh.lat_deg[30],

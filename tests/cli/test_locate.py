@@ -133,7 +133,7 @@ def test_locate_fails_fast_when_nothing_answers(catalog, monkeypatch, capsys):
     monkeypatch.setattr(measure_cmds, "make_prober_for", lambda protocol, port=None: prober)
     code = main(["locate", "--landmarks", str(path), "-q", "--first-timeout", "0.5"])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 3  # ExitCode.NO_ANSWER, not the usage error's 2
     assert "offline or firewalled" in err and "rttgeo demo" in err
     # it gave up after one concurrent wave of 30 probes with the short timeout: no retries, no
     # full campaign (so it takes about 0.5 s however slow the full campaign would be)
@@ -252,7 +252,7 @@ def test_landmarks_refresh_offline_fails_fast_with_advice(tmp_path, monkeypatch,
     monkeypatch.setattr(anchors.socket, "create_connection", refuse)
     code = main(["landmarks", "refresh", "--out", str(tmp_path / "x.csv")])
     err = capsys.readouterr().err
-    assert code == 2
+    assert code == 1  # a runtime failure (the network), not a usage error
     assert "offline" in err and "bundled catalog" in err
     assert calls == [(("atlas.ripe.net", 443), 4.0)]
     assert not (tmp_path / "x.csv").exists()
@@ -367,19 +367,6 @@ def test_locate_over_real_icmp_on_loopback(tmp_path, capsys):
     assert doc["measurement"]["landmarks_answered"] == 4
     rtts = [d["rtt_ms"] for d in doc["estimate"]["landmarks"]]
     assert all(0 < r < 100.0 for r in rtts)  # real loopback echoes, never 0
-
-
-def test_public_surfaces_resolve():
-    import rttgeo.atlas
-    import rttgeo.catalog
-    import rttgeo.measure
-    import rttgeo.store
-
-    for mod in (rttgeo.atlas, rttgeo.catalog, rttgeo.measure, rttgeo.store):
-        for name in mod.__all__:
-            assert getattr(mod, name) is not None, (mod.__name__, name)
-    assert {"run_campaign", "run_campaign_sync", "FakeProber", "two_stage"} <= set(rttgeo.measure.__all__)
-    assert "load_rtts" in rttgeo.store.__all__
 
 
 MEASURE_CHILD = r"""

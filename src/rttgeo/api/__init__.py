@@ -4,9 +4,11 @@ Layout (one module per verb, so rooms can grow it independently)::
 
     api/estimate.py   estimate(rtts, landmarks=..., method=...) -> EstimateResult
     api/locate.py     locate(...) -> LocateResult              (probes, then estimates)
+    api/measure.py    measure(...) -> MeasureResult            (probes into a store; no estimate)
     api/evaluate.py   evaluate(mesh_or_path, methods=...) -> EvaluationResult
     api/verify.py     verify(...) -> VerifyResult              (as the verify room lands)
     api/atlas.py      RIPE Atlas verbs                          (as the atlas room lands)
+    api/_results.py   the values every verb shares: Confidence, Measurement, Provenance
 
 Each verb takes its I/O seam as a keyword argument (``prober=``, ``fetch=``, ``clock=``) defaulting
 to the real one. ``rttgeo/__init__.py`` re-exports the verbs; ``rttgeo.cli`` only parses arguments,
@@ -15,4 +17,22 @@ calls one verb and prints its result.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from rttgeo.api._results import Confidence, EstimateResult, Measurement, Provenance
+from rttgeo.api.estimate import estimate
+from rttgeo.api.evaluate import EvaluationResult, evaluate
+from rttgeo.api.locate import LocateResult, locate
+from rttgeo.api.measure import MeasureResult, measure
+
+__all__ = [
+    "Confidence",
+    "EstimateResult",
+    "EvaluationResult",
+    "LocateResult",
+    "MeasureResult",
+    "Measurement",
+    "Provenance",
+    "estimate",
+    "evaluate",
+    "locate",
+    "measure",
+]

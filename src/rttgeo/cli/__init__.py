@@ -1,20 +1,27 @@
 """The ``rttgeo`` command line.
 
 Each room registers its subcommands from its own module (``rttgeo.cli.<name>``) through a
-``register(subparsers)`` function; heavy imports happen inside the handlers, so ``rttgeo --help`` is
-fast. Handlers return an exit code. :class:`rttgeo.errors.RttgeoError` becomes a one-line message and
-exit code 2; Ctrl-C exit code 130.
+``register(subparsers)`` function; heavy imports happen inside the handlers. Handlers parse, call one
+verb of :mod:`rttgeo.api`, print, and return an exit code (:mod:`rttgeo.cli.exitcodes`). An error
+rttgeo raises on purpose becomes one line on stderr and its documented exit code: bad input
+(:class:`~rttgeo.errors.InputError` and its subclasses, and argparse's usage errors) 2, nothing
+answered (:class:`~rttgeo.errors.NoLandmarkAnswered`) 3, any other
+:class:`~rttgeo.errors.RttgeoError` 1; Ctrl-C 130. Never a traceback for those.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from rttgeo import __version__
-from rttgeo.errors import RttgeoError
+from rttgeo.cli.exitcodes import ExitCode
+from rttgeo.errors import InputError, NoLandmarkAnswered, RttgeoError
 
 #: Modules of rttgeo.cli that register subcommands, in help order.
 COMMAND_MODULES = (
@@ -27,8 +34,15 @@ COMMAND_MODULES = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: ``rttgeo CMD: error: ... (see 'rttgeo CMD --help')``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rttgeo",
         description="Find where a host is from round-trip times to landmarks, and check claims.",
     )
@@ -45,22 +59,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def exit_code(exc: RttgeoError) -> ExitCode:
+    """The documented exit code of an error rttgeo raised on purpose."""
+    if isinstance(exc, InputError):
+        return int(ExitCode.USAGE)
+    if isinstance(exc, NoLandmarkAnswered):
+        return ExitCode.NO_ANSWER
+    return ExitCode.RUNTIME
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``rttgeo`` command line with ``argv`` (default: sys.argv); returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) or a usage error (2), printed by argparse
+        return int(exc.code or 0)
     if not getattr(args, "handler", None):
-        parser.print_help()
-        return 1
+        parser.print_help(sys.stderr)
+        return int(ExitCode.USAGE)
     try:
         return int(args.handler(args) or 0)
     except RttgeoError as exc:
         print(f"rttgeo: error: {exc}", file=sys.stderr)
-        return 2
+        return int(exit_code(exc))
     except KeyboardInterrupt:
         print("rttgeo: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:  # e.g. rttgeo landmarks list | head
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - no flush error at exit
+        return int(ExitCode.OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,34 +1,24 @@
-"""``rttgeo eval``, ``rttgeo estimate`` and ``rttgeo demo``: the estimation side of the CLI."""
+"""``rttgeo eval``, ``rttgeo estimate`` and ``rttgeo demo``: the estimation side of the CLI.
+
+Thin: each handler parses, calls one verb of :mod:`rttgeo.api` and prints its result.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
-import time
-import warnings
 from pathlib import Path
 from typing import Any
 
+from rttgeo.cli._args import STDOUT, add_convention, int_range, output_path
+from rttgeo.cli._output import narrate, print_warnings, write_result, write_text
 from rttgeo.errors import InputError
 
 
-def _methods(text: str) -> list[str]:
-    from rttgeo.estimate import METHODS
-
-    if text == "all":
-        return list(METHODS)
-    out = [m.strip() for m in text.split(",") if m.strip()]
-    for m in out:
-        if m not in METHODS:
-            raise InputError(f"unknown method {m!r}; choose from {', '.join(METHODS)} or 'all'")
-    return out
-
-
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from rttgeo.estimate import DEFAULT_METHOD
+    from rttgeo.estimate import DEFAULT_METHOD, METHODS
 
+    methods_text = ", ".join(METHODS)
     p = sub.add_parser(
         "eval",
         help="leave-one-out evaluation of estimators on a dataset",
@@ -37,17 +27,28 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "within 100 and 500 km, region coverage and area, time per target.",
     )
     p.add_argument("dataset", nargs="?", default="wonderproxy-2020",
-                   help="wonderproxy-2020 (default; bundled copy if the data folder is absent) "
-                   "or a folder holding the WonderProxy files")
-    p.add_argument("--method", default="all", help="comma-separated methods, or 'all' (default)")
-    p.add_argument("--out", type=Path, help="write the summary as CSV or JSON (by suffix)")
-    p.add_argument("--per-target", type=Path, help="write per-target errors as CSV")
-    p.add_argument("--plot", type=Path, help="write the error CDF of every method (PNG or SVG)")
-    p.add_argument("--map", type=Path,
-                   help="write maps of the worst and best targets of the first method")
-    p.add_argument("--jobs", type=int, default=0, help="worker processes (default: all cores)")
-    p.add_argument("--limit", type=int, default=0, help="evaluate only the first N targets")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+                   help="wonderproxy-2020 (default; bundled copy if the data folder is absent), "
+                   "ripe-atlas-2023, or a folder holding the WonderProxy files")
+    p.add_argument("--method", default="all", metavar="METHODS",
+                   help=f"comma-separated methods ({methods_text}) or 'all' (default)")
+    p.add_argument("--out", type=output_path(allow_stdout=True),
+                   metavar="FILE", help="write the summary as CSV, or JSON for a .json name "
+                   "(- = JSON on stdout)")
+    p.add_argument("--per-target", type=output_path(allow_stdout=True), metavar="FILE",
+                   help="write one CSV row per method and target: true and estimated lat/lon, "
+                   "error, region (- = stdout)")
+    p.add_argument("--plot", type=output_path(suffixes=(".png", ".svg")), metavar="FILE",
+                   help="write the error CDF of every method (PNG or SVG)")
+    p.add_argument("--map", type=output_path(suffixes=(".png", ".svg")), metavar="FILE",
+                   help="write maps of the worst and best targets of one method (--map-method)")
+    p.add_argument("--map-method", metavar="METHOD",
+                   help=f"method drawn by --map (default {DEFAULT_METHOD} when evaluated, else "
+                   "the first)")
+    p.add_argument("--jobs", type=int_range(0), default=0,
+                   help="worker processes (default 0: all cores)")
+    p.add_argument("--limit", type=int_range(1), default=None, metavar="N",
+                   help="evaluate only the first N targets")
+    add_convention(p, json_help="print the summary (one object per method) as JSON")
     p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser(
@@ -57,13 +58,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "or a campaign store, and estimate where the host is.",
     )
     p.add_argument("rtts", type=Path, help="samples CSV or campaign store (SQLite)")
-    p.add_argument("--landmarks", help="landmark catalog (CSV/JSON; default: bundled catalog)")
-    p.add_argument("--method", default=DEFAULT_METHOD)
-    p.add_argument("--target", help="target id when the CSV holds several")
+    p.add_argument("--landmarks", metavar="CATALOG",
+                   help="landmark catalog (CSV/JSON; default: the bundled RIPE Atlas anchors)")
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS, metavar="METHOD",
+                   help=f"estimation method: {methods_text} (default {DEFAULT_METHOD})")
+    p.add_argument("--target", help="target id when the CSV or store holds several")
+    p.add_argument("--campaign", type=int_range(1), metavar="ID",
+                   help="campaign of a store to read (default: the latest, or the latest of "
+                   "--target)")
     p.add_argument("--calibrate", metavar="DATASET",
                    help="fit the calibration on this dataset's mesh among the catalog's "
                    "landmarks (ids must match); default: pooled calibration")
     _outputs(p)
+    add_convention(p, json_help="print the result (estimate, confidence, provenance) as JSON")
     p.set_defaults(handler=cmd_estimate)
 
     p = sub.add_parser(
@@ -71,194 +78,151 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="offline demo: locate a real host of the bundled WonderProxy mesh with every method",
     )
     p.add_argument("--target", help="host id or city name (default: a host in Frankfurt)")
-    p.add_argument("--method", default="all", help="methods to run (default all)")
+    p.add_argument("--method", default="all", metavar="METHODS",
+                   help=f"comma-separated methods ({methods_text}) or 'all' (default)")
     _outputs(p)
+    add_convention(p, json_help="print one JSON line per method (its result and error)")
     p.set_defaults(handler=cmd_demo)
 
 
 def _outputs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, help="write the estimate as JSON (region as GeoJSON)")
-    p.add_argument("--geojson", type=Path, help="write the region as a GeoJSON Feature")
-    p.add_argument("--map", type=Path, help="write a map (PNG or SVG)")
-    p.add_argument("--report", type=Path, help="write a self-contained HTML report")
+    p.add_argument("--out", type=output_path(allow_stdout=True), metavar="FILE",
+                   help="write the result as JSON (GeoJSON FeatureCollection for a .geojson name; "
+                   "- = stdout)")
+    p.add_argument("--geojson", type=output_path(allow_stdout=True), metavar="FILE",
+                   help="write the result as a GeoJSON FeatureCollection (point and region)")
+    p.add_argument("--map", type=output_path(suffixes=(".png", ".svg")), metavar="FILE",
+                   help="write a map (PNG or SVG)")
+    p.add_argument("--report", type=output_path(suffixes=(".html", ".htm")), metavar="FILE",
+                   help="write a self-contained HTML report")
+
+
+def _write_outputs(args: argparse.Namespace, res: Any, *, truth: tuple[float, float] | None = None,
+                   summary: dict[str, Any] | None = None) -> None:
+    from rttgeo.cli.measure_cmds import write_pictures
+
+    if args.out:
+        write_result(args, args.out, res)
+    if args.geojson:
+        from rttgeo.api._results import dumps
+
+        write_text(args, args.geojson, dumps(res.to_geojson()))
+    write_pictures(args, res, truth=truth, summary=summary)
 
 
 # -- eval ------------------------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rttgeo.datasets import load
-    from rttgeo.estimate.evaluate import format_table, leave_one_out, summarize
+    from rttgeo.api import evaluate
+    from rttgeo.api.evaluate import parse_methods
+    from rttgeo.estimate import DEFAULT_METHOD
 
-    mesh = load(args.dataset)
-    methods = _methods(args.method)
-    targets = [i for i in range(len(mesh)) if not mesh.bad[i]]
-    if args.limit:
-        targets = targets[: args.limit]
-    bad = [mesh.ids[i] for i in range(len(mesh)) if mesh.bad[i]]
-    print(
-        f"{mesh.name}: {len(mesh)} hosts, {len(targets)} targets (excluded as targets, known-bad "
-        f"coordinates: {', '.join(bad) or 'none'}); leave-one-out, calibration refitted per target"
-    )
-    tty = sys.stderr.isatty() and not args.quiet
-    results, summaries = [], []
-    t_all = time.perf_counter()
-    for m in methods:
-        t0 = time.perf_counter()
-
-        def progress(k: int, n: int, m: str = m) -> None:
-            if tty:
-                print(f"\r{m}: {k}/{n} targets", end="", file=sys.stderr, flush=True)
-
-        r = leave_one_out(
-            mesh, m, targets=targets, progress=progress, jobs=args.jobs or None,
-            keep_estimates=bool(args.map) and m == methods[0],
-        )
-        if tty:
-            print("\r" + " " * 40 + "\r", end="", file=sys.stderr)
-        results.append(r)
-        summaries.append(summarize(r))
-        if not args.quiet:
-            print(f"  {m}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    print(format_table(summaries))
-    print(f"total {time.perf_counter() - t_all:.1f} s (ms/target: fit + locate, median)")
+    methods = parse_methods(args.method)
+    map_method = None
+    if args.map:
+        map_method = args.map_method or (DEFAULT_METHOD if DEFAULT_METHOD in methods else methods[0])
+        if map_method not in methods:
+            raise InputError(f"{map_method!r} is not among the evaluated methods "
+                             f"({', '.join(methods)})", field="--map-method")
+    elif args.map_method:
+        raise InputError("--map-method needs --map", field="--map-method")
+    res = evaluate(args.dataset, methods=methods, limit=args.limit, jobs=args.jobs or None,
+                   keep_estimates=[map_method] if map_method else [], progress=not args.quiet)
+    if args.json:
+        write_result(args, STDOUT, res)
+    else:
+        print(res.header())
+        print(res.table())
+        print(f"total {sum(res.seconds):.1f} s (ms/target: fit + locate, median)")
     if args.out:
-        _write_summary(args.out, summaries)
-        print(f"wrote {args.out}")
+        _write_summary(args, args.out, res)
     if args.per_target:
-        _write_per_target(args.per_target, results)
-        print(f"wrote {args.per_target}")
+        _write_per_target(args, args.per_target, res)
     if args.plot:
         from rttgeo.plot import error_cdf
 
-        error_cdf({r.method: r.error_km for r in results}, args.plot,
-                  title=f"Leave-one-out error, {mesh.name} ({len(targets)} targets)")
-        print(f"wrote {args.plot}")
-    if args.map:
+        error_cdf({r.method: r.error_km for r in res.results}, args.plot,
+                  title=f"Leave-one-out error, {res.mesh.name} ({res.n_targets} targets)")
+        narrate(args, f"wrote {args.plot}")
+    if map_method:
         from rttgeo.plot import eval_grid
 
-        r = results[0]
-        ok = [k for k, e in enumerate(r.estimates) if e is not None]
-        idx = [mesh.index(r.target_ids[k]) for k in ok]
-        eval_grid([r.estimates[k] for k in ok], mesh.lat_deg[idx], mesh.lon_deg[idx], args.map,
-                  names=[f"{mesh.ids[i]} {mesh.labels[i]}" if mesh.labels else mesh.ids[i]
-                         for i in idx],
-                  title=f"{r.method}: worst and best targets ({mesh.name})")
-        print(f"wrote {args.map}")
+        ests, lat, lon, names = res.estimates(map_method)
+        eval_grid(ests, lat, lon, args.map, names=names,
+                  title=f"{map_method}: worst and best targets ({res.mesh.name})")
+        narrate(args, f"wrote {args.map}")
     return 0
 
 
-def _write_summary(path: Path, summaries: list[Any]) -> None:
-    rows = [s.as_dict() for s in summaries]
-    if path.suffix.lower() == ".json":
-        path.write_text(json.dumps(rows, indent=2) + "\n")
-        return
+def _csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
     import csv
+    import io
 
-    with path.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: "" if v is None else v for k, v in r.items()})
+    return buf.getvalue()
 
 
-def _write_per_target(path: Path, results: list[Any]) -> None:
-    import csv
+def _write_summary(args: argparse.Namespace, path: str, res: Any) -> None:
+    from rttgeo.api._results import dumps
 
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["method", "target", "error_km", "covered", "area_km2", "consistent",
-                    "fit_ms", "locate_ms"])
-        for r in results:
-            for k, t in enumerate(r.target_ids):
-                w.writerow([r.method, t, f"{r.error_km[k]:.3f}", int(r.covered[k]),
-                            "" if math.isnan(r.area_km2[k]) else f"{r.area_km2[k]:.0f}",
-                            int(r.consistent[k]), f"{r.fit_ms[k]:.2f}", f"{r.locate_ms[k]:.2f}"])
+    rows = res.to_json()["summaries"]
+    if path == STDOUT or path.lower().endswith(".json"):
+        write_text(args, path, dumps(rows))
+    else:
+        write_text(args, path, _csv_text(list(rows[0]), rows))
+
+
+def _write_per_target(args: argparse.Namespace, path: str, res: Any) -> None:
+    from rttgeo.api.evaluate import PER_TARGET_COLUMNS
+
+    rows = res.per_target()
+    for r in rows:
+        for k in ("covered", "consistent"):
+            r[k] = "" if r[k] is None else int(r[k])
+    write_text(args, path, _csv_text(list(PER_TARGET_COLUMNS), rows))
 
 
 # -- estimate --------------------------------------------------------------------------------------
 def cmd_estimate(args: argparse.Namespace) -> int:
-    import numpy as np
+    from rttgeo.api import estimate
 
-    from rttgeo.catalog import resolve_catalog
-    from rttgeo.estimate import make_estimator
-    from rttgeo.estimate.describe import describe
-    from rttgeo.models import Mesh
-    from rttgeo.store import align_rtts, read_rtts
-
-    cat_path, landmarks = resolve_catalog(args.landmarks)
-    rtts = align_rtts(read_rtts(args.rtts, args.target), landmarks, str(args.rtts))
-    measured = np.isfinite(rtts)
-    if not measured.any():
-        raise InputError("every probe in the file was lost: nothing to estimate from",
-                         where=str(args.rtts))
-    mesh = Mesh.from_landmarks(landmarks, name=str(cat_path))
-    if args.calibrate:
-        mesh = _calibration_mesh(args.calibrate, landmarks)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        est = make_estimator(args.method).fit(mesh)
-        e = est.locate(rtts)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
-    print(describe(e, landmarks))
-    _write_outputs(args, e, landmarks)
+    res = estimate(args.rtts, landmarks=args.landmarks, method=args.method, target=args.target,
+                   campaign=args.campaign, calibration=args.calibrate)
+    camp = res.provenance.campaign
+    if camp is not None:
+        more = camp["n_campaigns_in_store"]
+        narrate(args, f"read campaign {camp['id']} of {camp['store']} (target {camp['target']!r}, "
+                f"{camp['protocol']}, {camp['status']}, started {camp['started_utc']}, "
+                f"{camp['n_samples']} samples)"
+                + (f"; the store holds {more} campaigns: choose one with --campaign ID"
+                   if more > 1 else ""))
+    print_warnings(res.warnings)
+    if args.json:
+        write_result(args, STDOUT, res)
+    else:
+        print(res.describe())
+    _write_outputs(args, res)
     return 0
-
-
-def _calibration_mesh(dataset: str, landmarks: list[Any]) -> Any:
-    import numpy as np
-
-    from rttgeo.datasets import load
-    from rttgeo.models import Mesh
-
-    data = load(dataset)
-    ids = [lm.id for lm in landmarks]
-    missing = [i for i in ids if i not in data.ids]
-    if missing:
-        raise InputError(f"{len(missing)} catalog landmark(s) are not in {dataset}: "
-                         f"{', '.join(missing[:8])}")
-    sub = data.subset([data.index(i) for i in ids])
-    return Mesh(sub.ids, np.array([lm.lat_deg for lm in landmarks]),
-                np.array([lm.lon_deg for lm in landmarks]), sub.rtt_ms, sub.bad, dataset)
-
-
-def _write_outputs(args: argparse.Namespace, e: Any, landmarks: list[Any],
-                   truth: tuple[float, float] | None = None, summary: dict | None = None) -> None:
-    if args.out:
-        args.out.write_text(json.dumps(e.to_json(), indent=2) + "\n")
-        print(f"wrote {args.out}")
-    if args.geojson:
-        from rttgeo.geo.polygon import feature_collection
-
-        props = {"method": e.method, "area_km2": e.area_km2, "level": e.level,
-                 "point": [e.lon_deg, e.lat_deg]}
-        feat = feature_collection(
-            [(e.region.to_geojson() if e.region is not None else None, props)]
-        )
-        args.geojson.write_text(json.dumps(feat) + "\n")
-        print(f"wrote {args.geojson}")
-    if args.map:
-        from rttgeo.plot import map_estimate
-
-        map_estimate(e, args.map, landmarks=landmarks,
-                     true_lat_deg=truth[0] if truth else None,
-                     true_lon_deg=truth[1] if truth else None)
-        print(f"wrote {args.map}")
-    if args.report:
-        from rttgeo.plot import write_report
-
-        write_report(e, args.report, true_location=truth, summary=summary, landmarks=landmarks)
-        print(f"wrote {args.report}")
 
 
 # -- demo ------------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
+    import math
+
     import numpy as np
 
+    from rttgeo.api import estimate
+    from rttgeo.api.evaluate import parse_methods
     from rttgeo.datasets import load_wonderproxy
-    from rttgeo.estimate import DEFAULT_METHOD, make_estimator
+    from rttgeo.estimate import DEFAULT_METHOD
     from rttgeo.estimate.delay import symmetric_rtt_ms
-    from rttgeo.estimate.describe import describe
     from rttgeo.geo.sphere import distance_km
+    from rttgeo.units import FIBRE_FRACTION_OF_C, rtt_ms_to_max_distance_km
 
+    methods = parse_methods(args.method)
     mesh = load_wonderproxy()
     t = _pick_target(mesh, args.target or "Frankfurt")
     others = np.array([j for j in range(len(mesh)) if j != t])
@@ -267,45 +231,55 @@ def cmd_demo(args: argparse.Namespace) -> int:
     landmarks = sub.landmarks()
     truth = (float(mesh.lat_deg[t]), float(mesh.lon_deg[t]))
     order = np.argsort(np.where(np.isfinite(rtts), rtts, np.inf))[:3]
-    print(
-        f"rttgeo demo: where is host {mesh.ids[t]} ({mesh.labels[t]})?  Offline, with the real "
-        f"WonderProxy 2020 RTTs\nfrom it to the other {len(others)} servers (their positions are "
-        "known: they are the landmarks).\n"
-        "Nearest by RTT: " + ", ".join(
-            f"{mesh.labels[others[j]]} {rtts[j]:.1f} ms" for j in order) + ".\n"
-        f"Light in fibre covers about 100 km per ms of RTT, so the {rtts[order[0]]:.1f} ms to "
-        f"{mesh.labels[others[order[0]]]} already puts the host within "
-        f"{rtts[order[0]] * 100:.0f} km of it.\n"
-        "Each method is calibrated on the landmark-to-landmark RTTs only (never on the host's).\n"
-    )
-    methods = _methods(args.method)
+    r0 = float(rtts[order[0]])
+    near = mesh.labels[others[order[0]]]
+    if not args.json:
+        print(
+            f"rttgeo demo: where is host {mesh.ids[t]} ({mesh.labels[t]})?  Offline, with the real "
+            f"WonderProxy 2020 RTTs\nfrom it to the other {len(others)} servers (their positions "
+            "are known: they are the landmarks).\n"
+            "Nearest by RTT: " + ", ".join(
+                f"{mesh.labels[others[j]]} {rtts[j]:.1f} ms" for j in order) + ".\n"
+            f"A round trip of {r0:.1f} ms to {near} puts the host within "
+            f"{rtt_ms_to_max_distance_km(r0, FIBRE_FRACTION_OF_C):,.0f} km of it if the signal "
+            f"ran in fibre (2/3 c, about 100 km per ms),\nand within "
+            f"{rtt_ms_to_max_distance_km(r0):,.0f} km at most at the speed of light in vacuum "
+            "(c, 149.9 km per ms: the bound no path beats).\n"
+            "Each method is calibrated on the landmark-to-landmark RTTs only (never on the host's).\n"
+        )
     rows, chosen = [], None
     for m in methods:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            t0 = time.perf_counter()
-            e = make_estimator(m).fit(sub).locate(rtts)
-            ms = (time.perf_counter() - t0) * 1e3
+        res = estimate(rtts, landmarks=landmarks, method=m, calibration=sub)
+        e = res.estimate
         err = float(distance_km(e.lat_deg, e.lon_deg, *truth))
-        inside = "-" if e.region is None else ("yes" if e.region.contains(*truth) else "no")
-        area = "-" if math.isnan(e.area_km2) else f"{e.area_km2:,.0f}"
-        rows.append((m, e.lat_deg, e.lon_deg, err, area, inside, ms))
+        inside = None if e.region is None else bool(e.region.contains(*truth))
+        rows.append((m, e, err, inside))
+        if args.json:
+            from rttgeo.cli._output import write_json_lines
+
+            write_json_lines([{**res.to_json(), "truth": {"target": mesh.ids[t],
+                               "label": mesh.labels[t], "lat_deg": truth[0],
+                               "lon_deg": truth[1]},
+                               "error_km": round(err, 3), "truth_in_region": inside}])
         if m == DEFAULT_METHOD or chosen is None:
-            chosen = e
-    print(f"{'method':<16}{'lat':>9}{'lon':>10}{'error km':>10}{'region km2':>13}"
-          f"{'truth inside':>14}{'ms':>8}")
-    for m, la, lo, err, area, inside, ms in rows:
-        print(f"{m:<16}{la:>9.3f}{lo:>10.3f}{err:>10,.0f}{area:>13}{inside:>14}{ms:>8.0f}")
-    print(f"\ntrue location: {truth[0]:.3f}, {truth[1]:.3f} ({mesh.labels[t]})\n")
+            chosen = res
     assert chosen is not None
-    print(describe(chosen, landmarks, max_landmarks=5))
-    print(
-        "\nRead it as: the region is every place consistent with the RTTs under the method's "
-        "model;\nits area says how precise the answer is. Try `rttgeo eval` for all hosts, or "
-        "`rttgeo locate`\nto measure your own machine."
-    )
-    _write_outputs(args, chosen, landmarks, truth=truth,
-                   summary={"target": f"{mesh.ids[t]} {mesh.labels[t]}"})
+    if not args.json:
+        print(f"{'method':<16}{'lat':>9}{'lon':>10}{'error km':>10}{'region km2':>13}"
+              f"{'truth inside':>14}")
+        for m, e, err, inside in rows:
+            area = "-" if math.isnan(e.area_km2) else f"{e.area_km2:,.0f}"
+            ins = "-" if inside is None else ("yes" if inside else "no")
+            print(f"{m:<16}{e.lat_deg:>9.3f}{e.lon_deg:>10.3f}{err:>10,.0f}{area:>13}{ins:>14}")
+        print(f"\ntrue location: {truth[0]:.3f}, {truth[1]:.3f} ({mesh.labels[t]})\n")
+        print(chosen.describe(max_landmarks=5))
+        print(
+            "\nRead it as: the region is every place consistent with the RTTs under the method's "
+            "model;\nits area says how precise the answer is. 'max km' is the radius the method's "
+            "own model allows\nfor each RTT. Try `rttgeo eval` for all hosts, or `rttgeo locate` "
+            "to measure your own machine."
+        )
+    _write_outputs(args, chosen, truth=truth, summary={"target": f"{mesh.ids[t]} {mesh.labels[t]}"})
     return 0
 
 
@@ -315,8 +289,19 @@ def _pick_target(mesh: Any, key: str) -> int:
     else:
         hits = [i for i, lab in enumerate(mesh.labels) if key.lower() in lab.lower()]
         if not hits:
-            raise InputError(f"no host with id or city {key!r} in {mesh.name}")
+            raise InputError(f"no host with id or city {key!r} in {mesh.name}", field="--target")
         i = hits[0]
     if mesh.bad[i]:
-        raise InputError(f"host {mesh.ids[i]} has known-wrong coordinates; pick another")
+        raise InputError(f"host {mesh.ids[i]} has known-wrong coordinates; pick another",
+                         field="--target")
     return i
+
+
+def main(argv: list[str] | None = None) -> int:  # pragma: no cover - convenience
+    from rttgeo.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -41,6 +41,9 @@ class LooResult:
     fit_ms: NDArray[np.float64]
     locate_ms: NDArray[np.float64]
     has_region: bool
+    #: Estimated point of each target (NaN where the method raised EstimationError).
+    lat_deg: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    lon_deg: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     #: With ``keep_estimates``: one per target, None where the method raised EstimationError.
     estimates: tuple[Estimate | None, ...] = field(default=(), repr=False)
 
@@ -84,26 +87,33 @@ def leave_one_out(
     """Leave-one-out of ``method`` over ``targets`` (default: every host not marked bad).
 
     ``jobs`` > 1 (None: every core) spreads targets over worker processes; results are identical
-    and in the same order. Times per target are measured inside the workers.
+    and in the same order. Times per target are measured inside the workers. ``progress(done,
+    total)`` is called after each target (with workers: after each of about 4 chunks per worker).
     """
     tgt = [i for i in (targets if targets is not None else range(len(mesh))) if not mesh.bad[i]]
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if jobs > 1 and len(tgt) > 1:
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        chunks = [tgt[k::jobs] for k in range(jobs) if tgt[k::jobs]]
-        with ProcessPoolExecutor(len(chunks)) as pool:
-            futs = [
+        n_chunks = min(len(tgt), 4 * jobs)
+        chunks = [tgt[k::n_chunks] for k in range(n_chunks) if tgt[k::n_chunks]]
+        with ProcessPoolExecutor(min(jobs, len(chunks))) as pool:
+            futs = {
                 pool.submit(leave_one_out, mesh, method, params=params, targets=c,
-                            keep_estimates=keep_estimates, jobs=1)
+                            keep_estimates=keep_estimates, jobs=1): len(c)
                 for c in chunks
-            ]
+            }
+            done = 0
+            for f in as_completed(futs):
+                done += futs[f]
+                if progress:
+                    progress(done, len(tgt))
             parts = [f.result() for f in futs]
-        if progress:
-            progress(len(tgt), len(tgt))
         return _merge(parts, tgt, mesh)
     sym = symmetric_rtt_ms(mesh.rtt_ms)
     errs, cov, area, cons, fit_ms, loc_ms, ests = [], [], [], [], [], [], []
+    lat: list[float] = []
+    lon: list[float] = []
     has_region = True
     for k, t in enumerate(tgt):
         others = np.array([j for j in range(len(mesh)) if j != t])
@@ -125,6 +135,8 @@ def leave_one_out(
         loc_ms.append((t2 - t1) / 1e6)
         if keep_estimates:
             ests.append(e)
+        lat.append(math.nan if e is None else e.lat_deg)
+        lon.append(math.nan if e is None else e.lon_deg)
         if e is None:
             errs.append(math.inf)
             cov.append(False)
@@ -152,6 +164,8 @@ def leave_one_out(
         fit_ms=np.array(fit_ms),
         locate_ms=np.array(loc_ms),
         has_region=has_region,
+        lat_deg=np.array(lat, dtype=float),
+        lon_deg=np.array(lon, dtype=float),
         estimates=tuple(ests),
     )
 
@@ -176,6 +190,8 @@ def _merge(parts: list[LooResult], order: list[int], mesh: Mesh) -> LooResult:
         fit_ms=cat("fit_ms"),
         locate_ms=cat("locate_ms"),
         has_region=parts[0].has_region,
+        lat_deg=cat("lat_deg"),
+        lon_deg=cat("lon_deg"),
         estimates=tuple(ests[k] for k in perm) if ests else (),
     )
 

@@ -40,12 +40,17 @@ if TYPE_CHECKING:
     from rttgeo.geo.grid import CellRegion
 
 __all__ = [
+    "COORD_DECIMALS",
     "feature",
     "feature_collection",
     "geojson_area_km2",
     "region_to_geojson",
     "ring_signed_area_km2",
+    "round_geometry",
 ]
+
+#: Decimals of a degree kept when coordinates are written out: 1e-6 deg, about 0.11 m on the ground.
+COORD_DECIMALS = 6
 
 IntArray = NDArray[np.int64]
 
@@ -384,3 +389,44 @@ def feature_collection(
         else:
             features.append(feature(item))
     return {"type": "FeatureCollection", "features": features}
+
+
+def _round_ring(ring: Sequence[Sequence[float]], decimals: int) -> list[list[float]]:
+    out: list[list[float]] = []
+    for pos in ring:
+        p = [round(float(v), decimals) for v in pos]
+        if not out or p != out[-1]:
+            out.append(p)
+    return out
+
+
+def round_geometry(geometry: Mapping[str, Any], decimals: int = COORD_DECIMALS) -> dict[str, Any]:
+    """A copy of a GeoJSON geometry with every coordinate rounded to ``decimals`` (default 1e-6 deg).
+
+    Consecutive positions that become equal are merged, so rings stay valid (closed, no repeated
+    vertex); a ring that collapses below 4 positions is dropped, and a polygon whose exterior does.
+    Handles Point, MultiPoint, LineString, MultiLineString, Polygon, MultiPolygon and
+    GeometryCollection.
+    """
+    kind = geometry.get("type")
+    if kind == "GeometryCollection":
+        return {"type": kind, "geometries": [round_geometry(g, decimals) for g in geometry["geometries"]]}
+    c = geometry.get("coordinates")
+    if kind == "Point":
+        coords: Any = [round(float(v), decimals) for v in c]  # type: ignore[union-attr]
+    elif kind in ("MultiPoint", "LineString"):
+        coords = _round_ring(c, decimals)  # type: ignore[arg-type]
+    elif kind == "MultiLineString":
+        coords = [_round_ring(line, decimals) for line in c]  # type: ignore[union-attr]
+    elif kind in ("Polygon", "MultiPolygon"):
+
+        def poly(rings: Sequence[Any]) -> list[list[list[float]]]:
+            kept = [r for r in (_round_ring(r, decimals) for r in rings) if len(r) >= 4]
+            return kept if kept and len(_round_ring(rings[0], decimals)) >= 4 else []
+
+        polys = [c] if kind == "Polygon" else c
+        kept = [p for p in (poly(rings) for rings in polys) if p]  # type: ignore[union-attr]
+        coords = (kept[0] if kept else []) if kind == "Polygon" else kept
+    else:
+        raise ValueError(f"not a GeoJSON geometry type: {kind!r}")
+    return {"type": kind, "coordinates": coords}

@@ -1,0 +1,179 @@
+"""The public surface, locked: each room's exact ``__all__``.
+
+A change here is a change of the contract users touch (issue #12): add or remove a name in the
+module and in this file in the same reviewed commit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pydoc
+import types
+
+import pytest
+
+PUBLIC = {
+    "rttgeo": [
+        "Confidence",
+        "Estimate",
+        "EstimateResult",
+        "EvaluationResult",
+        "Landmark",
+        "LandmarkDiagnostic",
+        "LocateResult",
+        "Measurement",
+        "Mesh",
+        "Provenance",
+        "Sample",
+        "__version__",
+        "estimate",
+        "evaluate",
+        "locate",
+    ],
+    "rttgeo.api": [
+        "Confidence",
+        "EstimateResult",
+        "EvaluationResult",
+        "LocateResult",
+        "MeasureResult",
+        "Measurement",
+        "Provenance",
+        "estimate",
+        "evaluate",
+        "locate",
+        "measure",
+    ],
+    "rttgeo.estimate": ["DEFAULT_METHOD", "METHODS", "Estimator", "make_estimator"],
+    "rttgeo.measure": [
+        "Campaign",
+        "CampaignParams",
+        "CampaignResult",
+        "FakeProber",
+        "ProbeResult",
+        "Prober",
+        "ProberStats",
+        "ReplayProber",
+        "TokenBucket",
+        "TwoStageResult",
+        "available_protocols",
+        "farthest_point_indices",
+        "make_prober",
+        "nearest_indices",
+        "probe_wave",
+        "run_campaign",
+        "run_campaign_sync",
+        "run_sync",
+        "two_stage",
+    ],
+    "rttgeo.plot": [
+        "draw_estimate",
+        "error_cdf",
+        "estimate_from_json",
+        "eval_grid",
+        "map_estimate",
+        "rtt_vs_distance",
+        "write_report",
+    ],
+    "rttgeo.errors": [
+        "CatalogError",
+        "DatasetError",
+        "EstimationError",
+        "InputError",
+        "LabError",
+        "MeasurementError",
+        "MissingExtra",
+        "NoLandmarkAnswered",
+        "PermissionDenied",
+        "RttgeoError",
+        "RttgeoWarning",
+        "SamplesError",
+        "StoreError",
+        "WorldError",
+        "require",
+    ],
+    "rttgeo.geo": [
+        "CellRegion",
+        "cell_area_km2",
+        "destination",
+        "distance_km",
+        "from_unit_vectors",
+        "level_for_resolution",
+        "pairwise_distance_km",
+        "refine",
+        "to_unit_vectors",
+        "unit_distance_km",
+    ],
+    "rttgeo.catalog": [
+        "DEFAULT_CATALOG_DATE",
+        "DEFAULT_CATALOG_NAME",
+        "OPTIONAL_COLUMNS",
+        "REQUIRED_COLUMNS",
+        "default_catalog_path",
+        "file_sha256",
+        "landmark_record",
+        "load_catalog",
+        "load_default_catalog",
+        "parse_catalog_rows",
+        "resolve_catalog",
+        "save_catalog",
+    ],
+    "rttgeo.store": [
+        "CAMPAIGN_STATUSES",
+        "SAMPLE_COLUMNS",
+        "CampaignInfo",
+        "CampaignStore",
+        "align_rtts",
+        "load_rtts",
+        "read_rtts",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_all_is_exactly_the_locked_list_and_every_name_resolves(name: str) -> None:
+    mod = importlib.import_module(name)  # the room itself, even where a verb shares its name
+    assert list(mod.__all__) == PUBLIC[name], f"{name}.__all__ changed: update this lock with care"
+    assert len(set(mod.__all__)) == len(mod.__all__), "no duplicates"
+    for attr in mod.__all__:
+        assert getattr(mod, attr) is not None, (name, attr)
+
+
+def test_top_level_exposes_nothing_public_beyond_all() -> None:
+    """Like httpx's test_exported_members: a public non-module name of ``rttgeo`` is in ``__all__``."""
+    import rttgeo
+
+    public = {
+        n
+        for n, v in vars(rttgeo).items()
+        if not n.startswith("_") and not isinstance(v, types.ModuleType) and n != "annotations"
+    }
+    assert public == set(rttgeo.__all__) - {"__version__"}
+
+
+def test_verbs_are_the_api_functions_not_the_rooms_of_the_same_name() -> None:
+    """``rttgeo.estimate`` is the verb even after its room and every submodule are imported."""
+    import rttgeo
+    import rttgeo.api
+    import rttgeo.estimate.evaluate  # importing a submodule must not rebind the verb
+
+    for verb in ("estimate", "evaluate", "locate"):
+        f = getattr(rttgeo, verb)
+        assert inspect.isfunction(f) and f is getattr(rttgeo.api, verb), verb
+    assert importlib.import_module("rttgeo.estimate").make_estimator is not None
+
+
+def test_verify_is_not_exposed_until_it_is_real() -> None:
+    import rttgeo
+
+    assert not hasattr(rttgeo, "verify") and "verify" not in rttgeo.__all__
+
+
+def test_help_of_the_package_fits_a_screen_and_names_the_verbs() -> None:
+    import rttgeo
+
+    doc = inspect.getdoc(rttgeo)
+    assert doc is not None and len(doc.splitlines()) <= 40
+    for verb in ("rttgeo.estimate(", "rttgeo.locate(", "rttgeo.evaluate("):
+        assert verb in doc
+    assert "NAME\n    rttgeo" in pydoc.render_doc(rttgeo, renderer=pydoc.plaintext)
