@@ -89,6 +89,7 @@ PUBLIC = {
         "RttgeoWarning",
         "SamplesError",
         "StoreError",
+        "VerificationError",
         "WorldError",
         "require",
     ],
@@ -125,6 +126,7 @@ PUBLIC = {
         "CampaignStore",
         "align_rtts",
         "load_rtts",
+        "open_readonly",
         "read_rtts",
     ],
 }

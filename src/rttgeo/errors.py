@@ -38,6 +38,7 @@ __all__ = [
     "RttgeoWarning",
     "SamplesError",
     "StoreError",
+    "VerificationError",
     "WorldError",
     "require",
 ]

@@ -192,9 +192,18 @@ def read_store(
     latest campaign of ``target``, else the latest. ``campaign_info`` says which was read (id,
     target, protocol, status, started, samples) and how many the store holds.
     """
-    from rttgeo.store import CampaignStore
+    try:
+        return _read_store(path, campaign, target)
+    except StoreError as exc:  # a store given to read is an input file: a bad one is bad input
+        raise SamplesError(str(exc)) from None
 
-    with CampaignStore(path) as store:
+
+def _read_store(
+    path: Path, campaign: int | None, target: str | None
+) -> tuple[tuple[str, ...], np.ndarray, dict[str, Any]]:
+    from rttgeo.store import open_readonly
+
+    with open_readonly(path) as store:
         infos = store.campaigns()
         if not infos:
             raise StoreError(f"{path}: the store holds no campaign")
