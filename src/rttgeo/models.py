@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from rttgeo.geo.density import CellDensity
     from rttgeo.geo.grid import CellRegion
 
 __all__ = ["Estimate", "Landmark", "LandmarkDiagnostic", "Mesh", "Sample"]
@@ -185,6 +186,7 @@ class Estimate:
     consistent: bool
     note: str = ""
     landmarks: tuple[LandmarkDiagnostic, ...] = field(default_factory=tuple)
+    posterior: CellDensity | None = field(default=None, repr=False)
 
     def to_json(self, *, with_region: bool = True) -> dict[str, Any]:
         """The estimate as JSON-ready dict (DESIGN.md format): point, region GeoJSON, area, method."""

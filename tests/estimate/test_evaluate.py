@@ -100,3 +100,25 @@ def test_best_estimator_keeps_its_figures(best_run, reference_runs) -> None:
     for other in reference_runs.values():
         assert best_run.median_km < other.median_km
         assert best_run.within_100km > other.within_100km
+
+
+@pytest.mark.parametrize("method", ["spotter", "rttgeo"])
+def test_credible_level_reproduces_the_coverage_of_the_methods_own_region(wonderproxy, method) -> None:
+    """The reliability hook: coverage read from the posterior at the method's own level must be
+    the coverage of the region the method returned, target by target."""
+    r = leave_one_out(wonderproxy, method, targets=range(0, 240, 20), jobs=1)
+    level = 0.9  # both methods' default
+    assert r.credible_level.shape == r.covered.shape
+    assert np.all((r.credible_level >= 0) & (r.credible_level <= 1))
+    np.testing.assert_array_equal(r.credible_level < level, r.covered)
+    # A level holds every target that a smaller one holds (the levels are nested).
+    cov = [np.mean(r.credible_level < p) for p in (0.5, 0.7, 0.9, 0.99)]
+    assert cov == sorted(cov)
+
+
+def test_credible_level_is_nan_without_posterior(wonderproxy) -> None:
+    r = leave_one_out(wonderproxy, "cbg", targets=[0, 1], jobs=1)
+    assert np.isnan(r.credible_level).all()
+    p = leave_one_out(wonderproxy, "spotter", targets=range(4), jobs=2)
+    s = leave_one_out(wonderproxy, "spotter", targets=range(4), jobs=1)
+    np.testing.assert_array_equal(p.credible_level, s.credible_level)

@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from rttgeo.errors import EstimationError, InputError, RttgeoWarning
 from rttgeo.estimate.delay import symmetric_rtt_ms
+from rttgeo.geo.density import CellDensity
 from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM
 from rttgeo.geo.grid import CellRegion
 from rttgeo.geo.sphere import pairwise_distance_km, to_unit_vectors
@@ -231,6 +232,7 @@ class Estimator:
             consistent=est.consistent,
             note=est.note,
             landmarks=diags,
+            posterior=est.posterior,
         )
 
     def _estimate(
@@ -243,6 +245,7 @@ class Estimator:
         consistent: bool = True,
         note: str = "",
         method: str | None = None,
+        posterior: CellDensity | None = None,
         **extra_params: Any,
     ) -> Estimate:
         params = {**self.get_params(), **extra_params}
@@ -256,4 +259,5 @@ class Estimator:
             level=level,
             consistent=consistent,
             note=note,
+            posterior=posterior,
         )

@@ -20,6 +20,7 @@ from rttgeo.estimate.delay import (
     SpeedOfLight,
     mesh_pairs,
 )
+from rttgeo.geo.density import CellDensity
 from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM, disc_intersection, smallest_common_scale
 from rttgeo.geo.grid import (
     CellRegion,
@@ -275,7 +276,8 @@ class Spotter(Estimator):
         k = int(np.argmax(w))
         lat, lon = from_unit_vectors(cell_unit_vectors(level, rows[k : k + 1], cols[k : k + 1])[0])
         return self._estimate(
-            float(lat), float(lon), region=region, level=self.level, consistent=consistent, note=note
+            float(lat), float(lon), region=region, level=self.level, consistent=consistent, note=note,
+            posterior=CellDensity(level, rows, cols, w),
         )
 
     def posterior_cells(
@@ -437,7 +439,8 @@ class PopulationPosterior(Spotter):
         # The background weight is per end-level cell: scale it to this level's (larger) cells.
         log_bg = np.log(self.background) + np.log(cell_area_km2(level) / cell_area_km2(self.end_level))
         region_mass = self._cell_mass(log_bg + logl, log_pop + logl_city, cell_of)
-        region, _ = hpd_region(level, rows, cols, np.log(np.maximum(region_mass, 1e-300)), self.level)
+        log_mass = np.log(np.maximum(region_mass, 1e-300))
+        region, w = hpd_region(level, rows, cols, log_mass, self.level)
         point_bg = log_bg + sharpen * logl
         point_city = log_pop + sharpen * logl_city
         if len(city) and np.max(point_city) >= np.max(point_bg):
@@ -450,7 +453,8 @@ class PopulationPosterior(Spotter):
             lat, lon, where = float(la), float(lo), "no city stands out"
         return self._estimate(
             float(lat), float(lon), region=region, level=self.level, consistent=consistent,
-            note=note, place=where, likelihood_landmarks=len(idx),
+            note=note, posterior=CellDensity(level, rows, cols, w), place=where,
+            likelihood_landmarks=len(idx),
         )
 
     @staticmethod

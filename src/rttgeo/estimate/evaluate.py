@@ -44,6 +44,11 @@ class LooResult:
     #: Estimated point of each target (NaN where the method raised EstimationError).
     lat_deg: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     lon_deg: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    #: Per target, the probability mass of the posterior denser than the truth's cell: the truth
+    #: is in the method's p-region exactly when p > this (1.0 when the method failed); NaN for
+    #: methods without a posterior (``Estimate.posterior``). Coverage at any level p is
+    #: ``mean(credible_level < p)``: the reliability diagram (``rttgeo.plot.reliability``).
+    credible_level: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     #: With ``keep_estimates``: one per target, None where the method raised EstimationError.
     estimates: tuple[Estimate | None, ...] = field(default=(), repr=False)
 
@@ -114,6 +119,7 @@ def leave_one_out(
     errs, cov, area, cons, fit_ms, loc_ms, ests = [], [], [], [], [], [], []
     lat: list[float] = []
     lon: list[float] = []
+    levels: list[float] = []
     has_region = True
     for k, t in enumerate(tgt):
         others = np.array([j for j in range(len(mesh)) if j != t])
@@ -137,6 +143,7 @@ def leave_one_out(
             ests.append(e)
         lat.append(math.nan if e is None else e.lat_deg)
         lon.append(math.nan if e is None else e.lon_deg)
+        levels.append(_credible_level(e, mesh.lat_deg[t], mesh.lon_deg[t]))
         if e is None:
             errs.append(math.inf)
             cov.append(False)
@@ -166,8 +173,17 @@ def leave_one_out(
         has_region=has_region,
         lat_deg=np.array(lat, dtype=float),
         lon_deg=np.array(lon, dtype=float),
+        credible_level=np.array(levels, dtype=float),
         estimates=tuple(ests),
     )
+
+
+def _credible_level(e: Estimate | None, lat_deg: float, lon_deg: float) -> float:
+    if e is None:
+        return 1.0
+    if e.posterior is None:
+        return math.nan
+    return float(e.posterior.credible_level(lat_deg, lon_deg))
 
 
 def _merge(parts: list[LooResult], order: list[int], mesh: Mesh) -> LooResult:
@@ -192,6 +208,7 @@ def _merge(parts: list[LooResult], order: list[int], mesh: Mesh) -> LooResult:
         has_region=parts[0].has_region,
         lat_deg=cat("lat_deg"),
         lon_deg=cat("lon_deg"),
+        credible_level=cat("credible_level"),
         estimates=tuple(ests[k] for k in perm) if ests else (),
     )
 
