@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rttgeo.geo.density import CellDensity
 from rttgeo.geo.grid import CellRegion, refine
 from rttgeo.geo.sphere import distance_km, to_unit_vectors
 from rttgeo.models import Estimate, LandmarkDiagnostic
@@ -90,3 +91,41 @@ PACIFIC = [
     ("noumea", -22.27, 166.46),
     ("funafuti", -8.52, 179.20),
 ]
+
+
+def synthetic_posterior(
+    modes: Sequence[tuple[float, float, float, float]],
+    *,
+    level: int = 4,
+    ring_km: float = 0.0,
+) -> CellDensity:
+    """A posterior on grid cells: a mixture of Gaussian bumps ``(lat, lon, sigma_km, weight)`` in
+    distance from each mode, or with ``ring_km`` > 0 bumps around a circle of that radius (an
+    annulus: a real hole in the middle)."""
+    from rttgeo.geo.grid import cell_unit_vectors
+
+    rows, cols = refine(lambda u, pad: np.ones(len(u), dtype=bool), 0, level)
+    u = cell_unit_vectors(level, rows, cols)
+    mass = np.zeros(len(rows))
+    for lat, lon, sigma_km, weight in modes:
+        c = to_unit_vectors(lat, lon).ravel()
+        d = 6371.0088 * np.arccos(np.clip(u @ c, -1.0, 1.0))
+        mass += weight * np.exp(-0.5 * ((d - ring_km) / sigma_km) ** 2)
+    keep = mass > mass.max() * np.exp(-12.0)
+    return CellDensity.from_log(level, rows[keep], cols[keep], np.log(mass[keep]))
+
+
+def posterior_estimate(posterior: CellDensity, lat_deg: float, lon_deg: float, p: float = 0.9) -> Estimate:
+    """An Estimate holding ``posterior`` and its highest-posterior region at ``p`` (no landmarks)."""
+    region = posterior.hpd(p)
+    return Estimate(
+        lat_deg=lat_deg,
+        lon_deg=lon_deg,
+        method="synthetic-posterior",
+        params={},
+        region=region,
+        area_km2=region.area_km2,
+        level=p,
+        consistent=True,
+        posterior=posterior,
+    )

@@ -22,6 +22,26 @@ REGION_FACE = "#f4a259"
 REGION_EDGE = "#8c3b00"
 ESTIMATE_COLOUR = "#000000"
 TRUTH_COLOUR = "#d62728"
+#: Sequential ramp of the posterior density (ColorBrewer Oranges, colour-blind safe; lightness
+#: falls monotonically with density, so it also reads in grey-scale), lightest to darkest.
+DENSITY_RAMP = ("#fee6ce", "#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d")
+
+
+def density_colours(n: int) -> list[str]:
+    """``n`` fill colours of the density bands, the densest (darkest) first."""
+    if n <= 0:
+        return []
+    idx = np.linspace(len(DENSITY_RAMP) - 1, 0, n).round().astype(int) if n > 1 else [len(DENSITY_RAMP) - 2]
+    return [DENSITY_RAMP[i] for i in idx]
+
+
+def contour_styles(levels: Any) -> dict[float, tuple[Any, float]]:
+    """(dash pattern, line width) of each credible level's contour: the smallest level solid and
+    heavier, larger ones dashed, so that they differ without colour."""
+    out: dict[float, tuple[Any, float]] = {}
+    for k, level in enumerate(sorted(levels)):
+        out[level] = ("-", 1.7) if k == 0 else ((0, (5, 2)), 1.4) if k == 1 else ((0, (1.5, 1.5)), 1.3)
+    return out
 
 
 def pyplot() -> Any:
@@ -31,6 +51,7 @@ def pyplot() -> Any:
         mpl.use("Agg", force=True)
     mpl.rcParams["svg.fonttype"] = "none"  # keep text as text in SVG (searchable, accessible)
     mpl.rcParams["svg.hashsalt"] = "rttgeo"  # deterministic ids
+    mpl.rcParams["pdf.fonttype"] = 42  # TrueType in PDF: text stays text, editable
     return require("matplotlib.pyplot", "plot")
 
 
@@ -47,15 +68,19 @@ def rtt_cmap() -> Any:
 
 
 def save(fig: Any, path: str | Path, *, dpi: int = 150) -> Path:
-    """Save ``fig`` as PNG or SVG (by suffix) and close it; returns the path."""
+    """Save ``fig`` as PNG, SVG or PDF (by suffix) and close it; returns the path.
+
+    Vector files carry no date (the same figure gives the same bytes) and keep text as text.
+    """
     p = Path(path)
     suffix = p.suffix.lower()
-    if suffix not in (".png", ".svg"):
+    if suffix not in (".png", ".svg", ".pdf"):
         from rttgeo.errors import InputError
 
-        raise InputError(f"unsupported image type {suffix!r}: use .png or .svg", where=str(p))
+        raise InputError(f"unsupported image type {suffix!r}: use .png, .svg or .pdf", where=str(p))
     p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=dpi, format=suffix[1:], metadata={"Date": None} if suffix == ".svg" else None)
+    meta = {"Date": None} if suffix == ".svg" else {"CreationDate": None} if suffix == ".pdf" else None
+    fig.savefig(p, dpi=dpi, format=suffix[1:], metadata=meta)
     pyplot().close(fig)
     return p
 

@@ -1,8 +1,9 @@
-"""The basemap: land, coastlines and country borders from the bundled Natural Earth data.
+"""The basemap: land, coastlines, country borders and graticule, from the bundled Natural Earth data.
 
-Drawn on equirectangular lon/lat axes for a window (lon0, lon1, lat0, lat1) that may extend past 180
-degrees; every feature is drawn once per 360-degree copy that meets the window (see
-:mod:`rttgeo.plot.geometry`). Nothing is fetched: the data ship with the package (``_mpl.borders``).
+Drawn in the projected km of a :class:`~rttgeo.plot.view.MapView`: features are picked and cut in
+lon/lat to the view's window (which may extend past 180 degrees; every feature is taken once per
+360-degree copy that meets it, see :mod:`rttgeo.plot.geometry`), then projected. Nothing is
+fetched: the data ship with the package (``_mpl.borders``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ from typing import Any
 import numpy as np
 
 from rttgeo.plot import _mpl
-from rttgeo.plot.geometry import clip_polygon, clip_polyline, lon_offsets
+from rttgeo.plot.geometry import clip_polyline, lon_offsets
+from rttgeo.plot.view import MapView
 
-__all__ = ["basemap_legend", "draw_basemap", "drop_artificial_edges", "lat_label", "lon_label"]
+__all__ = [
+    "basemap_legend",
+    "draw_basemap",
+    "draw_graticule",
+    "drop_artificial_edges",
+    "lat_label",
+    "lon_label",
+]
 
 
 def _bbox(lines: list[np.ndarray]) -> np.ndarray:
@@ -65,11 +74,11 @@ def _in_window(bbox: np.ndarray, off: float, window: tuple[float, float, float, 
     )
 
 
-def _land_path(rings: list[np.ndarray], off: float) -> Any:
-    """One compound path of ``rings`` shifted by ``off`` (filled by the non-zero winding rule)."""
+def _land_path(rings: list[np.ndarray]) -> Any:
+    """One compound path of ``rings`` (filled by the non-zero winding rule)."""
     from matplotlib.path import Path as MplPath
 
-    verts = np.concatenate(rings) + np.array([off, 0.0])
+    verts = np.concatenate(rings)
     codes = np.full(len(verts), MplPath.LINETO, dtype=np.uint8)
     first = np.cumsum([0] + [len(r) for r in rings[:-1]])
     codes[first] = MplPath.MOVETO
@@ -121,75 +130,159 @@ def lat_label(y: float, _pos: Any = None) -> str:
     return f"{abs(y):g}°{'N' if y > 0 else 'S'}"
 
 
-def draw_basemap(
-    ax: Any, window: tuple[float, float, float, float], *, ticks: bool = True, coarse: bool = False
-) -> None:
-    """Land, coastlines and country borders on ``ax`` for ``window`` = (lon0, lon1, lat0, lat1).
+def draw_basemap(ax: Any, view: MapView, *, coarse: bool = False, graticule: bool = True) -> None:
+    """Land, coastlines and country borders of ``view`` on ``ax``, in projected km.
 
-    Only features whose bounding box meets the window are drawn (SVG size); ``coarse`` draws a
-    decimated world for overviews.
-    Sets the limits, an aspect of 1/cos(mid-latitude) (clipped near the poles) and degree ticks.
+    Only features whose bounding box meets the view's lon/lat window are drawn, cut to it (small
+    SVG files); ``coarse`` draws a decimated, rasterised world for overviews. Sets the limits and
+    an equal aspect. ``graticule``: parallels and meridians, labelled on the left and bottom edges
+    of a regional view. A world view is drawn as the globe's outline, filled with sea, without
+    axes frame.
     """
     from matplotlib.collections import LineCollection
     from matplotlib.patches import PathPatch
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    lon0, lon1, lat0, lat1 = window
-    ax.set_facecolor(_mpl.SEA_COLOUR)
+    window = view.lonlat_window()
+    lon0, lon1 = window[:2]
     layers = _basemap_layers(coarse)
-    # Features are clipped to the window plus a margin: smaller files, faster drawing.
-    mx, my = 0.1 * (lon1 - lon0) + 0.5, 0.1 * (lat1 - lat0) + 0.5
-    for off in lon_offsets(lon0, lon1, *_land_lon_extent()):
-        box = (lon0 - off - mx, lon1 - off + mx, lat0 - my, lat1 + my)
-        hit = _in_window(layers["land_bbox"], off, window)
-        land = [r for r, k in zip(layers["land"], hit, strict=True) if k]
-        if not coarse:
-            land = [c for c in (clip_polygon(r, box) for r in land) if len(c) >= 3]
-        if land:
-            # add_artist, not add_patch: the limits are set below, and updating them from the
-            # vertices of a long Bezier-checked path costs seconds.
-            ax.add_artist(
-                PathPatch(
-                    _land_path(land, off),
-                    facecolor=_mpl.LAND_COLOUR,
-                    edgecolor="none",
-                    zorder=0,
-                    rasterized=coarse,  # the overview is an image in SVG: small files
-                )
-            )
-        for name, colour, lw in (
-            ("coast", _mpl.COAST_COLOUR, 0.5),
-            ("borders", _mpl.BORDER_COLOUR, 0.45),
-        ):
-            keep = _in_window(layers[f"{name}_bbox"], off, window)
-            lines = [r for r, k in zip(layers[name], keep, strict=True) if k]
-            if not coarse:
-                lines = [piece for r in lines for piece in clip_polyline(r, box)]
-            if lines:
-                ax.add_collection(
-                    LineCollection(
-                        [r + np.array([off, 0.0]) for r in lines],
-                        colors=colour,
-                        linewidths=lw,
-                        zorder=1,
-                        rasterized=coarse,
-                    ),
-                    autolim=False,
-                )
-    ax.set_xlim(lon0, lon1)
-    ax.set_ylim(lat0, lat1)
-    mid = np.radians((lat0 + lat1) / 2.0)
-    ax.set_aspect(1.0 / max(np.cos(mid), 0.25))
-    if ticks:
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
-        ax.xaxis.set_major_formatter(FuncFormatter(lon_label))
-        ax.yaxis.set_major_formatter(FuncFormatter(lat_label))
-        ax.tick_params(labelsize=8)
-        ax.grid(color="#cccccc", linewidth=0.4, linestyle=":", zorder=0.5)
+    if view.world:
+        _draw_globe(ax, view)
     else:
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set_facecolor(_mpl.SEA_COLOUR)
+    land: list[np.ndarray] = []
+    lines: dict[str, list[np.ndarray]] = {"coast": [], "borders": []}
+    for off in lon_offsets(lon0, lon1, *_land_lon_extent()):
+        hit = _in_window(layers["land_bbox"], off, window)
+        for r, k in zip(layers["land"], hit, strict=True):
+            if k:
+                land.extend(view.project_polygon([r + np.array([off, 0.0])]))
+        for name in lines:
+            keep = _in_window(layers[f"{name}_bbox"], off, window)
+            for r, k in zip(layers[name], keep, strict=True):
+                if not k:
+                    continue
+                for piece in clip_polyline(r + np.array([off, 0.0]), window):
+                    lines[name].extend(view.project_lines(piece[:, 1], piece[:, 0]))
+    if land:
+        # add_artist, not add_patch: the limits are set below, and updating them from the
+        # vertices of a long Bezier-checked path costs seconds.
+        ax.add_artist(
+            PathPatch(
+                _land_path(land),
+                facecolor=_mpl.LAND_COLOUR,
+                edgecolor="none",
+                zorder=0,
+                rasterized=coarse,  # the overview is an image in SVG: small files
+            )
+        )
+    if not view.world:
+        m = 0.1
+        box = (
+            view.x0_km - m * view.width_km,
+            view.x1_km + m * view.width_km,
+            view.y0_km - m * view.height_km,
+            view.y1_km + m * view.height_km,
+        )
+        lines = {k: [p for ln in v for p in clip_polyline(ln, box)] for k, v in lines.items()}
+    for name, colour, lw in (("coast", _mpl.COAST_COLOUR, 0.5), ("borders", _mpl.BORDER_COLOUR, 0.45)):
+        if lines[name]:
+            ax.add_collection(
+                LineCollection(lines[name], colors=colour, linewidths=lw, zorder=1, rasterized=coarse),
+                autolim=False,
+            )
+    ax.set_xlim(view.x0_km, view.x1_km)
+    ax.set_ylim(view.y0_km, view.y1_km)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if graticule:
+        draw_graticule(ax, view, labels=not view.world and not coarse)
+
+
+def _draw_globe(ax: Any, view: MapView) -> None:
+    """A world view's outline (the seam meridians and the pole lines), filled with sea."""
+    from matplotlib.patches import Polygon
+
+    proj = view.projection
+    lat = np.linspace(-90.0, 90.0, 181)
+    east = proj.forward(lat, np.full_like(lat, proj.lon0_deg + 179.999999))
+    west = proj.forward(lat[::-1], np.full_like(lat, proj.lon0_deg - 179.999999))
+    outline = np.column_stack([np.concatenate([east[0], west[0]]), np.concatenate([east[1], west[1]])])
+    ax.add_patch(
+        Polygon(outline, closed=True, facecolor=_mpl.SEA_COLOUR, edgecolor="#777777", lw=0.8, zorder=-1)
+    )
+    ax.set_facecolor("none")
+    for side in ax.spines.values():
+        side.set_visible(False)
+
+
+def _nice_step(span_deg: float, target: int = 5) -> float:
+    for step in (0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0):
+        if span_deg / step <= target:
+            return step
+    return 30.0
+
+
+def draw_graticule(ax: Any, view: MapView, *, labels: bool = True) -> None:
+    """Parallels and meridians (thin dotted grey), every 0.5 to 30 degrees so that about five of
+    each cross a regional view (30 on a world view); with ``labels`` the latitudes are written
+    where parallels meet the left edge and the longitudes where meridians meet the bottom edge."""
+    from matplotlib.collections import LineCollection
+
+    lon0, lon1, lat0, lat1 = view.lonlat_window()
+    if view.world:
+        step_lat = step_lon = 30.0
+    else:
+        # Spans measured on the view itself (the window has margins and may hold a pole).
+        blat, _ = view.boundary_lonlat(32)
+        span_lat = float(blat.max() - blat.min())
+        step_lat = _nice_step(span_lat)
+        step_lon = _nice_step(min(float(lon1 - lon0), 360.0), 6)
+    segs: list[np.ndarray] = []
+    yticks: list[tuple[float, str]] = []
+    xticks: list[tuple[float, str]] = []
+    fine_lon = np.linspace(lon0, lon1, max(int((lon1 - lon0) * 4), 50))
+    fine_lat = np.linspace(max(lat0, -89.9), min(lat1, 89.9), max(int((lat1 - lat0) * 4), 50))
+    for lat in np.arange(np.ceil(lat0 / step_lat) * step_lat, lat1 + 1e-9, step_lat):
+        if abs(lat) > 89.0:
+            continue
+        pieces = view.project_lines(np.full_like(fine_lon, lat), fine_lon)
+        segs.extend(pieces)
+        if labels:
+            for pc in pieces:
+                y = _crossing(pc, 0, view.x0_km)
+                if y is not None and view.y0_km < y < view.y1_km:
+                    yticks.append((y, lat_label(float(lat))))
+                    break
+    for lon in np.arange(np.ceil(lon0 / step_lon) * step_lon, lon1 + 1e-9, step_lon):
+        pieces = view.project_lines(fine_lat, np.full_like(fine_lat, lon))
+        segs.extend(pieces)
+        if labels:
+            for pc in pieces:
+                x = _crossing(pc, 1, view.y0_km)
+                if x is not None and view.x0_km < x < view.x1_km:
+                    xticks.append((x, lon_label(float(lon))))
+                    break
+    if segs:
+        ax.add_collection(
+            LineCollection(segs, colors="#bdbdbd", linewidths=0.4, linestyles=":", zorder=0.5),
+            autolim=False,
+        )
+    if labels:
+        ax.set_yticks([t for t, _ in yticks], [s for _, s in yticks])
+        ax.set_xticks([t for t, _ in xticks], [s for _, s in xticks])
+        ax.tick_params(labelsize=8, length=3)
+
+
+def _crossing(line: np.ndarray, axis: int, value: float) -> float | None:
+    """The other coordinate where ``line`` (N, 2) first crosses ``line[:, axis] == value``."""
+    d = line[:, axis] - value
+    s = np.flatnonzero(np.sign(d[:-1]) * np.sign(d[1:]) < 0)
+    if s.size == 0:
+        return None
+    i = int(s[0])
+    t = d[i] / (d[i] - d[i + 1])
+    return float(line[i, 1 - axis] + t * (line[i + 1, 1 - axis] - line[i, 1 - axis]))
 
 
 def basemap_legend() -> list[tuple[Any, str]]:

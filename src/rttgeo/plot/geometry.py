@@ -22,6 +22,7 @@ __all__ = [
     "circle_lonlat",
     "clip_polygon",
     "clip_polyline",
+    "densify",
     "geojson_rings",
     "lon_offsets",
     "lon_window",
@@ -221,3 +222,21 @@ def clip_polyline(line: ArrayLike, box: tuple[float, float, float, float]) -> li
         return []
     cut = np.flatnonzero(np.diff(idx) > 1) + 1
     return [p[run] for run in np.split(idx, cut) if run.size > 1]
+
+
+def densify(line: ArrayLike, max_step: float) -> FloatArray:
+    """Polyline or ring ``(N, 2)`` with vertices added so that no segment is longer than
+    ``max_step`` in either coordinate (evenly along each segment; the closing segment of a ring
+    is not added). Used before projecting edges made straight in lon/lat by a cut."""
+    p = np.asarray(line, dtype=float).reshape(-1, 2)
+    if len(p) < 2:
+        return p
+    d = np.abs(np.diff(p, axis=0)).max(axis=1)
+    n = np.maximum(np.ceil(d / max_step).astype(np.int64), 1)
+    if (n == 1).all():
+        return p
+    seg = np.repeat(np.arange(len(n)), n)
+    t = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    frac = (t / n[seg])[:, None]
+    out = p[seg] + (p[seg + 1] - p[seg]) * frac
+    return np.vstack([out, p[-1:]])
