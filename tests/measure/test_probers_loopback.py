@@ -340,7 +340,11 @@ def test_icmp_raw_many_landmarks_at_once_demultiplexed_by_address() -> None:
             results = await asyncio.gather(*(prober.probe(lm, 5.0) for lm in lms for _ in range(3)))
         for res in results:
             assert_ok(res, "so_timestampns")
-        assert prober.stats.answered == 900 and prober.stats.unmatched == 0
+        # Every probe got its own reply and none was handed another probe's token. ``unmatched``
+        # is not asserted: a raw ICMP socket also sees other processes' echo replies (another
+        # suite pinging loopback on a shared machine), which are counted there and ignored.
+        assert prober.stats.answered == 900
+        assert prober.stats.extra.get("token_mismatch", 0) == 0 and prober.stats.duplicate == 0
 
     asyncio.run(body())
 
