@@ -110,7 +110,7 @@ def _describe(lab: Any) -> dict[str, Any]:
     return {
         "id": lab.id,
         "world": lab.state.get("world"),
-        "status": lab.state.get("status"),
+        "status": lab.status,
         "network": lab.state.get("network"),
         "run_dir": str(lab.run_dir),
         "catalog": str(lab.catalog_path),

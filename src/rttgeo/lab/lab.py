@@ -13,9 +13,13 @@ Layout of one lab with id ``ID`` (4 hex digits, random, distinct from every othe
 - the engine process (its command line names the run dir) and, in each landmark's namespace,
   ``rttgeo serve --lat --lon --port --tcp`` (started with ``ip netns exec``).
 
-Everything is found again by the id: ``down(force=True)`` sweeps namespaces ``rttgeo-ID-*``, links
-``rgID-*``, processes inside those namespaces and the engine whose command line names the run dir,
-and nothing else.
+A lab belongs to its run root. Every namespace of a lab carries its run dir as the alias of its
+``lo`` device (``rttgeo-lab:/run/rttgeo-lab/ID``), and the engine's command line names the run dir,
+so a lab found by its id is claimed by exactly one run dir. ``find_orphans`` lists only leftovers
+claimed by a vanished run dir of this root (or claimed by nothing and without a live engine), and
+``down(force=True)`` sweeps namespaces ``rttgeo-ID-*``, links ``rgID-*``, processes inside those
+namespaces and the engine whose command line names the run dir, and nothing else: never a lab whose
+namespaces or live engine name a run dir elsewhere.
 """
 
 from __future__ import annotations
@@ -48,12 +52,14 @@ from rttgeo.lab.engine import (
     read_stats,
     write_config,
 )
-from rttgeo.lab.world import LAB_NETWORK, World, parse_world
+from rttgeo.lab.world import LAB_NETWORK, World, check_host_count, parse_world
 
 __all__ = ["Lab", "down", "find_labs", "find_orphans", "run_root", "up"]
 
 NETNS_PREFIX = "rttgeo-"
 LINK_PREFIX = "rg"
+#: Prefix of the ``lo`` alias that records, inside each namespace, the run dir owning it.
+OWNER_PREFIX = "rttgeo-lab:"
 #: sysctls set in every host namespace: unprivileged ICMP echo sockets for every group, no IPv6
 #: (the engine moves IPv4 only; this keeps router solicitations off the links).
 HOST_SYSCTLS = {
@@ -146,7 +152,16 @@ class Lab:
 
     def engine_pid(self) -> int | None:
         pid = self.state.get("engine_pid")
-        return pid if pid and _pid_names(pid, str(self.run_dir)) else None
+        return pid if pid and _alive(pid) and _pid_names(pid, str(self.run_dir)) else None
+
+    @property
+    def status(self) -> str:
+        """``up``, ``starting``, or ``engine dead`` when the delay engine started but is gone
+        (packets no longer cross the lab: take it down and up again)."""
+        recorded = str(self.state.get("status", "unknown"))
+        if self.state.get("engine_pid") and self.engine_pid() is None:
+            return "engine dead"
+        return recorded
 
     def stats(self, *, fresh: bool = False, timeout_s: float = 3.0) -> dict[str, Any]:
         """The engine's counters, lateness histogram (µs) and CPU seconds.
@@ -170,8 +185,12 @@ class Lab:
 
     # ------------------------------------------------------------------ running things
     def command(self, host: str, argv: Sequence[str]) -> list[str]:
-        """``argv`` wrapped to run inside ``host``'s namespace."""
-        return ["ip", "netns", "exec", self.host(host).netns, *argv]
+        """``argv`` wrapped to run inside ``host``'s namespace (LabError unless root)."""
+        h = self.host(host)
+        if os.geteuid() != 0:
+            raise LabError(f"entering host {host!r} of lab {self.id} needs root (ip netns exec "
+                           "joins a network namespace): run it with sudo")
+        return ["ip", "netns", "exec", h.netns, *argv]
 
     def exec(self, host: str, argv: Sequence[str], *, timeout_s: float | None = 120.0,
              check: bool = False, **kw: Any) -> subprocess.CompletedProcess[str]:
@@ -210,6 +229,11 @@ def up(
     if serve is None:
         serve = importlib.util.find_spec("rttgeo.cli.serve_cmds") is not None
     root = run_root()
+    check_host_count(len(world), world.name)
+    owner = str((root / "0000").resolve())
+    if len(OWNER_PREFIX + owner) > 255 or any(c in owner for c in '"\\\n'):
+        raise LabError(f"run root {root} must be a path of under 230 characters without quotes, "
+                       "backslashes or newlines (it is recorded inside each namespace)")
     with _locked(root):
         lab_id = _new_id(root)
         network = _allocate_block(root, world.prefix_len)
@@ -268,6 +292,7 @@ def _build(world: World, run_dir: Path, state: dict[str, Any], engine_argv: list
         procs = []
         for h in hosts:
             lines = [
+                f'link set lo alias "{OWNER_PREFIX}{run_dir.resolve()}"',
                 "link set lo up",
                 f"link set {h['tun']} mtu 1500 up",
                 f"addr add {h['address']}/32 dev {h['tun']}",
@@ -416,7 +441,13 @@ def find_labs(root: Path | None = None) -> list[Path]:
 
 
 def find_orphans(root: Path | None = None) -> list[str]:
-    """Ids of labs that left namespaces or links behind but have no run dir (a crash)."""
+    """Ids of labs of ``root`` that left namespaces or links behind without a run dir (a crash).
+
+    A leftover claimed by a run dir under another root (its namespaces' tag, or its live engine's
+    command line) is that root's business and is not listed; an untagged leftover is listed only
+    while no engine of that id is alive.
+    """
+    root = root or run_root()
     have = {p.name for p in find_labs(root)}
     ids = set()
     for n in netns.list_netns():
@@ -424,7 +455,58 @@ def find_orphans(root: Path | None = None) -> list[str]:
             ids.add(n[len(NETNS_PREFIX):].split("-", 1)[0])
     for n in netns.list_links(LINK_PREFIX):
         ids.add(n[len(LINK_PREFIX):].split("-", 1)[0])
-    return sorted(i for i in ids - have if len(i) == 4 and all(c in "0123456789abcdef" for c in i))
+    out = []
+    for i in sorted(ids - have):
+        if len(i) != 4 or not all(c in "0123456789abcdef" for c in i):
+            continue
+        claim = claimed_by(i)
+        if claim is None or _same_path(claim, root / i):
+            out.append(i)
+    return out
+
+
+def claimed_by(lab_id: str) -> Path | None:
+    """The run dir that owns lab ``lab_id``: the tag inside its namespaces, else the run dir named
+    by a live engine of that id; None when nothing claims it (an untagged, engine-less leftover)."""
+    for ns in netns.list_netns():
+        if ns.startswith(f"{NETNS_PREFIX}{lab_id}-"):
+            tag = _namespace_owner(ns)
+            if tag is not None:
+                return Path(tag)
+    for _pid, run_dir in _engines_of(lab_id):
+        return run_dir
+    return None
+
+
+def _namespace_owner(ns: str) -> str | None:
+    out = netns.run_ip(["-n", ns, "-j", "link", "show", "lo"], check=False)
+    try:
+        alias = str(json.loads(out)[0].get("ifalias", ""))
+    except (ValueError, IndexError, AttributeError, TypeError):
+        return None
+    return alias[len(OWNER_PREFIX):] if alias.startswith(OWNER_PREFIX) else None
+
+
+def _engines_of(lab_id: str) -> list[tuple[int, Path]]:
+    """Live engines of any root whose config is ``.../ID/engine.conf``: (pid, run dir)."""
+    out = []
+    tail = f"/{lab_id}/engine.conf"
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            args = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for a in args:
+            text = a.decode(errors="replace")
+            if text.endswith(tail) and _alive(int(d.name)):
+                out.append((int(d.name), Path(text).parent))
+    return out
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _pid_names(pid: int, needle: str) -> bool:
@@ -498,6 +580,13 @@ def down(lab_id: str, *, force: bool = False) -> list[str]:
     netns.check_capable()
     root = run_root()
     run_dir = root / lab_id
+    claim = claimed_by(lab_id)
+    if claim is not None and not _same_path(claim, run_dir):
+        raise LabError(
+            f"lab {lab_id} belongs to another run root: its run dir is {claim}, not {run_dir}; "
+            f"nothing was touched (take it down from its own root: RTTGEO_LAB_RUN={claim.parent} "
+            f"rttgeo lab down {lab_id})"
+        )
     removed: list[str] = []
     state: dict[str, Any] = {}
     try:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ import numpy as np
 
 from rttgeo.errors import WorldError
 from rttgeo.models import Landmark, Mesh
-from rttgeo.textformats import loads_json, loads_toml
+from rttgeo.textformats import decimal_int, loads_json, loads_toml
 from rttgeo.units import C_KM_PER_MS, EARTH_RADIUS_KM, MAX_KM_PER_RTT_MS
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "Host",
     "World",
     "load_world",
+    "max_hosts",
     "parse_world",
     "world_from_mesh",
 ]
@@ -59,6 +61,11 @@ MAX_RTT_MS = 10_000.0
 #: Default TCP / UDP port of the landmark servers inside the lab.
 DEFAULT_PORT = 4242
 DEFAULT_PREFIX_LEN = 22
+#: Most hosts a world may have unless ``$RTTGEO_LAB_MAX_HOSTS`` says otherwise. Every host is a
+#: network namespace with a TUN device, and each N x N delay matrix takes 8 N^2 bytes (32 MiB at
+#: 2,048 hosts; 11.9 GiB at 40,000), so a larger world is refused before anything is allocated.
+DEFAULT_MAX_HOSTS = 2048
+MAX_HOSTS_ENV = "RTTGEO_LAB_MAX_HOSTS"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 _TOP_KEYS = {"name", "delay", "network", "hosts"}
@@ -180,6 +187,34 @@ class World:
         return block_capacity(self.prefix_len)
 
 
+def max_hosts() -> int:
+    """The host cap: ``$RTTGEO_LAB_MAX_HOSTS`` (an integer >= 2) or :data:`DEFAULT_MAX_HOSTS`."""
+    text = os.environ.get(MAX_HOSTS_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_HOSTS
+    try:
+        value = decimal_int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise WorldError(f"must be an integer >= 2, got {text[:40]!r}", where="environment",
+                         field=MAX_HOSTS_ENV)
+    return value
+
+
+def check_host_count(n: int, where: str = "<world>", limit: int | None = None) -> None:
+    """Raise :class:`WorldError` if ``n`` hosts exceed the cap (before any N x N allocation)."""
+    cap = max_hosts() if limit is None else limit
+    if n > cap:
+        raise WorldError(
+            f"{n} hosts exceed the lab's limit of {cap} (each N x N delay matrix would take "
+            f"{8 * n * n / 2**30:.1f} GiB); raise it with {MAX_HOSTS_ENV}=N if this machine can "
+            "hold that many namespaces",
+            where=where,
+            field="hosts",
+        )
+
+
 def block_capacity(prefix_len: int) -> int:
     return 2 ** (32 - prefix_len) - 2
 
@@ -240,9 +275,12 @@ def _table(value: Any, fld: str, where: str, allowed: set[str]) -> dict[str, Any
     return dict(value)
 
 
-def parse_world(data: Mapping[str, Any], where: str = "<world>") -> World:
+def parse_world(
+    data: Mapping[str, Any], where: str = "<world>", *, max_hosts: int | None = None
+) -> World:
     """Validate a world given as a mapping (a parsed TOML / JSON file) and resolve its delays.
 
+    ``max_hosts``: the host cap (default :func:`max_hosts`), checked before any N x N array exists.
     Raises :class:`WorldError` naming ``where`` and the offending field (``hosts[3].lat_deg``).
     """
     top = _table(data, "", where, _TOP_KEYS)
@@ -258,6 +296,7 @@ def parse_world(data: Mapping[str, Any], where: str = "<world>") -> World:
     raw_hosts = top.get("hosts")
     if not isinstance(raw_hosts, list) or not raw_hosts:
         raise WorldError("must be a non-empty list of host tables", where=where, field="hosts")
+    check_host_count(len(raw_hosts), where, max_hosts)
     hosts: list[Host] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_hosts):
@@ -405,6 +444,7 @@ def world_from_mesh(
     need = n_landmarks + n_targets
     if n_landmarks < 1 or n_targets < 0:
         raise WorldError("need at least one landmark and no negative count", field="landmarks")
+    check_host_count(need, mesh.name or "mesh")
     sym = symmetric_rtt_ms(mesh)
     dist_km = great_circle_km(np.asarray(mesh.lat_deg, float), np.asarray(mesh.lon_deg, float))
     ok = np.isfinite(sym) & (sym > 0) & (sym >= dist_km / MAX_KM_PER_RTT_MS) & (sym <= MAX_RTT_MS)
