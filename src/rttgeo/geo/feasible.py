@@ -22,7 +22,7 @@ from rttgeo.geo.grid import (
 )
 from rttgeo.units import EARTH_RADIUS_KM
 
-__all__ = ["disc_intersection", "smallest_common_scale"]
+__all__ = ["annulus_tests", "disc_intersection", "smallest_common_scale"]
 
 FloatArray = NDArray[np.float64]
 
@@ -89,6 +89,44 @@ def disc_intersection(
         inside = np.all(d[ok] + pad[ok, None] <= radius[None, :], axis=0)
         centres, radius = centres[~inside], radius[~inside]
     return CellRegion.from_unique_cells(end_level, rows, cols)
+
+
+def annulus_tests(
+    u: FloatArray,
+    pad_km: FloatArray,
+    centres_unit: FloatArray,
+    lo_km: FloatArray,
+    hi_km: FloatArray,
+    slack_km: float = 0.2,
+    chunk: int = 1 << 21,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+    """Conservative tests of cells against annuli lo_i <= d(x, centre_i) <= hi_i (discs: lo = 0).
+
+    ``u`` (M, 3) cell centres, ``pad_km`` (M,) their circumradii (every point of a cell lies within
+    it of the centre), ``centres_unit`` (L, 3), ``lo_km`` / ``hi_km`` (L,). Returns, per cell,
+    ``definite`` = how many annuli no point of the cell can satisfy, ``possible`` = how many some
+    point of it may violate (so ``definite <= true violations of any point <= possible``), and the
+    (L,) mask of annuli whose boundary may cross at least one of the cells. ``slack_km`` absorbs
+    the arccos rounding of distances (about 0.1 km near 0): it only widens the uncertain band.
+    """
+    m, n = len(u), len(lo_km)
+    definite = np.zeros(m, dtype=np.int64)
+    possible = np.zeros(m, dtype=np.int64)
+    crossing = np.zeros(n, dtype=bool)
+    if m == 0 or n == 0:
+        return definite, possible, crossing
+    lo = np.asarray(lo_km, dtype=float)[None, :]
+    hi = np.asarray(hi_km, dtype=float)[None, :]
+    step = max(1, chunk // n)
+    for a in range(0, m, step):
+        d = _angles_km(u[a : a + step], centres_unit)
+        pad = np.asarray(pad_km, dtype=float)[a : a + step, None] + slack_km
+        out = (d + pad < lo) | (d - pad > hi)
+        maybe = (d - pad < lo) | (d + pad > hi)
+        definite[a : a + step] = out.sum(axis=1)
+        possible[a : a + step] = maybe.sum(axis=1)
+        crossing |= np.any(maybe & ~out, axis=0)
+    return definite, possible, crossing
 
 
 def smallest_common_scale(

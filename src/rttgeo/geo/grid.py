@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from rttgeo.geo._arrays import sorted_unique
 from rttgeo.geo.sphere import to_unit_vectors, unit_distance_km
-from rttgeo.units import EARTH_AREA_KM2
+from rttgeo.units import EARTH_AREA_KM2, EARTH_RADIUS_KM
 
 __all__ = [
     "BASE_COLS",
@@ -32,6 +32,7 @@ __all__ = [
     "CellRegion",
     "cell_area_km2",
     "cell_bounds",
+    "cell_bounds_within_km",
     "cell_centers",
     "cell_index",
     "cell_unit_vectors",
@@ -94,6 +95,32 @@ def cell_bounds(level: int, rows: ArrayLike, cols: ArrayLike) -> tuple[FloatArra
         lon0,
         lon1,
     )
+
+
+def cell_bounds_within_km(
+    level: int, rows: ArrayLike, cols: ArrayLike, margin_km: float
+) -> tuple[FloatArray, ...]:
+    """(lat0, lat1, lon0, lon1) in degrees of boxes holding every point within ``margin_km`` of
+    each cell (great-circle distance on the sphere of EARTH_RADIUS_KM).
+
+    Latitude grows by the margin's angle; longitude by 2 asin(sin(m / 2R) / cos(lat_max)) with
+    lat_max the largest |lat| of the grown box (haversine: two points whose |lat| are at most lat_max
+    and whose longitudes differ by dlon are at least that far apart). A box reaching a pole spans all
+    longitudes (-180 to 180). Longitudes may leave [-180, 180]: callers wrap them.
+    """
+    lat0, lat1, lon0, lon1 = cell_bounds(level, rows, cols)
+    m = max(float(margin_km), 0.0)
+    dlat = np.degrees(m / EARTH_RADIUS_KM)
+    lat0, lat1 = lat0 - dlat, lat1 + dlat
+    polar = (lat0 <= -90.0) | (lat1 >= 90.0)
+    lat_max = np.minimum(np.maximum(np.abs(lat0), np.abs(lat1)), 90.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.sin(m / (2.0 * EARTH_RADIUS_KM)) / np.cos(np.radians(lat_max))
+    polar |= ~(s < 1.0)
+    dlon = np.degrees(2.0 * np.arcsin(np.where(polar, 0.0, s)))
+    lon0 = np.where(polar, -180.0, lon0 - dlon)
+    lon1 = np.where(polar, 180.0, lon1 + dlon)
+    return np.maximum(lat0, -90.0), np.minimum(lat1, 90.0), lon0, lon1
 
 
 def cell_centers(level: int, rows: ArrayLike, cols: ArrayLike) -> tuple[FloatArray, FloatArray]:

@@ -1,0 +1,130 @@
+"""Calibrated mode: annuli from the estimator's delay-distance model, and its measured false accepts.
+
+The model is rttgeo.estimate's pooled delay-distance model (:class:`~rttgeo.estimate.delay.
+DelayDistance`): for an RTT r, log(1 + d / D0) is Gaussian with median mu(r) and spread sigma(r),
+fitted on a mesh of landmark-to-landmark RTTs (by default the bundled WonderProxy 2020 mesh). The
+annulus of a landmark is that distribution's central interval at ``z`` spreads:
+D0 (exp(mu -+ z sigma) - 1), capped above by the sound radius. It is far tighter than light in
+vacuum and it is NOT sound: a host on a path faster than the model's (microwave, hollow-core
+fibre), one that shapes its delays, or plain bad luck in the tail can get a false claim proven.
+How often is measured, not assumed: ``benchmarks/bench_verify_adversary.py`` writes the rate
+with its provenance to ``rttgeo/data/verify_false_accept.json``, which every calibrated decision
+carries (:func:`load_false_accept_rate`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from rttgeo.estimate.delay import DelayDistance
+
+__all__ = [
+    "DEFAULT_Z",
+    "FALSE_ACCEPT_FILE",
+    "CalibratedModel",
+    "FalseAcceptRate",
+    "default_model",
+    "load_false_accept_rate",
+    "rule_of_three",
+]
+
+#: Spreads of the delay-distance model on each side of the median (see docs/verify.md for how it
+#: was chosen: on the WonderProxy 2020 mesh, the honest-host goal at 500 km against false accepts).
+DEFAULT_Z = 2.5
+
+FALSE_ACCEPT_FILE = "verify_false_accept.json"
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class CalibratedModel:
+    """A delay-distance model and the number of spreads ``z`` its annuli span."""
+
+    model: DelayDistance
+    z: float = DEFAULT_Z
+    source: str = "bundled WonderProxy 2020 mesh (pooled)"
+
+    def annulus_km(self, rtt_ms: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """(lo, hi) distance in km allowed by each RTT (not capped: the caller caps at the sound radius)."""
+        mu, sigma = self.model.params(np.asarray(rtt_ms, dtype=float))
+        d0 = self.model.D0_KM
+        lo = d0 * np.expm1(np.maximum(mu - self.z * sigma, 0.0))
+        hi = d0 * np.expm1(mu + self.z * sigma)
+        return lo, hi
+
+    def params(self) -> dict[str, Any]:
+        return {"model": "delay-distance (pooled)", "z": self.z, "calibration": self.source}
+
+
+@lru_cache(maxsize=1)
+def default_model() -> CalibratedModel:
+    """The pooled model of the bundled WonderProxy mesh at :data:`DEFAULT_Z`."""
+    from rttgeo.estimate.defaults import default_delay_distance
+
+    return CalibratedModel(default_delay_distance())
+
+
+def rule_of_three(attacks: int) -> float:
+    """95 % upper bound of a rate when 0 events were seen in ``attacks`` trials: 3 / n."""
+    return 3.0 / attacks if attacks > 0 else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class FalseAcceptRate:
+    """A measured false-accept rate: ``false_accepts`` of ``attacks``, its 95 % upper bound, and how
+    it was measured (``z`` of the model, the command, the date, the data)."""
+
+    false_accepts: int
+    attacks: int
+    upper_95: float
+    z: float
+    provenance: str
+    by_attack: dict[str, tuple[int, int]]
+
+    @property
+    def rate(self) -> float:
+        return self.false_accepts / self.attacks if self.attacks else float("nan")
+
+    def describe(self) -> str:
+        how = "rule of three" if self.false_accepts == 0 else "Clopper-Pearson"
+        return (
+            f"measured false-accept rate {100 * self.rate:.2f} % ({self.false_accepts} of "
+            f"{self.attacks:,} simulated attacks; 95 % bound {100 * self.upper_95:.2f} % by {how})"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "false_accepts": self.false_accepts,
+            "attacks": self.attacks,
+            "rate": self.rate,
+            "upper_95": self.upper_95,
+            "z": self.z,
+            "provenance": self.provenance,
+            "by_attack": {k: list(v) for k, v in self.by_attack.items()},
+        }
+
+
+@lru_cache(maxsize=1)
+def load_false_accept_rate() -> FalseAcceptRate | None:
+    """The rate measured by the benchmark and bundled with the package (None if not bundled)."""
+    try:
+        text = resources.files("rttgeo.data").joinpath(FALSE_ACCEPT_FILE).read_text()
+    except (FileNotFoundError, ModuleNotFoundError):
+        return None
+    d = json.loads(text)
+    return FalseAcceptRate(
+        false_accepts=int(d["false_accepts"]),
+        attacks=int(d["attacks"]),
+        upper_95=float(d["upper_95"]),
+        z=float(d["z"]),
+        provenance=str(d["provenance"]),
+        by_attack={k: (int(v[0]), int(v[1])) for k, v in d.get("by_attack", {}).items()},
+    )

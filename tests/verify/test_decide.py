@@ -1,0 +1,258 @@
+"""rttgeo.verify.decide: three outcomes, soundness under any added delay, faults, discretisation."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rttgeo.datasets import load_wonderproxy
+from rttgeo.errors import InputError
+from rttgeo.estimate.delay import symmetric_rtt_ms
+from rttgeo.geo.feasible import annulus_tests
+from rttgeo.geo.grid import cell_bounds, cell_unit_vectors, circumradius_km, global_cells
+from rttgeo.geo.sphere import destination, distance_km, to_unit_vectors
+from rttgeo.models import Landmark
+from rttgeo.units import MAX_KM_PER_RTT_MS
+from rttgeo.verify import RadiusClaim, decide, sound_radius_km
+from rttgeo.verify.simulate import trusted_hosts
+
+decide_mod = importlib.import_module("rttgeo.verify.decide")
+
+
+@pytest.fixture(scope="module")
+def mesh():
+    return load_wonderproxy()
+
+
+@pytest.fixture(scope="module")
+def trusted(mesh):
+    return trusted_hosts(mesh)[0]
+
+
+def test_trusted_hosts_leave_out_those_light_contradicts(mesh):
+    ok, why = trusted_hosts(mesh)
+    out = {mesh.labels[mesh.ids.index(h)].split(",")[0] for h in why}
+    assert out == {"Prague", "La Ceiba", "Rome", "Auckland", "Belfast"}
+    assert ok.sum() == len(mesh) - 5
+
+
+def honest(mesh, t):
+    """(landmarks, RTTs) of WonderProxy host ``t`` measured by every other trusted host."""
+    s = symmetric_rtt_ms(mesh.rtt_ms)
+    ok, _ = trusted_hosts(mesh)
+    assert ok[t]
+    idx = [j for j in range(len(mesh)) if j != t and ok[j]]
+    lms = mesh.landmarks()
+    return [lms[j] for j in idx], s[t, idx]
+
+
+def lm(i, lat, lon):
+    return Landmark(f"L{i}", float(lat), float(lon))
+
+
+def test_sound_radius_is_light_in_vacuum_plus_sphere_error_plus_uncertainty():
+    assert sound_radius_km(10.0, 0.0) == pytest.approx(10 * 149.896229 * 1.00562)
+    assert sound_radius_km(np.array([1.0, 2.0]), 5.0) == pytest.approx(
+        [149.896229 * 1.00562 + 5, 2 * 149.896229 * 1.00562 + 5]
+    )
+
+
+def test_honest_hosts_are_never_refuted_and_far_false_claims_are(mesh, trusted):
+    # European, American, Asian and remote hosts: an honest claim can be undecided, never refuted.
+    for t in (0, 5, 51, 100, 150, 200):
+        if not trusted[t]:
+            continue
+        lms, r = honest(mesh, t)
+        for radius in (100, 500, 2000):
+            d = decide(RadiusClaim(mesh.lat_deg[t], mesh.lon_deg[t], radius), lms, r, refine_region=False)
+            assert d.outcome in ("proven", "undecided"), (t, radius, d.reasons)
+        antipode_lon = (mesh.lon_deg[t] + 360.0) % 360.0 - 180.0
+        d = decide(RadiusClaim(-mesh.lat_deg[t], antipode_lon, 2000), lms, r)
+        assert d.outcome == "refuted"
+        assert d.reasons == ("region-outside-claim",)
+        assert d.deciding, "the landmarks that shaped the region are named"
+
+
+def test_vienna_is_proven_within_500_km_and_the_region_holds_the_truth(mesh):
+    t = mesh.ids.index(next(h for h, lab in zip(mesh.ids, mesh.labels, strict=True) if "Vienna" in lab))
+    lms, r = honest(mesh, t)
+    d = decide(RadiusClaim(mesh.lat_deg[t], mesh.lon_deg[t], 500), lms, r)
+    assert d.outcome == "proven" and d.mode == "sound" and d.sound
+    assert d.region.contains(mesh.lat_deg[t], mesh.lon_deg[t])
+    assert 0 < d.area_km2 < np.pi * 500**2
+    js = d.to_json()
+    assert js["outcome"] == "proven" and js["region"]["type"] in ("Polygon", "MultiPolygon")
+    assert js["claim"]["radius_km"] == 500 and js["false_accept"] is None
+
+
+def test_discretisation_is_conservative_at_the_edge_of_one_disc():
+    # One landmark: the consistent set is exactly its disc of radius h. A claim slightly smaller
+    # than h is not proven (points between lie outside it); one comfortably larger is.
+    rtt = 5.0
+    h = float(sound_radius_km(rtt, 0.0))
+    lms = [lm(0, 30.0, 10.0)]
+    for radius, want in ((h - 1.0, "undecided"), (h + 15.0, "proven")):
+        d = decide(RadiusClaim(30.0, 10.0, radius), lms, [rtt], position_uncertainty_km=0.0)
+        assert d.outcome == want, (radius, d.reasons)
+    # A claim just outside the disc (gap 1 km) is not refuted; with a wide gap it is.
+    far = destination(30.0, 10.0, 90.0, h + 100.0 + 1.0)
+    d = decide(RadiusClaim(float(far[0]), float(far[1]), 100.0), lms, [rtt], position_uncertainty_km=0.0)
+    assert d.outcome == "undecided" and d.reasons == ("boundary-unresolved",)
+    far = destination(30.0, 10.0, 90.0, h + 100.0 + 30.0)
+    d = decide(RadiusClaim(float(far[0]), float(far[1]), 100.0), lms, [rtt], position_uncertainty_km=0.0)
+    assert d.outcome == "refuted"
+
+
+def test_contradicting_landmarks_are_a_landmark_fault_not_a_verdict():
+    lms = [lm(0, 0.0, 0.0), lm(1, 0.0, 60.0), lm(2, 10.0, 30.0)]
+    rtt = [1.0, 1.0, 30.0]  # 6,700 km apart, yet both claim the host within 150 km
+    d = decide(RadiusClaim(0.0, 30.0, 5000), lms, rtt)
+    assert d.outcome == "landmark-fault"
+    assert "empty-intersection" in d.reasons and ("L0", "L1") in d.conflicts
+    assert d.region.empty and d.area_km2 == 0
+    # Tolerating one fault, the decision holds for both subsets missing one landmark.
+    d1 = decide(RadiusClaim(0.0, 30.0, 5000), lms, rtt, faults=1)
+    assert d1.outcome != "landmark-fault"
+    assert d1.faults == 1 and d1.faults_needed == 1 and "landmarks-disagree" in d1.reasons
+
+
+def brute_subsets(claim, lms, rtt, f):
+    """Outcomes of decide over every subset missing f landmarks (the definition of fault tolerance)."""
+    import itertools
+
+    n = len(lms)
+    out = set()
+    for drop in itertools.combinations(range(n), f):
+        keep = [i for i in range(n) if i not in drop]
+        out.add(decide(claim, [lms[i] for i in keep], np.asarray(rtt)[keep], end_level=4).outcome)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fault_tolerance_agrees_with_every_subset(seed):
+    rng = np.random.default_rng(seed)
+    host = (rng.uniform(-50, 60), rng.uniform(-180, 180))
+    n = 6
+    lat = rng.uniform(-60, 70, n)
+    lon = rng.uniform(-180, 180, n)
+    d = distance_km(host[0], host[1], lat, lon)
+    rtt = d / MAX_KM_PER_RTT_MS * rng.uniform(1.5, 3.0, n) + 1.0
+    liar = rng.integers(n)
+    rtt[liar] = 0.5  # a lying landmark claims the host is right next to it
+    lms = [lm(i, a, o) for i, (a, o) in enumerate(zip(lat, lon, strict=True))]
+    claim = RadiusClaim(float(lat[liar]), float(lon[liar]), 500.0)
+    got = decide(claim, lms, rtt, faults=1, end_level=4).outcome
+    subsets = brute_subsets(claim, lms, rtt, 1) - {"landmark-fault"}
+    if got == "proven":
+        assert subsets == {"proven"}
+    if got == "refuted":
+        assert subsets == {"refuted"}
+    # The lie cannot get the claim at the liar's place proven while the host is far from it.
+    if distance_km(host[0], host[1], lat[liar], lon[liar]) > 500:
+        assert got != "proven"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    host_lat=st.floats(-85, 85),
+    host_lon=st.floats(-180, 180),
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 12),
+    claim_km=st.floats(50, 3000),
+)
+def test_no_added_delay_gets_a_false_claim_proven(host_lat, host_lon, seed, n, claim_km):
+    """For any true position and any non-negative added delays, the true position stays in the
+    consistent region, so a claim excluding it is never proven and one holding it never refuted."""
+    rng = np.random.default_rng(seed)
+    lat = rng.uniform(-90, 90, n)
+    lon = rng.uniform(-180, 180, n)
+    d = distance_km(host_lat, host_lon, lat, lon)
+    # The fastest physics allows (light in vacuum over the great circle), then any added delay,
+    # including huge ones and exact zeros.
+    added = rng.choice([0.0, 0.01, 1.0, 50.0, 500.0], n) * rng.uniform(0, 1, n)
+    rtt = np.maximum(d / MAX_KM_PER_RTT_MS + added, 1e-3)
+    lms = [lm(i, a, o) for i, (a, o) in enumerate(zip(lat, lon, strict=True))]
+    # A false claim: a disc that excludes the host (centred claim_km + margin away).
+    centre = destination(host_lat, host_lon, rng.uniform(0, 360), claim_km + 1.0 + rng.uniform(0, 2000))
+    false = RadiusClaim(float(centre[0]), float(centre[1]), claim_km)
+    dec = decide(false, lms, rtt, position_uncertainty_km=0.0, end_level=4, refine_region=False)
+    assert dec.outcome != "proven"
+    true = RadiusClaim(host_lat, host_lon, claim_km)
+    dec = decide(true, lms, rtt, position_uncertainty_km=0.0, end_level=4)
+    assert dec.outcome != "refuted"
+    assert dec.region.contains(host_lat, host_lon)
+
+
+def test_annulus_tests_bracket_the_violations_of_every_point_of_a_cell():
+    rng = np.random.default_rng(3)
+    level = 2
+    rows, cols = global_cells(level)
+    pick = rng.choice(len(rows), 300, replace=False)
+    rows, cols = rows[pick], cols[pick]
+    centres = to_unit_vectors(rng.uniform(-80, 80, 8), rng.uniform(-180, 180, 8))
+    lo = rng.uniform(0, 2000, 8)
+    hi = lo + rng.uniform(100, 4000, 8)
+    definite, possible, _ = annulus_tests(cell_unit_vectors(level, rows, cols), circumradius_km(level, rows), centres, lo, hi)
+    lat0, lat1, lon0, lon1 = cell_bounds(level, rows, cols)
+    for k in range(len(rows)):
+        z = rng.uniform(np.sin(np.radians(lat0[k])), np.sin(np.radians(lat1[k])), 200)
+        plat, plon = np.degrees(np.arcsin(z)), rng.uniform(lon0[k], lon1[k], 200)
+        u = to_unit_vectors(plat, plon)
+        dist = 6371.0088 * np.arccos(np.clip(u @ centres.T, -1, 1))
+        v = ((dist < lo) | (dist > hi)).sum(axis=1)
+        assert definite[k] <= v.min() and v.max() <= possible[k]
+
+
+def test_redundant_discs_are_dropped_without_changing_the_decision(mesh, monkeypatch):
+    for t in (5, 60, 121):
+        lms, r = honest(mesh, t)
+        claim = RadiusClaim(mesh.lat_deg[t], mesh.lon_deg[t], 800)
+        with_drop = decide(claim, lms, r, faults=1)
+        monkeypatch.setattr(decide_mod, "_redundant", lambda u, lo, hi, f: np.zeros(len(hi), bool))
+        without = decide(claim, lms, r, faults=1)
+        monkeypatch.undo()
+        assert with_drop.outcome == without.outcome
+        assert np.array_equal(with_drop.region.keys(), without.region.keys())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"mode": "bogus"}, "mode"),
+        ({"faults": -1}, "faults"),
+        ({"faults": 3}, "faults"),
+        ({"faults": 1.5}, "faults"),
+        ({"position_uncertainty_km": -1.0}, "position_uncertainty_km"),
+    ],
+)
+def test_bad_parameters_raise_input_errors(kwargs, field):
+    lms = [lm(0, 0, 0), lm(1, 0, 10), lm(2, 10, 0)]
+    with pytest.raises(InputError) as e:
+        decide(RadiusClaim(0, 0, 100), lms, [10.0, 10.0, 10.0], **kwargs)
+    assert e.value.field == field
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, np.inf])
+def test_bad_rtts_raise_input_errors(bad):
+    with pytest.raises(InputError, match="not a positive finite"):
+        decide(RadiusClaim(0, 0, 100), [lm(0, 0, 0), lm(1, 1, 1)], [5.0, bad])
+    with pytest.raises(InputError, match="align"):
+        decide(RadiusClaim(0, 0, 100), [lm(0, 0, 0)], [5.0, 5.0])
+
+
+def test_unmeasured_landmarks_are_ignored_and_no_measurement_decides_nothing():
+    lms = [lm(0, 50, 8), lm(1, 0, 0)]
+    d = decide(RadiusClaim(50, 8, 1000), lms, [2.0, np.nan])
+    assert d.outcome == "proven" and d.landmarks_used == 1
+    d = decide(RadiusClaim(50, 8, 1000), lms, [np.nan, np.nan])
+    assert d.outcome == "undecided" and "no-landmark-measured" in d.reasons
+
+
+def test_bad_radius_claims_raise():
+    for args in ((91, 0, 10), (0, 181, 10), (0, 0, 0), (0, 0, float("nan"))):
+        with pytest.raises(InputError):
+            RadiusClaim(*args)
