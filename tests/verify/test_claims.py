@@ -67,7 +67,9 @@ def test_cell_bounds_within_km_hold_every_point_within_the_margin():
     lat0, lat1, lon0, lon1 = cell_bounds_within_km(level, rows, cols, margin)
     for k in range(len(rows)):
         for j in range(5):
-            plat, plon = destination(lat[k, j], lon[k, j], rng.uniform(0, 360, 20), rng.uniform(0, margin, 20))
+            plat, plon = destination(
+                lat[k, j], lon[k, j], rng.uniform(0, 360, 20), rng.uniform(0, margin, 20)
+            )
             dl = (plon - lon0[k]) % 360.0
             assert np.all((plat >= lat0[k] - 1e-9) & (plat <= lat1[k] + 1e-9))
             assert np.all(dl <= (lon1[k] - lon0[k]) + 1e-9)
@@ -79,18 +81,40 @@ def test_cell_bounds_within_km_hold_every_point_within_the_margin():
         ({"coordinates": []}, "type", "missing 'type'"),
         ({"type": "Point", "coordinates": [0, 0]}, "type", "not a polygon"),
         ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}, "coordinates[0]", "at least 4"),
-        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]}, "coordinates[0]", "not closed"),
-        ({"type": "Polygon", "coordinates": [[[0, 0], [200, 0], [1, 1], [0, 0]]]}, "coordinates[0][1]", "longitude"),
-        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 95], [1, 1], [0, 0]]]}, "coordinates[0][1]", "latitude"),
-        ({"type": "Polygon", "coordinates": [[[0, 0], ["a", 0], [1, 1], [0, 0]]]}, "coordinates[0][1]", "not numbers"),
+        (
+            {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]},
+            "coordinates[0]",
+            "not closed",
+        ),
+        (
+            {"type": "Polygon", "coordinates": [[[0, 0], [200, 0], [1, 1], [0, 0]]]},
+            "coordinates[0][1]",
+            "longitude",
+        ),
+        (
+            {"type": "Polygon", "coordinates": [[[0, 0], [1, 95], [1, 1], [0, 0]]]},
+            "coordinates[0][1]",
+            "latitude",
+        ),
+        (
+            {"type": "Polygon", "coordinates": [[[0, 0], ["a", 0], [1, 1], [0, 0]]]},
+            "coordinates[0][1]",
+            "not numbers",
+        ),
         (
             {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
             "coordinates",
             "Self-intersection",
         ),
         ({"type": "Feature", "properties": {}}, "geometry", "without geometry"),
-        ({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "LineString"}}]},
-         "features[0].geometry.type", "not a polygon"),
+        (
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "geometry": {"type": "LineString"}}],
+            },
+            "features[0].geometry.type",
+            "not a polygon",
+        ),
         ({"type": "FeatureCollection", "features": []}, None, "no polygon"),
     ],
 )
@@ -117,7 +141,10 @@ def test_unreadable_geojson_files(tmp_path):
 
 def test_feature_collection_claim_reads_and_decides(tmp_path):
     p = tmp_path / "zone.geojson"
-    fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": SQUARE}]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": {}, "geometry": SQUARE}],
+    }
     p.write_text(json.dumps(fc))
     claim = read_geojson_claim(p)
     assert claim.kind == "polygon" and claim.name == "zone.geojson"
@@ -132,7 +159,12 @@ def test_feature_collection_claim_reads_and_decides(tmp_path):
 def test_bundled_countries_have_codes_names_and_measured_margins():
     table = load_countries()
     assert len(table.codes) > 230
-    for code, name in (("DE", "Germany"), ("CN", "China"), ("FR", "France"), ("US", "United States of America")):
+    for code, name in (
+        ("DE", "Germany"),
+        ("CN", "China"),
+        ("FR", "France"),
+        ("US", "United States of America"),
+    ):
         assert table.name(code) == name
     assert "XK" not in table.index  # Kosovo: Natural Earth ISO_N3 -99
     m = table.margins_km

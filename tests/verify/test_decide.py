@@ -68,7 +68,9 @@ def test_honest_hosts_are_never_refuted_and_far_false_claims_are(mesh, trusted):
             continue
         lms, r = honest(mesh, t)
         for radius in (100, 500, 2000):
-            d = decide(RadiusClaim(mesh.lat_deg[t], mesh.lon_deg[t], radius), lms, r, refine_region=False)
+            d = decide(
+                RadiusClaim(mesh.lat_deg[t], mesh.lon_deg[t], radius), lms, r, refine_region=False
+            )
             assert d.outcome in ("proven", "undecided"), (t, radius, d.reasons)
         antipode_lon = (mesh.lon_deg[t] + 360.0) % 360.0 - 180.0
         d = decide(RadiusClaim(-mesh.lat_deg[t], antipode_lon, 2000), lms, r)
@@ -196,7 +198,9 @@ def test_annulus_tests_bracket_the_violations_of_every_point_of_a_cell():
     centres = to_unit_vectors(rng.uniform(-80, 80, 8), rng.uniform(-180, 180, 8))
     lo = rng.uniform(0, 2000, 8)
     hi = lo + rng.uniform(100, 4000, 8)
-    definite, possible, _ = annulus_tests(cell_unit_vectors(level, rows, cols), circumradius_km(level, rows), centres, lo, hi)
+    definite, possible, _ = annulus_tests(
+        cell_unit_vectors(level, rows, cols), circumradius_km(level, rows), centres, lo, hi
+    )
     lat0, lat1, lon0, lon1 = cell_bounds(level, rows, cols)
     for k in range(len(rows)):
         z = rng.uniform(np.sin(np.radians(lat0[k])), np.sin(np.radians(lat1[k])), 200)

@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from rttgeo.estimate.delay import DelayDistance
 
 __all__ = [
+    "DEFAULT_MAX_LANDMARKS",
     "DEFAULT_Z",
     "FALSE_ACCEPT_FILE",
     "CalibratedModel",
@@ -37,7 +38,12 @@ __all__ = [
 
 #: Spreads of the delay-distance model on each side of the median (see docs/verify.md for how it
 #: was chosen: on the WonderProxy 2020 mesh, the honest-host goal at 500 km against false accepts).
-DEFAULT_Z = 2.5
+DEFAULT_Z = 3.0
+
+#: Annuli come from at most this many landmarks, the nearest by RTT (the estimator's rule); a
+#: delay-distance model describes near landmarks best, and every annulus adds a chance that a
+#: heavy-tailed honest path falls outside it.
+DEFAULT_MAX_LANDMARKS = 5
 
 FALSE_ACCEPT_FILE = "verify_false_accept.json"
 
@@ -51,6 +57,23 @@ class CalibratedModel:
     model: DelayDistance
     z: float = DEFAULT_Z
     source: str = "bundled WonderProxy 2020 mesh (pooled)"
+    max_landmarks: int = DEFAULT_MAX_LANDMARKS
+    near_factor: float = 2.0
+    near_extra_ms: float = 10.0
+
+    def select(self, rtt_ms: ArrayLike) -> NDArray[np.bool_]:
+        """The landmarks whose annulus is used: the estimator's rule (RTT at most
+        ``near_factor`` x the lowest + ``near_extra_ms``), at least 3 and at most ``max_landmarks``,
+        lowest RTTs first. The others keep their sound disc (light in vacuum)."""
+        r = np.asarray(rtt_ms, dtype=float)
+        out = np.zeros(len(r), dtype=bool)
+        idx = np.flatnonzero(np.isfinite(r))
+        if len(idx) == 0:
+            return out
+        order = idx[np.argsort(r[idx], kind="stable")]
+        near = int(np.sum(r[order] <= self.near_factor * r[order[0]] + self.near_extra_ms))
+        out[order[: min(max(near, 3), self.max_landmarks)]] = True
+        return out
 
     def annulus_km(self, rtt_ms: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """(lo, hi) distance in km allowed by each RTT (not capped: the caller caps at the sound radius)."""
@@ -61,7 +84,12 @@ class CalibratedModel:
         return lo, hi
 
     def params(self) -> dict[str, Any]:
-        return {"model": "delay-distance (pooled)", "z": self.z, "calibration": self.source}
+        return {
+            "model": "delay-distance (pooled)",
+            "z": self.z,
+            "max_landmarks": self.max_landmarks,
+            "calibration": self.source,
+        }
 
 
 @lru_cache(maxsize=1)

@@ -284,8 +284,11 @@ def decide(
 
         model = model or default_model()
         lo, hi = model.annulus_km(r)
-        hi = np.minimum(hi, sound_radius_km(r)) + unc[measured]
+        sound_hi = sound_radius_km(r, unc[measured])
+        hi = np.minimum(hi + unc[measured], sound_hi)
         lo = np.maximum(lo - unc[measured], 0.0)
+        use = model.select(r)
+        lo, hi = np.where(use, lo, 0.0), np.where(use, hi, sound_hi)
         false_accept = load_false_accept_rate()
         params.update(model.params())
     params["position_uncertainty_km"] = (

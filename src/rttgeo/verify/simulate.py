@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,7 +75,7 @@ class Inflation:
         vac = dd / MAX_KM_PER_RTT_MS
         edges = np.array([0.0, 50.0, 100.0, SHORT_KM, 400.0, 800.0, 1600.0, 3200.0, 6400.0, 12800.0, 1e9])
         out = []
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
+        for a, b in itertools.pairwise(edges):
             m = (dd >= a) & (dd < b)
             out.append(np.sort(r[m] - vac[m]) if b <= SHORT_KM else np.sort(r[m] / vac[m]))
         return Inflation(edges, tuple(out))

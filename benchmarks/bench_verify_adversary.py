@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""rttgeo verify, measured: honest hosts, the sound radius against landmark density, and simulated
+attackers in sound and calibrated mode (issue #9). Exits non-zero when it prints a goal as missed.
+
+Data (nothing here was produced by the project): the WonderProxy 2020 ping mesh (hosts and their
+real pairwise minimum RTTs) and the 784 RIPE Atlas anchors of April 2023 bundled as the default
+catalog. Hosts whose coordinates light in vacuum contradicts are left out
+(:func:`rttgeo.verify.simulate.trusted_hosts`). Where a simulation needs RTTs the mesh does not have
+(RIPE anchors as landmarks, relays), they are drawn from the real WonderProxy inflation over
+great-circle distance (:class:`rttgeo.verify.simulate.Inflation`).
+
+1. Honest hosts (sound, f = 0): every trusted WonderProxy host proves with its real RTTs to all
+   other trusted hosts; share proven / refuted / undecided for claims of 100-2,000 km around its
+   true position, its own country and "not in CN"; the sound radius (smallest proven radius).
+2. Density: the sound radius when the landmarks are n random RIPE anchors (simulated RTTs).
+3. Attacks, sound mode: false claims (a disc of 100-1,000 km whose centre lies farther than its
+   radius plus 50 km from the host) under each attack of rttgeo.verify.simulate.ATTACKS, and under
+   f lying landmarks (the f landmarks nearest the claimed place report RTTs placing the host there)
+   decided with faults = f. A false accept is a "proven" outcome.
+4. Calibrated mode: honest 500 km claims (the delay-distance model fitted on the mesh without the
+   host: leave-one-out), and the same attacks, shaped against that model. The measured false-accept
+   rate is written with its provenance to src/rttgeo/data/verify_false_accept.json (--write-rate).
+
+    .venv/bin/python benchmarks/bench_verify_adversary.py                 # full run
+    .venv/bin/python benchmarks/bench_verify_adversary.py --quick         # smoke run (goals not judged)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from rttgeo.catalog import load_default_catalog
+from rttgeo.datasets import load_wonderproxy
+from rttgeo.estimate.delay import DelayDistance, mesh_pairs, symmetric_rtt_ms
+from rttgeo.geo.grid import circumradius_km
+from rttgeo.geo.sphere import pairwise_distance_km, to_unit_vectors
+from rttgeo.models import Landmark
+from rttgeo.units import MAX_KM_PER_RTT_MS
+from rttgeo.verify import RadiusClaim, country_claim, decide
+from rttgeo.verify.borders import load_countries
+from rttgeo.verify.calibrated import DEFAULT_Z, CalibratedModel, rule_of_three
+from rttgeo.verify.claims import FP_SLACK_KM
+from rttgeo.verify.simulate import ATTACKS, Inflation, attack_rtts, trusted_hosts
+
+RADII_KM = (100, 250, 500, 1000, 2000)
+ATTACK_RADII_KM = (100, 250, 500, 1000)
+DENSITIES = (25, 50, 100, 200, 400, 784)
+RATE_FILE = Path(__file__).resolve().parents[1] / "src" / "rttgeo" / "data" / "verify_false_accept.json"
+
+
+def upper_95(k: int, n: int) -> float:
+    """One-sided 95 % upper bound of a rate: rule of three at k = 0, else Clopper-Pearson."""
+    if k == 0:
+        return rule_of_three(n)
+    from scipy.stats import beta
+
+    return float(beta.ppf(0.95, k + 1, n - k))
+
+
+def sound_radius_of(decision, lat: float, lon: float) -> float:
+    """Smallest radius around (lat, lon) that this decision's region would prove (km)."""
+    reg = decision.region
+    if reg.empty:
+        return float("nan")
+    d = pairwise_distance_km(reg.unit_vectors(), to_unit_vectors(lat, lon)[None, :])[:, 0]
+    return float(np.max(d + circumradius_km(reg.level, reg.rows)) + FP_SLACK_KM)
+
+
+def country_of(lat: float, lon: float) -> str | None:
+    import shapely
+
+    table = load_countries()
+    for code in table.codes:
+        polys = table.polygons(code)
+        shape = shapely.MultiPolygon([shapely.Polygon(p[0], p[1:]) for p in polys])
+        if shapely.contains_xy(shape, lon, lat):
+            return code
+    return None
+
+
+def distance_to_country_km(lat: float, lon: float, code: str) -> float:
+    """Great-circle distance to the nearest vertex of the bundled outline (0 inside it)."""
+    import shapely
+
+    table = load_countries()
+    polys = table.polygons(code)
+    shape = shapely.MultiPolygon([shapely.Polygon(p[0], p[1:]) for p in polys])
+    if shapely.contains_xy(shape, lon, lat):
+        return 0.0
+    xy = np.concatenate([np.asarray(r) for p in polys for r in p])
+    return float(
+        pairwise_distance_km(
+            to_unit_vectors(lat, lon)[None, :], to_unit_vectors(xy[:, 1], xy[:, 0])
+        ).min()
+    )
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:5.1f} %"
+
+
+class Goals:
+    def __init__(self, judge: bool) -> None:
+        self.judge = judge
+        self.missed: list[str] = []
+
+    def check(self, name: str, ok: bool, detail: str) -> None:
+        if not self.judge:
+            print(f"GOAL {name}: {detail} (not judged: --quick)")
+            return
+        print(f"GOAL {name}: {'met' if ok else 'MISSED'}: {detail}")
+        if not ok:
+            self.missed.append(name)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--attacks", type=int, default=10_000, help="sound-mode attacks of each kind")
+    ap.add_argument(
+        "--calibrated-attacks", type=int, default=2_000, help="calibrated attacks of each kind"
+    )
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--end-level", type=int, default=4, help="grid level of the attack decisions")
+    ap.add_argument("--quick", action="store_true", help="few hosts and attacks; goals not judged")
+    ap.add_argument(
+        "--write-rate", action="store_true", help=f"write the calibrated rate to {RATE_FILE.name}"
+    )
+    ap.add_argument(
+        "--skip", default="", help="comma-separated parts to skip: honest,density,sound,calibrated"
+    )
+    args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    if args.quick:
+        args.attacks, args.calibrated_attacks = 200, 100
+    goals = Goals(judge=not args.quick)
+    rng = np.random.default_rng(args.seed)
+    t_start = time.perf_counter()
+
+    mesh = load_wonderproxy()
+    ok, why = trusted_hosts(mesh)
+    sym = symmetric_rtt_ms(mesh.rtt_ms)
+    hosts = np.flatnonzero(ok)
+    unit = to_unit_vectors(mesh.lat_deg, mesh.lon_deg)
+    lms_all = mesh.landmarks()
+    inflation = Inflation.from_mesh(mesh, ok)
+    anchors = load_default_catalog()
+    a_unit = to_unit_vectors([a.lat_deg for a in anchors], [a.lon_deg for a in anchors])
+    print(
+        f"setup: {mesh.name} ({len(mesh)} hosts, {len(hosts)} trusted; left out: "
+        + "; ".join(f"{mesh.labels[mesh.ids.index(h)]}: {w}" for h, w in why.items())
+        + ")"
+    )
+    print(
+        f"       RIPE Atlas anchors 2023-04: {len(anchors)}; numpy {np.__version__}, "
+        f"python {platform.python_version()}, seed {args.seed}"
+    )
+    if args.quick:
+        hosts = hosts[:: max(1, len(hosts) // 25)]
+
+    def honest_case(t: int) -> tuple[list[Landmark], np.ndarray]:
+        idx = [j for j in np.flatnonzero(ok) if j != t]
+        return [lms_all[j] for j in idx], sym[t, idx]
+
+    # ---------------------------------------------------------------- 1. honest hosts (sound)
+    if "honest" not in skip:
+        print("\n1. honest hosts, sound mode, f = 0, end level 6 (WonderProxy, real RTTs)")
+        cn_not = country_claim("CN", negate=True)
+        rows: dict[str, list[str]] = {f"{r} km": [] for r in RADII_KM}
+        rows["own country"], rows["not in CN"], rows["not in CN (>2,000 km)"] = [], [], []
+        radius = []
+        for t in hosts:
+            lat, lon = float(mesh.lat_deg[t]), float(mesh.lon_deg[t])
+            lms, r = honest_case(t)
+            for rk in RADII_KM:
+                d = decide(RadiusClaim(lat, lon, rk), lms, r, refine_region=rk == RADII_KM[-1])
+                rows[f"{rk} km"].append(d.outcome)
+                if rk == RADII_KM[-1]:
+                    radius.append(sound_radius_of(d, lat, lon))
+            code = country_of(lat, lon)
+            if code is not None:
+                rows["own country"].append(
+                    decide(country_claim(code), lms, r, refine_region=False).outcome
+                )
+            out = decide(cn_not, lms, r, refine_region=False).outcome
+            rows["not in CN"].append(out)
+            if distance_to_country_km(lat, lon, "CN") > 2000:
+                rows["not in CN (>2,000 km)"].append(out)
+        print(f"   {'claim':<24}{'hosts':>6}{'proven':>10}{'refuted':>10}{'undecided':>11}")
+        refuted_honest = 0
+        for name, outs in rows.items():
+            n = len(outs)
+            share = {k: outs.count(k) / max(n, 1) for k in ("proven", "refuted", "undecided")}
+            refuted_honest += outs.count("refuted") if True else 0
+            print(
+                f"   {name:<24}{n:>6}{pct(share['proven']):>10}{pct(share['refuted']):>10}"
+                f"{pct(share['undecided']):>11}"
+            )
+        rad = np.array(radius)
+        print(
+            f"   sound radius (smallest proven radius around the truth): median {np.nanmedian(rad):,.0f} km, "
+            f"p10 {np.nanpercentile(rad, 10):,.0f}, p90 {np.nanpercentile(rad, 90):,.0f}"
+        )
+        goals.check(
+            "sound never refutes an honest claim",
+            refuted_honest == 0,
+            f"{refuted_honest} honest claims refuted",
+        )
+        far = rows["not in CN (>2,000 km)"]
+        share = far.count("proven") / max(len(far), 1)
+        goals.check(
+            "sound 'not in CN' >= 95 % for hosts > 2,000 km from China",
+            share >= 0.95,
+            f"{pct(share)} of {len(far)} hosts",
+        )
+
+    # ---------------------------------------------------------------- 2. density
+    if "density" not in skip:
+        print(
+            "\n2. sound radius against landmark density: n random RIPE anchors as landmarks, RTTs drawn "
+            "from the WonderProxy inflation; targets: the trusted WonderProxy hosts; end level 5"
+        )
+        print(f"   {'anchors':>8}{'median km':>12}{'p10':>8}{'p90':>8}")
+        for n in DENSITIES:
+            rr = []
+            for t in hosts:
+                pick = rng.choice(len(anchors), min(n, len(anchors)), replace=False)
+                d_km = pairwise_distance_km(unit[t][None, :], a_unit[pick])[0]
+                rtt = inflation.sample_rtt_ms(d_km, rng)
+                lat, lon = float(mesh.lat_deg[t]), float(mesh.lon_deg[t])
+                dec = decide(RadiusClaim(lat, lon, 20000), [anchors[i] for i in pick], rtt, end_level=5)
+                rr.append(sound_radius_of(dec, lat, lon))
+            rr = np.array(rr)
+            print(
+                f"   {n:>8}{np.median(rr):>12,.0f}{np.percentile(rr, 10):>8,.0f}"
+                f"{np.percentile(rr, 90):>8,.0f}"
+            )
+
+    # ---------------------------------------------------------------- 3/4. attacks
+    def attack_case(kind: str, model: DelayDistance | None, mode: str, fitted: dict) -> bool:
+        """One attack; True when the false claim is proven."""
+        t = int(rng.choice(hosts))
+        lat, lon = float(mesh.lat_deg[t]), float(mesh.lon_deg[t])
+        radius_km = float(rng.choice(ATTACK_RADII_KM))
+        from rttgeo.geo.sphere import destination
+
+        far = radius_km + 50.0 + rng.uniform(0, 5000)
+        plat, plon = destination(lat, lon, rng.uniform(0, 360), far)
+        target = (float(plat), float(plon))
+        if rng.random() < 0.5:
+            lms, honest = honest_case(t)
+            l_unit = to_unit_vectors([x.lat_deg for x in lms], [x.lon_deg for x in lms])
+        else:
+            pick = rng.choice(len(anchors), 100, replace=False)
+            lms = [anchors[i] for i in pick]
+            l_unit = a_unit[pick]
+            honest = inflation.sample_rtt_ms(pairwise_distance_km(unit[t][None, :], l_unit)[0], rng)
+        faults = 0
+        if kind.startswith("faulty-landmarks"):
+            faults = int(kind[-1])
+            d_p = pairwise_distance_km(to_unit_vectors(*target)[None, :], l_unit)[0]
+            liars = np.argsort(d_p)[:faults]
+            rtt = honest.copy()
+            rtt[liars] = np.maximum(d_p[liars] / MAX_KM_PER_RTT_MS, 0.05)  # "the host is at the claim"
+        else:
+            rtt = attack_rtts(kind, unit[t], target, l_unit, honest, inflation, rng, model=model)
+        cal = None
+        if mode == "calibrated":
+            cal = fitted.get(t)
+            if cal is None:
+                cal = fitted[t] = CalibratedModel(
+                    loo_model(t), DEFAULT_Z, "WonderProxy 2020 without the host"
+                )
+            cal = cal
+        dec = decide(
+            RadiusClaim(*target, radius_km),
+            lms,
+            rtt,
+            mode=mode,
+            faults=faults,
+            model=cal,
+            end_level=args.end_level,
+            refine_region=False,
+        )
+        return dec.outcome == "proven"
+
+    pairs_cache: dict[int, DelayDistance] = {}
+    u_all = unit
+    d_all = pairwise_distance_km(u_all, u_all)
+
+    def loo_model(t: int) -> DelayDistance:
+        if t not in pairs_cache:
+            keep = ok.copy()
+            keep[t] = False
+            r, d = mesh_pairs(mesh, d_all, keep)
+            pairs_cache[t] = DelayDistance.fit(r, d)
+        return pairs_cache[t]
+
+    kinds = (*ATTACKS, "faulty-landmarks-1", "faulty-landmarks-2")
+    if "sound" not in skip:
+        print(
+            f"\n3. attacks, sound mode ({args.attacks:,} of each kind; end level {args.end_level}; "
+            "half on WonderProxy landmarks with real honest RTTs, half on 100 random RIPE anchors)"
+        )
+        print(f"   {'attack':<22}{'attacks':>9}{'false accepts':>15}{'95 % bound':>12}{'s':>7}")
+        for kind in kinds:
+            t0 = time.perf_counter()
+            fa = sum(attack_case(kind, None, "sound", {}) for _ in range(args.attacks))
+            print(
+                f"   {kind:<22}{args.attacks:>9,}{fa:>15}{pct(upper_95(fa, args.attacks)):>12}"
+                f"{time.perf_counter() - t0:>7.0f}"
+            )
+            goals.check(
+                f"sound: 0 false accepts in >= 10,000 '{kind}' attacks",
+                fa == 0 and args.attacks >= 10_000,
+                f"{fa} in {args.attacks:,}",
+            )
+
+    if "calibrated" not in skip:
+        fitted: dict[int, CalibratedModel] = {}
+        print(f"\n4. calibrated mode (z = {DEFAULT_Z}; model fitted leave-one-out on WonderProxy 2020)")
+        outs = []
+        for t in hosts:
+            lms, r = honest_case(t)
+            cal = fitted.get(t) or CalibratedModel(
+                loo_model(t), DEFAULT_Z, "WonderProxy 2020 without the host"
+            )
+            fitted[t] = cal
+            lat, lon = float(mesh.lat_deg[t]), float(mesh.lon_deg[t])
+            outs.append(
+                decide(
+                    RadiusClaim(lat, lon, 500), lms, r, mode="calibrated", model=cal, refine_region=False
+                ).outcome
+            )
+        share = outs.count("proven") / len(outs)
+        print(
+            f"   honest 500 km claims: proven {pct(share)}, "
+            f"refuted {pct(outs.count('refuted') / len(outs))}, "
+            f"undecided {pct(outs.count('undecided') / len(outs))} ({len(outs)} hosts)"
+        )
+        total_fa, total_n, by = 0, 0, {}
+        print(f"   {'attack':<22}{'attacks':>9}{'false accepts':>15}{'95 % bound':>12}")
+        for kind in kinds:
+            n = args.calibrated_attacks
+            fa = 0
+            for _ in range(n):
+                t_model = None
+                fa += attack_case(kind, t_model if t_model else default_pooled(), "calibrated", fitted)
+            by[kind] = (fa, n)
+            total_fa += fa
+            total_n += n
+            print(f"   {kind:<22}{n:>9,}{fa:>15}{pct(upper_95(fa, n)):>12}")
+        rate = total_fa / total_n
+        ub = upper_95(total_fa, total_n)
+        print(f"   all attacks: {total_fa} of {total_n:,} = {pct(rate)} (95 % bound {pct(ub)})")
+        goals.check(
+            "calibrated at 500 km: >= 80 % of honest claims proven with false accepts < 1 %",
+            share >= 0.80 and ub < 0.01,
+            f"{pct(share)} proven; false accepts {pct(rate)}, bound {pct(ub)}",
+        )
+        provenance = (
+            f"benchmarks/bench_verify_adversary.py --seed {args.seed} "
+            f"--calibrated-attacks {args.calibrated_attacks} --end-level {args.end_level}, "
+            f"{date.today().isoformat()}: false claims of 100-1,000 km under delay-random, "
+            "delay-shaped (against the model), relay, fast-path and 1-2 lying landmarks; hosts from "
+            "WonderProxy 2020 (model fitted without the host), landmarks WonderProxy or 100 RIPE "
+            "Atlas anchors"
+        )
+        if args.write_rate and not args.quick:
+            RATE_FILE.write_text(
+                json.dumps(
+                    {
+                        "false_accepts": total_fa,
+                        "attacks": total_n,
+                        "upper_95": ub,
+                        "z": DEFAULT_Z,
+                        "by_attack": {k: list(v) for k, v in by.items()},
+                        "provenance": provenance,
+                    },
+                    indent=2,
+                )
+                + "\n"
+            )
+            print(f"   wrote {RATE_FILE}")
+
+    print(f"\ntotal time {time.perf_counter() - t_start:,.0f} s")
+    if goals.missed:
+        print(f"goals missed: {', '.join(goals.missed)}")
+        return 1
+    return 0
+
+
+_POOLED: list[DelayDistance] = []
+
+
+def default_pooled() -> DelayDistance:
+    """The attacker's idea of the verifier's model: the pooled model of the bundled mesh."""
+    if not _POOLED:
+        from rttgeo.estimate.defaults import default_delay_distance
+
+        _POOLED.append(default_delay_distance())
+    return _POOLED[0]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""``verify``: is a host where it claims to be? (the api room's verb over :mod:`rttgeo.verify`)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from rttgeo.errors import InputError
+from rttgeo.models import Landmark
+from rttgeo.verify import DEFAULT_POSITION_UNCERTAINTY_KM, Claim, Decision, decide
+from rttgeo.verify.decide import DEFAULT_END_LEVEL
+from rttgeo.verify.describe import describe_decision
+
+__all__ = ["VerifyResult", "verify"]
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class VerifyResult:
+    """What ``verify`` found: the :class:`~rttgeo.verify.Decision`, the landmarks and the RTTs it was
+    made from (``source`` says where they came from: ``evidence``, a file, or ``values``), and the
+    host's public key when the RTTs came from checked evidence."""
+
+    decision: Decision
+    landmarks: tuple[Landmark, ...]
+    rtt_ms: np.ndarray
+    source: str
+    host_key: bytes | None = None
+
+    @property
+    def outcome(self) -> str:
+        return self.decision.outcome
+
+    @property
+    def mode(self) -> str:
+        return self.decision.mode
+
+    def describe(self) -> str:
+        """The text ``rttgeo verify`` prints."""
+        text = describe_decision(self.decision)
+        if self.host_key is not None:
+            text += f"\nhost key:  {self.host_key.hex()}"
+        return text + f"\nRTTs from: {self.source}"
+
+    def to_json(self, *, with_region: bool = True) -> dict[str, Any]:
+        out = self.decision.to_json(with_region=with_region)
+        out["source"] = self.source
+        out["host_key"] = None if self.host_key is None else self.host_key.hex()
+        out["rtts"] = [
+            {"landmark": lm.id, "rtt_ms": None if math.isnan(r) else float(r)}
+            for lm, r in zip(self.landmarks, self.rtt_ms.tolist(), strict=True)
+        ]
+        return out
+
+
+def _landmarks(landmarks: Sequence[Landmark] | str | os.PathLike[str] | None) -> tuple[Landmark, ...]:
+    if landmarks is None or isinstance(landmarks, (str, os.PathLike)):
+        from rttgeo.catalog import resolve_catalog
+
+        return tuple(resolve_catalog(landmarks)[1])
+    return tuple(landmarks)
+
+
+def verify(
+    claim: Claim,
+    rtts_or_evidence: Any,
+    *,
+    landmarks: Sequence[Landmark] | str | os.PathLike[str] | None = None,
+    mode: str = "sound",
+    faults: int = 0,
+    position_uncertainty_km: float | ArrayLike = DEFAULT_POSITION_UNCERTAINTY_KM,
+    target: str | None = None,
+    end_level: int = DEFAULT_END_LEVEL,
+) -> VerifyResult:
+    """Decide ``claim`` from RTTs measured by trusted landmarks.
+
+    ``rtts_or_evidence`` is one of:
+    - checked evidence (anything with ``landmarks`` and ``rtt_ms``, such as
+      ``rttgeo.verify.evidence.Evidence`` from ``check_bundle``): its landmarks and landmark-timed
+      RTTs are used (``landmarks`` must then be None) and its ``host_key`` is reported;
+    - a samples CSV or campaign store path (``target`` picks one host of several);
+    - a mapping landmark id -> RTT in ms, or an array aligned with ``landmarks``.
+    ``landmarks`` is a sequence of :class:`~rttgeo.models.Landmark`, a catalog path, or None for the
+    bundled catalog. Mode, faults and position uncertainty: see :func:`rttgeo.verify.decide`.
+    Raises :class:`~rttgeo.errors.InputError` on bad input (naming the file or field).
+    """
+    host_key = None
+    if hasattr(rtts_or_evidence, "rtt_ms") and hasattr(rtts_or_evidence, "landmarks"):
+        if landmarks is not None:
+            raise InputError("evidence carries its own landmarks: pass landmarks=None", field="landmarks")
+        lms = tuple(rtts_or_evidence.landmarks)
+        rtt = np.asarray(rtts_or_evidence.rtt_ms, dtype=float)
+        key = getattr(rtts_or_evidence, "host_key", None)
+        host_key = bytes(key) if key is not None else None
+        source = "evidence (landmark-timed RTTs of verified receipts)"
+    elif isinstance(rtts_or_evidence, (str, os.PathLike)):
+        from rttgeo.store import align_rtts, read_rtts
+
+        lms = _landmarks(landmarks)
+        path = Path(rtts_or_evidence)
+        rtt = align_rtts(read_rtts(path, target), list(lms), str(path))
+        source = str(path)
+    elif isinstance(rtts_or_evidence, Mapping):
+        lms = _landmarks(landmarks)
+        index = {lm.id: i for i, lm in enumerate(lms)}
+        unknown = sorted(set(rtts_or_evidence) - set(index))
+        if unknown:
+            raise InputError(f"landmark id(s) not in the catalog: {', '.join(unknown[:10])}", field="rtts")
+        rtt = np.full(len(lms), np.nan)
+        for k, v in rtts_or_evidence.items():
+            rtt[index[k]] = float(v)
+        source = "values"
+    else:
+        lms = _landmarks(landmarks)
+        rtt = np.asarray(rtts_or_evidence, dtype=float)
+        source = "values"
+    decision = decide(
+        claim,
+        lms,
+        rtt,
+        mode=mode,
+        faults=faults,
+        position_uncertainty_km=position_uncertainty_km,
+        end_level=end_level,
+    )
+    return VerifyResult(decision, lms, rtt, source, host_key)
