@@ -26,10 +26,12 @@ PUBLIC = {
         "Mesh",
         "Provenance",
         "Sample",
+        "VerifyResult",
         "__version__",
         "estimate",
         "evaluate",
         "locate",
+        "verify",
     ],
     "rttgeo.api": [
         "Confidence",
@@ -39,10 +41,12 @@ PUBLIC = {
         "MeasureResult",
         "Measurement",
         "Provenance",
+        "VerifyResult",
         "estimate",
         "evaluate",
         "locate",
         "measure",
+        "verify",
     ],
     "rttgeo.estimate": ["DEFAULT_METHOD", "METHODS", "Estimator", "make_estimator"],
     "rttgeo.measure": [
@@ -119,6 +123,19 @@ PUBLIC = {
         "resolve_catalog",
         "save_catalog",
     ],
+    "rttgeo.verify": [
+        "DEFAULT_POSITION_UNCERTAINTY_KM",
+        "OUTCOMES",
+        "Claim",
+        "Decision",
+        "PolygonClaim",
+        "RadiusClaim",
+        "country_claim",
+        "decide",
+        "parse_geojson_polygons",
+        "read_geojson_claim",
+        "sound_radius_km",
+    ],
     "rttgeo.store": [
         "CAMPAIGN_STATUSES",
         "SAMPLE_COLUMNS",
@@ -158,20 +175,20 @@ def test_verbs_are_the_api_functions_not_the_rooms_of_the_same_name() -> None:
     import rttgeo
     import rttgeo.api
     import rttgeo.estimate.evaluate  # importing a submodule must not rebind the verb
+    import rttgeo.verify.simulate  # nor for verify
 
-    for verb in ("estimate", "evaluate", "locate"):
+    for verb in ("estimate", "evaluate", "locate", "verify"):
         f = getattr(rttgeo, verb)
         assert inspect.isfunction(f) and f is getattr(rttgeo.api, verb), verb
     assert importlib.import_module("rttgeo.estimate").make_estimator is not None
 
 
-def test_verify_is_not_exposed_until_it_is_real() -> None:
-    """No ``rttgeo.verify`` verb until the verify room's is real (the room itself may be imported,
-    which makes ``rttgeo.verify`` its module)."""
+def test_verify_is_the_verb_and_rttgeo_verify_the_room() -> None:
     import rttgeo
+    import rttgeo.api
 
-    assert "verify" not in rttgeo.__all__ and "verify" not in rttgeo.api.__all__
-    assert not callable(getattr(rttgeo, "verify", None))
+    assert inspect.isfunction(rttgeo.verify) and rttgeo.verify is rttgeo.api.verify
+    assert importlib.import_module("rttgeo.verify").decide is not None
 
 
 def test_help_of_the_package_fits_a_screen_and_names_the_verbs() -> None:

@@ -13,6 +13,9 @@ files):
     rttgeo.locate(landmarks=None, protocol="auto", prober=None)   probe, then estimate -> LocateResult
         (real ICMP/TCP/UDP probes; pass prober=rttgeo.measure.FakeProber(...) to run offline)
     rttgeo.evaluate("wonderproxy-2020", methods=None)     leave-one-out on real data -> EvaluationResult
+    rttgeo.verify(claim, rtts_or_evidence, landmarks=None, mode="sound", faults=0) -> VerifyResult
+        is the host where it claims? proven / refuted / undecided (claims: rttgeo.verify.RadiusClaim,
+        country_claim, read_geojson_claim; docs/verify.md)
 
     >>> import rttgeo
     >>> r = rttgeo.estimate({"atlas-6025": 4.1, "atlas-6031": 9.8})   # doctest: +SKIP
@@ -31,10 +34,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-# The estimate room is imported before the verb of the same name is bound, so that the import system
-# never replaces the verb (``rttgeo.estimate`` is the verb; ``from rttgeo.estimate import X`` and
-# ``sys.modules["rttgeo.estimate"]`` reach the room).
+# The estimate and verify rooms are imported before the verbs of the same names are bound, so that
+# the import system never replaces a verb (``rttgeo.estimate`` is the verb; ``from rttgeo.estimate
+# import X`` and ``sys.modules["rttgeo.estimate"]`` reach the room; the same for verify).
 from rttgeo import estimate as _room
+from rttgeo import verify as _verify_room
 from rttgeo.api import (
     Confidence,
     EstimateResult,
@@ -42,13 +46,15 @@ from rttgeo.api import (
     LocateResult,
     Measurement,
     Provenance,
+    VerifyResult,
     estimate,
     evaluate,
     locate,
+    verify,
 )
 from rttgeo.models import Estimate, Landmark, LandmarkDiagnostic, Mesh, Sample
 
-del _room
+del _room, _verify_room
 
 __all__ = [
     "Confidence",
@@ -62,8 +68,10 @@ __all__ = [
     "Mesh",
     "Provenance",
     "Sample",
+    "VerifyResult",
     "__version__",
     "estimate",
     "evaluate",
     "locate",
+    "verify",
 ]

@@ -211,6 +211,12 @@ def test_verb_accepts_values_mappings_files_and_evidence(files):
     e = verify(claim, evidence)
     assert e.outcome == "proven" and e.host_key == b"\x01" * 32
     assert "host key:  0101" in e.describe() and e.to_json()["host_key"] == "01" * 32
+    # The signed catalog's per-landmark position uncertainty is used unless one is given.
+    pinned = SimpleNamespace(
+        landmarks=tuple(lms), rtt_ms=np.array([1.0, 9.5]), uncertainty_km=np.array([900.0, 0.0])
+    )
+    assert verify(claim, pinned).outcome == "undecided"
+    assert verify(claim, pinned, position_uncertainty_km=0.0).outcome == "proven"
     with pytest.raises(InputError, match="own landmarks"):
         verify(claim, evidence, landmarks=lms)
     with pytest.raises(InputError, match="not in the catalog"):

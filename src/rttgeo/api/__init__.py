@@ -22,6 +22,7 @@ from rttgeo.api.estimate import estimate
 from rttgeo.api.evaluate import EvaluationResult, evaluate
 from rttgeo.api.locate import LocateResult, locate
 from rttgeo.api.measure import MeasureResult, measure
+from rttgeo.api.verify import VerifyResult, verify
 
 __all__ = [
     "Confidence",
@@ -31,8 +32,10 @@ __all__ = [
     "MeasureResult",
     "Measurement",
     "Provenance",
+    "VerifyResult",
     "estimate",
     "evaluate",
     "locate",
     "measure",
+    "verify",
 ]

@@ -74,7 +74,7 @@ def verify(
     landmarks: Sequence[Landmark] | str | os.PathLike[str] | None = None,
     mode: str = "sound",
     faults: int = 0,
-    position_uncertainty_km: float | ArrayLike = DEFAULT_POSITION_UNCERTAINTY_KM,
+    position_uncertainty_km: float | ArrayLike | None = None,
     target: str | None = None,
     end_level: int = DEFAULT_END_LEVEL,
 ) -> VerifyResult:
@@ -87,7 +87,9 @@ def verify(
     - a samples CSV or campaign store path (``target`` picks one host of several);
     - a mapping landmark id -> RTT in ms, or an array aligned with ``landmarks``.
     ``landmarks`` is a sequence of :class:`~rttgeo.models.Landmark`, a catalog path, or None for the
-    bundled catalog. Mode, faults and position uncertainty: see :func:`rttgeo.verify.decide`.
+    bundled catalog. ``position_uncertainty_km`` defaults to the evidence's per-landmark values (from
+    the signed catalog) when it has them, else to DEFAULT_POSITION_UNCERTAINTY_KM (10 km).
+    Mode and faults: see :func:`rttgeo.verify.decide`.
     Raises :class:`~rttgeo.errors.InputError` on bad input (naming the file or field).
     """
     host_key = None
@@ -99,6 +101,9 @@ def verify(
         key = getattr(rtts_or_evidence, "host_key", None)
         host_key = bytes(key) if key is not None else None
         source = "evidence (landmark-timed RTTs of verified receipts)"
+        pinned = getattr(rtts_or_evidence, "uncertainty_km", None)
+        if position_uncertainty_km is None and pinned is not None:
+            position_uncertainty_km = np.asarray(pinned, dtype=float)
     elif isinstance(rtts_or_evidence, (str, os.PathLike)):
         from rttgeo.store import align_rtts, read_rtts
 
@@ -120,6 +125,8 @@ def verify(
         lms = _landmarks(landmarks)
         rtt = np.asarray(rtts_or_evidence, dtype=float)
         source = "values"
+    if position_uncertainty_km is None:
+        position_uncertainty_km = DEFAULT_POSITION_UNCERTAINTY_KM
     decision = decide(
         claim,
         lms,

@@ -56,7 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     how.add_argument("--faults", type=int, default=0, metavar="F",
                      help="tolerate F faulty landmarks (the decision holds for every subset missing F)")
     how.add_argument("--position-uncertainty-km", type=float, default=None, metavar="KM",
-                     help="landmark position uncertainty added to every radius (default 10)")
+                     help="landmark position uncertainty added to every radius (default: the signed "
+                     "catalog's per landmark, else 10)")
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the decision as JSON (no region)")
     out.add_argument("--out", type=Path, metavar="FILE",
@@ -123,15 +124,14 @@ def _write_json(path: Path, obj: Any) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from rttgeo.api.verify import verify
-    from rttgeo.verify import DEFAULT_POSITION_UNCERTAINTY_KM
 
     claim = build_claim(args)
     rtts, landmarks = rtt_source(args)
     if args.faults < 0:
         raise InputError(f"must be >= 0, got {args.faults}", field="--faults")
     unc = args.position_uncertainty_km
-    if unc is None:
-        unc = DEFAULT_POSITION_UNCERTAINTY_KM
+    if unc is not None and not (unc >= 0 and unc < float("inf")):
+        raise InputError(f"must be a finite number >= 0, got {unc}", field="--position-uncertainty-km")
     result = verify(claim, rtts, landmarks=landmarks, mode=args.mode, faults=args.faults,
                     position_uncertainty_km=unc, target=args.target)
     if args.out:
