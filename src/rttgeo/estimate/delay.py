@@ -192,13 +192,15 @@ class _LogNormalDistance:
         rtt_ms: FloatArray,
         cap: bool = True,
         landmark_idx: NDArray[np.int64] | None = None,
+        pad_km: FloatArray | float = 0.0,
     ) -> FloatArray:
         """Log of the surface density of the host's position given one landmark's RTT.
 
         ``distance_km`` (cells, L), ``rtt_ms`` (L,); up to a constant per landmark. The density of d
         is spread over the circle of points at distance d (circumference 2 pi R sin(d / R)), so the
         surface density is p(d | r) / (2 pi R sin(d / R)); -inf beyond the speed-of-light radius
-        when ``cap``. ``landmark_idx`` (L,) names the landmarks, for per-landmark models.
+        when ``cap`` (for a cell of circumradius ``pad_km`` (cells, 1), when no point of the cell is
+        within that radius). ``landmark_idx`` (L,) names the landmarks, for per-landmark models.
         """
         mu, sigma = self.params(rtt_ms, landmark_idx)
         d = np.maximum(distance_km, 1.0)
@@ -207,7 +209,8 @@ class _LogNormalDistance:
         ll = -0.5 * z * z - np.log(sigma) - np.log(jacobian)
         if not cap:
             return ll
-        return np.where(distance_km <= np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS, ll, -np.inf)
+        reach = np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS
+        return np.where(distance_km - pad_km <= reach, ll, -np.inf)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,13 @@ from rttgeo.estimate.delay import (
     SpeedOfLight,
     mesh_pairs,
 )
+from rttgeo.geo.caps import nearest_point_in_discs
 from rttgeo.geo.density import CellDensity
 from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM, disc_intersection, smallest_common_scale
 from rttgeo.geo.grid import (
     CellRegion,
     cell_area_km2,
+    cell_index,
     cell_unit_vectors,
     children,
     circumradius_km,
@@ -78,6 +80,7 @@ class ShortestPing(Estimator):
 
     name = "shortest-ping"
     has_region = False
+    point_in_c_discs = False  # the point is a landmark's position, by definition
 
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
         idx = np.flatnonzero(use)
@@ -97,6 +100,7 @@ class GeoPing(Estimator):
 
     name = "geoping"
     has_region = False
+    point_in_c_discs = False  # the point is a landmark's position, by definition
 
     def __init__(self, min_common: int = 5) -> None:
         self.min_common = min_common
@@ -169,6 +173,27 @@ class CBG(Estimator):
         centres = self.unit_[idx]
         region = disc_intersection(centres, radius, self.end_level, max_cells=self.max_cells)
         consistent, note, scale = True, "", 1.0
+        exact: tuple[float, float] | None = None
+        if region.empty:
+            # No cell centre lies in every disc; the discs may still share a point smaller than a
+            # cell (sub-millisecond RTTs): decide that exactly before calling them inconsistent.
+            j = int(np.argmin(radius))
+            exact = nearest_point_in_discs(
+                float(self.mesh_.lat_deg[idx[j]]), float(self.mesh_.lon_deg[idx[j]]), centres, radius
+            )
+        if region.empty and exact is not None:
+            row = np.atleast_1d(cell_index(self.end_level, *exact)[0])
+            pad = float(circumradius_km(self.end_level, row)[0])
+            region = disc_intersection(centres, radius + pad, self.end_level, max_cells=self.max_cells)
+            note = (
+                f"the feasible region (the smallest disc has a radius of {radius.min():,.1f} km) is "
+                f"smaller than the grid's cells: the region shows the {len(region)} cells of about "
+                f"{2 * pad:,.0f} km that touch it, and the point is inside every disc"
+            )
+            return self._estimate(
+                exact[0], exact[1], region=region, note=note, method=self.method_name,
+                radius_scale=1.0,
+            )
         if region.empty:
             scale, region = smallest_common_scale(
                 centres, radius, self.end_level, max_cells=self.max_cells
@@ -258,14 +283,22 @@ class Spotter(Estimator):
         return keep
 
     def log_likelihood(
-        self, u: FloatArray, rtt_ms: FloatArray, idx: IntArray, cap: bool = True
+        self,
+        u: FloatArray,
+        rtt_ms: FloatArray,
+        idx: IntArray,
+        cap: bool = True,
+        pad_km: FloatArray | None = None,
     ) -> FloatArray:
-        """Log-posterior (unnormalised) of cells ``u`` (M, 3) from the landmarks ``idx``.
+        """Log-posterior (unnormalised) of points ``u`` (M, 3) from the landmarks ``idx``.
 
-        ``cap``: zero density beyond each speed-of-light radius.
+        ``cap``: zero density beyond each speed-of-light radius; for cells of circumradius
+        ``pad_km`` (M,), zero only when no point of the cell is within it (a disc smaller than a
+        cell still leaves the cells it touches).
         """
         dist = EARTH_RADIUS_KM * np.arccos(np.clip(u @ self.unit_[idx].T, -1.0, 1.0))
-        ll = self.model_.log_likelihood(dist, rtt_ms[idx], cap, idx)
+        pad = 0.0 if pad_km is None else np.asarray(pad_km)[:, None]
+        ll = self.model_.log_likelihood(dist, rtt_ms[idx], cap, idx, pad)
         return ll.sum(axis=1) / self._search_temperature()
 
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
@@ -290,7 +323,7 @@ class Spotter(Estimator):
                 rows, cols = children(rows, cols)
             u = cell_unit_vectors(level, rows, cols)
             if level == self.end_level:
-                exact = self.log_likelihood(u, rtt_ms, idx, cap)
+                exact = self.log_likelihood(u, rtt_ms, idx, cap, circumradius_km(level, rows))
                 keep = np.isfinite(exact)
                 if not keep.any():
                     raise EstimationError("the RTTs leave no location with non-zero probability")
@@ -308,7 +341,9 @@ class Spotter(Estimator):
             keep = np.isfinite(upper) & (upper >= best - self.prune_nats)
             if 4 * keep.sum() > self.MAX_CELLS and level >= self.end_level - 1:
                 # A broad posterior does not need finer cells: stop one level early.
-                exact = self.log_likelihood(u[keep], rtt_ms, idx, cap)
+                exact = self.log_likelihood(
+                    u[keep], rtt_ms, idx, cap, circumradius_km(level, rows[keep])
+                )
                 ok = np.isfinite(exact) & (exact >= np.max(exact) - self.prune_nats)
                 if ok.any():
                     return level, rows[keep][ok], cols[keep][ok], exact[ok]
