@@ -33,6 +33,7 @@ import platform
 import sys
 import time
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -74,14 +75,22 @@ def sound_radius_of(decision, lat: float, lon: float) -> float:
     return float(np.max(d + circumradius_km(reg.level, reg.rows)) + FP_SLACK_KM)
 
 
-def country_of(lat: float, lon: float) -> str | None:
+@cache
+def country_shape(code: str):
     import shapely
 
-    table = load_countries()
-    for code in table.codes:
-        polys = table.polygons(code)
-        shape = shapely.MultiPolygon([shapely.Polygon(p[0], p[1:]) for p in polys])
-        if shapely.contains_xy(shape, lon, lat):
+    polys = load_countries().polygons(code)
+    shape = shapely.MultiPolygon([shapely.Polygon(p[0], p[1:]) for p in polys])
+    shapely.prepare(shape)
+    return shape
+
+
+def country_of(lat: float, lon: float) -> str | None:
+    """The bundled country holding the point (None: none, e.g. Kosovo)."""
+    import shapely
+
+    for code in load_countries().codes:
+        if shapely.contains_xy(country_shape(code), lon, lat):
             return code
     return None
 
@@ -90,17 +99,11 @@ def distance_to_country_km(lat: float, lon: float, code: str) -> float:
     """Great-circle distance to the nearest vertex of the bundled outline (0 inside it)."""
     import shapely
 
-    table = load_countries()
-    polys = table.polygons(code)
-    shape = shapely.MultiPolygon([shapely.Polygon(p[0], p[1:]) for p in polys])
-    if shapely.contains_xy(shape, lon, lat):
+    if shapely.contains_xy(country_shape(code), lon, lat):
         return 0.0
-    xy = np.concatenate([np.asarray(r) for p in polys for r in p])
-    return float(
-        pairwise_distance_km(
-            to_unit_vectors(lat, lon)[None, :], to_unit_vectors(xy[:, 1], xy[:, 0])
-        ).min()
-    )
+    xy = shapely.get_coordinates(country_shape(code))
+    here = to_unit_vectors(lat, lon)[None, :]
+    return float(pairwise_distance_km(here, to_unit_vectors(xy[:, 1], xy[:, 0])).min())
 
 
 def pct(x: float) -> str:
