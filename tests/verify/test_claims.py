@@ -170,6 +170,13 @@ def test_bundled_countries_have_codes_names_and_measured_margins():
     m = table.margins_km
     assert np.all(m >= np.maximum(table.e_out_km, table.e_in_km))
     assert 1 <= table.margin_km("DE") <= 20
+    # Each direction has its own margin, never above the combined one nor below its error.
+    for c in ("CN", "DE", "NO"):
+        i = table.index[c]
+        assert table.e_in_km[i] < table.margin_km(c, inside=True) <= table.margin_km(c)
+        assert table.e_out_km[i] < table.margin_km(c, inside=False) <= table.margin_km(c)
+    assert country_claim("CN", negate=True).margin_km == table.margin_km("CN", inside=False) < 20
+    assert country_claim("CN").margin_km == table.margin_km("CN", inside=True)
     assert "world-atlas@2.0.2" in table.meta["source"]
 
 

@@ -3,14 +3,16 @@
 Built by ``scripts/build_countries.py`` from the npm package world-atlas@2.0.2; each country is
 keyed by ISO 3166-1 alpha-2, from Natural Earth's ``ISO_N3`` field (areas whose ``ISO_N3`` is
 ``-99`` belong to no code: Kosovo, Somaliland, Northern Cyprus, the Siachen Glacier, the Indian
-Ocean Territories). ``margin_km`` per country is the measured border error of the 1:50m outline
-against Natural Earth's 1:10m one, rounded up (docs/verify.md lists the figures).
+Ocean Territories). Per country, ``e_out_km`` and ``e_in_km`` are the measured border errors of the
+1:50m outline against Natural Earth's 1:10m one (docs/verify.md lists the figures);
+:meth:`CountryTable.margin_km` turns them into the margin a claim needs.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -44,8 +46,16 @@ class CountryTable:
     def name(self, code: str) -> str:
         return self.names[self.index[code]]
 
-    def margin_km(self, code: str) -> float:
-        return float(self.margins_km[self.index[code]])
+    def margin_km(self, code: str, *, inside: bool | None = None) -> float:
+        """Border margin of a country, km: for proving a host inside it (``inside=True``: the
+        measured e_in, how far the bundled outline may reach past the country), outside it
+        (``inside=False``: e_out, how far the country may reach past the outline), or both (None:
+        the stored margin, the larger); each rounded up after adding 0.5 km (float32, rounding)."""
+        i = self.index[code]
+        if inside is None:
+            return float(self.margins_km[i])
+        e = self.e_in_km[i] if inside else self.e_out_km[i]
+        return float(math.ceil(e + 0.5))
 
 
 @lru_cache(maxsize=1)

@@ -286,7 +286,9 @@ def country_claim(codes: str | Sequence[str], *, negate: bool = False) -> Polygo
     """In (``negate``: not in) the union of countries given by ISO 3166-1 alpha-2 codes.
 
     Borders are the bundled Natural Earth 1:50m admin-0 polygons (:mod:`rttgeo.verify.borders`);
-    the margin is the largest measured border error (50m against 10m) of the countries named.
+    the margin is the largest measured border error (50m against 10m) of the countries named, in
+    the direction that matters: how far the outline may overreach the country for "in", how far the
+    country may reach past the outline for "not in".
     """
     from rttgeo.verify.borders import load_countries
 
@@ -310,7 +312,7 @@ def country_claim(codes: str | Sequence[str], *, negate: bool = False) -> Polygo
     return PolygonClaim(
         {"type": "MultiPolygon", "coordinates": polys},
         name=names,
-        margin_km=max(table.margin_km(c) for c in want),
+        margin_km=max(table.margin_km(c, inside=not negate) for c in want),
         negate=negate,
         kind="not-country" if negate else "country",
         codes=tuple(dict.fromkeys(want)),
