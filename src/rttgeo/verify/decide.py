@@ -233,8 +233,9 @@ def decide(
 
     See the module docstring. ``position_uncertainty_km`` is a scalar or one value per landmark;
     ``model`` (calibrated mode only) defaults to :func:`rttgeo.verify.calibrated.default_model`.
-    ``refine_region`` False refines only what the verdict needs (same outcome, coarser region
-    edges; for simulations that run many decisions).
+    ``refine_region`` False refines only what the verdict needs and returns the region at the
+    coarsest level it holds (same outcome, a blockier over-approximated region; for simulations that
+    run many decisions).
     Raises :class:`~rttgeo.errors.InputError` for RTTs that are not positive finite numbers or NaN,
     misaligned arrays, an unknown mode, or ``faults`` outside [0, measured landmarks).
     """
@@ -393,7 +394,10 @@ def decide(
         reasons.append(f"tolerates-{faults}-faulty-landmarks")
         if faults_needed:
             reasons.append("landmarks-disagree")
-    level_out = _region_level(kept, end_level)
+    if refine_region:
+        level_out = _region_level(kept, end_level)
+    else:  # the coarsest level present: finer cells become their ancestors (a cheap over-approximation)
+        level_out = min((lv for lv, rr, _ in kept if len(rr)), default=0)
     region = _at_level(kept, level_out)
     order = np.argsort(a_hi[crossing])
     deciding = tuple(lms[measured[a_idx[np.flatnonzero(crossing)[k]]]] for k in order)
