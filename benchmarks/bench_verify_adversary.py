@@ -266,7 +266,12 @@ def main() -> int:
             l_unit = a_unit[pick]
             honest = inflation.sample_rtt_ms(pairwise_distance_km(unit[t][None, :], l_unit)[0], rng)
         faults = 0
-        if kind.startswith("faulty-landmarks"):
+        if kind == "keyless-accomplice":
+            # The accomplice near the claimed place answers by itself: its own RTTs, no relay leg.
+            alat, alon = destination(*target, rng.uniform(0, 360), rng.uniform(0, 20.0))
+            d_a = pairwise_distance_km(to_unit_vectors(float(alat), float(alon))[None, :], l_unit)[0]
+            rtt = inflation.sample_rtt_ms(d_a, rng)
+        elif kind.startswith("faulty-landmarks"):
             faults = int(kind[-1])
             d_p = pairwise_distance_km(to_unit_vectors(*target)[None, :], l_unit)[0]
             liars = np.argsort(d_p)[:faults]
@@ -325,6 +330,16 @@ def main() -> int:
                 fa == 0 and args.attacks >= 10_000,
                 f"{fa} in {args.attacks:,}",
             )
+
+        n_acc = max(args.attacks // 10, 100)
+        timing = sum(attack_case("keyless-accomplice", None, "sound", {}) for _ in range(n_acc))
+        print(
+            f"   keyless accomplice answering by itself: timing alone would prove {pct(timing / n_acc)} "
+            f"of {n_acc:,} false claims. Only signatures stop it: its answers are not signed with the "
+            "host's key, so the protocol's receipt checks (rttgeo.verify.evidence, tested in "
+            "tests/verify) reject them; they are not counted as false accepts above, and an accomplice "
+            "HOLDING the key cannot be stopped by timing at all (docs/verify.md, threat model)."
+        )
 
     if "calibrated" not in skip:
         fitted: dict[int, CalibratedModel] = {}
