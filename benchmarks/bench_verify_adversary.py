@@ -47,7 +47,7 @@ from rttgeo.models import Landmark
 from rttgeo.units import MAX_KM_PER_RTT_MS
 from rttgeo.verify import RadiusClaim, country_claim, decide
 from rttgeo.verify.borders import load_countries
-from rttgeo.verify.calibrated import DEFAULT_Z, CalibratedModel, rule_of_three
+from rttgeo.verify.calibrated import DEFAULT_MAX_LANDMARKS, DEFAULT_Z, CalibratedModel, rule_of_three
 from rttgeo.verify.claims import FP_SLACK_KM
 from rttgeo.verify.simulate import ATTACKS, Inflation, attack_rtts, trusted_hosts
 
@@ -399,6 +399,7 @@ def main() -> int:
                         "attacks": total_n,
                         "upper_95": ub,
                         "z": DEFAULT_Z,
+                        "max_landmarks": DEFAULT_MAX_LANDMARKS,
                         "by_attack": {k: list(v) for k, v in by.items()},
                         "provenance": provenance,
                     },

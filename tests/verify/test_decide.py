@@ -260,3 +260,31 @@ def test_bad_radius_claims_raise():
     for args in ((91, 0, 10), (0, 181, 10), (0, 0, 0), (0, 0, float("nan"))):
         with pytest.raises(InputError):
             RadiusClaim(*args)
+
+
+def test_calibrated_decisions_carry_the_rate_measured_for_their_model(monkeypatch):
+    from rttgeo.estimate.defaults import default_delay_distance
+    from rttgeo.verify import calibrated
+    from rttgeo.verify.describe import describe_decision
+
+    rate = calibrated.FalseAcceptRate(
+        3, 1000, 0.008, calibrated.DEFAULT_Z, calibrated.DEFAULT_MAX_LANDMARKS, "test", {}
+    )
+    monkeypatch.setattr(calibrated, "load_false_accept_rate", lambda: rate)
+    lms = [lm(0, 50.11, 8.68), lm(1, 48.86, 2.35), lm(2, 52.23, 21.01)]
+    d = decide(RadiusClaim(50.11, 8.68, 1000), lms, [1.0, 9.5, 14.0], mode="calibrated")
+    assert d.mode == "calibrated" and not d.sound and d.false_accept is rate
+    assert "not-sound-against-adversary" in d.reasons
+    text = describe_decision(d)
+    assert "NOT sound against a lying host" in text and "0.30 % (3 of 1,000" in text
+    other = calibrated.CalibratedModel(default_delay_distance(), z=1.0)
+    d2 = decide(RadiusClaim(50.11, 8.68, 1000), lms, [1.0, 9.5, 14.0], mode="calibrated", model=other)
+    assert d2.false_accept is None and "NOT measured" in describe_decision(d2)
+    # Calibrated annuli are never wider than the sound discs.
+    assert d.area_km2 <= decide(RadiusClaim(50.11, 8.68, 1000), lms, [1.0, 9.5, 14.0]).area_km2
+
+
+def test_end_level_outside_the_grid_is_an_input_error():
+    with pytest.raises(InputError) as e:
+        decide(RadiusClaim(0, 0, 100), [lm(0, 0, 0)], [5.0], end_level=9)
+    assert e.value.field == "end_level"

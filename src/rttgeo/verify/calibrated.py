@@ -108,12 +108,14 @@ def rule_of_three(attacks: int) -> float:
 @dataclass(frozen=True, slots=True)
 class FalseAcceptRate:
     """A measured false-accept rate: ``false_accepts`` of ``attacks``, its 95 % upper bound, and how
-    it was measured (``z`` of the model, the command, the date, the data)."""
+    it was measured (``z`` and ``max_landmarks`` of the model, the command, the date, the data). A
+    decision carries it only when its model has the same ``z`` and ``max_landmarks``."""
 
     false_accepts: int
     attacks: int
     upper_95: float
     z: float
+    max_landmarks: int
     provenance: str
     by_attack: dict[str, tuple[int, int]]
 
@@ -135,6 +137,7 @@ class FalseAcceptRate:
             "rate": self.rate,
             "upper_95": self.upper_95,
             "z": self.z,
+            "max_landmarks": self.max_landmarks,
             "provenance": self.provenance,
             "by_attack": {k: list(v) for k, v in self.by_attack.items()},
         }
@@ -153,6 +156,7 @@ def load_false_accept_rate() -> FalseAcceptRate | None:
         attacks=int(d["attacks"]),
         upper_95=float(d["upper_95"]),
         z=float(d["z"]),
+        max_landmarks=int(d["max_landmarks"]),
         provenance=str(d["provenance"]),
         by_attack={k: (int(v[0]), int(v[1])) for k, v in d.get("by_attack", {}).items()},
     )

@@ -44,6 +44,7 @@ from numpy.typing import ArrayLike, NDArray
 from rttgeo.errors import InputError
 from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM, annulus_tests
 from rttgeo.geo.grid import (
+    MAX_LEVEL,
     CellRegion,
     cell_unit_vectors,
     children,
@@ -269,6 +270,8 @@ def decide(
             field="faults",
         )
     faults = int(faults)
+    if not 0 <= end_level <= MAX_LEVEL:
+        raise InputError(f"end_level must be in [0, {MAX_LEVEL}], got {end_level}", field="end_level")
     ids = [lms[i].id for i in measured]
     lat = np.array([lms[i].lat_deg for i in measured], dtype=float)
     lon = np.array([lms[i].lon_deg for i in measured], dtype=float)
@@ -291,6 +294,11 @@ def decide(
         use = model.select(r)
         lo, hi = np.where(use, lo, 0.0), np.where(use, hi, sound_hi)
         false_accept = load_false_accept_rate()
+        if false_accept is not None and (false_accept.z, false_accept.max_landmarks) != (
+            model.z,
+            model.max_landmarks,
+        ):
+            false_accept = None  # measured for another model: it does not apply
         params.update(model.params())
     params["position_uncertainty_km"] = (
         float(unc[0]) if len(unc) and np.all(unc == unc[0]) else "per landmark"
