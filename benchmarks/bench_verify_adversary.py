@@ -14,9 +14,11 @@ great-circle distance (:class:`rttgeo.verify.simulate.Inflation`).
    true position, its own country and "not in CN"; the sound radius (smallest proven radius).
 2. Density: the sound radius when the landmarks are n random RIPE anchors (simulated RTTs).
 3. Attacks, sound mode: false claims (a disc of 100-1,000 km whose centre lies farther than its
-   radius plus 50 km from the host) under each attack of rttgeo.verify.simulate.ATTACKS, and under
+   radius plus 50 km from the host) under each attack of rttgeo.verify.simulate.ATTACKS, under
    f lying landmarks (the f landmarks nearest the claimed place report RTTs placing the host there)
-   decided with faults = f. A false accept is a "proven" outcome.
+   and f misplaced landmarks (the f landmarks nearest the host are listed at the claimed place),
+   decided with faults = f. A false accept is a "proven" outcome. A keyless accomplice answering by
+   itself is stopped by signatures, not timing: reported apart.
 4. Calibrated mode: honest 500 km claims (the delay-distance model fitted on the mesh without the
    host: leave-one-out), and the same attacks, shaped against that model. The measured false-accept
    rate is written with its provenance to src/rttgeo/data/verify_false_accept.json (--write-rate).
@@ -139,6 +141,7 @@ def main() -> int:
     ap.add_argument(
         "--skip", default="", help="comma-separated parts to skip: honest,density,sound,calibrated"
     )
+    ap.add_argument("--kinds", default="", help="comma-separated attack kinds to run (default: all)")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     if args.quick:
@@ -265,7 +268,7 @@ def main() -> int:
             lms = [anchors[i] for i in pick]
             l_unit = a_unit[pick]
             honest = inflation.sample_rtt_ms(pairwise_distance_km(unit[t][None, :], l_unit)[0], rng)
-        faults = 0
+        faults = int(kind[-1]) if kind[-1].isdigit() else 0
         if kind == "keyless-accomplice":
             # The accomplice near the claimed place answers by itself: its own RTTs, no relay leg.
             alat, alon = destination(*target, rng.uniform(0, 360), rng.uniform(0, 20.0))
@@ -277,6 +280,17 @@ def main() -> int:
             liars = np.argsort(d_p)[:faults]
             rtt = honest.copy()
             rtt[liars] = np.maximum(d_p[liars] / MAX_KM_PER_RTT_MS, 0.05)  # "the host is at the claim"
+        elif kind.startswith("misplaced-landmarks"):
+            # f landmarks' catalog positions are wrong: they stand at the claimed place (within 50 km)
+            # while their honest RTTs were measured from where they really are.
+            faults = int(kind[-1])
+            d_h = pairwise_distance_km(unit[t][None, :], l_unit)[0]
+            moved = np.argsort(d_h)[:faults]  # the host's nearest landmarks: the most damaging move
+            lms = list(lms)
+            for i in moved:
+                mlat, mlon = destination(*target, rng.uniform(0, 360), rng.uniform(0, 50.0))
+                lms[i] = Landmark(lms[i].id, float(mlat), float(mlon))
+            rtt = honest
         else:
             rtt = attack_rtts(kind, unit[t], target, l_unit, honest, inflation, rng, model=model)
         cal = None
@@ -311,7 +325,15 @@ def main() -> int:
             pairs_cache[t] = DelayDistance.fit(r, d)
         return pairs_cache[t]
 
-    kinds = (*ATTACKS, "faulty-landmarks-1", "faulty-landmarks-2")
+    kinds = (
+        *ATTACKS,
+        "faulty-landmarks-1",
+        "faulty-landmarks-2",
+        "misplaced-landmarks-1",
+        "misplaced-landmarks-2",
+    )
+    if args.kinds:
+        kinds = tuple(k for k in kinds if k in args.kinds.split(","))
     if "sound" not in skip:
         print(
             f"\n3. attacks, sound mode ({args.attacks:,} of each kind; end level {args.end_level}; "
@@ -331,15 +353,18 @@ def main() -> int:
                 f"{fa} in {args.attacks:,}",
             )
 
-        n_acc = max(args.attacks // 10, 100)
-        timing = sum(attack_case("keyless-accomplice", None, "sound", {}) for _ in range(n_acc))
-        print(
-            f"   keyless accomplice answering by itself: timing alone would prove {pct(timing / n_acc)} "
-            f"of {n_acc:,} false claims. Only signatures stop it: its answers are not signed with the "
-            "host's key, so the protocol's receipt checks (rttgeo.verify.evidence, tested in "
-            "tests/verify) reject them; they are not counted as false accepts above, and an accomplice "
-            "HOLDING the key cannot be stopped by timing at all (docs/verify.md, threat model)."
+        n_acc = (
+            max(args.attacks // 10, 100) if not args.kinds or "keyless-accomplice" in args.kinds else 0
         )
+        timing = sum(attack_case("keyless-accomplice", None, "sound", {}) for _ in range(n_acc))
+        if n_acc:
+            print(
+                f"   keyless accomplice answering by itself: timing alone would prove {pct(timing / n_acc)} "
+                f"of {n_acc:,} false claims. Only signatures stop it: its answers are not signed with the "
+                "host's key, so the protocol's receipt checks (rttgeo.verify.evidence, tested in "
+                "tests/verify) reject them; they are not counted as false accepts above, and an accomplice "
+                "HOLDING the key cannot be stopped by timing at all (docs/verify.md, threat model)."
+            )
 
     if "calibrated" not in skip:
         fitted: dict[int, CalibratedModel] = {}

@@ -14,6 +14,7 @@ from rttgeo.datasets import load_wonderproxy
 from rttgeo.estimate.defaults import default_delay_distance
 from rttgeo.estimate.delay import symmetric_rtt_ms
 from rttgeo.geo.sphere import destination, pairwise_distance_km, to_unit_vectors
+from rttgeo.models import Landmark
 from rttgeo.units import MAX_KM_PER_RTT_MS
 from rttgeo.verify import RadiusClaim, country_claim, decide
 from rttgeo.verify.simulate import ATTACKS, Inflation, attack_rtts, model_rtt_ms, trusted_hosts
@@ -64,7 +65,7 @@ def test_attacks_only_ever_add_delay_or_take_real_paths(world):
         attack_rtts("teleport", host, (0.0, 0.0), lms_unit, honest, inflation, rng)
 
 
-@pytest.mark.parametrize("kind", [*ATTACKS, "lying-landmarks"])
+@pytest.mark.parametrize("kind", [*ATTACKS, "lying-landmarks", "misplaced-landmarks"])
 def test_sound_mode_accepts_no_false_claim_on_fixed_seeds(world, kind):
     mesh, ok, sym, inflation = world
     rng = np.random.default_rng(zlib.crc32(kind.encode()))
@@ -94,6 +95,14 @@ def test_sound_mode_accepts_no_false_claim_on_fixed_seeds(world, kind):
             rtt = honest.copy()
             liars = np.argsort(d_p)[:faults]
             rtt[liars] = np.maximum(d_p[liars] / MAX_KM_PER_RTT_MS, 0.05)
+        elif kind == "misplaced-landmarks":
+            # The 2 landmarks nearest the host are listed at the claimed place; their RTTs are real.
+            faults = 2
+            d_h = pairwise_distance_km(to_unit_vectors(lat, lon)[None, :], l_unit)[0]
+            lms = list(lms)
+            for i in np.argsort(d_h)[:faults]:
+                lms[i] = Landmark(lms[i].id, float(plat), float(plon))
+            rtt = honest
         else:
             host_unit = to_unit_vectors(lat, lon)
             rtt = attack_rtts(kind, host_unit, (float(plat), float(plon)), l_unit, honest, inflation, rng)
