@@ -114,6 +114,8 @@ PUBLIC = {
         "DEFAULT_CATALOG_NAME",
         "OPTIONAL_COLUMNS",
         "REQUIRED_COLUMNS",
+        "catalog_text",
+        "check_catalog",
         "default_catalog_path",
         "file_sha256",
         "landmark_record",

@@ -33,12 +33,13 @@ def test_good_csv_with_optional_columns(tmp_path):
     )
     a, b = load_catalog(p)
     assert a == Landmark("a", 48.8, 2.3, "192.0.2.1", 4789, ("udp", "icmp"), "FR", "me")
-    assert b.port is None and b.protocols == ("icmp",) and b.address == "example.org"
+    # no protocols stated: every protocol allowed (issue #12), the port left to the prober
+    assert b.port is None and b.protocols == ("icmp", "tcp", "udp") and b.address == "example.org"
 
 
 def test_only_required_columns(tmp_path):
     p = write(tmp_path, "id,lat_deg,lon_deg,address\nx,0,0,127.0.0.1\n")
-    assert load_catalog(p)[0].protocols == ("icmp",)
+    assert load_catalog(p)[0].protocols == ("icmp", "tcp", "udp")  # no column: no restriction
 
 
 @pytest.mark.parametrize(
@@ -140,10 +141,13 @@ def test_build_script_regenerates_the_bundled_catalog(tmp_path):
     import sys
     from pathlib import Path
 
+    from rttgeo.datasets.loaders import dataset_dir
+
     root = Path(__file__).resolve().parents[2]
-    anchors = root.parent / "shared" / "datasets" / "ripe-atlas-2023" / "anchors.csv"
-    if not anchors.exists():
-        pytest.skip(f"the RIPE Atlas snapshot is not at {anchors} on this machine")
+    folder = dataset_dir("ripe-atlas-2023")  # found as the loaders find it (walking up, or env)
+    if folder is None or not (folder / "anchors.csv").exists():
+        pytest.skip("the RIPE Atlas snapshot (shared/datasets/ripe-atlas-2023) is not on this machine")
+    anchors = folder / "anchors.csv"
     out = tmp_path / "cat.csv"
     subprocess.run(
         [

@@ -95,3 +95,37 @@ def test_estimate_rejects_bad_samples_naming_line_and_field(tmp_path, capsys, li
     assert message in err
     if "field" in message:
         assert "bad.csv:3" in err
+
+
+def test_eval_per_target_map_and_progress(tmp_path, monkeypatch, capsys) -> None:
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    import importlib
+
+    ev = importlib.import_module("rttgeo.api.evaluate")  # the module; rttgeo.api.evaluate is the verb
+
+    class Bar:  # stands for tqdm on a terminal: records what the bar was told
+        def __init__(self, total):
+            self.total, self.n, self.desc, self.closed = total, 0, [], False
+
+        def set_description(self, d):
+            self.desc.append(d)
+
+        def update(self, k):
+            self.n += k
+
+        def close(self):
+            self.closed = True
+
+    bars = []
+    monkeypatch.setattr(ev, "_bar", lambda total, enabled: bars.append(Bar(total)) or bars[-1])
+    png = tmp_path / "grid.png"
+    code = main(["eval", "--method", "shortest-ping,rttgeo", "--limit", "4", "--jobs", "2",
+                 "--per-target", "-", "--map", str(png)])
+    out = capsys.readouterr().out
+    assert code == 0
+    (bar,) = bars
+    assert bar.total == 8 and bar.n == 8 and bar.desc == ["shortest-ping", "rttgeo"] and bar.closed
+    rows = list(csv.DictReader(out[out.index("method,target"):].splitlines()))
+    assert len(rows) == 8 and {"est_lat_deg", "true_lat_deg", "est_lon_deg"} <= set(rows[0])
+    assert all(r["est_lat_deg"] and r["true_lon_deg"] for r in rows)
+    assert png.read_bytes()[:4] == b"\x89PNG"  # the default method's worst/best grid

@@ -222,8 +222,10 @@ def test_landmarks_refresh_writes_catalog_from_mocked_atlas(tmp_path, monkeypatc
     monkeypatch.setattr(anchors, "check_reachable", lambda: None)
     monkeypatch.setattr(anchors, "fetch_anchor_records", lambda: (records, {6001: 1, 6002: 1}))
     # the defaults were bound at definition time: patch the seam the CLI calls
+    from rttgeo.cli import landmarks_cmds
+
     monkeypatch.setattr(
-        measure_cmds,
+        landmarks_cmds,
         "fetch_landmarks",
         lambda date: anchors.fetch_anchor_landmarks(
             date=date, reachable=anchors.check_reachable, fetch=anchors.fetch_anchor_records

@@ -17,6 +17,8 @@ from rttgeo.measure import (
     Campaign,
     CampaignParams,
     FakeProber,
+    Prober,
+    ProbeResult,
     TokenBucket,
     probe_wave,
     run_campaign,
@@ -139,20 +141,56 @@ def test_zero_rtt_from_a_buggy_prober_is_an_error_not_a_sample_of_zero():
     assert "invalid RTT" in next(iter(res.errors))
 
 
+class GatedProber(Prober):
+    """Replies in a scripted global order, whatever the wall clock (no sleeps).
+
+    ``order`` lists landmark ids, one per reply; the probe that owns position i returns only once
+    the samples of positions 0..i-1 are recorded (:meth:`recorded` is the campaign's on_sample), so
+    arrival order is the script's even on a machine too loaded for 5/25/60 ms sleeps to keep theirs.
+    """
+
+    protocol = "fake"
+
+    def __init__(self, order: list[str], rtt_ms: dict[str, float]) -> None:
+        super().__init__()
+        self.order, self.rtt_ms = order, rtt_ms
+        self.claimed: set[int] = set()
+        self.turns = [asyncio.Event() for _ in order]
+        self.turns[0].set()
+        self.done = 0
+        self.sent: list[str] = []
+
+    async def probe(self, landmark: Landmark, timeout_s: float) -> ProbeResult:
+        i = next(k for k, x in enumerate(self.order) if x == landmark.id and k not in self.claimed)
+        self.claimed.add(i)
+        self.sent.append(landmark.id)
+        await self.turns[i].wait()
+        return ProbeResult("ok", self.rtt_ms[landmark.id], time.time_ns(), "fake")
+
+    def recorded(self, sample, status) -> None:
+        self.done += 1
+        if self.done < len(self.turns):
+            self.turns[self.done].set()
+
+
 def test_reordering_samples_stored_in_arrival_order_matched_to_their_landmark(tmp_path):
-    # L0 slow, L1 fast: L1's replies arrive first although L0 was scheduled first
-    prober = FakeProber({"L0": [60], "L1": [5], "L2": [25]})
+    # Regression (issue #12): this test relied on 5/25/60 ms sleeps arriving in order and failed on
+    # a loaded machine. Now the replies are released in a scripted order: L0 is probed first (it is
+    # first in the list) but answers last, L1 first, as a slow and a fast landmark would.
+    prober = GatedProber(["L1", "L1", "L2", "L2", "L0", "L0"], {"L0": 60.0, "L1": 5.0, "L2": 25.0})
     with CampaignStore(tmp_path / "s.db") as store:
         res = run_campaign_sync(
             prober,
             lms(3),
-            CampaignParams(k=2, timeout_s=0.5, landmark_interval_s=0.0),
+            CampaignParams(k=2, timeout_s=30.0, landmark_interval_s=0.0),
             store=store,
             quiet=True,
+            on_sample=prober.recorded,
         )
         rows = list(store.iter_rows())
+    assert prober.sent[:3] == ["L0", "L1", "L2"]  # scheduled in catalog order
     order = [s.landmark for s in res.samples]
-    assert order == ["L1", "L1", "L2", "L2", "L0", "L0"]
+    assert order == ["L1", "L1", "L2", "L2", "L0", "L0"]  # stored as they arrived
     assert [r["landmark"] for r in rows] == order
     assert [r["rtt_ms"] for r in rows] == [5.0, 5.0, 25.0, 25.0, 60.0, 60.0]
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rttgeo.errors import InputError
 from rttgeo.models import Landmark
 
-__all__ = ["LandmarksLike", "ResolvedCatalog", "check_method", "resolve_landmarks"]
+__all__ = ["LandmarksLike", "ResolvedCatalog", "check_method", "load_dataset", "resolve_landmarks"]
 
 #: What ``landmarks=`` accepts: None (the bundled RIPE Atlas anchors), a catalog file, or Landmarks.
 LandmarksLike = str | os.PathLike[str] | Sequence[Landmark] | None
@@ -55,3 +56,19 @@ def check_method(method: str | None) -> str:
     if m not in METHODS:
         raise InputError(f"unknown method {m!r}; choose from {', '.join(METHODS)}", field="method")
     return m
+
+
+def load_dataset(name: str, field: str) -> Any:
+    """:func:`rttgeo.datasets.load` of ``name``; a name that is neither a known dataset nor an
+    existing path is bad input (InputError naming ``field``), not a missing dataset."""
+    from pathlib import Path
+
+    from rttgeo.datasets import load
+    from rttgeo.errors import DatasetError
+
+    try:
+        return load(name)
+    except DatasetError as exc:
+        if not Path(name).exists() and str(exc).startswith("unknown dataset"):
+            raise InputError(str(exc).removeprefix("unknown dataset "), field=field) from None
+        raise

@@ -259,10 +259,10 @@ def _calibration_mesh(
     if isinstance(calibration, Mesh):
         data, name = calibration, calibration.name or "given mesh"
     else:
-        from rttgeo.datasets import load
+        from rttgeo.api._catalog import load_dataset
 
         name = os.fspath(calibration)
-        data = load(name)
+        data = load_dataset(name, "calibration")
     missing = [lm.id for lm in landmarks if lm.id not in data.ids]
     if missing:
         raise InputError(

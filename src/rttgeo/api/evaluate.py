@@ -179,10 +179,10 @@ def evaluate(
     if isinstance(mesh_or_path, Mesh):
         mesh, dataset = mesh_or_path, mesh_or_path.name or "given mesh"
     else:
-        from rttgeo.datasets import load
+        from rttgeo.api._catalog import load_dataset
 
         dataset = os.fspath(mesh_or_path)
-        mesh = load(dataset)
+        mesh = load_dataset(dataset, "dataset")
     targets = [i for i in range(len(mesh)) if not mesh.bad[i]]
     if limit is not None:
         targets = targets[:limit]

@@ -12,6 +12,8 @@ from pathlib import Path
 from rttgeo.catalog.io import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
+    catalog_text,
+    check_catalog,
     file_sha256,
     landmark_record,
     load_catalog,
@@ -25,6 +27,8 @@ __all__ = [
     "DEFAULT_CATALOG_NAME",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
+    "catalog_text",
+    "check_catalog",
     "default_catalog_path",
     "file_sha256",
     "landmark_record",

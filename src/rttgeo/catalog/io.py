@@ -2,10 +2,12 @@
 
 Format (DESIGN.md): columns ``id, lat_deg, lon_deg, address`` are required; ``port, protocols,
 country, source`` are optional. ``protocols`` lists ``icmp``, ``tcp``, ``udp`` separated by ``;``,
-``|``, ``,`` or spaces in CSV (a list in JSON). A JSON catalog is a list of objects, or an
-object with a ``landmarks`` list. Every problem raises :class:`rttgeo.errors.CatalogError` naming
-the file, the line (CSV: physical line number, header = line 1; JSON: 1-based entry number)
-and the field.
+``|``, ``,`` or spaces in CSV (a list in JSON); a catalog without the column (or an empty cell)
+states no restriction, so the landmark may be probed with every protocol (TCP and UDP then use
+the prober's port, or ``--port``, where the entry has none). A JSON catalog is a list of objects,
+or an object with a ``landmarks`` list. Every problem raises :class:`rttgeo.errors.CatalogError`
+naming the file, the line (CSV: physical line number, header = line 1; JSON: 1-based entry
+number) and the field; :func:`check_catalog` collects every one instead of stopping at the first.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from rttgeo.textformats import csv_errors, decimal_float, decimal_int, loads_jso
 __all__ = [
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
+    "catalog_text",
+    "check_catalog",
     "file_sha256",
     "landmark_record",
     "load_catalog",
@@ -82,9 +86,10 @@ def _port(value: Any, where: str) -> int | None:
     return port
 
 
-def _protocols(value: Any, where: str) -> tuple[str, ...]:
+def _protocols(value: Any, where: str) -> tuple[str, ...] | None:
+    """The listed protocols, or None when the entry states none (every protocol allowed)."""
     if value is None or (isinstance(value, str) and value.strip() == ""):
-        return ("icmp",)
+        return None
     if isinstance(value, str):
         items = [p for p in _SPLIT.split(value.strip().lower()) if p]
     elif isinstance(value, Sequence):
@@ -104,71 +109,93 @@ def _protocols(value: Any, where: str) -> tuple[str, ...]:
 
 
 def parse_catalog_rows(
-    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    rows: Iterable[tuple[int, Mapping[str, Any] | CatalogError]],
     *,
     name: str,
     raw: list[tuple[str, Mapping[str, Any]]] | None = None,
+    errors: list[CatalogError] | None = None,
 ) -> list[Landmark]:
     """Validate ``(line_number, row)`` pairs of file ``name`` into landmarks (see module doc).
 
     ``raw``, if given, receives ``(file:line, row)`` of each landmark, in order, so callers can
-    read columns of their own (e.g. the signed catalog's ``public_key``).
+    read columns of their own (e.g. the signed catalog's ``public_key``). ``errors``, if given,
+    receives the error of every bad row (which is skipped) instead of raising the first; a row may
+    also be given as the CatalogError its reader found.
     """
     out: list[Landmark] = []
     seen: dict[str, int] = {}
     for line, row in rows:
-        if raw is not None:
-            raw.append((f"{name}:{line}", row))
-        where = f"{name}:{line}"
-        for col in REQUIRED_COLUMNS:
-            if col not in row or row[col] is None:
-                raise CatalogError("missing required field", where=where, field=col)
-        lm_id = str(row["id"]).strip()
-        if not lm_id:
-            raise CatalogError("empty id", where=where, field="id")
-        if lm_id in seen:
-            raise CatalogError(
-                f"duplicate id {lm_id!r} (first defined on line {seen[lm_id]})",
-                where=where,
-                field="id",
-            )
-        seen[lm_id] = line
-        lat = _float(row["lat_deg"], where, "lat_deg", -90.0, 90.0)
-        lon = _float(row["lon_deg"], where, "lon_deg", -180.0, 180.0)
-        address = str(row["address"]).strip()
-        if any(c.isspace() for c in address):
-            raise CatalogError(f"address {address!r} contains spaces", where=where, field="address")
-        port = _port(row.get("port"), where)
-        protocols = _protocols(row.get("protocols"), where)
-        if port is None and any(p in ("tcp", "udp") for p in protocols):
-            raise CatalogError(f"protocols {protocols} need a port", where=where, field="port")
-        out.append(
-            Landmark(
-                id=lm_id,
-                lat_deg=lat,
-                lon_deg=lon,
-                address=address,
-                port=port,
-                protocols=protocols,
-                country=str(row.get("country") or "").strip(),
-                source=str(row.get("source") or "").strip(),
-            )
-        )
-    if not out:
-        raise CatalogError("the catalog has no landmark", where=name)
+        try:
+            if isinstance(row, CatalogError):
+                raise row
+            if raw is not None:
+                raw.append((f"{name}:{line}", row))
+            out.append(_landmark(row, f"{name}:{line}", line, seen))
+        except CatalogError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
+    if not out and not errors:
+        exc = CatalogError("the catalog has no landmark", where=name)
+        if errors is None:
+            raise exc
+        errors.append(exc)
     return out
 
 
+def _landmark(row: Mapping[str, Any], where: str, line: int, seen: dict[str, int]) -> Landmark:
+    """One validated landmark; ``seen`` maps ids already defined to their line."""
+    for col in REQUIRED_COLUMNS:
+        if col not in row or row[col] is None:
+            raise CatalogError("missing required field", where=where, field=col)
+    lm_id = str(row["id"]).strip()
+    if not lm_id:
+        raise CatalogError("empty id", where=where, field="id")
+    if lm_id in seen:
+        raise CatalogError(
+            f"duplicate id {lm_id!r} (first defined on line {seen[lm_id]})",
+            where=where,
+            field="id",
+        )
+    seen[lm_id] = line
+    lat = _float(row["lat_deg"], where, "lat_deg", -90.0, 90.0)
+    lon = _float(row["lon_deg"], where, "lon_deg", -180.0, 180.0)
+    address = str(row["address"]).strip()
+    if any(c.isspace() for c in address):
+        raise CatalogError(f"address {address!r} contains spaces", where=where, field="address")
+    port = _port(row.get("port"), where)
+    protocols = _protocols(row.get("protocols"), where)
+    if protocols is None:
+        protocols = PROTOCOLS
+    elif port is None and any(p in ("tcp", "udp") for p in protocols):
+        raise CatalogError(f"protocols {protocols} need a port", where=where, field="port")
+    return Landmark(
+        id=lm_id,
+        lat_deg=lat,
+        lon_deg=lon,
+        address=address,
+        port=port,
+        protocols=protocols,
+        country=str(row.get("country") or "").strip(),
+        source=str(row.get("source") or "").strip(),
+    )
+
+
 _Raw = list[tuple[str, Mapping[str, Any]]]
+_Errors = list[CatalogError]
 
 
-def _read_csv(text: str, name: str, raw: _Raw | None = None) -> list[Landmark]:
+def _read_csv(
+    text: str, name: str, raw: _Raw | None = None, errors: _Errors | None = None
+) -> list[Landmark]:
     reader = csv.DictReader(io.StringIO(text))
     with csv_errors(reader, where=name, error=CatalogError):
-        return _read_csv_rows(reader, name, raw)
+        return _read_csv_rows(reader, name, raw, errors)
 
 
-def _read_csv_rows(reader: csv.DictReader[str], name: str, raw: _Raw | None) -> list[Landmark]:
+def _read_csv_rows(
+    reader: csv.DictReader[str], name: str, raw: _Raw | None, errors: _Errors | None
+) -> list[Landmark]:
     header = reader.fieldnames
     if not header:
         raise CatalogError("empty file: expected a header line", where=f"{name}:1")
@@ -182,44 +209,51 @@ def _read_csv_rows(reader: csv.DictReader[str], name: str, raw: _Raw | None) -> 
     if len(set(header)) != len(header):
         raise CatalogError("duplicate column name in header", where=f"{name}:1")
 
-    def rows() -> Iterable[tuple[int, Mapping[str, Any]]]:
+    def rows() -> Iterable[tuple[int, Mapping[str, Any] | CatalogError]]:
         for row in reader:
             line = reader.line_num
             if None in row:
-                raise CatalogError("more fields than the header has", where=f"{name}:{line}")
+                yield line, CatalogError("more fields than the header has", where=f"{name}:{line}")
+                continue
             if all((v or "").strip() == "" for v in row.values()):
                 continue  # blank line
             missing = [c for c in REQUIRED_COLUMNS if row.get(c) is None]
             if missing:
-                raise CatalogError(
+                yield line, CatalogError(
                     "fewer fields than the header has", where=f"{name}:{line}", field=missing[0]
                 )
+                continue
             yield line, row
 
-    return parse_catalog_rows(rows(), name=name, raw=raw)
+    return parse_catalog_rows(rows(), name=name, raw=raw, errors=errors)
 
 
-def _read_json(text: str, name: str, raw: _Raw | None = None) -> list[Landmark]:
+def _read_json(
+    text: str, name: str, raw: _Raw | None = None, errors: _Errors | None = None
+) -> list[Landmark]:
     data = loads_json(text, where=name, error=CatalogError)
     if isinstance(data, Mapping):
         data = data.get("landmarks")
     if not isinstance(data, list):
         raise CatalogError("expected a list of landmarks (or {'landmarks': [...]})", where=name)
 
-    def rows() -> Iterable[tuple[int, Mapping[str, Any]]]:
+    def rows() -> Iterable[tuple[int, Mapping[str, Any] | CatalogError]]:
         for i, entry in enumerate(data, start=1):
             if not isinstance(entry, Mapping):
-                raise CatalogError(f"entry {i} is not an object", where=f"{name}:{i}")
-            yield i, entry
+                yield i, CatalogError(f"entry {i} is not an object", where=f"{name}:{i}")
+            else:
+                yield i, entry
 
-    return parse_catalog_rows(rows(), name=name, raw=raw)
+    return parse_catalog_rows(rows(), name=name, raw=raw, errors=errors)
 
 
-def load_catalog(path: str | Path, *, raw: _Raw | None = None) -> list[Landmark]:
+def load_catalog(
+    path: str | Path, *, raw: _Raw | None = None, errors: _Errors | None = None
+) -> list[Landmark]:
     """Landmarks of the CSV or JSON (by ``.json`` suffix) catalog at ``path``, validated.
 
     Raises :class:`CatalogError` (file, line, field) for a malformed or unreadable file. ``raw``
-    as in :func:`parse_catalog_rows`.
+    and ``errors`` (collect bad rows instead of raising) as in :func:`parse_catalog_rows`.
     """
     p = Path(path)
     try:
@@ -229,8 +263,22 @@ def load_catalog(path: str | Path, *, raw: _Raw | None = None) -> list[Landmark]
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogError(f"cannot read the catalog: {exc}", where=str(p)) from None
     if p.suffix.lower() == ".json":
-        return _read_json(text, str(p), raw)
-    return _read_csv(text, str(p), raw)
+        return _read_json(text, str(p), raw, errors)
+    return _read_csv(text, str(p), raw, errors)
+
+
+def check_catalog(path: str | Path) -> tuple[list[Landmark], list[CatalogError]]:
+    """Every problem of a catalog file, not only the first: ``(valid landmarks, errors)``.
+
+    Each bad row gives one error (its first problem) and is left out; a problem of the whole file
+    (unreadable, no header, a missing column, invalid JSON) is the only error.
+    """
+    errors: list[CatalogError] = []
+    try:
+        landmarks = load_catalog(path, errors=errors)
+    except CatalogError as exc:
+        return [], [exc]
+    return landmarks, errors
 
 
 def landmark_record(lm: Landmark) -> dict[str, Any]:
@@ -247,20 +295,24 @@ def landmark_record(lm: Landmark) -> dict[str, Any]:
     }
 
 
+def catalog_text(landmarks: Sequence[Landmark], *, json_format: bool = False) -> str:
+    """``landmarks`` as the text of a CSV (or JSON) catalog that :func:`load_catalog` reads."""
+    records = [landmark_record(lm) for lm in landmarks]
+    if json_format:
+        return json.dumps({"landmarks": records}, indent=1) + "\n"
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=REQUIRED_COLUMNS + OPTIONAL_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in records:
+        r["port"] = "" if r["port"] is None else r["port"]
+        r["protocols"] = ";".join(r["protocols"])
+        w.writerow(r)
+    return buf.getvalue()
+
+
 def save_catalog(landmarks: Sequence[Landmark], path: str | Path) -> Path:
     """Write ``landmarks`` as a CSV (or JSON, by suffix) catalog that :func:`load_catalog` reads."""
     p = Path(path)
-    cols = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-    records = [landmark_record(lm) for lm in landmarks]
-    if p.suffix.lower() == ".json":
-        p.write_text(json.dumps({"landmarks": records}, indent=1) + "\n", encoding="utf-8")
-        return p
     with open(p, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n")
-        w.writeheader()
-        for r in records:
-            r = dict(r)
-            r["port"] = "" if r["port"] is None else r["port"]
-            r["protocols"] = ";".join(r["protocols"])
-            w.writerow(r)
+        fh.write(catalog_text(landmarks, json_format=p.suffix.lower() == ".json"))
     return p

@@ -26,7 +26,8 @@ from rttgeo.errors import InputError, NoLandmarkAnswered, RttgeoError
 #: Modules of rttgeo.cli that register subcommands, in help order.
 COMMAND_MODULES = (
     "estimate_cmds",  # eval, estimate, demo
-    "measure_cmds",  # locate, measure, landmarks
+    "measure_cmds",  # locate, measure
+    "landmarks_cmds",  # landmarks
     "serve_cmds",  # serve
     "prove_cmds",  # keygen, sign-catalog, prove
     "lab_cmds",  # lab

@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Any
 
+from rttgeo.cli._args import add_convention, int_range
+
 DATASETS = ("wonderproxy-2020",)
 
 
@@ -27,14 +29,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     u.add_argument("world", nargs="?", help="world file (.toml or .json; examples/worlds/)")
     u.add_argument("--from-dataset", choices=DATASETS,
                    help="take hosts and their real min RTTs from a measured data set")
-    u.add_argument("--landmarks", type=int, default=25, help="landmarks (with --from-dataset)")
-    u.add_argument("--targets", type=int, default=2, help="targets (with --from-dataset)")
-    u.add_argument("--seed", type=int, default=0, help="host choice (with --from-dataset)")
+    u.add_argument("--landmarks", type=int_range(1, 10000), default=25, metavar="N",
+                   help="landmarks (with --from-dataset; default 25)")
+    u.add_argument("--targets", type=int_range(1, 10000), default=2, metavar="N",
+                   help="targets (with --from-dataset; default 2)")
+    u.add_argument("--seed", type=int_range(0), default=0,
+                   help="random seed of the host choice (with --from-dataset; default 0)")
     u.add_argument("--no-serve", action="store_true",
                    help="do not start 'rttgeo serve' on the landmarks (ICMP only)")
     u.add_argument("--engine", choices=("auto", "c", "python"), default="auto",
                    help="delay engine: compiled C (default when a C compiler exists) or Python")
-    u.add_argument("--json", action="store_true", help="print the lab as JSON")
+    add_convention(u, json_help="print the lab (id, run dir, catalog, hosts) as JSON")
     u.set_defaults(handler=_up)
 
     d = sub.add_parser("down", help="remove everything a lab made")
@@ -42,11 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     d.add_argument("--force", action="store_true",
                    help="also sweep what a crash left behind, found by the lab id")
     d.add_argument("--all", action="store_true", help="take every lab down")
+    add_convention(d, json_help="print one JSON line per lab taken down (id, what was removed)")
     d.set_defaults(handler=_down)
 
     s = sub.add_parser("status", help="list labs, or show one")
-    s.add_argument("lab", nargs="?", help="lab id")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("lab", nargs="?", help="lab id (default: every lab of this run root)")
+    add_convention(s, json_help="print the labs as JSON (one object for a named lab, else a list)")
     s.set_defaults(handler=_status)
 
     e = sub.add_parser("exec", help="run a command inside a host: rttgeo lab exec HOST -- CMD")
@@ -55,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     e.add_argument("cmd", nargs=argparse.REMAINDER, help="-- command and arguments")
     e.set_defaults(handler=_exec)
 
-    p.set_defaults(handler=lambda a: (p.print_help(), 1)[1])
+    p.set_defaults(handler=lambda a: (p.print_help(sys.stderr), 2)[1])
 
 
 def _pick(lab_id: str | None) -> Any:
@@ -100,8 +106,10 @@ def _up(args: argparse.Namespace) -> int:
             print(f"  {h.role:8s} {h.name:20s} {h.address:15s} ({h.lat_deg:.3f}, {h.lon_deg:.3f})")
         if len(lab.hosts) > 8:
             print(f"  ... {len(lab.hosts) - 8} more in {lab.run_dir / 'hosts.csv'}")
-        print(f"  try: rttgeo lab exec {lab.hosts[-1].name} -- ping -c 3 {lab.hosts[0].address}")
-        print(f"  stop: rttgeo lab down {lab.id}")
+        if not args.quiet:
+            print(f"  try: rttgeo lab exec {lab.hosts[-1].name} -- ping -c 3 "
+                  f"{lab.hosts[0].address}")
+            print(f"  stop: rttgeo lab down {lab.id}")
     return 0
 
 
@@ -143,7 +151,10 @@ def _down(args: argparse.Namespace) -> int:
             raise LabError("no lab to take down (name a lab id for a forced sweep)")
     for lab_id in ids:
         removed = down(lab_id, force=args.force)
-        print(f"lab {lab_id} down: removed {', '.join(removed) or 'nothing'}")
+        if args.json:
+            print(json.dumps({"id": lab_id, "removed": list(removed)}))
+        else:
+            print(f"lab {lab_id} down: removed {', '.join(removed) or 'nothing'}")
     return 0
 
 

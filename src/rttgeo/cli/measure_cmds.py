@@ -1,4 +1,4 @@
-"""``rttgeo locate``, ``measure`` and ``landmarks`` (docs/measure.md, docs/catalog.md).
+"""``rttgeo locate`` and ``rttgeo measure`` (docs/measure.md).
 
 Thin: each handler parses, calls one verb of :mod:`rttgeo.api` and prints its result. The prober
 seam is :func:`make_prober_for` (tests replace it with a fake prober); nothing here probes anything
@@ -8,11 +8,8 @@ until a handler runs.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from rttgeo.cli._args import STDOUT, add_convention, finite_float, int_range, output_path
@@ -38,13 +35,6 @@ def _prober(args: argparse.Namespace) -> Any:
         raise InputError("only UDP replies carry a turnaround", field="--subtract-turnaround")
     extra = {"subtract_turnaround": True} if args.subtract_turnaround else {}
     return make_prober_for(args.protocol, args.port, **extra)
-
-
-def fetch_landmarks(date: str) -> Any:
-    """Current RIPE Atlas anchors (network); replaced in tests."""
-    from rttgeo.atlas import fetch_anchor_landmarks
-
-    return fetch_anchor_landmarks(date=date)
 
 
 # -- options -------------------------------------------------------------------------------------
@@ -116,7 +106,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any) -> None:
-    """Add ``locate``, ``measure`` and ``landmarks`` to the ``rttgeo`` subcommands."""
+    """Add ``locate`` and ``measure`` to the ``rttgeo`` subcommands."""
     from rttgeo.estimate import DEFAULT_METHOD, METHODS
 
     p = sub.add_parser(
@@ -177,27 +167,6 @@ def register(sub: Any) -> None:
     p.add_argument("--csv", metavar="FILE", type=output_path(allow_stdout=True),
                    help="also export the samples as CSV (- = stdout)")
     p.set_defaults(handler=cmd_measure)
-
-    p = sub.add_parser("landmarks", help="list, show, check or refresh landmark catalogs")
-    lsub = p.add_subparsers(dest="landmarks_cmd", metavar="ACTION")
-    q = lsub.add_parser("list", help="list the landmarks of a catalog")
-    q.add_argument("--landmarks", metavar="CATALOG", help="catalog (default: bundled)")
-    q.add_argument("--country", help="only this ISO country code")
-    q.add_argument("--json", action="store_true", help="JSON output")
-    q.set_defaults(handler=cmd_landmarks_list)
-    q = lsub.add_parser("show", help="show one landmark, or the catalog's summary without ID")
-    q.add_argument("id", nargs="?")
-    q.add_argument("--landmarks", metavar="CATALOG", help="catalog (default: bundled)")
-    q.set_defaults(handler=cmd_landmarks_show)
-    q = lsub.add_parser("check", help="validate a catalog file (errors name line and field)")
-    q.add_argument("catalog")
-    q.set_defaults(handler=cmd_landmarks_check)
-    q = lsub.add_parser("refresh", help="fetch the current RIPE Atlas anchors into a catalog")
-    q.add_argument(
-        "--out", metavar="FILE", help="output catalog (default atlas-anchors-<date>.csv)"
-    )
-    q.set_defaults(handler=cmd_landmarks_refresh)
-    p.set_defaults(handler=lambda a: (p.print_help(), 1)[1])
 
 
 # -- measure -------------------------------------------------------------------------------------
@@ -278,93 +247,6 @@ def write_pictures(args: argparse.Namespace, res: Any, *, title: str | None = No
         write_report(res.estimate, args.report, landmarks=list(res.landmarks),
                      true_location=truth, summary=summary)
         narrate(args, f"wrote {args.report}")
-
-
-# -- landmarks -----------------------------------------------------------------------------------
-def _load(path: str | None) -> tuple[Path, list[Any]]:
-    from rttgeo.catalog import resolve_catalog
-
-    return resolve_catalog(path)
-
-
-def cmd_landmarks_list(args: argparse.Namespace) -> int:
-    path, landmarks = _load(args.landmarks)
-    if args.country:
-        landmarks = [lm for lm in landmarks if lm.country.upper() == args.country.upper()]
-    if args.json:
-        from rttgeo.catalog import landmark_record
-
-        print(json.dumps([landmark_record(lm) for lm in landmarks], indent=1))
-        return 0
-    print(f"# {len(landmarks)} landmarks from {path}")
-    for lm in landmarks:
-        print(
-            f"{lm.id:<16} {lm.lat_deg:9.4f} {lm.lon_deg:10.4f}  {lm.country:<3} "
-            f"{lm.address}{'' if lm.port is None else ':' + str(lm.port)}  "
-            f"{','.join(lm.protocols)}"
-        )
-    return 0
-
-
-def cmd_landmarks_show(args: argparse.Namespace) -> int:
-    from collections import Counter
-
-    from rttgeo.catalog import file_sha256
-
-    path, landmarks = _load(args.landmarks)
-    if args.id is None:
-        countries = Counter(lm.country for lm in landmarks)
-        sources = Counter(lm.source for lm in landmarks)
-        print(f"catalog    {path}")
-        print(f"sha256     {file_sha256(path)}")
-        print(
-            f"landmarks  {len(landmarks)} in {len(countries)} countries "
-            f"(most: {', '.join(f'{c} {n}' for c, n in countries.most_common(5))})"
-        )
-        protos = Counter(p for lm in landmarks for p in lm.protocols)
-        print(f"protocols  {', '.join(f'{p} {n}' for p, n in protos.most_common())}")
-        for s, n in sources.most_common(3):
-            print(f"source     {s or '(none)'} ({n})")
-        return 0
-    for lm in landmarks:
-        if lm.id == args.id:
-            for k in (
-                "id",
-                "lat_deg",
-                "lon_deg",
-                "address",
-                "port",
-                "protocols",
-                "country",
-                "source",
-            ):
-                v = getattr(lm, k)
-                text = ",".join(v) if isinstance(v, tuple) else ("-" if v in (None, "") else v)
-                print(f"{k:<10} {text}")
-            return 0
-    from rttgeo.errors import CatalogError
-
-    raise CatalogError(f"no landmark with id {args.id!r}", where=str(path), field="id")
-
-
-def cmd_landmarks_check(args: argparse.Namespace) -> int:
-    from rttgeo.catalog import load_catalog
-
-    landmarks = load_catalog(args.catalog)
-    print(f"{args.catalog}: {len(landmarks)} landmarks, valid")
-    return 0
-
-
-def cmd_landmarks_refresh(args: argparse.Namespace) -> int:
-    from rttgeo.catalog import load_catalog, save_catalog
-
-    date = dt.datetime.now(dt.UTC).date().isoformat()
-    landmarks = fetch_landmarks(date)
-    out = Path(args.out or f"atlas-anchors-{date}.csv")
-    save_catalog(landmarks, out)
-    n = len(load_catalog(out))
-    print(f"wrote {n} RIPE Atlas anchors (fetched {date}) to {out}; use it with --landmarks {out}")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - convenience
