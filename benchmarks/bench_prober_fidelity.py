@@ -34,8 +34,9 @@ from rttgeo.measure.tcp import TcpProber
 from rttgeo.measure.udp import UdpProber
 from rttgeo.models import Landmark
 from rttgeo.serve.netns import NetnsLink, netns_available, netns_link, run_in_netns
+from rttgeo.wire import DEFAULT_PORT
 
-PORT = 4789
+PORT = DEFAULT_PORT
 INTERVAL_S = 0.01
 _TIME = re.compile(r"time=([0-9.]+) ms")
 

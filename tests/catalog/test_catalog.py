@@ -29,10 +29,10 @@ def write(tmp_path, text, name="c.csv"):
 def test_good_csv_with_optional_columns(tmp_path):
     p = write(
         tmp_path,
-        HEADER + "a,48.8,2.3,192.0.2.1,4789,udp;icmp,FR,me\nb,-33.9,151.2,example.org,,,AU,\n\n",
+        HEADER + "a,48.8,2.3,192.0.2.1,8848,udp;icmp,FR,me\nb,-33.9,151.2,example.org,,,AU,\n\n",
     )
     a, b = load_catalog(p)
-    assert a == Landmark("a", 48.8, 2.3, "192.0.2.1", 4789, ("udp", "icmp"), "FR", "me")
+    assert a == Landmark("a", 48.8, 2.3, "192.0.2.1", 8848, ("udp", "icmp"), "FR", "me")
     # no protocols stated: every protocol allowed (issue #12), the port left to the prober
     assert b.port is None and b.protocols == ("icmp", "tcp", "udp") and b.address == "example.org"
 
@@ -117,7 +117,7 @@ def test_json_catalogs(tmp_path):
 @pytest.mark.parametrize("suffix", [".csv", ".json"])
 def test_save_load_roundtrip(tmp_path, suffix):
     lms = [
-        Landmark("a", 1.25, -2.5, "192.0.2.9", 4789, ("udp", "icmp"), "NL", "x,y"),
+        Landmark("a", 1.25, -2.5, "192.0.2.9", 8848, ("udp", "icmp"), "NL", "x,y"),
         Landmark("b", -90.0, 180.0, "h", None, ("icmp",), "", ""),
     ]
     p = save_catalog(lms, tmp_path / f"r{suffix}")

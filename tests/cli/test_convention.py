@@ -206,3 +206,31 @@ def test_readme_exit_code_table_is_the_code() -> None:
     table = readme[readme.index("| code | meaning |"):]
     codes = [int(m) for m in re.findall(r"^\| (\d+) \|", table, flags=re.M)]
     assert codes == sorted(int(c) for c in ExitCode)
+
+
+def test_one_landmark_port_everywhere() -> None:
+    """Issue #12: the default landmark port was 4789 (IANA's VXLAN) in serve and 4242 in the lab.
+    One unassigned port now: the server, the UDP prober, the lab, the example worlds, the docs."""
+    import re
+    import tomllib
+
+    from rttgeo.lab.world import DEFAULT_PORT as LAB_PORT
+    from rttgeo.measure.udp import UdpProber
+    from rttgeo.wire import DEFAULT_PORT
+
+    assert DEFAULT_PORT == 8848  # unassigned in IANA's registry (8810-8872), below 32768
+    serve = _commands()["serve"]
+    assert next(a.default for a in serve._actions if a.dest == "port") == DEFAULT_PORT
+    assert UdpProber().port == DEFAULT_PORT and LAB_PORT == DEFAULT_PORT
+    root = Path(__file__).resolve().parents[2]
+    europe = tomllib.loads((root / "examples/worlds/europe.toml").read_text())
+    triangle = json.loads((root / "examples/worlds/triangle.json").read_text())
+    assert europe["network"]["port"] == triangle["network"]["port"] == DEFAULT_PORT
+    stale = [
+        f"{p.relative_to(root)}:{n}"
+        for p in [root / "README.md", *root.glob("docs/*.md"), *root.glob("examples/**/*.*"),
+                  *root.glob("src/rttgeo/**/*.py")]
+        for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+        if re.search(r"\b(4789|4242)\b", line) and "replaced 4789" not in line
+    ]
+    assert stale == []

@@ -264,8 +264,10 @@ def test_landmarks_refresh_offline_fails_fast_with_advice(tmp_path, monkeypatch,
 class ServerThread:
     """LandmarkServers on 127.0.0.x (one event loop in a thread)."""
 
-    def __init__(self, positions):
+    def __init__(self, positions, hosts=None):
         from rttgeo.serve import LandmarkServer
+
+        hosts = hosts or [f"127.0.0.{i + 1}" for i in range(len(positions))]
 
         self.loop = asyncio.new_event_loop()
         self.servers = [
@@ -273,7 +275,7 @@ class ServerThread:
                 la,
                 lo,
                 server_id=f"lm{i}",
-                host=f"127.0.0.{i + 1}",
+                host=hosts[i],
                 port=0,
                 rate_per_s=1000.0,
                 burst=1000.0,

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from rttgeo.api._catalog import LandmarksLike, ResolvedCatalog, resolve_landmarks
 from rttgeo.api._results import Measurement
-from rttgeo.errors import InputError, MeasurementError
+from rttgeo.errors import InputError
 from rttgeo.models import Landmark
 
 __all__ = ["Plan", "campaign_params", "plan", "run_campaign_once"]
@@ -67,16 +67,39 @@ def make_prober(
         raise InputError(str(exc), field="protocol") from None
 
 
+def _is_ip(address: str, version: int) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).version == version
+    except ValueError:  # a host name: the prober resolves it in its own family
+        return False
+
+
 def for_protocol(landmarks: Sequence[Landmark], protocol: str) -> list[Landmark]:
-    """The landmarks with an address whose catalog entry allows ``protocol``'s family."""
+    """The landmarks a prober of ``protocol`` can probe: an address, a catalog entry that allows
+    the protocol (``icmp6`` is listed as ``icmp``), and the address family ICMP needs (``icmp``
+    skips IPv6 literals, ``icmp6`` IPv4 ones; TCP and UDP take both)."""
     base = protocol.split("-")[0]
     if base in ("fake", "replay"):
         return list(landmarks)
-    usable = [lm for lm in landmarks if base in lm.protocols and lm.address]
+    listed = "icmp" if base == "icmp6" else base
+    usable = [lm for lm in landmarks if listed in lm.protocols and lm.address]
+    if base == "icmp":
+        usable = [lm for lm in usable if not _is_ip(lm.address, 6)]
+    elif base == "icmp6":
+        usable = [lm for lm in usable if not _is_ip(lm.address, 4)]
     if not usable:
-        raise MeasurementError(
-            f"the catalog lists no landmark (with an address) that answers {base}; pick another "
-            "--protocol or a catalog whose 'protocols' column includes it"
+        family = {"icmp": " IPv4", "icmp6": " IPv6"}.get(base, "")
+        hint = {
+            "icmp": "; for IPv6 addresses use --protocol icmp6",
+            "icmp6": "; the bundled catalog is IPv4 only (docs/catalog.md): give a catalog with "
+            "IPv6 addresses",
+        }.get(base, "")
+        raise InputError(
+            f"the catalog lists no landmark with an{family} address that answers {listed}{hint}; "
+            "pick another protocol or a catalog whose 'protocols' column includes it",
+            field="protocol",
         )
     return usable
 

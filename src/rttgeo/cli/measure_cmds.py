@@ -16,7 +16,9 @@ from rttgeo.cli._args import STDOUT, add_convention, finite_float, int_range, ou
 from rttgeo.cli._output import narrate, print_warnings, write_result
 from rttgeo.errors import InputError
 
-PROTOCOL_CHOICES = ("auto", "icmp", "icmp-raw", "icmp-dgram", "tcp", "udp")
+PROTOCOL_CHOICES = (
+    "auto", "icmp", "icmp-raw", "icmp-dgram", "icmp6", "icmp6-raw", "icmp6-dgram", "tcp", "udp",
+)
 
 
 # -- seams ---------------------------------------------------------------------------------------
@@ -56,7 +58,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         "--protocol",
         default="auto",
         choices=PROTOCOL_CHOICES,
-        help="probe protocol (default: auto = ICMP echo, raw or datagram socket)",
+        help="probe protocol (default: auto = ICMP echo, raw socket if allowed, else the "
+        "unprivileged datagram socket); icmp6* probe the catalog's IPv6 addresses, icmp* its IPv4 "
+        "ones; tcp and udp take both",
     )
     p.add_argument(
         "--port",

@@ -7,6 +7,8 @@ import json
 import sys
 from dataclasses import asdict
 
+from rttgeo.wire import DEFAULT_PORT
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
@@ -21,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--lat", type=float, required=True, help="latitude of this machine, degrees")
     p.add_argument("--lon", type=float, required=True, help="longitude of this machine, degrees")
-    p.add_argument("--port", type=int, default=4789, help="UDP (and TCP) port (default 4789)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"UDP (and TCP) port (default {DEFAULT_PORT}, rttgeo's landmark port)")
     p.add_argument("--bind", default="", help="address to bind (default: all, IPv6 dual-stack)")
     p.add_argument("--id", default="", dest="server_id", help="server id sent in replies (<=64 B)")
     p.add_argument(

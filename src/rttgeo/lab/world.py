@@ -40,6 +40,7 @@ from rttgeo.errors import WorldError
 from rttgeo.models import Landmark, Mesh
 from rttgeo.textformats import decimal_int, loads_json, loads_toml
 from rttgeo.units import C_KM_PER_MS, EARTH_RADIUS_KM, MAX_KM_PER_RTT_MS
+from rttgeo.wire import DEFAULT_PORT as WIRE_DEFAULT_PORT
 
 __all__ = [
     "LAB_NETWORK",
@@ -58,8 +59,8 @@ ROLES = ("landmark", "target")
 DELAY_MODELS = ("geography", "matrix")
 #: Largest RTT the lab accepts between two hosts, ms (one-way delays are half of it).
 MAX_RTT_MS = 10_000.0
-#: Default TCP / UDP port of the landmark servers inside the lab.
-DEFAULT_PORT = 4242
+#: Default TCP / UDP port of the landmark servers inside the lab: rttgeo's one landmark port.
+DEFAULT_PORT = WIRE_DEFAULT_PORT
 DEFAULT_PREFIX_LEN = 22
 #: Most hosts a world may have unless ``$RTTGEO_LAB_MAX_HOSTS`` says otherwise. Every host is a
 #: network namespace with a TUN device, and each N x N delay matrix takes 8 N^2 bytes (32 MiB at

@@ -5,8 +5,8 @@ CAP_NET_RAW), else the unprivileged ICMP datagram socket when ``net.ipv4.ping_gr
 includes the process's group, else :class:`rttgeo.errors.PermissionDenied` explaining both refusals
 and what to change. Names: ``auto``, ``icmp`` (same as auto), ``icmp-raw``, ``icmp-dgram``,
 ``tcp`` (options ``port``, default 80, and ``rst_is_sample``), ``udp`` (options ``port``,
-default 4789, ``request_size`` and ``subtract_turnaround``), and for IPv6 landmarks ``icmp6``
-(raw if allowed, else datagram), ``icmp6-raw``, ``icmp6-dgram``.
+default 8848 = rttgeo.wire.DEFAULT_PORT, ``request_size`` and ``subtract_turnaround``), and for
+IPv6 landmarks ``icmp6`` (raw if allowed, else datagram), ``icmp6-raw``, ``icmp6-dgram``.
 """
 
 from __future__ import annotations

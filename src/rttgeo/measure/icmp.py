@@ -222,6 +222,7 @@ def _canonical6(ip: str) -> str:
 
 
 class _Icmp6Base(_IcmpBase):
+    protocol = "icmp6"  # the label of its samples; catalogs list it as icmp (the same service)
     family = socket.AF_INET6
 
     def _next_seq(self, ip: str) -> int:

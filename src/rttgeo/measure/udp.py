@@ -40,7 +40,8 @@ def _canonical_ip(ip: str) -> str:
 
 
 class UdpProber(SocketProber):
-    """Echo to an rttgeo landmark server on ``landmark.port`` or ``port`` (default 4789)."""
+    """Echo to an rttgeo landmark server on ``landmark.port`` or ``port`` (default 8848,
+    :data:`rttgeo.wire.DEFAULT_PORT`)."""
 
     protocol = "udp"
 

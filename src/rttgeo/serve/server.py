@@ -93,7 +93,7 @@ def _bind_error(exc: OSError, what: str, host: str, port: int) -> Exception:
     if exc.errno in (errno.EACCES, errno.EPERM):
         return PermissionDenied(
             f"cannot bind {what} {host}:{port}: {exc.strerror}; ports below 1024 need root or "
-            "CAP_NET_BIND_SERVICE: choose --port 1024 or above (default 4789)"
+            f"CAP_NET_BIND_SERVICE: choose --port 1024 or above (default {DEFAULT_PORT})"
         )
     if exc.errno == errno.EADDRINUSE:
         return MeasurementError(
