@@ -52,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     data.add_argument("--landmarks", metavar="CATALOG",
                       help="landmark catalog (CSV/JSON; default: bundled catalog)")
     how = p.add_argument_group("decision")
-    how.add_argument("--mode", choices=("sound", "calibrated"), default="sound")
+    how.add_argument("--mode", choices=("sound", "calibrated"), default="sound",
+                     help="sound (default: radii at c, never fooled by added delay) or calibrated")
     how.add_argument("--faults", type=int, default=0, metavar="F",
                      help="tolerate F faulty landmarks (the decision holds for every subset missing F)")
     how.add_argument("--position-uncertainty-km", type=float, default=None, metavar="KM",
