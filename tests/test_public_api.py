@@ -71,7 +71,9 @@ PUBLIC = {
         "two_stage",
     ],
     "rttgeo.plot": [
+        "DecidingLandmark",
         "draw_estimate",
+        "draw_verification",
         "error_cdf",
         "estimate_from_json",
         "eval_grid",

@@ -122,7 +122,7 @@ def test_scale_bar_measures_its_length_on_the_rendered_map(
 
     from rttgeo.plot import _mpl
     from rttgeo.plot.basemap import draw_basemap
-    from rttgeo.plot.layers import MapLayers, _Canvas, _draw_scale_bar
+    from rttgeo.plot.layers import draw_scale_bar
 
     view = view_of_points(lats, lons)
     bar = scale_bar(view)
@@ -131,9 +131,7 @@ def test_scale_bar_measures_its_length_on_the_rendered_map(
     dpi = 200
     fig, ax = plt.subplots(figsize=(6.0, 4.5), dpi=dpi)
     draw_basemap(ax, view, graticule=False)
-    layers = MapLayers(view=view)
-    _draw_scale_bar(_Canvas(ax, layers, None, None))
-    assert layers.scale_bar == bar
+    assert draw_scale_bar(ax, view) == bar
     fig.canvas.draw()
     to_px = ax.transData.transform
     buf = io.BytesIO()

@@ -8,6 +8,7 @@ called and raises :class:`rttgeo.errors.MissingExtra` naming ``rttgeo[plot]`` if
 - :func:`error_cdf` — CDFs of location errors, one line per method.
 - :func:`rtt_vs_distance` — RTT against great-circle distance on a mesh, with physical bounds.
 - :func:`write_report` — one self-contained HTML file: map, summary, per-landmark table.
+- :func:`draw_verification` — the claim, the region the RTTs allow and the deciding landmarks.
 - :func:`estimate_from_json` — read a saved estimate (``rttgeo locate --out``) to draw it.
 """
 
@@ -16,7 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "DecidingLandmark",
     "draw_estimate",
+    "draw_verification",
     "error_cdf",
     "estimate_from_json",
     "eval_grid",
@@ -26,6 +29,8 @@ __all__ = [
 ]
 
 _WHERE = {
+    "DecidingLandmark": "rttgeo.plot.verification",
+    "draw_verification": "rttgeo.plot.verification",
     "draw_estimate": "rttgeo.plot.layers",
     "map_estimate": "rttgeo.plot.maps",
     "eval_grid": "rttgeo.plot.evalgrid",

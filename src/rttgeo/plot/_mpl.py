@@ -22,6 +22,8 @@ REGION_FACE = "#f4a259"
 REGION_EDGE = "#8c3b00"
 ESTIMATE_COLOUR = "#000000"
 TRUTH_COLOUR = "#d62728"
+#: Light box behind labels on a map (a box, not a stroke: stroked text becomes paths in SVG).
+LABEL_BOX = {"boxstyle": "round,pad=0.12", "facecolor": "white", "edgecolor": "none", "alpha": 0.75}
 #: Sequential ramp of the posterior density (ColorBrewer Oranges, colour-blind safe; lightness
 #: falls monotonically with density, so it also reads in grey-scale), lightest to darkest.
 DENSITY_RAMP = ("#fee6ce", "#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d")

@@ -32,7 +32,14 @@ from rttgeo.plot.regions import (
 from rttgeo.plot.scalebar import scale_bar
 from rttgeo.plot.view import MapView, map_view, view_of_points
 
-__all__ = ["MapLayers", "draw_estimate", "great_circle_lonlat", "rtt_colorbar", "rtt_norm"]
+__all__ = [
+    "MapLayers",
+    "draw_estimate",
+    "draw_scale_bar",
+    "great_circle_lonlat",
+    "rtt_colorbar",
+    "rtt_norm",
+]
 
 
 @dataclass
@@ -382,8 +389,7 @@ def _draw_posterior(cv: _Canvas, estimate: Estimate, levels: Sequence[float]) ->
             k = int(np.argmax(pts[:, 0]))
             cv.ax.annotate(
                 f"{level:.0%}", pts[k], xytext=(3, 0), textcoords="offset points", fontsize=7.5,
-                color=_mpl.REGION_EDGE, va="center", zorder=7,
-                path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")],
+                color=_mpl.REGION_EDGE, va="center", zorder=7, bbox=_mpl.LABEL_BOX,
             )
     top = max(levels)
     cv.layers.region_outlines = cv.layers.contours.get(top, [])
@@ -568,34 +574,38 @@ def _draw_labels(
 
 
 def _draw_scale_bar(cv: _Canvas) -> None:
-    """A scale bar in km at the lower left: black and white halves (each half the length), its
-    length written above; true where it is drawn (:func:`~rttgeo.plot.scalebar.scale_bar`)."""
-    from matplotlib import patheffects
+    cv.layers.scale_bar = draw_scale_bar(cv.ax, cv.view)
+
+
+def draw_scale_bar(ax: Any, view: MapView) -> tuple[float, float, float, float] | None:
+    """A scale bar in km at the lower left of ``view`` on ``ax``: black and white halves (each
+    half the length), its length written above; true where it is drawn
+    (:func:`~rttgeo.plot.scalebar.scale_bar`). Returns (x0_km, x1_km, y_km, length_km), or None
+    on a world view (none drawn)."""
     from matplotlib.patches import Rectangle
 
-    bar = scale_bar(cv.view)
+    bar = scale_bar(view)
     if bar is None:
-        return
+        return None
     x0, x1, y, length_km = bar
-    cv.layers.scale_bar = bar
-    h = 0.012 * cv.view.height_km
+    h = 0.012 * view.height_km
     mid = (x0 + x1) / 2.0
-    pad = 0.012 * cv.view.width_km
-    cv.ax.add_patch(  # a light backing, so that lines under the bar do not cross it
+    pad = 0.012 * view.width_km
+    ax.add_patch(  # a light backing, so that lines under the bar do not cross it
         Rectangle(
             (x0 - pad, y - 1.5 * h), (x1 - x0) + 2 * pad, 5.6 * h,
             facecolor="white", edgecolor="none", alpha=0.85, zorder=10.5,
         )
     )
     for a, b, colour in ((x0, mid, "black"), (mid, x1, "white")):
-        cv.ax.add_patch(
+        ax.add_patch(
             Rectangle((a, y), b - a, h, facecolor=colour, edgecolor="black", lw=0.8, zorder=11)
         )
-    stroke = [patheffects.withStroke(linewidth=2.5, foreground="white")]
-    cv.ax.text(
+    ax.text(
         mid, y + 1.8 * h, f"{length_km:g} km", ha="center", va="bottom", fontsize=7.5, zorder=11,
-        path_effects=stroke, gid="scale-bar-label",
+        gid="scale-bar-label",
     )
+    return bar
 
 
 def _place_labels(
@@ -607,7 +617,6 @@ def _place_labels(
     """Annotate up to ``max_labels`` points (x, y, text), trying four positions around each and
     keeping a label only where it lies inside the axes and overlaps no other label, nor the
     markers at ``obstacles`` (data coordinates). Returns how many were placed."""
-    from matplotlib import patheffects
     from matplotlib.transforms import Bbox
 
     fig = ax.figure
@@ -619,7 +628,6 @@ def _place_labels(
     for ox, oy in obstacles:
         px, py = ax.transData.transform((ox, oy))
         boxes.append(Bbox.from_bounds(px - pad, py - pad, 2 * pad, 2 * pad))
-    stroke = [patheffects.withStroke(linewidth=2.5, foreground="white")]
     placed = 0
     for x, y, text in items:
         if placed >= max_labels:
@@ -639,7 +647,7 @@ def _place_labels(
                 va=va,
                 fontsize=7.5,
                 zorder=7,
-                path_effects=stroke,
+                bbox=_mpl.LABEL_BOX,
                 annotation_clip=True,
             )
             bb = ann.get_window_extent(renderer)
