@@ -18,8 +18,10 @@ signature made for one purpose (an answer to a landmark's nonce, a receipt, a ca
 valid for another. Key files: the private key is PKCS#8 PEM (``openssl pkey`` reads it), written
 with mode 0600; a public key is 64 hex digits (a ``.pub`` file holds them on one line).
 
-Costs on the project's VM (Python 3.11, OpenSSL through cryptography): sign 37 µs, verify ~100 µs,
-the public-key checks ~2 ms per new key (cached, 4,096 keys).
+Costs on the project's VM (Python 3.11, OpenSSL through cryptography): sign 37 µs, verify
+100-500 µs, the public-key checks ~2 ms per new key (cached, 4,096 keys). :func:`fast_signer`
+signs with libsodium (PyNaCl) where installed: 24 µs, the same signatures (Ed25519 is
+deterministic); the prover signs on its timed path with it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import functools
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +45,7 @@ __all__ = [
     "KEY_SIZE",
     "SIGNATURE_SIZE",
     "answer_message",
+    "fast_signer",
     "generate_key",
     "key_id",
     "load_private_key",
@@ -202,6 +206,25 @@ def public_bytes(private_key: Ed25519PrivateKey) -> bytes:
     """The 32-byte public key of ``private_key``."""
     ser = require("cryptography.hazmat.primitives.serialization", "verify")
     return private_key.public_key().public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
+
+
+def fast_signer(private_key: Ed25519PrivateKey) -> Callable[[bytes], bytes]:
+    """``sign(message) -> signature`` for ``private_key``: libsodium's (PyNaCl) if installed,
+    else OpenSSL's. Both give the same bytes; libsodium's takes 24 µs instead of 37 µs here."""
+    try:
+        from nacl.bindings import crypto_sign, crypto_sign_seed_keypair
+    except ImportError:  # pragma: no cover - pynacl is in the verify extra
+        return private_key.sign
+    ser = require("cryptography.hazmat.primitives.serialization", "verify")
+    seed = private_key.private_bytes(ser.Encoding.Raw, ser.PrivateFormat.Raw, ser.NoEncryption())
+    public, secret = crypto_sign_seed_keypair(seed)
+    if public != public_bytes(private_key):  # pragma: no cover - a broken installation
+        return private_key.sign
+
+    def sign(message: bytes) -> bytes:
+        return crypto_sign(message, secret)[:64]
+
+    return sign
 
 
 def key_id(key: bytes) -> str:

@@ -151,3 +151,17 @@ def test_bad_targets() -> None:
         Prover(key).run([ProveTarget("a", "127.0.0.1", 9, pk), ProveTarget("b", "127.0.0.1", 9, pk)])
     with pytest.raises(InputError, match="32 bytes"):
         Prover(key, challenge=b"short")
+
+
+def test_real_time_priority_is_used_where_allowed_and_restored(landmarks: Landmarks) -> None:
+    import os
+
+    _srv, target = landmarks.add("prio")
+    before = (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)
+    normal = Prover(crypto.generate_key(), rounds=1, rt_priority=0)
+    assert normal.run([target])[0].ok and normal.priority == "normal"
+    auto = Prover(crypto.generate_key(), rounds=1)
+    assert auto.run([target])[0].ok
+    if os.geteuid() == 0:
+        assert auto.priority == "SCHED_FIFO 5"
+    assert (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority) == before

@@ -307,6 +307,21 @@ def test_sessions_are_bounded_per_source(clock) -> None:  # type: ignore[no-unty
     assert send(lm, host.open()).op == LandmarkOp.NONCE and len(lm) == 1
 
 
+def test_finished_sessions_do_not_count_against_the_source(clock) -> None:  # type: ignore[no-untyped-def]
+    """A host that proves again and again (a daemon) is not refused: a session whose receipt was
+    fetched stops counting, and is the first to go when the table is full."""
+    lm = ChallengeResponder(crypto.generate_key(), landmark_id="x", lat_deg=0, lon_deg=0,
+                            mono_ns=clock.mono, real_ns=clock.real, max_sessions_per_source=2,
+                            max_sessions=3)
+    host = Host()
+    for _ in range(5):
+        run_session(lm, clock, host, [100])
+    assert len(lm) == 3  # the oldest finished ones were evicted
+    assert send(lm, host.open()).op == LandmarkOp.NONCE
+    assert send(lm, host.open()).op == LandmarkOp.NONCE
+    assert send(lm, host.open()).code == ChallengeError.BUSY  # two unfinished: the limit
+
+
 def test_replies_are_never_answered(landmark) -> None:  # type: ignore[no-untyped-def]
     reply = wire.encode_challenge(ChallengeMessage(
         MsgType.CHALLENGE_REPLY, LandmarkOp.NONCE, os.urandom(16), os.urandom(16), round=1,

@@ -223,3 +223,14 @@ def test_parse_public_key(tmp_path: Path, key) -> None:  # type: ignore[no-untyp
     f.write_text("zz" * 32)
     with pytest.raises(InputError, match="not hexadecimal"):
         crypto.parse_public_key(str(f))
+
+
+def test_the_fast_signer_gives_the_same_signatures(key) -> None:  # type: ignore[no-untyped-def]
+    """The prover signs with libsodium where installed; Ed25519 is deterministic, so its bytes
+    must be OpenSSL's."""
+    pytest.importorskip("nacl", reason="pynacl (verify extra) is not installed")
+    sign = crypto.fast_signer(key)
+    assert sign is not key.sign
+    for msg in (b"", crypto.CONTEXT_ANSWER + bytes(80), os.urandom(300)):
+        assert sign(msg) == key.sign(msg)
+        assert crypto.verify(crypto.public_bytes(key), sign(msg), msg)

@@ -6,6 +6,7 @@ Layout (one module per verb, so rooms can grow it independently)::
     api/locate.py     locate(...) -> LocateResult              (probes, then estimates)
     api/measure.py    measure(...) -> MeasureResult            (probes into a store; no estimate)
     api/evaluate.py   evaluate(mesh_or_path, methods=...) -> EvaluationResult
+    api/prove.py      prove(catalog, key, ...) -> ProveReport  (the host's signed challenge-response)
     api/verify.py     verify(...) -> VerifyResult              (as the verify room lands)
     api/atlas.py      RIPE Atlas verbs                          (as the atlas room lands)
     api/_results.py   the values every verb shares: Confidence, Measurement, Provenance
@@ -22,6 +23,7 @@ from rttgeo.api.estimate import estimate
 from rttgeo.api.evaluate import EvaluationResult, evaluate
 from rttgeo.api.locate import LocateResult, locate
 from rttgeo.api.measure import MeasureResult, measure
+from rttgeo.api.prove import ProveReport, prove
 from rttgeo.api.verify import VerifyResult, verify
 
 __all__ = [
@@ -31,11 +33,13 @@ __all__ = [
     "LocateResult",
     "MeasureResult",
     "Measurement",
+    "ProveReport",
     "Provenance",
     "VerifyResult",
     "estimate",
     "evaluate",
     "locate",
     "measure",
+    "prove",
     "verify",
 ]

@@ -30,6 +30,7 @@ class ProveReport:
     challenge: bytes
     results: tuple[ProveResult, ...]
     out: str = ""
+    priority: str = ""
 
     @property
     def receipts(self) -> int:
@@ -38,11 +39,15 @@ class ProveReport:
     def describe(self) -> str:
         """One line per landmark: the landmark-timed minimum RTT from its receipt, or the error."""
         lines = [f"host key {self.host_key.hex()}", f"challenge {self.challenge.hex()}"]
+        if self.priority:
+            lines.append(f"answered at {self.priority} priority")
         for r in self.results:
             if r.ok:
                 rec = decode_receipt(r.receipt)
+                own = sorted(r.answer_us)
                 lines.append(f"  {r.landmark_id:<24} {rec.min_rtt_ms:10.3f} ms  {rec.rounds} rounds "
-                             f"({rec.clock_name} clock)")
+                             f"({rec.clock_name} clock); this host answered in "
+                             f"{own[len(own) // 2]:.0f} µs (median, its own clock)")
             else:
                 lines.append(f"  {r.landmark_id:<24} failed: {r.error}")
         lines.append(f"{self.receipts} receipt(s) from {len(self.results)} landmark(s)"
@@ -61,6 +66,7 @@ def prove(
     retries: int = 4,
     parallel: int = 4,
     busy_poll: bool = False,
+    rt_priority: int | None = None,
     catalog_keys: Sequence[bytes] | None = None,
     out: str | Path | None = None,
     prover: Prover | None = None,
@@ -96,7 +102,7 @@ def prove(
         private_key = key if not isinstance(key, str | Path) else crypto.load_private_key(key)
         prover = Prover(private_key, challenge=os.urandom(32) if challenge is None else challenge,
                         rounds=rounds, timeout_s=timeout_s, retries=retries, parallel=parallel,
-                        busy_poll=busy_poll)
+                        busy_poll=busy_poll, rt_priority=rt_priority)
     got = {r.landmark_id: r for r in prover.run(targets)} if targets else {}
     got.update({r.landmark_id: r for r in skipped})
     results = tuple(got[lm.id] for lm in cat.landmarks if lm.id in got)
@@ -106,4 +112,5 @@ def prove(
             out, host_key=prover.public_key, challenge=prover.challenge,
             receipts=[(r.landmark_id, r.receipt) for r in results if r.ok],
             failures=[(r.landmark_id, r.error) for r in results if not r.ok]))
-    return ProveReport(prover.public_key, prover.challenge, results, written)
+    return ProveReport(prover.public_key, prover.challenge, results, written,
+                       getattr(prover, "priority", ""))

@@ -37,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="random seed of the host choice (with --from-dataset; default 0)")
     u.add_argument("--no-serve", action="store_true",
                    help="do not start 'rttgeo serve' on the landmarks (ICMP only)")
+    u.add_argument("--signed", action="store_true",
+                   help="landmarks sign (rttgeo serve --key); write a signed catalog (docs/verify.md)")
     u.add_argument("--engine", choices=("auto", "c", "python"), default="auto",
                    help="delay engine: compiled C (default when a C compiler exists) or Python")
     add_convention(u, json_help="print the lab (id, run dir, catalog, hosts) as JSON")
@@ -94,7 +96,10 @@ def _up(args: argparse.Namespace) -> int:
                                 name=f"{args.from_dataset}-s{args.seed}")
     else:
         world = load_world(args.world)
-    lab = up(world, serve=False if args.no_serve else None, engine=args.engine)
+    if args.signed and args.no_serve:
+        raise WorldError("--signed needs the landmark servers (drop --no-serve)", field="--signed")
+    lab = up(world, serve=False if args.no_serve else None, engine=args.engine,
+             signed=args.signed)
     info = _describe(lab)
     if args.json:
         print(json.dumps(info, indent=1))
@@ -102,6 +107,8 @@ def _up(args: argparse.Namespace) -> int:
         print(f"lab {lab.id} up: world {world.name!r}, {len(world)} hosts in {info['network']}")
         print(f"  run dir  {lab.run_dir}")
         print(f"  catalog  {lab.catalog_path}")
+        if lab.state.get("signed"):
+            print(f"  signed   {lab.signed_catalog_path} (catalog key {lab.catalog_key_path})")
         for h in lab.hosts[:8]:
             print(f"  {h.role:8s} {h.name:20s} {h.address:15s} ({h.lat_deg:.3f}, {h.lon_deg:.3f})")
         if len(lab.hosts) > 8:
@@ -122,6 +129,8 @@ def _describe(lab: Any) -> dict[str, Any]:
         "network": lab.state.get("network"),
         "run_dir": str(lab.run_dir),
         "catalog": str(lab.catalog_path),
+        "signed_catalog": str(lab.signed_catalog_path) if lab.state.get("signed") else None,
+        "catalog_key": str(lab.catalog_key_path) if lab.state.get("signed") else None,
         "engine_alive": lab.engine_pid() is not None,
         "engine_kind": lab.state.get("engine", "c"),
         "hosts": [

@@ -59,7 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="timeouts in a row before a landmark is given up (default 4)")
     p.add_argument("--parallel", type=int, default=4, help="sessions at once (default 4)")
     p.add_argument("--busy-poll", action="store_true",
-                   help="poll the socket instead of sleeping: faster answers, one busy core")
+                   help="poll the socket instead of sleeping while sessions run: faster answers, "
+                   "one busy core (best with a real-time priority)")
+    p.add_argument("--rt-priority", type=int, default=None, metavar="N",
+                   help="SCHED_FIFO priority of the sessions, 1-99, or 0 for normal scheduling "
+                   "(default: 5 where allowed, i.e. root or CAP_SYS_NICE, else normal)")
     p.set_defaults(handler=_prove)
 
 
@@ -119,6 +123,7 @@ def _prove(args: argparse.Namespace) -> int:
         (0 < args.timeout <= 60, "--timeout", "in (0, 60] seconds"),
         (0 <= args.retries <= 100, "--retries", "in [0, 100]"),
         (1 <= args.parallel <= 1024, "--parallel", "in [1, 1024]"),
+        (args.rt_priority is None or 0 <= args.rt_priority <= 99, "--rt-priority", "in [0, 99]"),
     ):
         if not ok:
             raise InputError(f"must be {rule}", field=option)
@@ -126,7 +131,8 @@ def _prove(args: argparse.Namespace) -> int:
     report = prove(
         args.catalog, args.key, landmarks=args.landmark, challenge=parse_challenge(args.challenge),
         rounds=args.rounds, timeout_s=args.timeout, retries=args.retries,
-        parallel=args.parallel, busy_poll=args.busy_poll, catalog_keys=keys or None,
+        parallel=args.parallel, busy_poll=args.busy_poll, rt_priority=args.rt_priority,
+        catalog_keys=keys or None,
         out=args.out,
     )
     print(report.describe())

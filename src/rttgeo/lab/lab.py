@@ -5,7 +5,8 @@ Layout of one lab with id ``ID`` (4 hex digits, random, distinct from every othe
 - run dir ``/run/rttgeo-lab/ID/`` (``$RTTGEO_LAB_RUN`` overrides the root): ``state.json`` (hosts,
   namespaces, addresses, pids), ``world.json`` (the resolved world), ``catalog.csv`` (the landmarks
   for ``rttgeo locate --landmarks``), ``hosts.csv``, the engine's config, log and stats, and one log
-  per landmark server under ``logs/``;
+  per landmark server under ``logs/``; with ``signed``, ``keys/`` (each landmark's Ed25519 key and
+  the catalog signer's, mode 0600), ``catalog.signed.json`` and ``catalog.pub``;
 - one network namespace per host, ``rttgeo-ID-NAME``, holding the TUN device ``rgID-K`` (K = host
   index) with the host's address (/32) and a route to the lab's block through it;
 - one address block per lab, carved from 198.18.0.0/15 (default /22, 1,022 hosts), never overlapping
@@ -141,6 +142,16 @@ class Lab:
         return self.run_dir / "catalog.csv"
 
     @property
+    def signed_catalog_path(self) -> Path:
+        """The signed catalog of a lab brought up with ``signed`` (docs/verify.md)."""
+        return self.run_dir / "catalog.signed.json"
+
+    @property
+    def catalog_key_path(self) -> Path:
+        """The public key (hex) that signed :attr:`signed_catalog_path`: what verifiers trust."""
+        return self.run_dir / "catalog.pub"
+
+    @property
     def world(self) -> World:
         """The resolved world the lab runs (RTT matrix as configured)."""
         return parse_world(json.loads((self.run_dir / "world.json").read_text()),
@@ -215,6 +226,7 @@ def up(
     rt_priority: int = DEFAULT_RT_PRIORITY,
     engine: str = "auto",
     ready_timeout_s: float = 60.0,
+    signed: bool = False,
 ) -> Lab:
     """Build ``world`` as a lab and return it; on any failure, everything built so far is removed.
 
@@ -222,6 +234,8 @@ def up(
     ``bias_ns`` is subtracted from every one-way delay (0 by default; see docs/lab.md).
     ``rt_priority``: SCHED_FIFO priority of the engine (0 = normal scheduling).
     ``engine``: ``c``, ``python`` or ``auto`` (C if a compiler is found; see rttgeo.lab.engine).
+    ``signed``: give every landmark an Ed25519 key, run ``rttgeo serve --key``, and write a signed
+    catalog (:attr:`Lab.signed_catalog_path`) and its signer's public key (docs/verify.md).
     Raises :class:`LabError` if not root or namespaces / TUN are missing.
     """
     netns.check_capable()
@@ -264,6 +278,7 @@ def up(
             "engine": engine_kind,
             "engine_argv": engine_argv,
             "server_pids": {},
+            "signed": bool(signed and serve),
             "hosts": hosts,
         }
         _write_json(run_dir / "state.json", state)
@@ -343,6 +358,8 @@ def _build(world: World, run_dir: Path, state: dict[str, Any], engine_argv: list
                            f"{run_dir / 'engine.log'}")
         time.sleep(0.005)
 
+    if state.get("signed"):
+        _make_keys(run_dir, state)
     if serve:
         _start_servers(world, run_dir, state, ready_timeout_s)
     _write_catalog(run_dir, state)
@@ -361,6 +378,8 @@ def _start_servers(world: World, run_dir: Path, state: dict[str, Any], timeout_s
             "--lat", repr(h["lat_deg"]), "--lon", repr(h["lon_deg"]),
             "--port", str(port), "--tcp", "--bind", h["address"], "--id", h["name"],
         ]
+        if state.get("signed"):
+            argv += ["--key", str(run_dir / "keys" / f"{h['name']}.key")]
         with open(run_dir / "logs" / f"{h['name']}.log", "ab") as log:
             p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                  start_new_session=True)
@@ -390,14 +409,38 @@ def _tcp_listening(ns: str, address: str, port: int) -> bool:
     return bool(netns.in_netns(ns, probe))
 
 
+def _make_keys(run_dir: Path, state: dict[str, Any]) -> None:
+    """An Ed25519 key per landmark and one for the catalog signer, under ``keys/`` (mode 0600)."""
+    from rttgeo import crypto
+
+    (run_dir / "keys").mkdir(mode=0o700)
+    for h in state["hosts"]:
+        if h["role"] == "landmark":
+            key = crypto.generate_key()
+            crypto.save_private_key(key, run_dir / "keys" / f"{h['name']}.key")
+            h["public_key"] = crypto.public_bytes(key).hex()
+    crypto.save_private_key(crypto.generate_key(), run_dir / "keys" / "catalog.key")
+    _write_json(run_dir / "state.json", state)
+
+
 def _write_catalog(run_dir: Path, state: dict[str, Any]) -> None:
+    signed = bool(state.get("signed"))
     with open(run_dir / "catalog.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["id", "lat_deg", "lon_deg", "address", "port", "protocols"])
+        w.writerow(["id", "lat_deg", "lon_deg", "address", "port", "protocols"]
+                   + (["public_key"] if signed else []))
         for h in state["hosts"]:
             if h["role"] == "landmark":
                 w.writerow([h["name"], h["lat_deg"], h["lon_deg"], h["address"], state["port"],
-                            "icmp;tcp;udp"])
+                            "icmp;tcp;udp"] + ([h["public_key"]] if signed else []))
+    if signed:
+        from rttgeo import crypto
+        from rttgeo.catalog.signed import sign_catalog
+
+        key = crypto.load_private_key(run_dir / "keys" / "catalog.key")
+        sign_catalog(run_dir / "catalog.csv", key, run_dir / "catalog.signed.json",
+                     name=f"lab-{state['id']}")
+        (run_dir / "catalog.pub").write_text(crypto.public_bytes(key).hex() + "\n")
     with open(run_dir / "hosts.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["name", "role", "lat_deg", "lon_deg", "address", "netns"])

@@ -4,9 +4,14 @@ The answer path is what a landmark's RTT contains besides the network: the host'
 parse, the Ed25519 signature (37 µs with OpenSSL on the project's VM) and ``sendto``. It is kept
 short: the reply is recognised at fixed offsets (a NONCE always carries its CHALLENGE TLV at offset
 44), the answer is concatenated from pre-built parts, the next request id is drawn after the send,
-the garbage collector is off while sessions run, and with ``busy_poll`` the socket is polled without
-sleeping (no wake-up at all, at the price of a busy core while the sessions last). Everything else
-(the full decode, the landmark's announced key, retransmissions) happens after the answer left.
+the garbage collector is off while sessions run. The sessions run at SCHED_FIFO priority
+``rt_priority`` (default :data:`DEFAULT_RT_PRIORITY` where allowed: root or CAP_SYS_NICE; else at
+normal priority), so a busy machine's other processes cannot delay the host's wake-up or preempt its
+answer; with ``busy_poll`` the socket is polled without sleeping (no wake-up at all, and the signing
+code stays in the caches, at the price of a busy core while the sessions last: use it with a
+real-time priority, as a spinning process at normal priority loses its CPU on a busy machine).
+Everything else (the full decode, the landmark's announced key, retransmissions) happens after the
+answer left. Figures: docs/verify.md, "Timing cost".
 
 A lost datagram costs a timeout: a host asks for a fresh nonce (NEXT), re-opens, or asks for the
 receipt again; after ``retries`` timeouts in a row the landmark is given up with a reason.
@@ -25,14 +30,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rttgeo import crypto, wire
-from rttgeo.errors import InputError, MeasurementError, VerificationError
+from rttgeo.errors import InputError, MeasurementError, PermissionDenied, VerificationError
 from rttgeo.receipt import decode_receipt
 from rttgeo.wire import ChallengeError, ChallengeMessage, HostOp, LandmarkOp, MsgType
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-__all__ = ["ProveResult", "ProveTarget", "Prover"]
+__all__ = ["DEFAULT_RT_PRIORITY", "ProveResult", "ProveTarget", "Prover"]
+
+#: SCHED_FIFO priority of the sessions when the process may use one (below the lab engine's 10).
+DEFAULT_RT_PRIORITY = 5
 
 _H3 = wire.MAGIC + bytes([wire.VERSION, MsgType.CHALLENGE_REQUEST, 0, 0])
 _ANSWER_OP = bytes([HostOp.ANSWER, 0])
@@ -93,7 +101,9 @@ class Prover:
     """Answer landmarks' nonces with ``private_key``; ``challenge``: 32 bytes bound into every
     receipt (a verifier's freshness challenge). ``rounds`` per landmark (1-64), ``timeout_s``
     before a retransmission, ``retries`` timeouts in a row before giving a landmark up,
-    ``parallel`` sessions at once, ``busy_poll`` to spin instead of sleeping in ``recvfrom``."""
+    ``parallel`` sessions at once, ``busy_poll`` to spin instead of sleeping in ``recvfrom``,
+    ``rt_priority`` SCHED_FIFO priority during the sessions (1-99; 0 = normal scheduling; None =
+    :data:`DEFAULT_RT_PRIORITY` if allowed, else normal). :attr:`priority` says what was used."""
 
     def __init__(
         self,
@@ -105,13 +115,16 @@ class Prover:
         retries: int = 4,
         parallel: int = 4,
         busy_poll: bool = False,
+        rt_priority: int | None = None,
     ) -> None:
         if len(challenge) != 32:
             raise InputError("the challenge must be 32 bytes (64 hex digits)", field="challenge")
         if not 1 <= rounds <= 64:
             raise InputError("rounds must be in [1, 64]", field="rounds")
-        if not (timeout_s > 0 and retries >= 0 and parallel >= 1):
-            raise InputError("timeout_s must be > 0, retries >= 0, parallel >= 1")
+        if not (timeout_s > 0 and retries >= 0 and parallel >= 1
+                and (rt_priority is None or 0 <= rt_priority <= 99)):
+            raise InputError("timeout_s must be > 0, retries >= 0, parallel >= 1, "
+                             "rt_priority in [0, 99]")
         self._key = private_key
         self.public_key = crypto.public_bytes(private_key)
         self.challenge = bytes(challenge)
@@ -120,6 +133,9 @@ class Prover:
         self.retries = retries
         self.parallel = parallel
         self.busy_poll = busy_poll
+        self.rt_priority = rt_priority
+        #: the scheduling of the last run: "SCHED_FIFO 5" or "normal"
+        self.priority = "normal"
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self, targets: Sequence[ProveTarget]) -> list[ProveResult]:
@@ -149,19 +165,23 @@ class Prover:
             by_addr[st.sockaddr[:2]] = st
         gc_was_enabled = gc.isenabled()
         gc.disable()
+        policy = None
         try:
             with sock:
                 if self.busy_poll:
                     sock.setblocking(False)
+                policy = self._raise_priority()
                 self._loop(sock, states, by_addr)
         finally:
+            if policy is not None:
+                os.sched_setscheduler(0, *policy)
             if gc_was_enabled:
                 gc.enable()
         return [self._result(st) for st in states]
 
     def _loop(self, sock: socket.socket, states: list[_State], by_addr: dict) -> None:  # type: ignore[type-arg]
         mono = time.monotonic_ns
-        sign = self._key.sign
+        sign = crypto.fast_signer(self._key)
         sendto = sock.sendto
         recvfrom = sock.recvfrom
         busy = self.busy_poll
@@ -228,6 +248,23 @@ class Prover:
                 self._on_other(sock, st, data)
             if st.phase >= _OK:
                 active.remove(st)
+
+    def _raise_priority(self) -> tuple | None:  # type: ignore[type-arg]
+        """Switch to SCHED_FIFO; the policy to restore, or None if unchanged."""
+        self.priority = "normal"
+        prio = DEFAULT_RT_PRIORITY if self.rt_priority is None else self.rt_priority
+        if not prio or not hasattr(os, "sched_setscheduler"):
+            return None
+        policy = (os.sched_getscheduler(0), os.sched_getparam(0))
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(prio))
+        except PermissionError:
+            if self.rt_priority is None:
+                return None  # not allowed here: normal priority, as documented
+            raise PermissionDenied("a real-time priority needs root or CAP_SYS_NICE: run as root "
+                                   "or pass --rt-priority 0") from None
+        self.priority = f"SCHED_FIFO {prio}"
+        return policy
 
     # -- everything off the fast path ---------------------------------------------------------------
     def _on_other(self, sock: socket.socket, st: _State, data: bytes) -> None:

@@ -82,6 +82,7 @@ class _Session:
     last_answered: bytes = b""
     rtts_ns: list[int] = field(default_factory=list)
     receipt: bytes = b""
+    counted: bool = True  # counts against its source's limit (until its receipt is fetched)
 
 
 def _clock_pair(mono: Callable[[], int], real: Callable[[], int]) -> tuple[int, int]:
@@ -200,6 +201,8 @@ class ChallengeResponder:
         if crypto.public_key_problem(msg.key, subgroup=False):
             return self._error(msg, ChallengeError.BAD_KEY)
         self._purge(now_mono)
+        if len(self._sessions) >= self.max_sessions:
+            self._evict_finished()
         if self._per_source.get(peer[0], 0) >= self.max_per_source or (
             len(self._sessions) >= self.max_sessions
         ):
@@ -249,6 +252,7 @@ class ChallengeResponder:
     def _receipt(self, msg: ChallengeMessage, session: _Session) -> bytes:
         if not session.receipt:
             return self._error(msg, ChallengeError.NOT_DONE)
+        self._uncount(session)  # finished: kept only so that a lost receipt can be fetched again
         return wire.encode_challenge(ChallengeMessage(
             MsgType.CHALLENGE_REPLY, LandmarkOp.RECEIPT, msg.nonce, session.sid,
             round=session.answered, receipt=session.receipt))
@@ -308,11 +312,23 @@ class ChallengeResponder:
 
     def _close(self, s: _Session) -> None:
         if self._sessions.pop(s.sid, None) is not None:
+            self._uncount(s)
+
+    def _uncount(self, s: _Session) -> None:
+        if s.counted:
+            s.counted = False
             left = self._per_source.get(s.peer[0], 1) - 1
             if left > 0:
                 self._per_source[s.peer[0]] = left
             else:
                 self._per_source.pop(s.peer[0], None)
+
+    def _evict_finished(self) -> None:
+        """Make room by dropping the oldest session whose receipt was already fetched."""
+        for s in self._sessions.values():
+            if not s.counted:
+                self._close(s)
+                return
 
     def _purge(self, now_mono: int) -> None:
         """Drop expired sessions (oldest first: they are kept in opening order)."""

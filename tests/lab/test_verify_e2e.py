@@ -1,0 +1,138 @@
+"""End to end (root): the signed challenge-response in ``rttgeo lab --signed``. Landmarks run
+``rttgeo serve --key``; a target runs ``rttgeo prove``; the landmark-timed RTTs in the receipts are
+the lab's configured ones (never shorter); a host that adds delay only looks farther; an
+accomplice without the host's key fails on the signature."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("cryptography", reason="the verify extra (cryptography) is not installed")
+
+from rttgeo import crypto
+from rttgeo.catalog.signed import load_signed_catalog
+from rttgeo.lab.world import parse_world
+from rttgeo.verify.evidence import build_bundle
+
+pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(240)]
+
+#: Landmark-timed minimum RTT minus the configured one, ms: the engine's two wake-ups and the
+#: host's answer (~0.1 ms) with a margin for a loaded 2-core machine; never below -0.01.
+TOL_MS = 1.0
+CHALLENGE = "c0" * 32
+
+WORLD = {
+    "name": "verify-e2e",
+    "delay": {"model": "geography", "fraction_of_c": 0.6667, "inflation": 1.4},
+    "network": {"prefix_len": 27, "port": 4343},
+    "hosts": [
+        {"name": "paris", "lat_deg": 48.8566, "lon_deg": 2.3522},
+        {"name": "london", "lat_deg": 51.5074, "lon_deg": -0.1278},
+        {"name": "frankfurt", "lat_deg": 50.1109, "lon_deg": 8.6821},
+        {"name": "madrid", "lat_deg": 40.4168, "lon_deg": -3.7038},
+        {"name": "rome", "lat_deg": 41.9028, "lon_deg": 12.4964},
+        {"name": "warsaw", "lat_deg": 52.2297, "lon_deg": 21.0122},
+        # the honest host, the same place adding 4 ms to every RTT, and an accomplice in Madrid
+        {"name": "lyon", "lat_deg": 45.764, "lon_deg": 4.8357, "role": "target"},
+        {"name": "lyon-slow", "lat_deg": 45.764, "lon_deg": 4.8357, "role": "target",
+         "access_ms": 4.0},
+        {"name": "toledo", "lat_deg": 39.8628, "lon_deg": -4.0273, "role": "target"},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def signed_lab(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """One signed lab for the module (built once: starting six servers takes a while)."""
+    from rttgeo.lab import down, up
+
+    from .lab_helpers import lab_unavailable
+
+    why = lab_unavailable()
+    if why:
+        pytest.skip(why)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RTTGEO_LAB_RUN", str(tmp_path_factory.mktemp("run")))  # a private run root
+        lab = up(parse_world(WORLD, where="verify-e2e"), serve=True, signed=True)
+        try:
+            yield lab
+        finally:
+            down(lab.id, force=True)
+
+
+def _prove(lab, host: str, work: Path, *extra: str) -> tuple[int, str, Path]:  # type: ignore[no-untyped-def]
+    key = work / f"{host}.key"
+    if not key.exists():
+        crypto.save_private_key(crypto.generate_key(), key)
+    out = work / f"{host}.receipts.json"
+    r = lab.exec(host, [sys.executable, "-m", "rttgeo", "prove", "--key", str(key), "--catalog",
+                        str(lab.signed_catalog_path), "--catalog-key", str(lab.catalog_key_path),
+                        "--out", str(out), "--challenge", CHALLENGE, "--rounds", "5", *extra],
+                 timeout_s=180)
+    return r.returncode, r.stdout + r.stderr, out
+
+
+def _configured_ms(lab, host: str, ids: list[str]) -> np.ndarray:  # type: ignore[no-untyped-def]
+    names = [h.name for h in lab.world.hosts]
+    i = names.index(host)
+    return np.array([lab.world.rtt_ms[i, names.index(lid)] for lid in ids])
+
+
+def test_the_signed_lab_and_an_honest_host(signed_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    lab = signed_lab
+    catalog = load_signed_catalog(lab.signed_catalog_path, trusted_keys=[
+        crypto.parse_public_key(str(lab.catalog_key_path))])
+    assert [lm.id for lm in catalog.landmarks] == ["paris", "london", "frankfurt", "madrid",
+                                                   "rome", "warsaw"]
+    code, out, receipts = _prove(lab, "lyon", tmp_path)
+    assert code == 0, out
+    ev = build_bundle(receipts, catalog, tmp_path / "bundle.json",
+                      challenge=bytes.fromhex(CHALLENGE))
+    assert len(ev) == 6, out
+    ids = [lm.id for lm in ev.landmarks]
+    err = ev.rtt_ms - _configured_ms(lab, "lyon", ids)
+    assert err.min() >= -0.01, f"a landmark-timed RTT is shorter than the path: {err}"
+    assert err.max() < TOL_MS, f"landmark-timed RTT - configured, ms: {np.round(err, 3)}"
+    print("landmark-timed min RTT - configured (ms):", dict(zip(ids, np.round(err, 3),
+                                                              strict=True)))
+
+
+def test_a_host_that_adds_delay_only_looks_farther(signed_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    lab = signed_lab
+    catalog = load_signed_catalog(lab.signed_catalog_path, trusted_keys=None)
+    code, out, receipts = _prove(lab, "lyon-slow", tmp_path)
+    assert code == 0, out
+    ev = build_bundle(receipts, catalog)
+    ids = [lm.id for lm in ev.landmarks]
+    configured = _configured_ms(lab, "lyon-slow", ids)  # includes its 4 ms access delay
+    assert np.all(ev.rtt_ms >= configured - 0.01)
+    assert np.all(ev.rtt_ms >= _configured_ms(lab, "lyon", ids) + 4.0 - 0.01)
+
+
+def test_a_keyless_accomplice_fails_on_the_signature(signed_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The accomplice in Toledo (near Madrid) opens sessions in the host's name (its public key)
+    but cannot sign with the host's key: every landmark refuses it, no receipt exists."""
+    from rttgeo.prove import Prover, ProveTarget
+
+    lab = signed_lab
+    catalog = load_signed_catalog(lab.signed_catalog_path, trusted_keys=None)
+    host_public = crypto.public_bytes(crypto.generate_key())  # the host keeps its private key
+
+    class Accomplice(Prover):
+        """Sends the host's public key in OPEN, signs with a key of its own."""
+
+    cheat = Accomplice(crypto.generate_key(), challenge=bytes.fromhex(CHALLENGE), rounds=3,
+                       timeout_s=0.5, retries=2)
+    cheat.public_key = host_public
+    targets = [ProveTarget(lm.id, lm.address, lm.port or 0, pk)
+               for lm, pk in zip(catalog.landmarks, catalog.public_keys, strict=True)]
+    results = lab.in_host("toledo", lambda: cheat.run(targets))
+    assert [r.error for r in results] == ["the landmark refused: bad_signature"] * len(targets)
+    assert not any(r.ok for r in results)
+    for lm in catalog.landmarks:  # the landmarks are still serving, without a traceback
+        log = (lab.run_dir / "logs" / f"{lm.id}.log").read_text()
+        assert "Traceback" not in log, log
