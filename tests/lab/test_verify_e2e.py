@@ -1,11 +1,15 @@
 """End to end (root): the signed challenge-response in ``rttgeo lab --signed``. Landmarks run
-``rttgeo serve --key``; a target runs ``rttgeo prove``; the landmark-timed RTTs in the receipts are
-the lab's configured ones (never shorter); a host that adds delay only looks farther; an
-accomplice without the host's key fails on the signature."""
+``rttgeo serve --key``; a target runs ``rttgeo prove``; ``rttgeo verify --receipts`` and
+``--check`` decide from what the landmarks signed. The landmark-timed RTTs are the lab's
+configured ones (never shorter); an honest claim is proven and false ones are refuted or
+undecided; a host that adds delay (in the path, or by sleeping before chosen landmarks) cannot get
+a false claim proven; an accomplice without the host's key fails on the signature."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +80,20 @@ def _prove(lab, host: str, work: Path, *extra: str) -> tuple[int, str, Path]:  #
     return r.returncode, r.stdout + r.stderr, out
 
 
+def _verify(lab, work: Path, *args: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """``rttgeo verify`` as any third party runs it: offline, trusting only the catalog key."""
+    r = subprocess.run([sys.executable, "-m", "rttgeo", "verify", "--catalog",
+                        str(lab.signed_catalog_path), "--catalog-key", str(lab.catalog_key_path),
+                        *args], capture_output=True, text=True, timeout=300, cwd=work)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r.returncode, r.stdout + r.stderr
+
+
+PROVEN, REFUTED, UNDECIDED = 0, 10, 11
+MADRID_200 = ("--claim", "40.4168,-3.7038", "--radius-km", "200")
+WARSAW_200 = ("--claim", "52.2297,21.0122", "--radius-km", "200")
+
+
 def _configured_ms(lab, host: str, ids: list[str]) -> np.ndarray:  # type: ignore[no-untyped-def]
     names = [h.name for h in lab.world.hosts]
     i = names.index(host)
@@ -99,6 +117,18 @@ def test_the_signed_lab_and_an_honest_host(signed_lab, tmp_path: Path) -> None: 
     assert err.max() < TOL_MS, f"landmark-timed RTT - configured, ms: {np.round(err, 3)}"
     print("landmark-timed min RTT - configured (ms):", dict(zip(ids, np.round(err, 3),
                                                               strict=True)))
+    # the verifier: receipts -> bundle, and decisions anyone can re-check from the bundle
+    bundle = tmp_path / "verified.json"
+    code, out = _verify(lab, tmp_path, "--receipts", str(receipts), "--challenge", CHALLENGE,
+                        "--bundle-out", str(bundle), "--not-country", "CN")
+    assert code == PROVEN, out
+    code, out = _verify(lab, tmp_path, "--check", str(bundle), "--claim", "45.764,4.8357",
+                        "--radius-km", "1500")
+    assert code == PROVEN, out
+    code, out = _verify(lab, tmp_path, "--check", str(bundle), *WARSAW_200)
+    assert code == REFUTED, out
+    code, out = _verify(lab, tmp_path, "--check", str(bundle), *MADRID_200)
+    assert code in (REFUTED, UNDECIDED), out
 
 
 def test_a_host_that_adds_delay_only_looks_farther(signed_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -111,6 +141,52 @@ def test_a_host_that_adds_delay_only_looks_farther(signed_lab, tmp_path: Path) -
     configured = _configured_ms(lab, "lyon-slow", ids)  # includes its 4 ms access delay
     assert np.all(ev.rtt_ms >= configured - 0.01)
     assert np.all(ev.rtt_ms >= _configured_ms(lab, "lyon", ids) + 4.0 - 0.01)
+    for claim in (MADRID_200, WARSAW_200):
+        code, out = _verify(lab, tmp_path, "--receipts", str(receipts), *claim)
+        assert code in (REFUTED, UNDECIDED), out
+
+
+def test_a_host_sleeping_to_look_like_madrid_is_not_proven_there(signed_lab,  # type: ignore[no-untyped-def]
+                                                                 tmp_path: Path) -> None:
+    """The optimal shaping toward a claimed place: before answering each landmark the host in
+    Lyon waits what would make its RTT Madrid's (it cannot shorten the ones Madrid would have
+    shorter). The false claim is never proven, and the RTTs stay landmark-timed."""
+    from rttgeo.api.prove import prove
+    from rttgeo.prove import Prover
+    from rttgeo.verify.evidence import write_receipts
+
+    lab = signed_lab
+    catalog = load_signed_catalog(lab.signed_catalog_path, trusted_keys=None)
+    ids = [lm.id for lm in catalog.landmarks]
+    from_lyon = _configured_ms(lab, "lyon", ids)
+    names = [h.name for h in lab.world.hosts]
+    madrid = lab.world.rtt_ms[names.index("madrid")]
+    from_madrid = np.array([0.0 if lid == "madrid" else madrid[names.index(lid)] for lid in ids])
+    wait_s = {pk: max(0.0, (m - ly) / 1000) for pk, m, ly in
+              zip(catalog.public_keys, from_madrid, from_lyon, strict=True)}
+    offset = len(crypto.CONTEXT_ANSWER) + 16
+
+    class Shaper(Prover):
+        def _signer(self):  # type: ignore[no-untyped-def]
+            sign = super()._signer()
+
+            def slow_sign(message: bytes) -> bytes:
+                time.sleep(wait_s[message[offset : offset + 32]])
+                return sign(message)
+
+            return slow_sign
+
+    shaper = Shaper(crypto.generate_key(), challenge=bytes.fromhex(CHALLENGE), rounds=3)
+    report = lab.in_host("lyon", lambda: prove(catalog, "unused", prover=shaper))
+    assert report.receipts == len(ids), report.describe()
+    receipts = write_receipts(tmp_path / "shaped.json", host_key=report.host_key,
+                              challenge=report.challenge,
+                              receipts=[(r.landmark_id, r.receipt) for r in report.results])
+    ev = build_bundle(receipts, catalog)
+    assert np.all(ev.rtt_ms >= np.maximum(from_lyon, from_madrid) - 0.01)
+    for claim in (MADRID_200, ("--claim", "40.4168,-3.7038", "--radius-km", "600")):
+        code, out = _verify(lab, tmp_path, "--receipts", str(receipts), *claim)
+        assert code in (REFUTED, UNDECIDED), out
 
 
 def test_a_keyless_accomplice_fails_on_the_signature(signed_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     data.add_argument("--target", help="target id when the file holds several")
     data.add_argument("--landmarks", metavar="CATALOG",
                       help="landmark catalog (CSV/JSON; default: bundled catalog)")
+    from rttgeo.cli.evidence_args import add_evidence_arguments
+
+    add_evidence_arguments(p)
     how = p.add_argument_group("decision")
     how.add_argument("--mode", choices=("sound", "calibrated"), default="sound",
                      help="sound (default: radii at c, never fooled by added delay) or calibrated")
@@ -103,8 +106,14 @@ def build_claim(args: argparse.Namespace) -> Any:
 
 def rtt_source(args: argparse.Namespace) -> tuple[Any, Any]:
     """(rtts_or_evidence, landmarks) for ``verify`` from the input options."""
+    from rttgeo.cli.evidence_args import evidence_from_args
+
+    evidence = evidence_from_args(args)
+    if evidence is not None:
+        return evidence, None
     if args.rtts is None:
-        raise InputError("give the RTTs measured by the landmarks: --rtts FILE", field="--rtts")
+        raise InputError("give the RTTs measured by the landmarks: --rtts FILE, or signed evidence: "
+                         "--check BUNDLE or --receipts FILE with --catalog", field="--rtts")
     return args.rtts, args.landmarks
 
 

@@ -25,7 +25,7 @@ import ipaddress
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -181,7 +181,7 @@ class Prover:
 
     def _loop(self, sock: socket.socket, states: list[_State], by_addr: dict) -> None:  # type: ignore[type-arg]
         mono = time.monotonic_ns
-        sign = crypto.fast_signer(self._key)
+        sign = self._signer()
         sendto = sock.sendto
         recvfrom = sock.recvfrom
         busy = self.busy_poll
@@ -248,6 +248,11 @@ class Prover:
                 self._on_other(sock, st, data)
             if st.phase >= _OK:
                 active.remove(st)
+
+    def _signer(self) -> Callable[[bytes], bytes]:
+        """``sign(message)`` used on the answer path (experiments override it, e.g. a host that
+        waits before answering some landmarks: the message names the landmark's key)."""
+        return crypto.fast_signer(self._key)
 
     def _raise_priority(self) -> tuple | None:  # type: ignore[type-arg]
         """Switch to SCHED_FIFO; the policy to restore, or None if unchanged."""

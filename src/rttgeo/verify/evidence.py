@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from rttgeo import crypto
-from rttgeo.catalog.signed import SignedCatalog
+from rttgeo.catalog.signed import SignedCatalog, load_signed_catalog
 from rttgeo.errors import VerificationError
 from rttgeo.models import Landmark
 from rttgeo.receipt import Receipt, decode_receipt
@@ -43,6 +43,7 @@ __all__ = [
     "build_bundle",
     "check_bundle",
     "check_document",
+    "load_evidence",
     "write_bundle",
     "write_receipts",
 ]
@@ -274,3 +275,21 @@ def build_bundle(receipts_path: str | Path, catalog: SignedCatalog, out: str | P
     if out is not None:
         write_bundle(out, evidence, catalog)
     return evidence
+
+
+def load_evidence(*, catalog: str | Path, catalog_keys: Sequence[bytes],
+                  check: str | Path | None = None, receipts: str | Path | None = None,
+                  bundle_out: str | Path | None = None, challenge: bytes | None = None,
+                  max_span_s: float | None = None, max_age_s: float | None = None) -> Evidence:
+    """Evidence from a bundle (``check``) or a prover's receipts file (``receipts``, optionally
+    written out as a bundle), checked against the signed ``catalog`` whose signer must be one of
+    ``catalog_keys``. What ``rttgeo verify --check / --receipts`` does before deciding."""
+    if (check is None) == (receipts is None):
+        raise ValueError("give exactly one of check and receipts")
+    cat = load_signed_catalog(catalog, trusted_keys=catalog_keys)
+    span = DEFAULT_MAX_SPAN_S if max_span_s is None else max_span_s
+    if check is not None:
+        return check_bundle(check, cat, challenge=challenge, max_span_s=span, max_age_s=max_age_s)
+    assert receipts is not None
+    return build_bundle(receipts, cat, bundle_out, challenge=challenge, max_span_s=span,
+                        max_age_s=max_age_s)
