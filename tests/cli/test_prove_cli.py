@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -34,7 +35,7 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:  # type: ignore[no-unt
 def one_line_error(code: int, err: str, *needles: str) -> None:
     assert code == 2, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rttgeo: error:"), err
+    assert len(lines) == 1 and re.match(r"rttgeo( [a-z-]+)?: error: ", lines[0]), err
     assert "Traceback" not in err
     for n in needles:
         assert n in lines[0], lines[0]
@@ -121,8 +122,14 @@ def test_prove_with_nobody_answering_exits_3_and_records_why(tmp_path: Path, key
         code, out, _ = run(["prove", "--key", str(keys["host"]), "--catalog",
                             str(tmp_path / "cat.json"), "--out", str(tmp_path / "r.json"),
                             "--timeout", "0.05", "--retries", "1"], capsys)
-    assert code == 3
-    assert "mute" in out and "no answer to the session opening" in out
+        assert code == 3
+        assert "mute" in out and "no answer to the session opening" in out
+        code, out, err = run(["prove", "--key", str(keys["host"]), "--catalog",
+                              str(tmp_path / "cat.json"), "--out", str(tmp_path / "r.json"),
+                              "--timeout", "0.05", "--retries", "0", "--json", "-q"], capsys)
+    assert code == 3 and err == ""
+    report = json.loads(out)
+    assert report["receipts"] == 0 and report["landmarks"][0]["error"].startswith("no answer")
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["receipts"] == [] and doc["failures"][0]["landmark"] == "mute"
 

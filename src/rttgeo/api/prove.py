@@ -36,6 +36,24 @@ class ProveReport:
     def receipts(self) -> int:
         return sum(r.ok for r in self.results)
 
+    def to_json(self) -> dict[str, object]:
+        """The report as JSON: per landmark its receipt's minimum RTT and rounds, or the error."""
+        rows: list[dict[str, object]] = []
+        for r in self.results:
+            row: dict[str, object] = {"landmark": r.landmark_id, "address": r.address,
+                                      "port": r.port, "ok": r.ok}
+            if r.ok:
+                rec = decode_receipt(r.receipt)
+                row.update(min_rtt_ms=rec.min_rtt_ms, rounds=rec.rounds, clock=rec.clock_name,
+                           receipt=r.receipt.hex(),
+                           host_answer_us_median=sorted(r.answer_us)[len(r.answer_us) // 2])
+            else:
+                row["error"] = r.error
+            rows.append(row)
+        return {"host_key": self.host_key.hex(), "challenge": self.challenge.hex(),
+                "priority": self.priority, "receipts": self.receipts, "out": self.out,
+                "landmarks": rows}
+
     def describe(self) -> str:
         """One line per landmark: the landmark-timed minimum RTT from its receipt, or the error."""
         lines = [f"host key {self.host_key.hex()}", f"challenge {self.challenge.hex()}"]
@@ -50,8 +68,7 @@ class ProveReport:
                              f"{own[len(own) // 2]:.0f} µs (median, its own clock)")
             else:
                 lines.append(f"  {r.landmark_id:<24} failed: {r.error}")
-        lines.append(f"{self.receipts} receipt(s) from {len(self.results)} landmark(s)"
-                     + (f", written to {self.out}" if self.out else ""))
+        lines.append(f"{self.receipts} receipt(s) from {len(self.results)} landmark(s)")
         return "\n".join(lines)
 
 

@@ -7,6 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from rttgeo.cli._args import finite_float, output_path
+
 __all__ = ["add_evidence_arguments", "evidence_from_args"]
 
 
@@ -17,7 +19,7 @@ def add_evidence_arguments(p: argparse.ArgumentParser) -> None:
                    help="re-check an evidence bundle (rttgeo-evidence JSON) and decide from it")
     g.add_argument("--receipts", type=Path, metavar="FILE",
                    help="check the receipts a host's `rttgeo prove` wrote and decide from them")
-    g.add_argument("--bundle-out", type=Path, metavar="FILE",
+    g.add_argument("--bundle-out", type=output_path(), metavar="FILE",
                    help="with --receipts: write the checked receipts as an evidence bundle")
     g.add_argument("--catalog", type=Path, metavar="SIGNED",
                    help="the signed landmark catalog that pins each landmark's key and position")
@@ -25,9 +27,9 @@ def add_evidence_arguments(p: argparse.ArgumentParser) -> None:
                    help="a catalog signer you trust: 64 hex digits or a .pub file (repeatable)")
     g.add_argument("--challenge", metavar="HEX",
                    help="your own 32-byte challenge (64 hex digits): every receipt must carry it")
-    g.add_argument("--max-span", type=float, default=None, metavar="S",
+    g.add_argument("--max-span", type=finite_float(0, lo_open=True), default=None, metavar="S",
                    help="all sessions within S seconds of each other (default 600)")
-    g.add_argument("--max-age", type=float, default=None, metavar="S",
+    g.add_argument("--max-age", type=finite_float(0, lo_open=True), default=None, metavar="S",
                    help="the newest session ended at most S seconds ago (default: no limit)")
 
 
@@ -62,9 +64,6 @@ def evidence_from_args(args: argparse.Namespace) -> Any:
     if not args.catalog_key:
         raise InputError("name the catalog signer you trust (--catalog-key KEY); a catalog that "
                          "vouches for itself proves nothing", field="--catalog-key")
-    for option, value in (("--max-span", args.max_span), ("--max-age", args.max_age)):
-        if value is not None and not 0 < value < float("inf"):
-            raise InputError(f"must be a positive number of seconds, got {value}", field=option)
     from rttgeo import crypto
     from rttgeo.cli.prove_cmds import parse_challenge
     from rttgeo.verify.evidence import load_evidence

@@ -4,9 +4,11 @@ the signed challenge-response (docs/verify.md)."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
+from rttgeo.cli._args import add_convention, finite_float, int_range, output_path
 from rttgeo.cli.exitcodes import ExitCode
 
 
@@ -17,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Write a new Ed25519 private key to FILE (PKCS#8 PEM, mode 0600) and its "
         "public key to FILE.pub (64 hex digits); print the public key.",
     )
-    k.add_argument("file", help="private key file to create")
+    k.add_argument("file", type=output_path(), help="private key file to create")
     k.add_argument("--force", action="store_true", help="replace existing files")
     k.set_defaults(handler=_keygen)
 
@@ -30,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     s.add_argument("catalog", help="catalog with a public_key column")
     s.add_argument("--key", required=True, help="the catalog signer's private key file")
-    s.add_argument("--out", required=True, help="signed catalog to write (JSON)")
+    s.add_argument("--out", required=True, type=output_path(), help="signed catalog to write (JSON)")
     s.add_argument("--name", default="", help="catalog name (default: the file's stem)")
     s.set_defaults(handler=_sign_catalog)
 
@@ -47,23 +49,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--catalog-key", action="append", default=[], metavar="KEY",
                    help="trusted catalog signer (64 hex digits or a .pub file); repeatable; "
                    "default: only check that the catalog is intact")
-    p.add_argument("--out", required=True, help="receipts file to write (JSON)")
+    p.add_argument("--out", required=True, type=output_path(), help="receipts file to write (JSON)")
     p.add_argument("--landmark", action="append", default=[], metavar="ID",
                    help="only this landmark (repeatable; default: every landmark)")
     p.add_argument("--challenge", default=None, metavar="HEX",
                    help="the verifier's 32-byte challenge, 64 hex digits (default: random)")
-    p.add_argument("--rounds", type=int, default=10, help="rounds per landmark, 1-64 (default 10)")
-    p.add_argument("--timeout", type=float, default=1.0,
+    p.add_argument("--rounds", type=int_range(1, 64), default=10,
+                   help="rounds per landmark, 1-64 (default 10)")
+    p.add_argument("--timeout", type=finite_float(0, 60, lo_open=True), default=1.0,
                    help="seconds before a lost datagram is sent again (default 1)")
-    p.add_argument("--retries", type=int, default=4,
+    p.add_argument("--retries", type=int_range(0, 100), default=4,
                    help="timeouts in a row before a landmark is given up (default 4)")
-    p.add_argument("--parallel", type=int, default=4, help="sessions at once (default 4)")
+    p.add_argument("--parallel", type=int_range(1, 1024), default=4,
+                   help="sessions at once (default 4)")
     p.add_argument("--busy-poll", action="store_true",
                    help="poll the socket instead of sleeping while sessions run: faster answers, "
                    "one busy core (best with a real-time priority)")
-    p.add_argument("--rt-priority", type=int, default=None, metavar="N",
+    p.add_argument("--rt-priority", type=int_range(0, 99), default=None, metavar="N",
                    help="SCHED_FIFO priority of the sessions, 1-99, or 0 for normal scheduling "
                    "(default: 5 where allowed, i.e. root or CAP_SYS_NICE, else normal)")
+    add_convention(p, json_help="print the report as JSON on stdout instead of text")
     p.set_defaults(handler=_prove)
 
 
@@ -116,17 +121,7 @@ def parse_challenge(text: str | None) -> bytes | None:
 def _prove(args: argparse.Namespace) -> int:
     from rttgeo import crypto
     from rttgeo.api.prove import prove
-    from rttgeo.errors import InputError
 
-    for ok, option, rule in (
-        (1 <= args.rounds <= 64, "--rounds", "in [1, 64]"),
-        (0 < args.timeout <= 60, "--timeout", "in (0, 60] seconds"),
-        (0 <= args.retries <= 100, "--retries", "in [0, 100]"),
-        (1 <= args.parallel <= 1024, "--parallel", "in [1, 1024]"),
-        (args.rt_priority is None or 0 <= args.rt_priority <= 99, "--rt-priority", "in [0, 99]"),
-    ):
-        if not ok:
-            raise InputError(f"must be {rule}", field=option)
     keys = [crypto.parse_public_key(k, what="--catalog-key") for k in args.catalog_key]
     report = prove(
         args.catalog, args.key, landmarks=args.landmark, challenge=parse_challenge(args.challenge),
@@ -135,5 +130,10 @@ def _prove(args: argparse.Namespace) -> int:
         catalog_keys=keys or None,
         out=args.out,
     )
-    print(report.describe())
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        print(report.describe())
+    if not args.quiet:
+        print(f"rttgeo prove: wrote {report.out}", file=sys.stderr)
     return ExitCode.OK if report.receipts else ExitCode.NO_ANSWER

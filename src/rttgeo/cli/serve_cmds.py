@@ -45,11 +45,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--key", default="", help="Ed25519 private key file (rttgeo keygen): also answer the "
         "signed challenge-response and sign receipts (needs --id; docs/verify.md)"
     )
+    from rttgeo.cli._args import finite_float, int_range
+
     p.add_argument(
-        "--session-ttl", type=float, default=30.0, help="seconds a signed session lives (default 30)"
+        "--session-ttl", type=finite_float(0, 3600, lo_open=True), default=30.0,
+        help="seconds a signed session lives (default 30)"
     )
     p.add_argument(
-        "--max-rounds", type=int, default=64, help="most rounds a host may ask for (default 64)"
+        "--max-rounds", type=int_range(1, 64), default=64,
+        help="most rounds a host may ask for (default 64)"
     )
     p.set_defaults(handler=_serve)
 
@@ -81,10 +85,6 @@ def _challenge(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if not args.server_id:
         raise InputError("a signing landmark needs --id (the id its catalog entry has)",
                          field="--key")
-    if not 0 < args.session_ttl <= 3600:
-        raise InputError("must be in (0, 3600] seconds", field="--session-ttl")
-    if not 1 <= args.max_rounds <= 64:
-        raise InputError("must be in [1, 64]", field="--max-rounds")
     return ChallengeResponder(
         crypto.load_private_key(args.key), landmark_id=args.server_id, lat_deg=args.lat,
         lon_deg=args.lon, max_rounds=args.max_rounds, session_ttl_s=args.session_ttl,
