@@ -47,10 +47,11 @@ from rttgeo.geo.grid import circumradius_km
 from rttgeo.geo.sphere import pairwise_distance_km, to_unit_vectors
 from rttgeo.models import Landmark
 from rttgeo.units import MAX_KM_PER_RTT_MS
-from rttgeo.verify import RadiusClaim, country_claim, decide
+from rttgeo.verify import PolygonClaim, RadiusClaim, country_claim, decide
 from rttgeo.verify.borders import load_countries
 from rttgeo.verify.calibrated import DEFAULT_MAX_LANDMARKS, DEFAULT_Z, CalibratedModel, rule_of_three
 from rttgeo.verify.claims import FP_SLACK_KM
+from rttgeo.verify.decide import SPHERE_ERROR
 from rttgeo.verify.simulate import ATTACKS, Inflation, attack_rtts, trusted_hosts
 
 RADII_KM = (100, 250, 500, 1000, 2000)
@@ -179,6 +180,8 @@ def main() -> int:
     if "honest" not in skip:
         print("\n1. honest hosts, sound mode, f = 0, end level 6 (WonderProxy, real RTTs)")
         cn_not = country_claim("CN", negate=True)
+        cn_exact = PolygonClaim(cn_not.geometry, "China, no margin", negate=True, kind="not-country")
+        exact_not_cn: list[tuple[str, str]] = []
         rows: dict[str, list[str]] = {f"{r} km": [] for r in RADII_KM}
         rows["own country"], rows["not in CN"], rows["not in CN (>2,000 km)"] = [], [], []
         radius = []
@@ -199,6 +202,19 @@ def main() -> int:
             rows["not in CN"].append(out)
             if distance_to_country_km(lat, lon, "CN") > 2000:
                 rows["not in CN (>2,000 km)"].append(out)
+                if out != "proven":
+                    # The physical limit: exact discs of light in vacuum (no sphere error, no position
+                    # uncertainty, no border margin), at a finer grid. Proven there but not above:
+                    # a loss of the implementation's safety margins.
+                    exact = decide(
+                        cn_exact,
+                        lms,
+                        r / (1.0 + SPHERE_ERROR),
+                        position_uncertainty_km=0.0,
+                        end_level=7,
+                        refine_region=False,
+                    ).outcome
+                    exact_not_cn.append((mesh.labels[t], exact))
         print(f"   {'claim':<24}{'hosts':>6}{'proven':>10}{'refuted':>10}{'undecided':>11}")
         refuted_honest = 0
         for name, outs in rows.items():
@@ -221,6 +237,14 @@ def main() -> int:
         )
         far = rows["not in CN (>2,000 km)"]
         share = far.count("proven") / max(len(far), 1)
+        lost = [h for h, o in exact_not_cn if o == "proven"]
+        print(
+            f"   'not in CN' (>2,000 km) not proven: {len(exact_not_cn)} hosts; with exact discs of light "
+            f"in vacuum and no margin {len(lost)} of them would be (the implementation's loss"
+            + (f": {', '.join(lost)})" if lost else ")")
+            + "; the others' regions reach China by physics: "
+            + ", ".join(h for h, o in exact_not_cn if o != "proven")
+        )
         goals.check(
             "sound 'not in CN' >= 95 % for hosts > 2,000 km from China",
             share >= 0.95,
