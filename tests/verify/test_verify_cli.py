@@ -221,3 +221,43 @@ def test_verb_accepts_values_mappings_files_and_evidence(files):
         verify(claim, evidence, landmarks=lms)
     with pytest.raises(InputError, match="not in the catalog"):
         verify(claim, {"nope": 1.0}, landmarks=lms)
+
+
+def test_out_dash_prints_the_whole_document_even_when_quiet(files, capsys):
+    cat, rtts = files
+    code, out, err = run(
+        capsys,
+        "--claim",
+        "50.11,8.68",
+        "--radius-km",
+        "500",
+        "--rtts",
+        str(rtts),
+        "--landmarks",
+        str(cat),
+        "--out",
+        "-",
+        "-q",
+    )
+    assert code == 0 and err == ""
+    doc = json.loads(out)
+    assert doc["outcome"] == "proven" and doc["region"]["type"] in ("Polygon", "MultiPolygon")
+
+
+def test_out_onto_a_directory_is_an_input_error(files, tmp_path, capsys):
+    cat, rtts = files
+    code, out, err = run(
+        capsys,
+        "--claim",
+        "50.11,8.68",
+        "--radius-km",
+        "500",
+        "--rtts",
+        str(rtts),
+        "--landmarks",
+        str(cat),
+        "--out",
+        str(tmp_path),
+    )
+    assert code == 2 and out == "" and "cannot write" in err and len(err.strip().splitlines()) == 1
+    assert not [p for p in tmp_path.parent.iterdir() if p.name.endswith(".tmp")]

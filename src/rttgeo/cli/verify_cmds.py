@@ -65,7 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the decision as JSON (no region)")
     out.add_argument("--out", type=Path, metavar="FILE",
-                     help="write the decision with its region as JSON (.geojson: a FeatureCollection)")
+                     help="write the decision with its region as JSON (.geojson: a FeatureCollection; "
+                     "- for stdout)")
     out.add_argument("-q", "--quiet", action="store_true", help="print nothing; the exit code says it")
     p.set_defaults(handler=cmd_verify)
 
@@ -123,12 +124,17 @@ def _write_json(path: Path, obj: Any) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError("no such directory", where=str(path), field="--out")
+    if path.is_dir():
+        raise InputError("cannot write: is a directory", where=str(path), field="--out")
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)
     except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
         raise InputError(f"cannot write: {exc.strerror}", where=str(path), field="--out") from None
 
 
@@ -144,7 +150,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise InputError(f"must be a finite number >= 0, got {unc}", field="--position-uncertainty-km")
     result = verify(claim, rtts, landmarks=landmarks, mode=args.mode, faults=args.faults,
                     position_uncertainty_km=unc, target=args.target)
-    if args.out:
+    to_stdout = args.out is not None and str(args.out) == "-"
+    if to_stdout:
+        print(json.dumps(result.to_json(), indent=2))  # the whole document, even with -q
+    elif args.out:
         if args.out.suffix.lower() == ".geojson":
             from rttgeo.geo.polygon import feature_collection
 
@@ -155,8 +164,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not args.quiet:
         if args.json:
             print(json.dumps(result.to_json(with_region=False), indent=2))
-        else:
+        elif not to_stdout:
             print(result.describe())
-        if args.out:
+        if args.out and not to_stdout:
             print(f"wrote {args.out}", file=sys.stderr)
     return int(EXIT_BY_OUTCOME[result.outcome])
