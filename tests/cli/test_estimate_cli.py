@@ -19,6 +19,28 @@ def test_demo_runs_offline_and_explains(capsys) -> None:
     assert "Frankfurt" in out and "true location" in out and "region" in out
 
 
+def test_demo_states_one_radius_per_rtt_saying_fibre_or_vacuum(capsys) -> None:
+    """Issue #12: the demo said 'within 323 km' in its text and 484 km in its table, neither
+    saying fibre or vacuum. Now every radius names its speed, and they agree."""
+    import re
+
+    def km(text: str) -> float:
+        return float(text.replace(",", ""))
+
+    assert main(["demo"]) == 0  # the default method, rttgeo, draws radii at c
+    out = capsys.readouterr().out
+    intro = re.search(r"within ([\d,]+) km of it if the signal ran in fibre.*?within ([\d,]+) km "
+                      r"at most at the speed of light in vacuum", out, re.S)
+    near = re.search(r"nearest: +(\S+) at ([\d.]+) ms, so within ([\d,]+) km \(fibre, 2/3 c\) / "
+                     r"([\d,]+) km \(vacuum, c\)", out)
+    assert intro and near, out
+    assert (km(intro[1]), km(intro[2])) == (km(near[3]), km(near[4]))
+    assert abs(km(near[4]) - float(near[2]) * 149.896229) <= 1.5  # RTT printed to 0.01 ms
+    row = re.search(rf"^{near[1]} .*? {near[2]} +([\d,]+) ", out, re.M)
+    assert row and km(row[1]) == km(near[4])  # the table's radius is the vacuum one, as stated
+    assert "'max km' is the radius rttgeo allows for each RTT at the speed of light in vacuum" in out
+
+
 def test_eval_writes_csv_and_json(tmp_path, capsys) -> None:
     csv_out, json_out = tmp_path / "s.csv", tmp_path / "s.json"
     assert main(["eval", "--method", "shortest-ping,cbg", "--limit", "8", "--jobs", "1",

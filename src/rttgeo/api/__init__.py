@@ -5,6 +5,8 @@ Layout (one module per verb, so rooms can grow it independently)::
     api/estimate.py   estimate(rtts, landmarks=..., method=...) -> EstimateResult
     api/locate.py     locate(...) -> LocateResult              (probes, then estimates)
     api/measure.py    measure(...) -> MeasureResult            (probes into a store; no estimate)
+    api/lab.py        lab_locate(host, lab=None) -> LabLocateResult (locate inside a lab host,
+                      scored against its true position)
     api/evaluate.py   evaluate(mesh_or_path, methods=...) -> EvaluationResult
     api/prove.py      prove(catalog, key, ...) -> ProveReport  (the host's signed challenge-response)
     api/verify.py     verify(...) -> VerifyResult              (as the verify room lands)
@@ -21,6 +23,7 @@ from __future__ import annotations
 from rttgeo.api._results import Confidence, EstimateResult, Measurement, Provenance
 from rttgeo.api.estimate import estimate
 from rttgeo.api.evaluate import EvaluationResult, evaluate
+from rttgeo.api.lab import LabLocateResult, lab_locate
 from rttgeo.api.locate import LocateResult, locate
 from rttgeo.api.measure import MeasureResult, measure
 from rttgeo.api.prove import ProveReport, prove
@@ -30,6 +33,7 @@ __all__ = [
     "Confidence",
     "EstimateResult",
     "EvaluationResult",
+    "LabLocateResult",
     "LocateResult",
     "MeasureResult",
     "Measurement",
@@ -38,6 +42,7 @@ __all__ = [
     "VerifyResult",
     "estimate",
     "evaluate",
+    "lab_locate",
     "locate",
     "measure",
     "prove",

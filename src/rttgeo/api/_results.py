@@ -60,7 +60,8 @@ def fmt_lat_lon(lat_deg: float, lon_deg: float) -> str:
 class Confidence:
     """A plain-words grade of an estimate (``high`` / ``medium`` / ``low``) and its reasons.
 
-    ``nearest_*``: the landmark with the lowest RTT, and how far from it the host can be: at the
+    ``nearest_*``: the landmark with the lowest RTT among those the estimate used (one left out
+    for contradicting the others bounds nothing), and how far from it the host can be: at the
     speed of light in fibre (2/3 c, about 100 km per ms of RTT) and in vacuum (c, 149.9 km per ms,
     the bound no path beats). NaN / None when no landmark answered.
     """
@@ -120,13 +121,20 @@ def grade_confidence(
         reasons.append(f"only {n} landmark(s) answered")
     if not n:
         return Confidence(grade, tuple(reasons), 0)
-    best = int(np.nanargmin(np.where(answered, rtts, np.inf)))
-    r = float(rtts[best])
+    # the nearest landmark the estimate kept: one left out (its position contradicts the others'
+    # RTTs) bounds nothing; the methods keep the lowest RTTs, so this is the lowest trusted one
+    used = [d for d in est.landmarks if d.used and math.isfinite(d.rtt_ms)]
+    if used:
+        d = min(used, key=lambda d: d.rtt_ms)
+        nearest, r = d.id, float(d.rtt_ms)
+    else:
+        best = int(np.nanargmin(np.where(answered, rtts, np.inf)))
+        nearest, r = landmark_ids[best], float(rtts[best])
     return Confidence(
         grade,
         tuple(reasons),
         n,
-        nearest_id=landmark_ids[best],
+        nearest_id=nearest,
         nearest_rtt_ms=r,
         nearest_within_km_fibre=rtt_ms_to_max_distance_km(r, FIBRE_FRACTION_OF_C),
         nearest_within_km_vacuum=rtt_ms_to_max_distance_km(r, 1.0),

@@ -275,12 +275,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(chosen.describe(max_landmarks=5))
         print(
             "\nRead it as: the region is every place consistent with the RTTs under the method's "
-            "model;\nits area says how precise the answer is. 'max km' is the radius the method's "
-            "own model allows\nfor each RTT. Try `rttgeo eval` for all hosts, or `rttgeo locate` "
-            "to measure your own machine."
+            f"model;\nits area says how precise the answer is. 'max km' is {_radius_kind(chosen)}."
+            "\nTry `rttgeo eval` for all hosts, or `rttgeo locate` to measure your own machine."
         )
     _write_outputs(args, chosen, truth=truth, summary={"target": f"{mesh.ids[t]} {mesh.labels[t]}"})
     return 0
+
+
+def _radius_kind(res: Any) -> str:
+    """What the 'max km' column of an estimate's landmarks is: which speed its radius assumes."""
+    from rttgeo.units import FIBRE_KM_PER_RTT_MS, MAX_KM_PER_RTT_MS
+
+    ratios = {d.max_distance_km / d.rtt_ms for d in res.estimate.landmarks
+              if d.used and d.rtt_ms > 0 and d.max_distance_km == d.max_distance_km}
+    name = res.estimate.method
+    if not ratios:
+        return f"not given: {name} draws no radius per landmark"
+    if all(abs(r - MAX_KM_PER_RTT_MS) < 1e-6 * MAX_KM_PER_RTT_MS for r in ratios):
+        return (f"the radius {name} allows for each RTT at the speed of light in vacuum (c, "
+                "149.9 km per ms of RTT)")
+    if all(abs(r - FIBRE_KM_PER_RTT_MS) < 1e-6 * FIBRE_KM_PER_RTT_MS for r in ratios):
+        return (f"the radius {name} allows for each RTT in fibre (2/3 c, 99.9 km per ms of "
+                "RTT)")
+    return (f"the radius {name}'s calibrated model allows for each RTT (between "
+            f"{min(ratios):.0f} and {max(ratios):.0f} km per ms of RTT; c allows 149.9)")
 
 
 def _pick_target(mesh: Any, key: str) -> int:

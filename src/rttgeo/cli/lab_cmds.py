@@ -63,24 +63,74 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     e.add_argument("cmd", nargs=argparse.REMAINDER, help="-- command and arguments")
     e.set_defaults(handler=_exec)
 
+    loc = sub.add_parser(
+        "locate",
+        help="locate a lab host from inside it, and print the error against its true position",
+        description="Probe the lab's landmarks from inside HOST (rttgeo locate in its network "
+        "namespace), estimate, and compare with where the lab put HOST: the error in km and "
+        "whether the region holds the truth. Needs root.",
+    )
+    loc.add_argument("host", help="host name from the world (a target, or a landmark: it is then "
+                     "left out of the landmarks)")
+    loc.add_argument("--lab", help="lab id (default: the only lab)")
+    _locate_options(loc)
+    add_convention(loc, json_help="print the locate result plus 'truth' (position, error_km, "
+                   "truth_in_region) as JSON")
+    loc.set_defaults(handler=_locate)
+
     p.set_defaults(handler=lambda a: (p.print_help(sys.stderr), 2)[1])
 
 
-def _pick(lab_id: str | None) -> Any:
-    from rttgeo.errors import LabError
-    from rttgeo.lab import Lab, find_labs, run_root
+def _locate_options(p: argparse.ArgumentParser) -> None:
+    from rttgeo.cli._args import finite_float, output_path
+    from rttgeo.cli.measure_cmds import PROTOCOL_CHOICES
+    from rttgeo.estimate import DEFAULT_METHOD, METHODS
 
-    if lab_id:
-        path = run_root() / lab_id
-        if not path.is_dir():
-            raise LabError(f"no lab {lab_id} under {run_root()} (see 'rttgeo lab status')")
-        return Lab(path)
-    labs = find_labs()
-    if len(labs) == 1:
-        return Lab(labs[0])
-    if not labs:
-        raise LabError("no lab is up: start one with 'rttgeo lab up WORLD'")
-    raise LabError(f"{len(labs)} labs are up ({', '.join(p.name for p in labs)}): name one")
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS, metavar="METHOD",
+                   help=f"estimation method: {', '.join(METHODS)} (default {DEFAULT_METHOD})")
+    p.add_argument("--protocol", default="auto", choices=PROTOCOL_CHOICES,
+                   help="probe protocol (default auto = ICMP echo; the lab's landmarks also "
+                   "answer tcp and udp)")
+    p.add_argument("-k", type=int_range(1), default=3, help="samples per landmark (default 3)")
+    p.add_argument("--timeout", type=finite_float(0, 3600, lo_open=True), default=2.0,
+                   metavar="S", help="per-probe timeout in seconds (default 2)")
+    p.add_argument("--two-stage", action="store_true",
+                   help="probe a spread of landmarks first, then those nearest the coarse estimate")
+    p.add_argument("--subtract-turnaround", action="store_true",
+                   help="UDP: subtract the time each lab landmark server says it held the request "
+                   "(the lab's servers are yours to trust)")
+    p.add_argument("--out", metavar="FILE", type=output_path(allow_stdout=True),
+                   help="write the result as JSON (GeoJSON for a .geojson name; - = stdout)")
+
+
+def _locate(args: argparse.Namespace) -> int:
+    from rttgeo.api._probing import campaign_params
+    from rttgeo.api.lab import lab_locate
+    from rttgeo.cli._args import STDOUT
+    from rttgeo.cli._output import print_warnings, write_result
+
+    if args.subtract_turnaround and args.protocol != "udp":
+        from rttgeo.errors import InputError
+
+        raise InputError("only UDP replies carry a turnaround", field="--subtract-turnaround")
+    res = lab_locate(args.host, lab=args.lab, method=args.method, protocol=args.protocol,
+                     campaign=campaign_params(k=args.k, timeout_s=args.timeout),
+                     two_stage=args.two_stage, subtract_turnaround=args.subtract_turnaround,
+                     progress=not args.quiet)
+    print_warnings(res.result.warnings)
+    if args.json:
+        write_result(args, STDOUT, res)
+    else:
+        print(res.describe())
+    if args.out:
+        write_result(args, args.out, res.result if args.out.endswith(".geojson") else res)
+    return 0
+
+
+def _pick(lab_id: str | None) -> Any:
+    from rttgeo.api.lab import pick_lab
+
+    return pick_lab(lab_id)
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -116,6 +166,8 @@ def _up(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"  try: rttgeo lab exec {lab.hosts[-1].name} -- ping -c 3 "
                   f"{lab.hosts[0].address}")
+            print(f"       rttgeo lab locate {lab.hosts[-1].name}   # and the error against the "
+                  "truth")
             print(f"  stop: rttgeo lab down {lab.id}")
     return 0
 
