@@ -48,6 +48,7 @@ GOAL_US = 100.0
 MODES = {
     "signed (default)": [],
     "signed --busy-poll": ["--busy-poll"],
+    "signed --no-busy-poll": ["--no-busy-poll"],
     "signed --rt-priority 0": ["--rt-priority", "0"],
     "signed --rt-prio 0 --busy-poll": ["--rt-priority", "0", "--busy-poll"],
 }

@@ -82,7 +82,7 @@ def prove(
     timeout_s: float = 1.0,
     retries: int = 4,
     parallel: int = 4,
-    busy_poll: bool = False,
+    busy_poll: bool | None = None,
     rt_priority: int | None = None,
     catalog_keys: Sequence[bytes] | None = None,
     out: str | Path | None = None,

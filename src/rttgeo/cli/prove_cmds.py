@@ -62,9 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="timeouts in a row before a landmark is given up (default 4)")
     p.add_argument("--parallel", type=int_range(1, 1024), default=4,
                    help="sessions at once (default 4)")
-    p.add_argument("--busy-poll", action="store_true",
-                   help="poll the socket instead of sleeping while sessions run: faster answers, "
-                   "one busy core (best with a real-time priority)")
+    p.add_argument("--busy-poll", action=argparse.BooleanOptionalAction, default=None,
+                   help="poll the socket all the time while sessions run (one busy core), or "
+                   "never (--no-busy-poll); default: around each nonce's expected arrival, at "
+                   "real-time priority only")
     p.add_argument("--rt-priority", type=int_range(0, 99), default=None, metavar="N",
                    help="SCHED_FIFO priority of the sessions, 1-99, or 0 for normal scheduling "
                    "(default: 5 where allowed, i.e. root or CAP_SYS_NICE, else normal)")

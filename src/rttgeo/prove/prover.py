@@ -7,9 +7,12 @@ short: the reply is recognised at fixed offsets (a NONCE always carries its CHAL
 the garbage collector is off while sessions run. The sessions run at SCHED_FIFO priority
 ``rt_priority`` (default :data:`DEFAULT_RT_PRIORITY` where allowed: root or CAP_SYS_NICE; else at
 normal priority), so a busy machine's other processes cannot delay the host's wake-up or preempt its
-answer; with ``busy_poll`` the socket is polled without sleeping (no wake-up at all, and the signing
-code stays in the caches, at the price of a busy core while the sessions last: use it with a
-real-time priority, as a spinning process at normal priority loses its CPU on a busy machine).
+answer. Polling: by default (``busy_poll=None``) a prover at real-time priority sleeps in
+``recvfrom`` until shortly (:data:`SPIN_LEAD_NS`) before the next nonce is due (each landmark's
+last nonce-to-nonce gap predicts it) and polls the socket from then on, so no wake-up delays the
+answer and the signing code stays in the caches, at the cost of ~1-2 ms of busy CPU per round; at
+normal priority it only sleeps (a spinning process at normal priority loses its CPU for whole
+time slices on a busy machine). ``busy_poll=True`` polls all the time, ``False`` never.
 Everything else (the full decode, the landmark's announced key, retransmissions) happens after the
 answer left. Figures: docs/verify.md, "Timing cost".
 
@@ -41,6 +44,8 @@ __all__ = ["DEFAULT_RT_PRIORITY", "ProveResult", "ProveTarget", "Prover"]
 
 #: SCHED_FIFO priority of the sessions when the process may use one (below the lab engine's 10).
 DEFAULT_RT_PRIORITY = 5
+#: Automatic polling starts this long before a nonce is due and stops this long after (ns).
+SPIN_LEAD_NS = 1_000_000
 
 _H3 = wire.MAGIC + bytes([wire.VERSION, MsgType.CHALLENGE_REQUEST, 0, 0])
 _ANSWER_OP = bytes([HostOp.ANSWER, 0])
@@ -88,6 +93,7 @@ class _State:
     req: bytes = b""
     next_req: bytes = b""
     sent_ns: int = 0
+    expect_ns: int = 0  # when the next nonce is expected (0: unknown)
     tries: int = 0
     timeouts: int = 0
     sid: bytes = b""
@@ -101,7 +107,8 @@ class Prover:
     """Answer landmarks' nonces with ``private_key``; ``challenge``: 32 bytes bound into every
     receipt (a verifier's freshness challenge). ``rounds`` per landmark (1-64), ``timeout_s``
     before a retransmission, ``retries`` timeouts in a row before giving a landmark up,
-    ``parallel`` sessions at once, ``busy_poll`` to spin instead of sleeping in ``recvfrom``,
+    ``parallel`` sessions at once, ``busy_poll`` to spin instead of sleeping in ``recvfrom``
+    (None: around each nonce's expected arrival when at real-time priority; see the module doc),
     ``rt_priority`` SCHED_FIFO priority during the sessions (1-99; 0 = normal scheduling; None =
     :data:`DEFAULT_RT_PRIORITY` if allowed, else normal). :attr:`priority` says what was used."""
 
@@ -114,7 +121,7 @@ class Prover:
         timeout_s: float = 1.0,
         retries: int = 4,
         parallel: int = 4,
-        busy_poll: bool = False,
+        busy_poll: bool | None = None,
         rt_priority: int | None = None,
     ) -> None:
         if len(challenge) != 32:
@@ -168,8 +175,6 @@ class Prover:
         policy = None
         try:
             with sock:
-                if self.busy_poll:
-                    sock.setblocking(False)
                 policy = self._raise_priority()
                 self._loop(sock, states, by_addr)
         finally:
@@ -184,7 +189,9 @@ class Prover:
         sign = self._signer()
         sendto = sock.sendto
         recvfrom = sock.recvfrom
-        busy = self.busy_poll
+        spin_always = self.busy_poll is True
+        spin_auto = self.busy_poll is None and self.priority != "normal"
+        settimeout = sock.settimeout
         waiting = list(states)
         active: list[_State] = []
         while waiting or active:
@@ -204,17 +211,28 @@ class Prover:
                         self._on_timeout(sock, st)
                 active = [st for st in active if st.phase < _OK]
                 continue
+            spin_until = due if spin_always else 0
+            sleep_until = due
+            if spin_auto:
+                expected = [st.expect_ns for st in active if st.expect_ns]
+                if expected:
+                    nxt = min(expected)
+                    if now >= nxt - SPIN_LEAD_NS:
+                        spin_until = min(due, max(nxt, now) + SPIN_LEAD_NS)
+                    else:
+                        sleep_until = min(due, nxt - SPIN_LEAD_NS)
             try:
-                if busy:
+                if spin_until > now:
+                    settimeout(0.0)
                     while True:
                         try:
                             data, addr = recvfrom(2048)
                             break
                         except BlockingIOError:
-                            if mono() >= due:
+                            if mono() >= spin_until:
                                 raise TimeoutError from None
                 else:
-                    sock.settimeout((due - now) / 1e9)
+                    settimeout((sleep_until - now) / 1e9)
                     data, addr = recvfrom(2048)
             except TimeoutError:
                 continue
@@ -236,7 +254,9 @@ class Prover:
                 with contextlib.suppress(OSError):  # lost like a dropped datagram: timeout, NEXT
                     sendto(_H3 + req + _ANSWER_OP + data[26:44] + _TLV_CHALLENGE + nonce
                            + _TLV_SIGNATURE + sign(st.prefix + nonce), addr)
+                gap = t_in - st.sent_ns  # our last send to this nonce: RTT + the landmark's work
                 st.sent_ns = mono()
+                st.expect_ns = st.sent_ns + gap
                 st.answer_ns.append(st.sent_ns - t_in)
                 st.req = req
                 st.next_req = os.urandom(wire.NONCE_SIZE)
@@ -288,6 +308,7 @@ class Prover:
             st.phase = _FAILED
         elif msg.op == LandmarkOp.DONE and st.phase == _ROUNDS:
             st.phase = _RECEIPT
+            st.expect_ns = 0  # no more nonces: nothing to poll for
             st.tries = 0
             self._send(sock, st, HostOp.RECEIPT, wire.RECEIPT_REQUEST_SIZE)
         elif msg.op == LandmarkOp.RECEIPT and st.phase == _RECEIPT:
