@@ -82,6 +82,7 @@ PUBLIC = {
         "estimate_from_json",
         "eval_grid",
         "map_estimate",
+        "reliability",
         "rtt_vs_distance",
         "write_report",
     ],

@@ -151,3 +151,26 @@ def test_eval_per_target_map_and_progress(tmp_path, monkeypatch, capsys) -> None
     assert len(rows) == 8 and {"est_lat_deg", "true_lat_deg", "est_lon_deg"} <= set(rows[0])
     assert all(r["est_lat_deg"] and r["true_lon_deg"] for r in rows)
     assert png.read_bytes()[:4] == b"\x89PNG"  # the default method's worst/best grid
+
+
+def test_eval_draws_cdf_reliability_and_model(tmp_path, capsys) -> None:
+    """``eval --plot/--plot-reliability/--plot-model``: the three figures of issue #14, written
+    in the formats their suffixes ask for, and saying what they show."""
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    import xml.etree.ElementTree as ET
+
+    cdf, rel, model = tmp_path / "cdf.svg", tmp_path / "rel.svg", tmp_path / "model.pdf"
+    code = main(["eval", "--method", "cbg,spotter", "--limit", "6", "--jobs", "1", "-q",
+                 "--plot", str(cdf), "--plot-reliability", str(rel), "--plot-model", str(model)])
+    assert code == 0, capsys.readouterr().err
+
+    def texts(path):
+        svg = "{http://www.w3.org/2000/svg}"
+        return " ".join("".join(t.itertext()) for t in ET.parse(path).getroot().iter(f"{svg}text"))
+
+    t = texts(cdf)
+    assert "cbg: median" in t and "spotter: median" in t and "dot: median" in t
+    t = texts(rel)
+    assert "spotter (n=6; 90 % region holds" in t
+    assert "cbg: feasible region (stated certain) holds" in t
+    assert model.read_bytes()[:5] == b"%PDF-"

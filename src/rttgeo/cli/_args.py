@@ -26,6 +26,8 @@ __all__ = [
 
 #: The output path that means standard output.
 STDOUT = "-"
+#: Image files the figures can be written to (by suffix): raster PNG, or vector SVG / PDF.
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 def _number(text: str, kind: Callable[[str], Any]) -> Any:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rttgeo.cli._args import STDOUT, add_convention, int_range, output_path
+from rttgeo.cli._args import FIGURE_SUFFIXES, STDOUT, add_convention, int_range, output_path
 from rttgeo.cli._output import narrate, print_warnings, write_result, write_text
 from rttgeo.errors import InputError
 
@@ -37,10 +37,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--per-target", type=output_path(allow_stdout=True), metavar="FILE",
                    help="write one CSV row per method and target: true and estimated lat/lon, "
                    "error, region (- = stdout)")
-    p.add_argument("--plot", type=output_path(suffixes=(".png", ".svg")), metavar="FILE",
-                   help="write the error CDF of every method (PNG or SVG)")
-    p.add_argument("--map", type=output_path(suffixes=(".png", ".svg")), metavar="FILE",
+    p.add_argument("--plot", type=output_path(suffixes=FIGURE_SUFFIXES), metavar="FILE",
+                   help="write the error CDF of every method (PNG, SVG or PDF)")
+    p.add_argument("--map", type=output_path(suffixes=FIGURE_SUFFIXES), metavar="FILE",
                    help="write maps of the worst and best targets of one method (--map-method)")
+    p.add_argument("--plot-reliability", type=output_path(suffixes=FIGURE_SUFFIXES), metavar="FILE",
+                   help="write the reliability diagram: each method's region coverage at stated "
+                   "levels 50-99 %% against the level (methods with a posterior or a region)")
+    p.add_argument("--plot-model", type=output_path(suffixes=FIGURE_SUFFIXES), metavar="FILE",
+                   help="write RTT against distance of the dataset's pairs with the c and 2/3 c "
+                   "lines, the CBG bestlines and the delay-distance model's bands (fitted on the "
+                   "whole dataset)")
     p.add_argument("--map-method", metavar="METHOD",
                    help=f"method drawn by --map (default {DEFAULT_METHOD} when evaluated, else "
                    "the first)")
@@ -91,8 +98,8 @@ def _outputs(p: argparse.ArgumentParser) -> None:
                    "- = stdout)")
     p.add_argument("--geojson", type=output_path(allow_stdout=True), metavar="FILE",
                    help="write the result as a GeoJSON FeatureCollection (point and region)")
-    p.add_argument("--map", type=output_path(suffixes=(".png", ".svg")), metavar="FILE",
-                   help="write a map (PNG or SVG)")
+    p.add_argument("--map", type=output_path(suffixes=FIGURE_SUFFIXES), metavar="FILE",
+                   help="write a map (PNG, SVG or PDF)")
     p.add_argument("--report", type=output_path(suffixes=(".html", ".htm")), metavar="FILE",
                    help="write a self-contained HTML report")
 
@@ -125,6 +132,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
                              f"({', '.join(methods)})", field="--map-method")
     elif args.map_method:
         raise InputError("--map-method needs --map", field="--map-method")
+    if args.plot_reliability and not any(_has_region(m) for m in methods):
+        raise InputError(f"--plot-reliability needs a method with a region; {', '.join(methods)} "
+                         "give points only", field="--plot-reliability")
     res = evaluate(args.dataset, methods=methods, limit=args.limit, jobs=args.jobs or None,
                    keep_estimates=[map_method] if map_method else [], progress=not args.quiet)
     if args.json:
@@ -143,6 +153,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         error_cdf({r.method: r.error_km for r in res.results}, args.plot,
                   title=f"Leave-one-out error, {res.mesh.name} ({res.n_targets} targets)")
         narrate(args, f"wrote {args.plot}")
+    if args.plot_reliability:
+        _plot_reliability(args, res)
+    if args.plot_model:
+        _plot_model(args, res.mesh)
     if map_method:
         from rttgeo.plot import eval_grid
 
@@ -151,6 +165,36 @@ def cmd_eval(args: argparse.Namespace) -> int:
                   title=f"{map_method}: worst and best targets ({res.mesh.name})")
         narrate(args, f"wrote {args.map}")
     return 0
+
+
+def _has_region(method: str) -> bool:
+    from rttgeo.estimate import make_estimator
+
+    return type(make_estimator(method)).has_region
+
+
+def _plot_reliability(args: argparse.Namespace, res: Any) -> None:
+    import numpy as np
+
+    from rttgeo.plot.charts import reliability
+
+    levels = {r.method: r.credible_level for r in res.results if not np.isnan(r.credible_level).all()}
+    feasible = {r.method: (float(np.mean(r.covered)), len(r.covered)) for r in res.results
+                if r.has_region and np.isnan(r.credible_level).all()}
+    reliability(levels, args.plot_reliability, feasible_coverage=feasible,
+                title=f"Region coverage, leave-one-out on {res.mesh.name} ({res.n_targets} targets)")
+    narrate(args, f"wrote {args.plot_reliability}")
+
+
+def _plot_model(args: argparse.Namespace, mesh: Any) -> None:
+    from rttgeo.estimate.calibration import calibration_curves
+    from rttgeo.plot import rtt_vs_distance
+
+    c = calibration_curves(mesh)
+    rtt_vs_distance(mesh, args.plot_model, bestlines={"pooled": c.pooled_bestline},
+                    landmark_bestlines=c.landmark_bestlines, delay_median=(c.rtt_ms, c.median_km),
+                    delay_intervals={p: (c.rtt_ms, lo, hi) for p, (lo, hi) in c.intervals_km.items()})
+    narrate(args, f"wrote {args.plot_model}")
 
 
 def _csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:

@@ -12,7 +12,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from rttgeo.cli._args import STDOUT, add_convention, finite_float, int_range, output_path
+from rttgeo.cli._args import (
+    FIGURE_SUFFIXES,
+    STDOUT,
+    add_convention,
+    finite_float,
+    int_range,
+    output_path,
+)
 from rttgeo.cli._output import narrate, print_warnings, write_result
 from rttgeo.errors import InputError
 
@@ -133,8 +140,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--store", metavar="FILE", type=output_path(),
                    help="also keep every sample in this campaign store (SQLite)")
-    p.add_argument("--map", metavar="FILE", type=output_path(suffixes=(".png", ".svg")),
-                   help="write a map of the estimate (PNG or SVG)")
+    p.add_argument("--map", metavar="FILE", type=output_path(suffixes=FIGURE_SUFFIXES),
+                   help="write a map of the estimate (PNG, SVG or PDF)")
     p.add_argument("--report", metavar="FILE", type=output_path(suffixes=(".html", ".htm")),
                    help="write a self-contained HTML report")
     p.add_argument(

@@ -3,10 +3,12 @@
 Importing this package does not import matplotlib; each function imports it (Agg backend) when
 called and raises :class:`rttgeo.errors.MissingExtra` naming ``rttgeo[plot]`` if it is absent.
 
-- :func:`map_estimate` — map of one estimate (PNG or SVG by suffix).
+- :func:`map_estimate` — map of one estimate (PNG, SVG or PDF by suffix).
 - :func:`eval_grid` — maps of the worst and best targets of an evaluation.
 - :func:`error_cdf` — CDFs of location errors, one line per method.
-- :func:`rtt_vs_distance` — RTT against great-circle distance on a mesh, with physical bounds.
+- :func:`reliability` — reliability diagram: stated level of the regions against their coverage.
+- :func:`rtt_vs_distance` — RTT against great-circle distance on a mesh, with physical bounds,
+  bestlines and a delay-distance model's bands.
 - :func:`write_report` — one self-contained HTML file: map, summary, per-landmark table.
 - :func:`draw_verification` — the claim, the region the RTTs allow and the deciding landmarks.
 - :func:`estimate_from_json` — read a saved estimate (``rttgeo locate --out``) to draw it.
@@ -24,6 +26,7 @@ __all__ = [
     "estimate_from_json",
     "eval_grid",
     "map_estimate",
+    "reliability",
     "rtt_vs_distance",
     "write_report",
 ]
@@ -36,6 +39,7 @@ _WHERE = {
     "eval_grid": "rttgeo.plot.evalgrid",
     "error_cdf": "rttgeo.plot.charts",
     "rtt_vs_distance": "rttgeo.plot.charts",
+    "reliability": "rttgeo.plot.charts",
     "write_report": "rttgeo.plot.report",
     "estimate_from_json": "rttgeo.plot.io",
 }
