@@ -104,7 +104,7 @@ def start_server(ns: str, lat: float, lon: float, sid: str) -> subprocess.Popen[
             "--id",
             sid,
             "--tcp",
-            "--rate",
+            "--source-rate",
             "1000",
             "--burst",
             "1000",

@@ -8,9 +8,15 @@ carries the server's position, never longer than the request). The server's per-
 replies and the rest are rate-limited.
 Phase 2 (many sources): ``--sources`` distinct source addresses 127.1.x.y send one request each, so
 the per-source table must evict (``--max-sources``) while memory stays flat.
+Phase 3 (reflection, root only): spoofed SYNs of six option layouts and spoofed UDP requests and junk
+are injected into a namespace holding a fresh ``rttgeo serve --tcp`` behind a TUN device
+(:mod:`rttgeo.serve.reflection`); everything the namespace sends back, to the spoofed sources, is
+counted at the IP layer for ``--listen`` s after the last packet (Linux resends a kept SYN-ACK
+after 1, 3, 7 and 15 s), with ``net.ipv4.tcp_syncookies`` 2 and with the default 1.
 
 The server's resident memory (VmRSS) is read before, between and after the phases; its counters
 come from the JSON it prints on SIGTERM. Run:  .venv/bin/python benchmarks/bench_serve_load.py
+(``--phases 3`` for the reflection phase alone).
 """
 
 from __future__ import annotations
@@ -126,15 +132,89 @@ def many_sources(port: int, n: int, second_octet: int) -> int:
     return sent
 
 
+def reflection(per_kind: int, listen_s: float) -> tuple[list[str], dict[str, bool]]:
+    """Phase 3: lines to print and checks (root only)."""
+    from rttgeo.serve import reflection as R
+
+    kinds = {"bare": b"", "mss": R.MSS_ONLY, "linux": R.LINUX_SYN, "ts-only": R.TS_ONLY,
+             "mss-ts-ws": R.MSS_TS_WS_TIGHT, "sack-only": R.SACK_ONLY}
+    lines, checks = [], {}
+    for cookies in (2, 1):
+        with R.ReflectionLab(["--tcp"], syncookies=cookies) as lab:
+            total = [0, 0, 0, 0]
+            for k, (name, opts) in enumerate(kinds.items()):
+                pkts = [R.tcp_segment(f"10.{100 + 10 * cookies + k}.{i // 250}.{1 + i % 250}",
+                                      lab.server_ip, 1024 + i % 60000, lab.port, options=opts,
+                                      seq=i) for i in range(per_kind)]
+                r = lab.measure(pkts, listen_s=listen_s)
+                total = [a + b for a, b in zip(total, (r.packets_in, r.bytes_in, r.packets_out,
+                                                       r.bytes_out), strict=True)]
+                if cookies == 2:
+                    checks[f"TCP, tcp_syncookies=2, SYN {name}: packets and bytes out <= in"] = (
+                        r.packets_out <= r.packets_in and r.bytes_out <= r.bytes_in)
+                lines.append(f"  tcp_syncookies={cookies} SYN {name:9s}: in {r.packets_in} pk "
+                             f"{r.bytes_in} B, out {r.packets_out} pk {r.bytes_out} B "
+                             f"(x{r.packet_ratio:.3f} pk, x{r.byte_ratio:.3f} B)")
+            lines.append(f"  tcp_syncookies={cookies} all SYNs: in {total[0]} pk {total[1]} B, out "
+                         f"{total[2]} pk {total[3]} B (x{total[2] / total[0]:.3f} pk, "
+                         f"x{total[3] / total[1]:.3f} B)")
+            if cookies == 1:
+                bound = total[0] + len(kinds) * (1 + listen_s / 3)
+                checks["TCP, tcp_syncookies=1: at most one extra SYN-ACK per 3 s"] = (
+                    total[2] <= bound)
+    good = wire.encode(wire.echo_request(os.urandom(16)), pad_to=wire.MIN_REQUEST_SIZE)
+    payloads = {"request": good, "long request": good + bytes(300), "short": good[:60],
+                "junk": os.urandom(128), "empty": b""}
+    with R.ReflectionLab(["--source-rate", "1000000", "--burst", "1000000"]) as lab:
+        total = [0, 0, 0, 0]
+        for k, (name, payload) in enumerate(payloads.items()):
+            pkts = [R.udp_datagram(f"10.{150 + k}.{i // 250}.{1 + i % 250}", lab.server_ip,
+                                   1024 + i % 60000, lab.port, payload) for i in range(per_kind)]
+            r = lab.measure(pkts, listen_s=1.0, pace_s=0.0005)  # within the socket buffer
+            total = [a + b for a, b in zip(total, (r.packets_in, r.bytes_in, r.packets_out,
+                                                   r.bytes_out), strict=True)]
+            lines.append(f"  UDP {name:13s}: in {r.packets_in} pk {r.bytes_in} B, out "
+                         f"{r.packets_out} pk {r.bytes_out} B (x{r.packet_ratio:.3f} pk, "
+                         f"x{r.byte_ratio:.3f} B)")
+        lines.append(f"  UDP all: in {total[0]} pk {total[1]} B, out {total[2]} pk {total[3]} B "
+                     f"(x{total[2] / total[0]:.3f} pk, x{total[3] / total[1]:.3f} B)")
+        checks["UDP: packets out <= in"] = total[2] <= total[0]
+        checks["UDP: bytes out <= in"] = total[3] <= total[1]
+    return lines, checks
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=5.0, help="flood time bound per client")
     ap.add_argument("--per-client", type=int, default=200_000, help="datagram bound per client")
-    ap.add_argument("--rate", type=float, default=500.0, help="server per-source rate and burst")
+    ap.add_argument("--source-rate", type=float, default=500.0,
+                    help="server per-source rate and burst")
     ap.add_argument("--sources", type=int, default=30_000, help="distinct sources in phase 2")
     ap.add_argument("--max-sources", type=int, default=4096)
+    ap.add_argument("--phases", default="1,2,3", help="which phases to run (default 1,2,3)")
+    ap.add_argument("--spoofed", type=int, default=500, help="phase 3: packets per kind")
+    ap.add_argument("--listen", type=float, default=8.0,
+                    help="phase 3: seconds to listen after the last SYN (default 8)")
     args = ap.parse_args()
+    args.rate = args.source_rate
+    phases = {p.strip() for p in args.phases.split(",")}
+    refl_lines: list[str] = []
+    refl_checks: dict[str, bool] = {}
+    if "3" in phases:
+        if os.geteuid() != 0:
+            refl_lines = ["phase 3 skipped: needs root (a namespace and a TUN device)"]
+        else:
+            refl_lines, refl_checks = reflection(args.spoofed, args.listen)
+    if not phases & {"1", "2"}:
+        print("# rttgeo serve reflection (phase 3)")
+        print(f"kernel {platform.release()}, {os.cpu_count()} CPUs, "
+              f"Python {platform.python_version()}")
+        print(f"phase 3: {args.spoofed} spoofed packets per kind, listening {args.listen} s")
+        print("\n".join(refl_lines))
+        for name, ok in refl_checks.items():
+            print(f"check {name}: {'ok' if ok else 'FAILED'}")
+        return 0 if all(refl_checks.values()) else 1
 
     server = subprocess.Popen(
         [
@@ -152,7 +232,7 @@ def main() -> int:
             "127.0.0.1",
             "--port",
             "0",
-            "--rate",
+            "--source-rate",
             str(args.rate),
             "--burst",
             str(args.rate),
@@ -262,6 +342,10 @@ def main() -> int:
         - rss["after_many_sources"]
         < 512,
     }
+    if refl_lines:
+        print(f"phase 3: {args.spoofed} spoofed packets per kind, listening {args.listen} s")
+        print("\n".join(refl_lines))
+    checks.update(refl_checks)
     for name, ok in checks.items():
         print(f"check {name}: {'ok' if ok else 'FAILED'}")
     print(f"server exit code {server.returncode}; stderr: {err.strip()}")

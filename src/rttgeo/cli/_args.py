@@ -21,7 +21,10 @@ __all__ = [
     "add_convention",
     "finite_float",
     "int_range",
+    "ip_address",
+    "name_text",
     "output_path",
+    "utf8_text",
 ]
 
 #: The output path that means standard output.
@@ -30,12 +33,23 @@ STDOUT = "-"
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
+_INFINITY = ("inf", "+inf", "infinity", "+infinity")
+
+
 def _number(text: str, kind: Callable[[str], Any]) -> Any:
+    """Plain decimal digits only (``rttgeo.textformats``): ``5_0``, ``0x10``, Unicode digits and
+    ``nan`` are refused; ``inf`` passes as a float for the caller to judge."""
+    from rttgeo.textformats import decimal_float, decimal_int
+
     try:
-        return kind(text)
+        if kind is int:
+            return decimal_int(text)
+        if text.strip().lower() in _INFINITY:
+            return math.inf
+        return decimal_float(text)
     except (TypeError, ValueError):
-        what = "an integer" if kind is int else "a number"
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        what = "an integer" if kind is int else "a finite number"
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text[:40]!r}") from None
 
 
 def finite_float(
@@ -69,6 +83,68 @@ def int_range(lo: int | None = None, hi: int | None = None) -> Callable[[str], i
         return x
 
     parse.__name__ = "integer"
+    return parse
+
+
+def utf8_text(*, max_bytes: int, allow_empty: bool = True) -> Callable[[str], str]:
+    """An argparse type: printable text that is valid UTF-8 (argv bytes that are not arrive as
+    surrogate escapes and are refused) of at most ``max_bytes`` bytes."""
+
+    def parse(text: str) -> str:
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise argparse.ArgumentTypeError(
+                f"not valid UTF-8: {os.fsencode(text)[:40]!r}"
+            ) from None
+        if not text and not allow_empty:
+            raise argparse.ArgumentTypeError("must not be empty")
+        if not text.isprintable():
+            raise argparse.ArgumentTypeError(f"control characters are not allowed: {text[:40]!r}")
+        if len(raw) > max_bytes:
+            raise argparse.ArgumentTypeError(f"at most {max_bytes} bytes of UTF-8, got {len(raw)}")
+        return text
+
+    parse.__name__ = "text"
+    return parse
+
+
+def ip_address(*, allow_empty: bool = True) -> Callable[[str], str]:
+    """An argparse type: an IPv4 or IPv6 address, returned normalised (``""`` if allowed)."""
+    import ipaddress
+
+    def parse(text: str) -> str:
+        if not text and allow_empty:
+            return text
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not an IP address: {text[:60]!r} (e.g. 0.0.0.0, ::, 192.0.2.7)"
+            ) from None
+
+    parse.__name__ = "address"
+    return parse
+
+
+def name_text(*, max_len: int = 64, allow_empty: bool = True) -> Callable[[str], str]:
+    """An argparse type: a plain name (letters, digits, ``_.-``; not ``.`` or ``..``), such as a
+    network namespace, safe to use as a file name (``""`` if allowed: "none")."""
+    import re
+
+    pattern = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+    def parse(text: str) -> str:
+        if not text and allow_empty:
+            return text
+        if len(text) > max_len or not pattern.fullmatch(text):
+            raise argparse.ArgumentTypeError(
+                f"expected a name of letters, digits, '_', '.', '-' (at most {max_len}), "
+                f"got {text[:40]!r}"
+            )
+        return text
+
+    parse.__name__ = "name"
     return parse
 
 

@@ -61,10 +61,13 @@ NETNS_PREFIX = "rttgeo-"
 LINK_PREFIX = "rg"
 #: Prefix of the ``lo`` alias that records, inside each namespace, the run dir owning it.
 OWNER_PREFIX = "rttgeo-lab:"
-#: sysctls set in every host namespace: unprivileged ICMP echo sockets for every group, no IPv6
-#: (the engine moves IPv4 only; this keeps router solicitations off the links).
+#: sysctls set in every host namespace: unprivileged ICMP echo sockets for every group, SYN
+#: cookies for every SYN (the landmark servers' TCP listeners then answer each SYN with exactly one
+#: SYN-ACK: docs/serve.md), no IPv6 (the engine moves IPv4 only; this keeps router solicitations
+#: off the links).
 HOST_SYSCTLS = {
     "net/ipv4/ping_group_range": "0 2147483647",
+    "net/ipv4/tcp_syncookies": "2",
     "net/ipv6/conf/all/disable_ipv6": "1",
     "net/ipv6/conf/default/disable_ipv6": "1",
 }

@@ -10,7 +10,20 @@ Use in-process (tests, notebooks)::
 Safety: replies are never longer than the request (requests shorter than the reply are dropped),
 each source IP has a token bucket (``rate_per_s``, ``burst``) in bounded memory, a global bucket
 caps the total reply rate, and malformed datagrams are dropped and counted by reason. With ``tcp``
-a TCP listener on the same port accepts and closes connections, so clients can time handshakes.
+a TCP listener on the same port answers SYNs with SYN-ACKs, so clients can time handshakes.
+
+No reflection through TCP: the kernel, not this process, answers SYNs, before any rate limit here
+could see them, and a listener with a SYN queue resends each unanswered SYN-ACK to the (possibly
+spoofed) source up to ``tcp_synack_retries`` (5) times: x6 in packets. So the listener has a
+backlog of 0, which makes the kernel answer SYNs with stateless SYN cookies (one SYN-ACK, never
+resent), and a socket filter (:data:`_SYN_FILTER`) passes only pure SYNs whose options start with
+MSS: a SYN without it could draw a cookie SYN-ACK longer than itself (a bare 40-byte SYN draws
+44 bytes), and no ACK ever completes a connection, so the server holds no TCP state at all.
+With ``net.ipv4.tcp_syncookies = 2`` that is exactly one SYN-ACK per SYN, never more bytes out
+than in. With the default 1 the kernel still keeps one request at a time in the queue (a backlog
+of 0 admits one); the listener's ``TCP_SYNCNT`` of 1 lets that one resend once, so a flood draws
+at most one extra SYN-ACK per 3 s. ``tcp_syncookies = 0`` is refused. Measured in
+tests/serve/test_serve_reflection.py and benchmarks/bench_serve_load.py.
 """
 
 from __future__ import annotations
@@ -33,7 +46,13 @@ from rttgeo.wire import DEFAULT_PORT
 if TYPE_CHECKING:  # pragma: no cover
     from rttgeo.serve.challenge import ChallengeResponder
 
-__all__ = ["DEFAULT_PORT", "LandmarkServer", "ServerStats"]
+__all__ = [
+    "DEFAULT_IPV6_PREFIX_LEN",
+    "DEFAULT_PORT",
+    "LandmarkServer",
+    "ServerStats",
+    "source_key",
+]
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux value; the cmsg type is the same
 _TIMESPEC = struct.Struct("@qq")
@@ -77,7 +96,6 @@ class ServerStats:
     send_errors: int = 0
     send_dropped: int = 0
     malformed: dict[str, int] = field(default_factory=dict)
-    tcp_accepted: int = 0
 
     @property
     def malformed_total(self) -> int:
@@ -87,6 +105,92 @@ class ServerStats:
         d = asdict(self)
         d["malformed_total"] = self.malformed_total
         return d
+
+
+# -- TCP without reflection ----------------------------------------------------------------------
+#: Classic BPF run by the kernel on every segment reaching the listener (tcp_filter runs for
+#: LISTEN sockets too, before any SYN-ACK), offsets from the TCP header. Only a pure SYN (SYN set,
+#: ACK clear) whose options start with MSS (kind 2, length 4), as every real TCP stack sends, gets
+#: through. Everything else is dropped: SYNs without that option (their cookie SYN-ACK could be
+#: longer than they are), and every ACK, RST or data segment, so no connection is ever completed
+#: on the server's side: the accept queue stays empty (a full one would drop SYNs of concurrent
+#: probes), spoofed ACKs draw no RST, and the client, which has its SYN-ACK and so its RTT,
+#: closes on its own.
+_SYN_FILTER = (
+    (0x30, 0, 0, 13),          # A = flags byte
+    (0x54, 0, 0, 0x12),        # A &= SYN | ACK
+    (0x15, 0, 6, 0x02),        # pure SYN? else drop
+    (0x30, 0, 0, 12),          # A = data offset byte
+    (0x74, 0, 0, 4),           # A >>= 4 (header length in 32-bit words)
+    (0x35, 0, 3, 6),           # options present (>= 6 words)? else drop
+    (0x28, 0, 0, 20),          # A = first option's kind and length
+    (0x15, 0, 1, 0x0204),      # MSS, length 4? else drop
+    (0x06, 0, 0, 0xFFFFFFFF),  # accept
+    (0x06, 0, 0, 0),           # drop
+)
+_SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
+
+
+def attach_syn_filter(sock: socket.socket) -> None:
+    """Attach :data:`_SYN_FILTER` to a TCP socket (no privilege needed; OSError if refused)."""
+    import ctypes
+
+    code = b"".join(struct.pack("=HBBI", *ins) for ins in _SYN_FILTER)
+    buf = ctypes.create_string_buffer(code)
+    prog = struct.pack("@HP", len(_SYN_FILTER), ctypes.addressof(buf))
+    sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, prog)
+
+
+def syncookies_mode(path: str = "/proc/sys/net/ipv4/tcp_syncookies") -> int:
+    """``net.ipv4.tcp_syncookies`` of the calling thread's network namespace (-1 if unreadable):
+    0 never, 1 when the SYN queue is full, 2 always."""
+    try:
+        with open(path) as fh:
+            return int(fh.read().strip())
+    except (OSError, ValueError):
+        return -1
+
+
+def require_syncookies() -> int:
+    """The SYN cookie mode, or MeasurementError if SYN cookies are off (the TCP listener relies
+    on them: with a backlog of 0 and no cookies every SYN would be dropped, and any larger backlog
+    resends each SYN-ACK to a spoofed source up to ``tcp_synack_retries`` times)."""
+    mode = syncookies_mode()
+    if mode not in (1, 2):
+        raise MeasurementError(
+            f"--tcp needs SYN cookies (net.ipv4.tcp_syncookies is {mode if mode >= 0 else '?'}): "
+            "set it to 2 with 'sysctl -w net.ipv4.tcp_syncookies=2' (one SYN-ACK per SYN), "
+            "or serve UDP only"
+        )
+    return mode
+
+
+# -- rate-limit keys ------------------------------------------------------------------------------
+#: Default prefix length that IPv6 sources are grouped by: one /64 is what one subscriber or one
+#: host usually gets, so per /128 one attacker owns 2**64 buckets.
+DEFAULT_IPV6_PREFIX_LEN = 64
+
+
+def source_key(address: str, ipv6_prefix_len: int = DEFAULT_IPV6_PREFIX_LEN) -> str | bytes:
+    """The rate-limit bucket of a source address: an IPv4 address itself (also when it arrives as
+    an IPv4-mapped IPv6 address on a dual-stack socket), an IPv6 address's first
+    ``ipv6_prefix_len`` bits (a zone ``%eth0`` is ignored)."""
+    if ":" not in address:
+        return address
+    addr = address.split("%", 1)[0]
+    if addr.startswith("::ffff:") and "." in addr:
+        return addr[7:]
+    try:
+        raw = socket.inet_pton(socket.AF_INET6, addr)
+    except OSError:
+        return address
+    if ipv6_prefix_len >= 128:
+        return raw
+    full, rest = divmod(ipv6_prefix_len, 8)
+    key = raw[:full]
+    if rest:
+        key += bytes([raw[full] & (0xFF << (8 - rest)) & 0xFF])
+    return key
 
 
 def _bind_error(exc: OSError, what: str, host: str, port: int) -> Exception:
@@ -129,7 +233,11 @@ class LandmarkServer:
         max_sources: int = 65536,
         global_rate_per_s: float = 20000.0,
         challenge: ChallengeResponder | None = None,
+        ipv6_prefix_len: int = DEFAULT_IPV6_PREFIX_LEN,
     ) -> None:
+        if not 1 <= ipv6_prefix_len <= 128:
+            raise InputError("must be in [1, 128]", field="ipv6_prefix_len")
+        self.ipv6_prefix_len = ipv6_prefix_len
         # Validate now, so that a bad position fails before binding.
         self._template = wire.encode(wire.echo_reply(bytes(16), lat_deg, lon_deg, server_id))
         self._no_turnaround = wire.turnaround_tlv(0xFFFFFFFF)  # "unknown": no kernel stamp
@@ -144,6 +252,9 @@ class LandmarkServer:
         self.global_limiter = TokenBucketLimiter(global_rate_per_s, global_rate_per_s, 1)
         self.stats = ServerStats()
         self.challenge = challenge
+        #: net.ipv4.tcp_syncookies where the TCP listener was made (2: exactly one SYN-ACK per
+        #: SYN; 1: one SYN at a time may draw one resent SYN-ACK); None without TCP.
+        self.syncookies: int | None = None
         self._sock: socket.socket | None = None
         self._tcp_sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -179,11 +290,7 @@ class LandmarkServer:
         if len(data) < self.reply_size or len(data) < wire.MIN_REQUEST_SIZE:
             stats.too_short += 1
             return None
-        if not self.limiter.allow(source):
-            stats.rate_limited += 1
-            return None
-        if not self.global_limiter.allow(None):
-            stats.global_limited += 1
+        if not self._allow(source):
             return None
         t = self._template
         stats.replied += 1
@@ -194,8 +301,8 @@ class LandmarkServer:
         return t[:8] + msg.nonce + t[24:] + tail
 
     def _allow(self, source: str) -> bool:
-        """Spend a token of ``source`` and of the global bucket (challenge messages)."""
-        if not self.limiter.allow(source):
+        """Spend a token of ``source``'s bucket (its /64 for IPv6) and of the global one."""
+        if not self.limiter.allow(source_key(source, self.ipv6_prefix_len)):
             self.stats.rate_limited += 1
             return False
         if not self.global_limiter.allow(None):
@@ -265,30 +372,28 @@ class LandmarkServer:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _make_tcp_socket(self, family: int, host: str) -> socket.socket:
+        self.syncookies = require_syncookies()
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6 and not self.host:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             sock.bind((host, self.port))
-            sock.listen(1024)
-            sock.setblocking(False)
         except OSError as exc:
             sock.close()
             raise _bind_error(exc, "TCP", host, self.port) from exc
+        try:
+            attach_syn_filter(sock)
+            # A request the kernel keeps (see the module doc) resends its SYN-ACK once at most.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, 1)
+            # Backlog 0: the SYN queue counts as full, so the kernel answers SYNs with SYN
+            # cookies: one SYN-ACK each, no state, never resent (see the module doc).
+            sock.listen(0)
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            raise MeasurementError(f"cannot set up the TCP listener safely: {exc}") from exc
         return sock
-
-    def _accept_all(self) -> None:
-        assert self._tcp_sock is not None
-        for _ in range(256):
-            try:
-                conn, _addr = self._tcp_sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            self.stats.tcp_accepted += 1
-            conn.close()
 
     async def start(self) -> None:
         """Bind the sockets (synchronously, in the calling thread's network namespace) and serve."""
@@ -318,9 +423,9 @@ class LandmarkServer:
         self._sock = udp
         self._loop = loop
         loop.add_reader(udp.fileno(), self._on_readable)
-        if tcp_sock is not None:
-            self._tcp_sock = tcp_sock
-            loop.add_reader(tcp_sock.fileno(), self._accept_all)
+        # The TCP listener needs no reader: its filter lets no connection complete, so there is
+        # never anything to accept (the kernel answers SYNs itself).
+        self._tcp_sock = tcp_sock
 
     @property
     def address(self) -> tuple[str, int]:
@@ -333,9 +438,6 @@ class LandmarkServer:
     async def stop(self) -> None:
         """Close the sockets; counters stay readable in :attr:`stats`."""
         if self._tcp_sock is not None:
-            if self._loop is not None:
-                with contextlib.suppress(Exception):
-                    self._loop.remove_reader(self._tcp_sock.fileno())
             self._tcp_sock.close()
             self._tcp_sock = None
         if self._sock is not None:
