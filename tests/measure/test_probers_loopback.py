@@ -49,15 +49,13 @@ async def _sequential_then_concurrent(prober: Prober, lm: Landmark, timing: str)
     for res in many:
         assert_ok(res, timing)
     s = prober.stats
-    assert (s.sent, s.answered, s.lost, s.unmatched, s.duplicate, s.late, s.malformed) == (
-        210,
-        210,
-        0,
-        0,
-        0,
-        0,
-        0,
-    )
+    assert (s.sent, s.answered, s.lost, s.duplicate, s.late, s.malformed) == (210, 210, 0, 0, 0, 0)
+    assert s.extra.get("token_mismatch", 0) == 0
+    # ``unmatched`` is asserted only where no other process's replies can arrive: a raw ICMP
+    # socket also sees other processes' echo replies on loopback (another suite on a shared
+    # machine), counted there and ignored.
+    if not isinstance(prober, IcmpRawProber):
+        assert s.unmatched == 0, s
 
 
 @pytest.mark.root
@@ -172,7 +170,7 @@ def test_udp_spoofed_malformed_duplicate_and_late_replies_are_counted_not_taken(
         fake.setblocking(False)
         other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a third party on 127.0.0.2
         other.bind(("127.0.0.2", 0))
-        lm = Landmark("lo", 0, 0, "127.0.0.1", port=fake.getsockname()[1])
+        lm = Landmark("lo", 1.0, 2.0, "127.0.0.1", port=fake.getsockname()[1])
         async with UdpProber() as prober:
             task = asyncio.create_task(prober.probe(lm, 2.0))
             data, client = await asyncio.wait_for(loop.sock_recvfrom(fake, 2048), 2.0)
@@ -283,7 +281,7 @@ def test_udp_turnaround_subtracted_only_when_trusted_and_plausible() -> None:
         fake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         fake.bind(("127.0.0.1", 0))
         fake.setblocking(False)
-        lm = Landmark("lo", 0, 0, "127.0.0.1", port=fake.getsockname()[1])
+        lm = Landmark("lo", 1.0, 2.0, "127.0.0.1", port=fake.getsockname()[1])
         task = asyncio.create_task(prober.probe(lm, 2.0))
         data, client = await asyncio.wait_for(loop.sock_recvfrom(fake, 2048), 2.0)
         await asyncio.sleep(0.002)  # the "server" holds the request for >= 2 ms

@@ -77,11 +77,11 @@ def test_udp_parser_never_raises_anything_else(data: bytes) -> None:
     _check(_UDP._parse, data, ("::ffff:127.0.0.1", 4789, 0, 0))
 
 
-def test_udp_parser_accepts_a_real_reply_and_keys_it_by_canonical_source() -> None:
+def test_udp_parser_accepts_a_real_reply_and_keys_it_by_canonical_source_and_port() -> None:
     nonce = bytes(range(16))
     reply = wire.encode(wire.echo_reply(nonce, 1.0, 2.0, "x")) + wire.turnaround_tlv(5000)
     parsed = _UDP._parse(reply, ("::ffff:127.0.0.1", 4789, 0, 0))
-    assert parsed is not None and parsed.key == ("127.0.0.1", nonce) and parsed.token == nonce
+    assert parsed is not None and parsed.key == ("127.0.0.1", 4789, nonce) and parsed.token == nonce
     assert "turnaround_us=5.0" in parsed.detail and parsed.adjust_ns == 0  # not trusted
 
 

@@ -17,8 +17,10 @@ from rttgeo.models import Landmark
 
 __all__ = ["ProbeResult", "Prober", "ProberStats"]
 
-#: Status of one probe.
-STATUSES = ("ok", "timeout", "unreachable", "refused", "error")
+#: Status of one probe. ``mismatch``: the reply was matched but is not a sample of this landmark
+#: (a UDP landmark server announcing a position other than the catalog's: an impostor, or a
+#: catalog entry that is wrong).
+STATUSES = ("ok", "timeout", "unreachable", "refused", "error", "mismatch")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,13 @@ sequence, or a UDP nonce) and a random token the reply must echo; replies are de
 A reply is taken as an RTT only if its key is pending and its token matches; otherwise it is counted
 in :attr:`Prober.stats` as ``unmatched`` (unknown key or wrong token: spoofed or someone else's),
 ``duplicate`` (key already answered), ``late`` (key already timed out) or ``malformed``.
+
+An ICMP error (destination unreachable, time exceeded) ends a probe only if it quotes at least
+:data:`MIN_ERROR_TOKEN_BYTES` of the probe's random token and they match. Anyone on the path, or
+anyone who can guess the address and sequence number, can forge an error quoting just the IP
+header and 8 bytes (RFC 792's minimum, no token); such an error is only a hint: counted in
+``stats.extra["unverified_errors"]``, named in the probe's result if it then times out, and the
+probe keeps waiting for its reply until the timeout.
 Recently finished keys are remembered (at most :data:`RECENT_KEYS`) to tell duplicates and late
 replies apart from unmatched ones.
 """
@@ -21,7 +28,7 @@ import socket
 import struct
 from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rttgeo.measure import timestamps as ts
 from rttgeo.measure.base import Prober, ProbeResult
@@ -31,6 +38,9 @@ __all__ = ["Malformed", "Parsed", "SocketProber"]
 
 #: How many finished probe keys are remembered to classify duplicate and late replies.
 RECENT_KEYS = 16384
+#: Bytes of a probe's random token an ICMP error must quote (and match) to end the probe: 64 bits
+#: cannot be guessed by someone who did not see the probe.
+MIN_ERROR_TOKEN_BYTES = 8
 _RECV_SIZE = 65535
 _MAX_READS_PER_WAKEUP = 512
 
@@ -51,6 +61,8 @@ class Parsed:
     #: ``timing`` label then gets (UDP server TURNAROUND, only when the prober trusts it).
     adjust_ns: int = 0
     adjust_label: str = ""
+    #: Position the far end announced (lat_deg, lon_deg), for :meth:`SocketProber._verdict`.
+    announced: tuple[float, float] | None = None
 
 
 @dataclass(slots=True)
@@ -58,6 +70,7 @@ class _Pending:
     future: asyncio.Future[tuple[int | None, int, Parsed]]
     token: bytes
     stamp: ts.SendStamp | None = None
+    hints: list[str] = field(default_factory=list)  # unverified ICMP errors about this probe
 
 
 class SocketProber(Prober, abc.ABC):
@@ -194,7 +207,11 @@ class SocketProber(Prober, abc.ABC):
             self._remember(key, "expired")
             self.stats.lost += 1
             self._note_kernel_drops()
-            return ProbeResult("timeout", None, stamp.real_ns, "", f"no reply in {timeout_s} s")
+            detail = f"no reply in {timeout_s} s"
+            if pending.hints:
+                detail += (f"; {len(pending.hints)} unverified ICMP error(s) meanwhile, not "
+                           f"quoting the probe's token: {pending.hints[0]}")
+            return ProbeResult("timeout", None, stamp.real_ns, "", detail)
         except asyncio.CancelledError:
             # The caller gave up on this probe: forget it, so a reply still coming counts as late.
             if self._pending.get(key) is pending:
@@ -203,6 +220,10 @@ class SocketProber(Prober, abc.ABC):
             raise
         if parsed.status != "ok":
             return ProbeResult(parsed.status, None, stamp.real_ns, "", parsed.detail)
+        refused = self._verdict(parsed, landmark)
+        if refused is not None:
+            self.stats.extra[refused[0]] = self.stats.extra.get(refused[0], 0) + 1
+            return ProbeResult(refused[0], None, stamp.real_ns, "", refused[1])
         rtt, timing = ts.rtt_ns(stamp, kernel_ns, mono_ns)
         if 0 < parsed.adjust_ns < rtt:
             rtt -= parsed.adjust_ns
@@ -296,6 +317,11 @@ class SocketProber(Prober, abc.ABC):
         """The probe an ICMP error (quoting our datagram ``quoted`` sent to ``dest``) ends."""
         return None
 
+    def _verdict(self, parsed: Parsed, landmark: Landmark) -> tuple[str, str] | None:
+        """(status, detail) refusing a matched reply as a sample (e.g. it announces another
+        position than the catalog's), or None to take it; subclasses override."""
+        return None
+
     def _dispatch(self, data: bytes, addr: tuple, kernel_ns: int | None, mono_ns: int) -> None:
         """Match one datagram against the pending probes (public for tests via ``inject``)."""
         stats = self.stats
@@ -325,9 +351,17 @@ class SocketProber(Prober, abc.ABC):
             else:
                 stats.unmatched += 1
             return
-        if parsed.token != pending.token[: len(parsed.token)] or (
-            parsed.status == "ok" and parsed.token != pending.token
-        ):
+        if parsed.status == "ok":
+            matches = parsed.token == pending.token
+        else:  # an ICMP error: it must quote enough of the token to prove it saw the probe
+            quoted = parsed.token[: len(pending.token)]
+            if len(quoted) < min(MIN_ERROR_TOKEN_BYTES, len(pending.token)):
+                stats.extra["unverified_errors"] = stats.extra.get("unverified_errors", 0) + 1
+                if len(pending.hints) < 4:
+                    pending.hints.append(parsed.detail or parsed.status)
+                return
+            matches = quoted == pending.token[: len(quoted)]
+        if not matches:
             stats.unmatched += 1
             stats.extra["token_mismatch"] = stats.extra.get("token_mismatch", 0) + 1
             return
