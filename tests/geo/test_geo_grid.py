@@ -224,24 +224,7 @@ def test_cap_area_at_level_5_within_2_percent(
     region = CellRegion.from_cells(5, *refine(keep, 0, 5))
     exact_km2 = 2.0 * math.pi * EARTH_RADIUS_KM**2 * (1.0 - math.cos(radius_km / EARTH_RADIUS_KM))
     # Observed worst: 0.6 % (500 km at lat 78); the cells are ~10 km across (but up to 356 km tall
-    # in the polar rows, see the next test).
-    assert region.area_km2 == pytest.approx(exact_km2, rel=0.02)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limitation: at level 5 the polar row's cells are 356 km tall with centres 252 km "
-    "from the pole, so a 200 km cap at the pole holds no cell centre and comes out empty "
-    "(-13 % at lat 88, -3.7 % at lat 80); reported to the lead",
-)
-def test_cap_at_the_pole_is_not_empty_at_level_5() -> None:
-    centre = to_unit_vectors(90.0, 0.0)
-
-    def keep(u: np.ndarray, pad_km: np.ndarray) -> np.ndarray:
-        return unit_distance_km(u, centre) <= 200.0 + pad_km
-
-    region = CellRegion.from_cells(5, *refine(keep, 0, 5))
-    exact_km2 = 2.0 * math.pi * EARTH_RADIUS_KM**2 * (1.0 - math.cos(200.0 / EARTH_RADIUS_KM))
+    # in the polar rows: caps at the pole are tested in test_geo_properties.py).
     assert region.area_km2 == pytest.approx(exact_km2, rel=0.02)
 
 

@@ -2,10 +2,22 @@
 
 Coarse-to-fine on the equal-area grid of :mod:`rttgeo.geo.grid`: a cell survives a level when, for
 every disc, its centre lies within radius + cell circumradius of the disc's centre (conservative: no
-point of the true intersection is ever discarded), and at the end level when its centre lies within
-every radius. The result equals a dense evaluation of cell centres at the end level (tested), at a
-small fraction of the cost. Error budget: the boundary of the region is resolved to one end-level cell
-(about 20 km at level 4); the region's area is exact for the cells it holds.
+point of the true intersection is ever discarded). At the end level two rules:
+
+- centre (default): the cells whose centre lies within every radius. The boundary is resolved to
+  one end-level cell (about 20 km at level 4; near the poles cells are up to 2 / sqrt(rows) radians
+  tall, see :mod:`rttgeo.geo.grid`), so a point of the intersection may lie in a cell left out and
+  an intersection thinner than a cell may come out empty. Best for areas and pictures.
+- ``cover=True``: the cells whose centre lies within radius + circumradius of every disc, i.e. every
+  cell that may hold a point of the intersection. Every point inside all discs lies in the region,
+  and every cell of it lies within one circumradius of every disc. What verification needs: a
+  region that is sure to hold the host.
+
+Tested with hypothesis against a dense evaluation of every end-level cell: the centre rule equals
+it; the cover holds every point inside all discs and no cell beyond radius + circumradius of a disc
+(it may leave out some cells that pass that padded test but hold no point of any disc, dropped at
+a coarser level). Both cost a small fraction of the dense evaluation; the region's area is exact
+for the cells it holds.
 """
 
 from __future__ import annotations
@@ -40,6 +52,8 @@ def disc_intersection(
     end_level: int = 4,
     start_level: int = 0,
     max_cells: int | None = None,
+    *,
+    cover: bool = False,
 ) -> CellRegion:
     """Cells at ``end_level`` whose centres lie within every disc (empty region if none).
 
@@ -47,7 +61,9 @@ def disc_intersection(
     discs larger than half the circumference cover everything. Discs whose constraint holds with room
     to spare for every surviving cell are dropped from the finer levels. With ``max_cells``, refinement
     stops early at the level where going on would exceed that many cells (a large region does not
-    need fine cells); the region then has that level.
+    need fine cells); the region then has that level. With ``cover`` the region is every cell that
+    may hold a point of the intersection (the module's second rule): it holds every point inside all
+    discs, at every level it stops at.
     """
     radius = np.asarray(radius_km, dtype=float)
     keep = np.isfinite(radius) & (radius < HALF_CIRCUMFERENCE_KM)
@@ -65,7 +81,9 @@ def disc_intersection(
             rows, cols = children(rows, cols)
         u = cell_unit_vectors(level, rows, cols)
         final = level == end_level
-        pad = circumradius_km(level, rows) if not final else np.zeros(len(rows))
+        # The arccos distances below err by up to 0.1 km at separations under 0.1 km (and far less
+        # beyond); a circumradius is several km at every level, so a padded test stays sound.
+        pad = circumradius_km(level, rows) if cover or not final else np.zeros(len(rows))
         if len(radius) == 0:
             continue
         # The tightest disc first prunes most cells cheaply.
@@ -79,7 +97,7 @@ def disc_intersection(
         if not final and max_cells is not None and 4 * ok.sum() > max_cells:
             # A large region does not need finer cells: stop here if the exact test at this
             # level already leaves enough of it (otherwise the region is thin: go on).
-            exact = np.all(d <= radius[None, :], axis=1)
+            exact = ok if cover else np.all(d <= radius[None, :], axis=1)
             if exact.sum() >= max_cells // 16:
                 return CellRegion.from_unique_cells(level, rows[exact], cols[exact])
         rows, cols = rows[ok], cols[ok]

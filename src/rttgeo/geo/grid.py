@@ -7,6 +7,14 @@ z = sin(latitude), so every cell of a level has exactly the same area on the sph
 are about 316 km across at the equator, level 5 about 10 km (97 km^2). Cells stretch north-south
 and shrink east-west towards the poles; :func:`circumradius_km` accounts for that exactly.
 
+Limit at the poles: the cells of the first and last rows are thin wedges from the pole, reaching
+arccos(1 - 2/rows) (about 2/sqrt(rows) radians: 356 km at level 5, 126 km at level 8), with their
+centres at arccos(1 - 1/rows) from it (252 km at level 5). A region decided by cell centres cannot
+resolve a shape near a pole smaller than that: a 200 km cap at the pole holds no cell centre at
+level 5 and comes out empty. Regions that must hold every point of a shape use the cover rule
+(``refine(..., cover=True)``, ``disc_intersection(..., cover=True)``), which keeps every cell that
+may hold a point of it: there the same cap gives the whole polar row (tested).
+
 Edges of the raster coincide with the antimeridian and the poles, which is what makes the GeoJSON of
 a region (``rttgeo.geo.polygon``) split at the antimeridian and close at the poles without special
 cases.
@@ -186,13 +194,17 @@ def refine(
     end_level: int,
     rows: IntArray | None = None,
     cols: IntArray | None = None,
+    *,
+    cover: bool = False,
 ) -> tuple[IntArray, IntArray]:
     """Coarse-to-fine search: cells where ``keep(unit_vectors, circumradius_km)`` holds, at end_level.
 
     At each level the kept cells split into 4 children. ``keep`` must be conservative (true for a
     cell whenever it could hold for any point of it, which the circumradius padding gives); at
-    ``end_level`` it is called with a circumradius of 0 so that cell centres decide exactly.
-    Starts from the whole globe at ``start_level`` unless ``rows``/``cols`` are given.
+    ``end_level`` it is called with a circumradius of 0 so that cell centres decide exactly, or,
+    with ``cover``, with the circumradius again, so that every cell that may hold a point where
+    ``keep`` holds is kept. Starts from the whole globe at ``start_level`` unless ``rows``/``cols``
+    are given.
     """
     if rows is None or cols is None:
         rows, cols = global_cells(start_level)
@@ -200,7 +212,7 @@ def refine(
         if level > start_level:
             rows, cols = children(rows, cols)
         u = cell_unit_vectors(level, rows, cols)
-        pad = circumradius_km(level, rows) if level < end_level else np.zeros(len(rows))
+        pad = circumradius_km(level, rows) if cover or level < end_level else np.zeros(len(rows))
         mask = keep(u, pad)
         rows, cols = rows[mask], cols[mask]
         if len(rows) == 0:
