@@ -4,7 +4,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint mutation bench clean
 
 $(BIN)/rttgeo: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,12 @@ test: $(BIN)/rttgeo
 	bash scripts/system-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q --nbmake tests notebooks
+
+# Mutation testing of the modules that decide correctness (hours; not in the default CI run):
+# scores per module in docs/testing.md. One target: `make mutation TARGETS=wire`.
+mutation: $(BIN)/rttgeo
+	$(BIN)/pip install -q -e '.[mutation,all,test]'
+	$(BIN)/python scripts/mutation.py $(TARGETS)
 
 lint: $(BIN)/rttgeo
 	$(BIN)/ruff check .

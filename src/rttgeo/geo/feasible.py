@@ -84,9 +84,9 @@ def disc_intersection(
         # The arccos distances below err by up to 0.1 km at separations under 0.1 km (and far less
         # beyond); a circumradius is several km at every level, so a padded test stays sound.
         pad = circumradius_km(level, rows) if cover or not final else np.zeros(len(rows))
-        if len(radius) == 0:
-            continue
-        # The tightest disc first prunes most cells cheaply.
+        # The tightest disc first prunes most cells cheaply. (Some disc always remains: one is
+        # dropped only when every surviving cell lies inside it, which the cells on the boundary of
+        # the smallest disc never do.)
         d0 = _angles_km(u, centres[:1])[:, 0]
         ok = d0 - pad <= radius[0]
         rows, cols, u, pad = rows[ok], cols[ok], u[ok], pad[ok]
@@ -98,7 +98,7 @@ def disc_intersection(
             # A large region does not need finer cells: stop here if the exact test at this
             # level already leaves enough of it (otherwise the region is thin: go on).
             exact = ok if cover else np.all(d <= radius[None, :], axis=1)
-            if exact.sum() >= max_cells // 16:
+            if exact.sum() >= max(max_cells // 16, 1):
                 return CellRegion.from_unique_cells(level, rows[exact], cols[exact])
         rows, cols = rows[ok], cols[ok]
         if len(rows) == 0 or final:
