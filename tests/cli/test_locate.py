@@ -299,7 +299,6 @@ class ServerThread:
 
 
 def test_locate_over_real_udp_on_loopback(tmp_path, capsys):
-    pytest.importorskip("rttgeo.serve")
     # five landmarks within ~2 km of each other: loopback RTTs (~0.1 ms) are consistent with it
     positions = [
         (48.860, 2.350),

@@ -31,8 +31,6 @@ def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def test_locate_in_lab_matches_matrix_and_offline_estimate(make_lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("rttgeo.cli.serve_cmds", reason="rttgeo serve is not installed")
-    pytest.importorskip("rttgeo.cli.measure_cmds", reason="rttgeo locate is not installed")
     from rttgeo.catalog import load_catalog
     from rttgeo.datasets import load_wonderproxy
     from rttgeo.estimate import DEFAULT_METHOD, make_estimator

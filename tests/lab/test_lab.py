@@ -98,7 +98,6 @@ def test_ping_matches_configured_rtt_and_down_leaves_nothing(make_lab, lab_env) 
 
 
 def test_tcp_udp_icmp_probers_through_engine(make_lab) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("rttgeo.serve", reason="rttgeo serve is not installed")
     world = _small_world()
     lab = make_lab(world, serve=True)
     landmarks = {lm.id: lm for lm in world.landmarks([h.address for h in lab.hosts])}
