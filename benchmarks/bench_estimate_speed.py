@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 import warnings
 
 import numpy as np
+from _goals import Goals
 
 from rttgeo.datasets import load_ripe_atlas
 from rttgeo.estimate import DEFAULT_METHOD, make_estimator
@@ -66,7 +68,8 @@ def dense_cbg(unit: np.ndarray, radius_km: np.ndarray, level: int = 4) -> CellRe
     return CellRegion.from_unique_cells(level, rows[keep], cols[keep])
 
 
-def main() -> None:
+def main() -> int:
+    goals = Goals()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--methods", default=f"cbg,{DEFAULT_METHOD}")
     ap.add_argument("--targets", type=int, default=100)
@@ -91,7 +94,8 @@ def main() -> None:
         t = np.array(times)
         results[m] = float(np.median(t))
         print(f"{m:<14} locate: median {np.median(t):7.2f} ms  p90 {np.percentile(t, 90):7.2f} ms"
-              f"  max {t.max():7.2f} ms   (target: median <= 20 ms)")
+              f"  max {t.max():7.2f} ms   (goal: median <= 20 ms): "
+              f"{goals.check(f'{m} median locate', np.median(t) <= 20.0)}")
     # Dense baseline for CBG, same constraints, same level.
     est = make_estimator("cbg").fit(mesh)
     unit = to_unit_vectors(mesh.lat_deg, mesh.lon_deg)
@@ -105,10 +109,12 @@ def main() -> None:
         same += int(np.array_equal(fast.keys(), region.keys()))
     d = float(np.median(dense_t))
     print(f"dense level-4 CBG (655,360 cells x 800 landmarks): median {d:.0f} ms; coarse-to-fine "
-          f"gives the identical region in {same}/{len(dense_t)} targets")
+          f"gives the identical region in {same}/{len(dense_t)} targets (goal: all): "
+          f"{goals.check('identical regions', same == len(dense_t))}")
     if "cbg" in results:
         print(f"speed-up of coarse-to-fine CBG over the dense grid: x{d / results['cbg']:.0f}")
+    return goals.exit_status()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,7 +13,9 @@ targets first, then landmarks), every other host is probed --k times by
 
 Printed per method: pairs, pairs lost, and the distribution of (measured min - configured) in ms
 (p1, p50, p90, p99, max), with the share within 0.2 ms; then the engine's own lateness histogram
-(time from a packet's due time to its write) and CPU use. Goal: |error| <= 0.2 ms at p99.
+(time from a packet's due time to its write) and CPU use. Goal: |error| <= 0.2 ms at p99 for every
+method but plain ``udp``, whose RTTs include the Python server's own processing by design (``udp-t``
+takes it out); exits 1 when a goal is MISSED.
 
 Needs root.  .venv/bin/python benchmarks/bench_lab_precision.py [--landmarks 50] [--targets 2]
     [--sources 4] [-k 5] [--seed 0] [--methods ping,icmp,tcp,udp,udp-t] [--rt-priority 10]
@@ -33,6 +35,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from _goals import Goals
 
 from rttgeo.datasets import load_wonderproxy
 from rttgeo.lab import down, up, world_from_mesh
@@ -73,20 +76,27 @@ def prober_mins(lab, src: str, landmarks, protocol: str, k: int) -> list[float |
     return lab.in_host(src, lambda: asyncio.run(go()))
 
 
-def summarize(name: str, err: list[float], lost: int) -> None:
+def summarize(name: str, err: list[float], lost: int, goals: Goals) -> None:
     e = np.array(err)
     if e.size == 0:
-        print(f"  {name:6s} no pair answered ({lost} lost)")
+        print(f"  {name:6s} no pair answered ({lost} lost): {goals.check(name, False)}")
         return
     q = np.percentile(e, [1, 50, 90, 99])
     within = np.mean(np.abs(e) <= 0.2) * 100
+    p99_abs = float(np.percentile(np.abs(e), 99))
+    verdict = (
+        "no goal: includes the server's processing" if name == "udp"
+        else f"goal p99 |err| <= 0.2 ms: {goals.check(f'{name} p99', p99_abs <= 0.2)}"
+    )
     print(
         f"  {name:5s} pairs {e.size:4d} lost {lost:3d}  p1 {q[0]:+.3f}  p50 {q[1]:+.3f}  "
         f"p90 {q[2]:+.3f}  p99 {q[3]:+.3f}  max {e.max():+.3f} ms  |err|<=0.2 ms: {within:.1f} %"
+        f"  ({verdict})"
     )
 
 
 def main() -> int:
+    goals = Goals()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--landmarks", type=int, default=50)
     ap.add_argument("--targets", type=int, default=2)
@@ -153,7 +163,7 @@ def main() -> int:
                         errors[proto].append(m - world.rtt_ms[s, world.index(lm.id)])
         print("error = measured min RTT - configured RTT:")
         for m in methods:
-            summarize(m, errors[m], lost[m])
+            summarize(m, errors[m], lost[m], goals)
         st = lab.stats()
         hist = st.get("late_us_hist", [])
         edges = st.get("late_us_edges", [])
@@ -174,7 +184,7 @@ def main() -> int:
         print(f"load average at end {os.getloadavg()[0]:.2f}")
     finally:
         down(lab.id)
-    return 0
+    return goals.exit_status()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ lab's namespaces. While the load runs, iputils ping measures min RTT from a targ
 Printed: up / down times (goals: 100 hosts up < 30 s, down < 15 s); packets sent, received by
 the engine, forwarded, dropped (by reason) and the rate (goal >= 20,000 packets/s); the engine's
 lateness histogram during the load; its CPU use (user + system s per wall s, one core = 100 %);
-the ping errors (measured min - configured, ms).
+the ping errors (measured min - configured, ms). Exits 1 when a goal is MISSED.
 
 Needs root.  .venv/bin/python benchmarks/bench_lab_scale.py [--hosts 100] [--pps 25000]
     [--seconds 5] [--senders 8] [--no-serve] [--rt-priority 10] [--engine auto|c|python]
@@ -32,6 +32,7 @@ import threading
 import time
 
 import numpy as np
+from _goals import Goals
 
 from rttgeo.datasets import load_wonderproxy
 from rttgeo.lab import down, up, world_from_mesh
@@ -47,6 +48,7 @@ def hist_delta(a: dict, b: dict) -> list[int]:  # type: ignore[type-arg]
 
 
 def main() -> int:
+    goals = Goals()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hosts", type=int, default=100)
     ap.add_argument("--pps", type=int, default=25000)
@@ -80,7 +82,9 @@ def main() -> int:
     lab = up(world, serve=not args.no_serve, rt_priority=args.rt_priority, engine=args.engine,
              **extra)
     t_up = time.monotonic() - t0
-    print(f"up:   {t_up:.2f} s for {len(world)} hosts (goal < 30 s); {lab.state['engine']} engine")
+    up_goal = goals.check("up time", t_up < 30.0) if len(world) <= 100 else "no goal beyond 100 hosts"
+    print(f"up:   {t_up:.2f} s for {len(world)} hosts (goal for 100 hosts < 30 s: {up_goal}); "
+          f"{lab.state['engine']} engine")
     t_down = float("nan")
     try:
         names = [h.name for h in lab.hosts]
@@ -146,6 +150,8 @@ def main() -> int:
         for s in socks + sinks:
             s.close()
         fwd = after["forwarded"] - before["forwarded"]
+        rate_goal = (goals.check("forwarding rate", fwd / gen_s[0] >= 20_000) if args.pps >= 20_000
+                     else "no goal below --pps 20000")
         rec = after["received"] - before["received"]
         cpu_user = after["cpu_user_s"] - before["cpu_user_s"]
         cpu_sys = after["cpu_system_s"] - before["cpu_system_s"]
@@ -154,7 +160,8 @@ def main() -> int:
               f"{send_err[0]} send errors)")
         print(f"      engine received {rec}, forwarded {fwd} ({fwd / gen_s[0]:,.0f} packets/s "
               f"over the load's {gen_s[0]:.2f} s; goal "
-              f">= 20,000), dropped: queue full "
+              f">= 20,000: {rate_goal}), "
+              f"dropped: queue full "
               f"{after['dropped_queue_full'] - before['dropped_queue_full']}, write error "
               f"{after['dropped_write_error'] - before['dropped_write_error']}; "
               f"not received (kernel TUN queue) {sent[0] + 0 - rec if rec < sent[0] else 0}")
@@ -178,8 +185,9 @@ def main() -> int:
         t0 = time.monotonic()
         down(lab.id)
         t_down = time.monotonic() - t0
-    print(f"down: {t_down:.2f} s (goal < 15 s); load average at end {os.getloadavg()[0]:.2f}")
-    return 0
+    print(f"down: {t_down:.2f} s (goal < 15 s: {goals.check('down time', t_down < 15.0)}); "
+          f"load average at end {os.getloadavg()[0]:.2f}")
+    return goals.exit_status()
 
 
 def _bound(addr: str) -> socket.socket:
