@@ -31,6 +31,7 @@ from rttgeo.lab.engine import (
     read_stats,
     write_config,
 )
+from rttgeo.measure import timestamps as ts
 
 BASE = ipaddress.IPv4Address("198.18.4.0")
 HAVE_CC = bool(shutil.which("cc") or shutil.which("gcc") or os.environ.get("CC"))
@@ -71,6 +72,8 @@ def engine(tmp_path: Path, engine_argv: list[str]) -> Iterator:  # type: ignore[
         pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(n)]
         host_ends = [a for a, _ in pairs]
         eng_ends = [b for _, b in pairs]
+        for sock in host_ends:  # delays are timed by the kernel, not by this (maybe busy) process
+            assert ts.enable_rx_timestamps(sock)
         socks.extend(host_ends + eng_ends)
         cfg = EngineConfig(
             fds=[s.fileno() for s in eng_ends],
@@ -109,11 +112,14 @@ def addr(i: int) -> str:
 
 
 def recv_timed(sock: socket.socket, timeout_s: float = 2.0) -> tuple[bytes, int] | None:
+    """(data, realtime ns at which the engine wrote it: the kernel's stamp of the datagram)."""
     r, _, _ = select.select([sock], [], [], timeout_s)
     if not r:
         return None
-    data = sock.recv(4096)
-    return data, time.monotonic_ns()
+    data, anc, _flags, _addr = sock.recvmsg(4096, ts.ANCBUF_SIZE)
+    stamp = ts.kernel_rx_ns(anc)
+    assert stamp is not None, "no kernel stamp on a socketpair datagram"
+    return data, stamp
 
 
 def test_routes_by_destination_with_configured_delay(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -124,7 +130,7 @@ def test_routes_by_destination_with_configured_delay(engine, tmp_path: Path) -> 
         samples = []
         for k in range(8):
             pkt = ipv4_packet(addr(src), addr(dst), f"{src}{dst}{k}".encode())
-            t0 = time.monotonic_ns()
+            t0 = ts.realtime_ns()
             hosts[src].send(pkt)
             got = recv_timed(hosts[dst])
             assert got is not None, f"{src}->{dst} never arrived"
@@ -136,7 +142,9 @@ def test_routes_by_destination_with_configured_delay(engine, tmp_path: Path) -> 
             if other != dst:
                 assert recv_timed(hosts[other], 0.0) is None
     for (src, dst), got_ms in delays.items():
-        # user-space timing in Python: the delay never comes early, and rarely > 1 ms late
+        # From just before the send to the kernel's stamp of the engine's write: never early, and
+        # the best of 8 within 1 ms (the engine runs SCHED_FIFO as root; the wake-up of this test
+        # process, late by several ms on a busy machine, is not part of it).
         assert ow[src, dst] - 0.01 <= got_ms < ow[src, dst] + 1.0, (src, dst, got_ms)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=5) == 0
@@ -177,7 +185,7 @@ def test_jitter_only_adds_delay(engine) -> None:  # type: ignore[no-untyped-def]
     hosts, _ = engine(ow, jitter_ms=3.0)
     got = []
     for k in range(30):
-        t0 = time.monotonic_ns()
+        t0 = ts.realtime_ns()
         hosts[0].send(ipv4_packet(addr(0), addr(1), bytes([k])))
         r = recv_timed(hosts[1])
         assert r is not None

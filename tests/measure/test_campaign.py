@@ -237,9 +237,11 @@ async def test_token_bucket_allows_burst_then_rate():
 
 def test_landmark_interval_spaces_probes_to_the_same_landmark():
     prober = FakeProber(default=Reply(1))
-    run_campaign_sync(prober, lms(1), CampaignParams(k=3, landmark_interval_s=0.05), quiet=True)
+    run_campaign_sync(prober, lms(1), CampaignParams(k=3, landmark_interval_s=0.3), quiet=True)
     t = [c[1] for c in prober.calls]
-    assert t[1] - t[0] >= 0.049 and t[2] - t[1] >= 0.049
+    # The campaign spaces its sends by the interval; the prober is entered a scheduling delay
+    # after each send decision, and on a busy machine two such delays differ by up to tens of ms.
+    assert t[1] - t[0] >= 0.25 and t[2] - t[1] >= 0.25
 
 
 def test_store_receives_every_sample_as_it_arrives(tmp_path):
@@ -278,7 +280,10 @@ async def test_cancel_marks_interrupted_and_keeps_samples(tmp_path):
     task = asyncio.create_task(
         run_campaign(prober, lms(2), CampaignParams(k=2, timeout_s=10), store=store, quiet=True)
     )
-    await asyncio.sleep(0.2)
+    for _ in range(2000):  # until L0's two samples are stored (L1 answers only after 5 s)
+        if store.campaigns() and store.campaign().n_samples == 2:
+            break
+        await asyncio.sleep(0.005)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -195,7 +195,10 @@ def test_udp_spoofed_malformed_duplicate_and_late_replies_are_counted_not_taken(
             assert res2.status == "timeout" and res2.rtt_ms is None
             data2, client = await loop.sock_recvfrom(fake, 2048)
             fake.sendto(reply(wire.decode(data2).nonce), client)
-            await asyncio.sleep(0.1)
+            for _ in range(1000):  # until the prober has read the duplicate and the late reply
+                if prober.stats.duplicate + prober.stats.late >= 2:
+                    break
+                await asyncio.sleep(0.01)
             s = prober.stats
             assert (s.unmatched, s.malformed, s.duplicate, s.late) == (2, 2, 1, 1), s
             assert (s.answered, s.lost) == (1, 1)
