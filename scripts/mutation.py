@@ -148,7 +148,7 @@ def run_target(name: str, target: Target, fresh: bool, equivalent: list[dict[str
         subprocess.run(
             ["nice", "-n", "19", str(exe), "run", "--max-children", "1", *target.mutant_globs()],
             cwd=work, stdout=fh, stderr=subprocess.STDOUT, check=False,
-            env={**os.environ, "TERM": "dumb"},
+            env={**os.environ, "TERM": "dumb", "RTTGEO_HYPOTHESIS_EXAMPLES": "15"},
         )
     elapsed_s = time.monotonic() - t0
     meta = work / "mutants" / "src" / (target.module + ".meta")

@@ -27,14 +27,34 @@ def frankfurt(wonderproxy):
     return sub, rtts, (wonderproxy.lat_deg[t], wonderproxy.lon_deg[t])
 
 
+#: Frankfurt (WonderProxy host 29) located from the other 245 hosts: each method's error in km as
+#: measured with this code on 2026-12-01 (this test computes it; docs/estimation.md gives the
+#: methods' leave-one-out medians, 146-481 km, for scale), and the bound the test holds it to:
+#: 20 % above it, rounded up to 10 km. A change of calibration that moves an error beyond its bound
+#: must say so here.
+FRANKFURT_ERROR_KM = {
+    "shortest-ping": 184.4,
+    "geoping": 325.6,
+    "cbg": 132.8,
+    "cbg-bestline": 107.3,
+    "spotter": 68.7,
+    "rttgeo": 71.5,
+}
+
+
+def test_every_method_has_its_frankfurt_figure() -> None:
+    assert set(FRANKFURT_ERROR_KM) == set(METHODS)
+
+
 @pytest.mark.parametrize("method", METHODS)
-def test_every_method_locates_frankfurt_within_400_km(frankfurt, method: str) -> None:
+def test_every_method_locates_frankfurt_as_measured(frankfurt, method: str) -> None:
     sub, rtts, truth = frankfurt
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RttgeoWarning)
         e = make_estimator(method).fit(sub).locate(rtts)
     assert isinstance(e, Estimate)
-    assert distance_km(e.lat_deg, e.lon_deg, *truth) < 400.0
+    error_km = float(distance_km(e.lat_deg, e.lon_deg, *truth))
+    assert error_km <= math.ceil(1.2 * FRANKFURT_ERROR_KM[method] / 10.0) * 10.0, error_km
     assert len(e.landmarks) == np.isfinite(rtts).sum()
     json_ = e.to_json()
     assert json_["method"] == method and json_["point"]["lat_deg"] == e.lat_deg

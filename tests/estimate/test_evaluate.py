@@ -67,15 +67,18 @@ def reference_runs(wonderproxy):
             for m in ("shortest-ping", "cbg", "cbg-bestline")}
 
 
-def test_published_figures_within_10_percent(reference_runs) -> None:
-    """Figures measured independently on this protocol (issue #2): ours must land within 10 %."""
+def test_published_figures_as_close_as_measured(reference_runs) -> None:
+    """Figures measured independently on this protocol and published in issue #2 (Shortest Ping
+    median 313 km; CBG at 2/3 c median 250 km, p90 1,176 km, 18 % within 100 km; CBG bestline
+    median 253 km). Ours (docs/estimation.md, 2026-11-29) differ by 0 %, -0.8 %, -0.1 %, 0 and -4 %;
+    each bound is that difference plus one unit of the published figure's rounding (1 km, 1 %)."""
     sp, cbg, bl = (reference_runs[m] for m in ("shortest-ping", "cbg", "cbg-bestline"))
     assert sp.n_targets == 244
-    assert sp.median_km == pytest.approx(313, rel=0.10)
-    assert cbg.median_km == pytest.approx(250, rel=0.10)
-    assert cbg.p90_km == pytest.approx(1176, rel=0.10)
-    assert cbg.within_100km == pytest.approx(0.18, rel=0.10)
-    assert bl.median_km == pytest.approx(253, rel=0.10)
+    assert sp.median_km == pytest.approx(313, abs=1.0)
+    assert cbg.median_km == pytest.approx(250, abs=2.0 + 1.0)  # ours 248
+    assert cbg.p90_km == pytest.approx(1176, abs=1.0 + 1.0)  # ours 1,175
+    assert cbg.within_100km == pytest.approx(0.18, abs=0.01)
+    assert bl.median_km == pytest.approx(253, abs=10.0 + 1.0)  # ours 243
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ when the cell *centres* lie inside it, ignoring the cells' extent), which no tes
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -41,7 +42,15 @@ BORDER_KM = 1e-6
 #: Dense evaluation grows 4x per level: level 3 has 327,680 cells, enough for every property.
 MAX_LEVEL = 3
 
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Examples per property: 40 in the suite; scripts/mutation.py asks for fewer, always the same ones
+#: (RTTGEO_HYPOTHESIS_EXAMPLES, derandomized), so that every mutant meets the same cases.
+EXAMPLES = int(os.environ.get("RTTGEO_HYPOTHESIS_EXAMPLES", "40"))
+PROPERTY = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize="RTTGEO_HYPOTHESIS_EXAMPLES" in os.environ,
+)
 
 
 @st.composite

@@ -19,6 +19,7 @@ import pytest
 from rttgeo.errors import LabError
 from rttgeo.lab import down, find_labs, load_world, parse_world
 from rttgeo.lab.netns import list_links, list_netns
+from rttgeo.measure.tcp import tcp_info_rtt_us
 
 from .lab_helpers import EXAMPLES, ping_min_ms, ping_rtts_ms, prober_rtts_ms
 
@@ -131,9 +132,9 @@ def test_tcp_connect_time_in_namespace(make_lab) -> None:  # type: ignore[no-unt
     srv.settimeout(5)
 
     def client() -> tuple[float, float]:
-        t0 = time.monotonic_ns()
         c = socket.create_connection((a_addr, 9000), timeout=5)
-        t_conn = time.monotonic_ns()
+        info = tcp_info_rtt_us(c)  # the kernel's own handshake RTT: no thread wake-up in it
+        assert info is not None
         conn, _ = srv.accept()  # returns when the handshake's last ACK reached a: RTT/2 later
         t1 = time.monotonic_ns()
         c.sendall(b"ping")
@@ -142,16 +143,17 @@ def test_tcp_connect_time_in_namespace(make_lab) -> None:  # type: ignore[no-unt
         t2 = time.monotonic_ns()
         c.close()
         conn.close()
-        return (t_conn - t0) / 1e6, (t2 - t1) / 1e6
+        return info[0] / 1e3, (t2 - t1) / 1e6
 
     try:
         runs = [lab.in_host("b", client) for _ in range(8)]
     finally:
         srv.close()
     want = world.rtt_ms[world.index("a"), world.index("b")]
-    # timed in user space from Python (thread wake-ups included), hence the wider bound
     assert want - 0.01 <= min(r[0] for r in runs) < want + 1.0
-    assert want - 0.01 <= min(r[1] for r in runs) < want + 1.0
+    # The echo is timed in user space, two thread wake-ups included (several ms late on a busy
+    # machine): never early, and the data crossed the delay once, not twice.
+    assert want - 0.01 <= min(r[1] for r in runs) < 2 * want
 
 
 def test_python_engine_lab(make_lab) -> None:  # type: ignore[no-untyped-def]
