@@ -25,10 +25,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rttgeo.geo.feasible import disc_intersection
+from rttgeo.geo.feasible import annulus_tests, disc_intersection
 from rttgeo.geo.grid import (
     CellRegion,
+    cell_bounds,
     cell_centers,
+    cell_index,
+    cell_unit_vectors,
     circumradius_km,
     global_cells,
     level_shape,
@@ -257,3 +260,45 @@ def test_a_disc_is_not_dropped_while_a_cell_reaches_outside_it() -> None:
     cover = disc_intersection(centres, radius, end_level=3, cover=True)
     slack = d - pad[:, None] - radius[None, :]
     assert np.all(slack[cover.keys()] <= BORDER_KM)
+
+
+# -- annulus_tests: the conservative cell test the verify room decides with -----------------------
+
+
+@PROPERTY
+@given(
+    discs=disc_sets(),
+    inner=st.lists(st.floats(0.0, 0.95), min_size=6, max_size=6),
+    level=st.integers(0, MAX_LEVEL),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_annulus_tests_bound_the_violations_of_every_point_of_a_cell(
+    discs: tuple[np.ndarray, np.ndarray, float, float], inner: list[float], level: int, seed: int
+) -> None:
+    """For any point x of a cell: definite <= #annuli x violates <= possible; an annulus that some
+    point of a cell satisfies and another violates is flagged as crossing."""
+    centres, hi, host_lat, host_lon = discs
+    lo = hi * np.array(inner[: len(hi)])
+    rng = np.random.default_rng(seed)
+    nr, nc = level_shape(level)
+    # Cells around the host (where annuli cross) and anywhere.
+    hr, hc = (int(a[0]) for a in cell_index(level, [host_lat], [host_lon]))
+    rows = np.concatenate([np.clip(hr + rng.integers(-3, 4, 40), 0, nr - 1), rng.integers(0, nr, 40)])
+    cols = np.concatenate([(hc + rng.integers(-3, 4, 40)) % nc, rng.integers(0, nc, 40)])
+    u = cell_unit_vectors(level, rows, cols)
+    definite, possible, crossing = annulus_tests(u, circumradius_km(level, rows), centres, lo, hi)
+    # 60 random points per cell plus its corners, distances by atan2.
+    lat0, lat1, lon0, lon1 = cell_bounds(level, rows, cols)
+    z = rng.uniform(np.sin(np.radians(lat0))[:, None], np.sin(np.radians(lat1))[:, None], (80, 60))
+    lat = np.concatenate([np.degrees(np.arcsin(z)), np.stack([lat0, lat0, lat1, lat1], 1)], 1)
+    lon = np.concatenate(
+        [rng.uniform(lon0[:, None], lon1[:, None], (80, 60)), np.stack([lon0, lon1, lon0, lon1], 1)], 1
+    )
+    d = unit_distance_km(to_unit_vectors(lat, lon)[:, :, None, :], centres[None, None, :, :])
+    violates = (d < lo - BORDER_KM) | (d > hi + BORDER_KM)  # (cells, points, annuli)
+    count = violates.sum(axis=2)
+    assert np.all(definite[:, None] <= count) and np.all(count <= possible[:, None])
+    surely = (d > lo + BORDER_KM) & (d < hi - BORDER_KM)
+    mixed = np.any(violates, axis=1) & np.any(surely, axis=1)  # (cells, annuli)
+    assert np.all(crossing[np.any(mixed, axis=0)])
+
