@@ -70,14 +70,18 @@ TARGETS: dict[str, Target] = {
     "geo-grid": Target("rttgeo/geo/grid.py", ("x*",), ("tests/geo",)),
     "geo-sphere": Target("rttgeo/geo/sphere.py", ("x_*",), ("tests/geo/test_geo_sphere.py",)),
     # The physics checks: RTT validation, the fit-time exclusion of landmarks faster than light in
-    # fibre and the locate-time speed-of-light check between landmarks.
+    # fibre, the locate-time speed-of-light check between landmarks (its reach and conflicts) and
+    # the rule that a point stays inside every kept landmark's light disc.
     "estimate-physics": Target(
         "rttgeo/estimate/base.py",
         ("x_check_rtts", "x_greedy_outliers", "x_physics_outliers", "xǁEstimatorǁfit",
-         "xǁEstimatorǁ_locate_row"),
-        ("tests/estimate/test_physics_checks.py",),
+         "xǁEstimatorǁc_reach_km", "xǁEstimatorǁlight_conflicts", "xǁEstimatorǁ_locate_row",
+         "xǁEstimatorǁc_discs_point"),
+        ("tests/estimate/test_physics.py", "tests/estimate/test_estimators.py"),
     ),
-    "wire": Target("rttgeo/wire.py", ("x*",), ("tests/serve/test_wire.py",)),
+    "wire": Target(
+        "rttgeo/wire.py", ("x*",), ("tests/serve/test_wire.py", "tests/serve/test_serve_protocol.py")
+    ),
     # The commit path: opening (WAL, synchronous), the campaign record and every committed sample.
     "store-commit": Target(
         "rttgeo/store/sqlite.py",
@@ -85,6 +89,23 @@ TARGETS: dict[str, Target] = {
          "xǁCampaignStoreǁset_protocol", "xǁCampaignStoreǁadd_sample",
          "xǁCampaignStoreǁend_campaign", "xǁCampaignStoreǁclose"),
         ("tests/store",),
+    ),
+    # The verify room's decision (proven / refuted / undecided / landmark-fault) and what it rests on.
+    "verify-decide": Target(
+        "rttgeo/verify/decide.py",
+        ("x_sound_radius_km", "x__conflicts", "x__redundant", "x_decide", "x__at_level",
+         "x__region_level"),
+        ("tests/verify/test_decide.py",),
+    ),
+    # Signature checks: strict Ed25519 (small-order and non-canonical keys, malleable signatures).
+    "crypto": Target(
+        "rttgeo/crypto.py",
+        ("x__decode_point", "x__add", "x__double", "x__is_identity", "x__times",
+         "x_public_key_problem", "x_signature_problem", "x_answer_message", "x_verify"),
+        ("tests/verify/test_crypto.py",),
+    ),
+    "receipt": Target(
+        "rttgeo/receipt.py", ("x*",), ("tests/verify/test_receipt.py",)
     ),
 }
 

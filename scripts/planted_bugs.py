@@ -50,6 +50,22 @@ BUGS: dict[str, Bug] = {
         "a disc is dropped from the finer levels when the cell centres lie inside it, ignoring "
         "the cells' extent",
     ),
+    "light-check-reach-1.5x": Bug(
+        "estimate/base.py",
+        "conflict = dist > reach[:, None] + reach[None, :]",
+        "conflict = dist > 1.5 * (reach[:, None] + reach[None, :])",
+        ("tests/estimate/test_physics.py", "tests/estimate/test_estimators.py"),
+        ("test_an_rtt_just_below_the_light_limit_is_left_out_and_named",),
+        "the locate-time speed-of-light check with its reach widened 1.5x",
+    ),
+    "light-check-reach-5x": Bug(
+        "estimate/base.py",
+        "conflict = dist > reach[:, None] + reach[None, :]",
+        "conflict = dist > 5.0 * (reach[:, None] + reach[None, :])",
+        ("tests/estimate/test_physics.py", "tests/estimate/test_estimators.py"),
+        ("test_an_rtt_just_below_the_light_limit_is_left_out_and_named",),
+        "the locate-time speed-of-light check with its reach widened 5x (faster than light)",
+    ),
     "wire-no-position-range-check": Bug(
         "wire.py",
         "if not (-90 * _E7 <= lat_e7 <= 90 * _E7 and -180 * _E7 <= lon_e7 <= 180 * _E7):",
