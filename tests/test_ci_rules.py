@@ -26,6 +26,10 @@ def test_expected_failure():
 
 def test_passes():
     pass
+
+@pytest.mark.ci_may_skip("a facility CI may lack, said why")
+def test_may_skip_in_ci():
+    pytest.skip("no facility W here")
 '''
 
 MODULE_SKIP = '''
@@ -39,6 +43,7 @@ def test_never_collected():
 
 def run_pytest(tmp_path: Path, ci: str | None, body: str) -> subprocess.CompletedProcess[str]:
     shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    ci_may_skip(why): allowed\n")
     (tmp_path / "test_sample.py").write_text(body)
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     if ci is not None:
@@ -52,7 +57,7 @@ def run_pytest(tmp_path: Path, ci: str | None, body: str) -> subprocess.Complete
 def test_in_ci_a_skip_fails_with_its_reason(tmp_path: Path) -> None:
     out = run_pytest(tmp_path, "true", SKIPPING)
     assert out.returncode == 1, out.stdout
-    assert "1 failed, 1 passed, 1 xfailed, 1 error" in out.stdout
+    assert "1 failed, 1 passed, 1 skipped, 1 xfailed, 1 error" in out.stdout
     assert "CI=true and this skipped (no facility X here)" in out.stdout
     assert "CI=true and this skipped (no facility Y here)" in out.stdout
 
@@ -67,7 +72,7 @@ def test_outside_ci_a_skip_passes_saying_why(tmp_path: Path) -> None:
     for ci in (None, "false", ""):
         out = run_pytest(tmp_path, ci, SKIPPING)
         assert out.returncode == 0, out.stdout
-        assert "1 passed, 2 skipped, 1 xfailed" in out.stdout
+        assert "1 passed, 3 skipped, 1 xfailed" in out.stdout
         assert "no facility X here" in out.stdout
 
 
