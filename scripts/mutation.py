@@ -9,10 +9,12 @@ Each target mutates the functions it names in one module and runs only the tests
 ``build/mutation/<target>/`` (a scratch copy that mutmut makes of ``src`` and ``tests``; the
 worktree's files are never touched). It runs under ``nice -n 19`` with one worker, so that it can
 share the machine. For every target it prints killed / total, the score, and each surviving
-mutant's diff; surviving mutants listed in ``scripts/mutation_equivalent.toml`` (matched by
-function and diff, with the reason they cannot change any result) are counted apart, never as
-killed. Exit status 1 when a target scores below ``--goal`` (90 % by default, issue #15) or a
-mutant survives that is not documented as equivalent.
+mutant's diff. Counted apart, never as killed: surviving mutants listed in
+``scripts/mutation_equivalent.toml`` (matched by function and diff, with the reason they cannot
+change any result), and mutants that only rewrite the prose of an error or warning message (the
+machine-readable reasons and exit codes are what the tests hold). Exit status 1 when a target
+scores below ``--goal`` (90 % by default, issue #15) or a mutant survives that is not documented
+as equivalent.
 
 Needs the ``mutation`` extra (``pip install -e '.[mutation,all,test]'``). Scores are recorded
 in docs/testing.md.
@@ -126,6 +128,34 @@ def diff_lines(diff: str) -> tuple[str, ...]:
     )
 
 
+_STRING = re.compile(r"""[rbuf]*("[^"\\]*(?:\\.[^"\\]*)*"|'[^'\\]*(?:\\.[^'\\]*)*')""", re.I)
+
+
+def message_only(diff: str) -> bool:
+    """Whether a mutant only rewrites the prose of an error or warning message: one line changed,
+    identical once string literals are blanked, and that line raises or is a string continuation
+    line (inside a raise or warn call). Such mutants change no result; they are counted apart."""
+    lines = diff_lines(diff)
+    minus = [x[1:] for x in lines if x.startswith("-")]
+    plus = [x[1:] for x in lines if x.startswith("+")]
+    if len(minus) != 1 or len(plus) != 1:
+        return False
+    old, new = minus[0], plus[0]
+    if _STRING.sub('""', old) != _STRING.sub('""', new):
+        return False
+    if re.match(r"""^[rbuf]*["']""", old, re.I):  # a continuation line of a message
+        return True
+    a, b = list(_STRING.finditer(old)), list(_STRING.finditer(new))
+    changed = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x.group() != y.group()]
+    # In a raise or warn, only the last string literal (the message) is prose: the ones before it
+    # are reason codes or field names, and keyword arguments (field="...") are data.
+    return (
+        old.startswith(("raise ", "warnings.warn("))
+        and changed == [len(a) - 1]
+        and not old[: a[-1].start()].rstrip().endswith("=")
+    )
+
+
 def setup(name: str, target: Target, fresh: bool) -> Path:
     work = WORK / name
     if fresh and work.exists():
@@ -183,7 +213,7 @@ def run_target(name: str, target: Target, fresh: bool, equivalent: list[dict[str
     equiv_keys = {
         (e["function"], diff_lines(e["diff"])): e["why"] for e in equivalent if e["module"] == name
     }
-    survivors, equivalent_hits = [], []
+    survivors, equivalent_hits, messages = [], [], []
     for key, code in sorted(codes.items(), key=lambda kv: _natural(kv[0])):
         if code in KILLED or code in DETECTED:
             continue
@@ -191,20 +221,29 @@ def run_target(name: str, target: Target, fresh: bool, equivalent: list[dict[str
         function = re.sub(r"__mutmut_\d+$", "", key.rsplit(".", 1)[-1])
         why = equiv_keys.get((function, diff_lines(diff)))
         entry = {"key": key, "function": function, "code": code, "diff": diff}
-        (equivalent_hits if why else survivors).append(entry | ({"why": why} if why else {}))
+        if why:
+            equivalent_hits.append(entry | {"why": why})
+        elif message_only(diff):
+            messages.append(entry)
+        else:
+            survivors.append(entry)
     total = len(codes)
-    detected = total - len(survivors) - len(equivalent_hits)
+    apart = len(equivalent_hits) + len(messages)
+    detected = total - len(survivors) - apart
     return {
         "target": name,
         "module": f"src/{target.module}",
         "total": total,
         "detected": detected,
         "equivalent": len(equivalent_hits),
+        "message_only": len(messages),
         "survived": len(survivors),
-        "score": detected / (total - len(equivalent_hits)) if total > len(equivalent_hits) else 1.0,
+        "score": detected / (total - apart) if total > apart else 1.0,
         "raw_score": detected / total if total else 1.0,
         "elapsed_s": elapsed_s,
         "survivors": survivors,
+        "equivalent_mutants": equivalent_hits,
+        "message_mutants": messages,
     }
 
 
@@ -238,10 +277,12 @@ def main() -> int:
     for name in args.targets or list(TARGETS):
         r = run_target(name, TARGETS[name], not args.resume, equivalent)
         results.append(r)
+        apart = r["equivalent"] + r["message_only"]
         print(
-            f"{name:<18}{r['module']:<32} {r['detected']:>4} / {r['total'] - r['equivalent']:<4}"
-            f" killed = {100 * r['score']:5.1f} %  ({r['equivalent']} equivalent documented,"
-            f" raw {100 * r['raw_score']:.1f} %; {r['elapsed_s'] / 60:.0f} min)",
+            f"{name:<18}{r['module']:<32} {r['detected']:>4} / {r['total'] - apart:<4}"
+            f" detected = {100 * r['score']:5.1f} %  (apart: {r['equivalent']} documented"
+            f" equivalent, {r['message_only']} message text only; raw {r['detected']} /"
+            f" {r['total']} = {100 * r['raw_score']:.1f} %; {r['elapsed_s'] / 60:.0f} min)",
             flush=True,
         )
         for s in r["survivors"]:

@@ -386,3 +386,37 @@ def test_challenge_round_trip(kind_op, rnd: int, code: int, tlvs: dict, pad_to: 
     assert len(data) >= pad_to
     assert wire.decode_challenge(data) == msg
     assert wire.peek_type(data) == kind
+
+
+def test_defaults_are_empty_and_unflagged() -> None:
+    """Builders send nothing the caller did not ask for: no flag, no server id, no padding."""
+    req = wire.echo_request(NONCE)
+    assert req.flags == 0 and req.lat_e7 is None and req.server_id == ""
+    rep = wire.echo_reply(NONCE, 1.0, 2.0)
+    assert (rep.flags, rep.server_id, rep.turnaround_ns, rep.extra) == (0, "", None, ())
+    assert len(wire.encode(rep)) == 32  # header + position, no TLV
+    assert len(wire.encode_challenge(challenge(REQ, HostOp.NEXT))) == wire.CHALLENGE_HEADER_SIZE
+
+
+def test_positions_out_of_range_name_the_coordinate() -> None:
+    with pytest.raises(ValueError, match=r"^lat_deg 91\.0 outside \[-90\.0, 90\.0\]$"):
+        wire.echo_reply(NONCE, 91.0, 0.0)
+    with pytest.raises(ValueError, match=r"^lon_deg -181\.0 outside \[-180\.0, 180\.0\]$"):
+        wire.echo_reply(NONCE, 0.0, -181.0)
+
+
+def test_challenge_padding_and_size_limits_are_exact() -> None:
+    bare = wire.encode_challenge(challenge(REQ, HostOp.NEXT))
+    # Already long enough: no PAD TLV (a message exactly pad_to long is not padded further).
+    assert wire.encode_challenge(challenge(REQ, HostOp.NEXT), pad_to=len(bare)) == bare
+    # A message of exactly MAX_DATAGRAM_SIZE bytes is allowed, one more is not.
+    full = wire.encode_challenge(challenge(REQ, HostOp.NEXT), pad_to=wire.MAX_DATAGRAM_SIZE)
+    assert len(full) == wire.MAX_DATAGRAM_SIZE
+    assert wire.decode_challenge(full) == challenge(REQ, HostOp.NEXT)
+    big = challenge(REP, LandmarkOp.RECEIPT, receipt=bytes(281),
+                    extra=((0x10, bytes(wire.MAX_DATAGRAM_SIZE - 44 - 284 - 3)),))
+    assert len(wire.encode_challenge(big)) == wire.MAX_DATAGRAM_SIZE
+    too_big = challenge(REP, LandmarkOp.RECEIPT, receipt=bytes(281),
+                        extra=((0x10, bytes(wire.MAX_DATAGRAM_SIZE - 44 - 284 - 2)),))
+    with pytest.raises(ValueError, match="longer"):
+        wire.encode_challenge(too_big)
