@@ -95,14 +95,17 @@ def test_dgram_icmp_accepts_every_echo_reply(seq: int, payload: bytes, ident: in
         lambda s: len(s.encode()) <= wire.MAX_SERVER_ID_BYTES
     ),
     src=IPV4,
+    port=st.integers(1, 0xFFFF),
 )
 def test_udp_accepts_every_echo_reply(
-    nonce: bytes, lat_e7: int, lon_e7: int, server_id: str, src: tuple
+    nonce: bytes, lat_e7: int, lon_e7: int, server_id: str, src: tuple, port: int
 ) -> None:
     reply = wire.encode(wire.Message(wire.MsgType.ECHO_REPLY, nonce, 0, lat_e7, lon_e7, server_id))
-    parsed = UDP._parse(reply, (f"::ffff:{dotted(src)}", 4789, 0, 0))
-    assert parsed is not None and parsed.key == (dotted(src), nonce) and parsed.token == nonce
+    parsed = UDP._parse(reply, (f"::ffff:{dotted(src)}", port, 0, 0))
+    # keyed by the probed address *and* port, with the nonce
+    assert parsed is not None and parsed.key == (dotted(src), port, nonce) and parsed.token == nonce
     assert parsed.status == "ok" and f"lat_deg={lat_e7 / 1e7}" in parsed.detail
+    assert parsed.announced == (lat_e7 / 1e7, lon_e7 / 1e7)
 
 
 @settings(max_examples=200, deadline=None)
