@@ -261,3 +261,49 @@ def test_out_onto_a_directory_is_an_input_error(files, tmp_path, capsys):
     )
     assert code == 2 and out == "" and "cannot write" in err and len(err.strip().splitlines()) == 1
     assert not [p for p in tmp_path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_map_draws_the_claim_region_and_landmarks(files, tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+    cat, rtts = files
+    png = tmp_path / "v.png"
+    code, _, err = run(
+        capsys,
+        "--claim",
+        "50.11,8.68",
+        "--radius-km",
+        "500",
+        "--rtts",
+        str(rtts),
+        "--landmarks",
+        str(cat),
+        "--map",
+        str(png),
+    )
+    assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"wrote {png}" in err
+    svg = tmp_path / "v.svg"
+    code, _, _ = run(
+        capsys,
+        "--not-country",
+        "CN",
+        "--rtts",
+        str(rtts),
+        "--landmarks",
+        str(cat),
+        "--map",
+        str(svg),
+        "-q",
+    )
+    assert code == 0 and "not in CN" in svg.read_text()
+    code, _out, err = run(
+        capsys,
+        "--country",
+        "DE",
+        "--rtts",
+        str(rtts),
+        "--landmarks",
+        str(cat),
+        "--map",
+        str(tmp_path / "v.txt"),
+    )
+    assert code == 2 and "expected a .png or .svg or .pdf" in err and not (tmp_path / "v.txt").exists()

@@ -48,6 +48,44 @@ class VerifyResult:
             text += f"\nhost key:  {self.host_key.hex()}"
         return text + f"\nRTTs from: {self.source}"
 
+    def draw(self, path: str | os.PathLike[str] | None = None) -> Any:
+        """A map of the claim, the consistent region and the deciding landmarks with their discs
+        (:func:`rttgeo.plot.draw_verification`; the plot extra): saved to ``path`` (PNG, SVG or PDF)
+        and returned, or a matplotlib Figure when ``path`` is None."""
+        from rttgeo.plot import draw_verification
+        from rttgeo.verify import RadiusClaim
+
+        d = self.decision
+        claim: dict[str, Any]
+        radius = None
+        if isinstance(d.claim, RadiusClaim):
+            claim = {"type": "Point", "coordinates": [d.claim.lon_deg, d.claim.lat_deg]}
+            radius = d.claim.radius_km
+        else:
+            claim = dict(d.claim.geometry)  # type: ignore[attr-defined]
+        if isinstance(d.claim, RadiusClaim):
+            label = f"{d.outcome}: {d.claim.describe()}"
+        else:
+            where = ", ".join(getattr(d.claim, "codes", ())) or getattr(d.claim, "name", "the polygon")
+            negate = getattr(d.claim, "negate", False)
+            label = f"{d.outcome}: {'not in' if negate else 'in'} {where}"
+            if negate:
+                label += " (the claim is the outside of the outline)"
+        landmarks = [
+            {"id": lm.id, "lat_deg": lm.lat_deg, "lon_deg": lm.lon_deg, "radius_km": r}
+            for lm, r in zip(d.deciding, d.deciding_radius_km, strict=True)
+        ]
+        return draw_verification(
+            claim,
+            None if d.region.empty else d.region_geojson(),
+            landmarks[:12],
+            label,
+            path,
+            claim_radius_km=radius,
+            region_label=f"region consistent with the RTTs ({d.mode} mode)",
+            note="NOT sound against a lying host" if d.mode == "calibrated" else "",
+        )
+
     def to_json(self, *, with_region: bool = True) -> dict[str, Any]:
         out = self.decision.to_json(with_region=with_region)
         out["source"] = self.source

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from rttgeo.cli._args import FIGURE_SUFFIXES, output_path
 from rttgeo.cli.exitcodes import ExitCode
 from rttgeo.errors import InputError
 
@@ -67,6 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     out.add_argument("--out", type=Path, metavar="FILE",
                      help="write the decision with its region as JSON (.geojson: a FeatureCollection; "
                      "- for stdout)")
+    out.add_argument("--map", type=output_path(suffixes=FIGURE_SUFFIXES), metavar="FILE",
+                     help="draw the claim, the consistent region and the deciding landmarks (PNG, SVG or "
+                     "PDF; the plot extra)")
     out.add_argument("-q", "--quiet", action="store_true", help="print nothing; the exit code says it")
     p.set_defaults(handler=cmd_verify)
 
@@ -161,6 +165,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             _write_json(args.out, feature_collection([(result.decision.region_geojson(), props)]))
         else:
             _write_json(args.out, result.to_json())
+    if args.map:
+        result.draw(args.map)
     if not args.quiet:
         if args.json:
             print(json.dumps(result.to_json(with_region=False), indent=2))
@@ -168,4 +174,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(result.describe())
         if args.out and not to_stdout:
             print(f"wrote {args.out}", file=sys.stderr)
+        if args.map:
+            print(f"wrote {args.map}", file=sys.stderr)
     return int(EXIT_BY_OUTCOME[result.outcome])

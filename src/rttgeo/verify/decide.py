@@ -103,8 +103,9 @@ class Decision:
 
     ``outcome`` is one of :data:`OUTCOMES`; ``reasons`` are machine-readable codes (docs/verify.md);
     ``deciding`` the landmarks whose annulus borders the consistent region (those whose RTTs shaped
-    it), tightest first; ``region`` the over-approximated consistent region (``area_km2`` its area,
-    ``region_geojson()`` its GeoJSON), empty on a landmark fault; ``faults`` the number of faulty
+    it), tightest first, and ``deciding_radius_km`` their outer radii; ``region`` the
+    over-approximated consistent region (``area_km2`` its area, ``region_geojson()`` its GeoJSON),
+    empty on a landmark fault; ``faults`` the number of faulty
     landmarks tolerated and ``faults_needed`` how many the RTTs force out (> 0: some landmarks
     contradict the others; the decision still holds whichever they are, as long as at most
     ``faults`` are). ``false_accept`` is set in calibrated mode: the measured rate of that mode.
@@ -125,6 +126,7 @@ class Decision:
     false_accept: FalseAcceptRate | None = None
     conflicts: tuple[tuple[str, str], ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
+    deciding_radius_km: tuple[float, ...] = ()
 
     @property
     def sound(self) -> bool:
@@ -143,7 +145,8 @@ class Decision:
             "claim": self.claim.to_json(),
             "reasons": list(self.reasons),
             "deciding_landmarks": [
-                {"id": lm.id, "lat_deg": lm.lat_deg, "lon_deg": lm.lon_deg} for lm in self.deciding
+                {"id": lm.id, "lat_deg": lm.lat_deg, "lon_deg": lm.lon_deg, "radius_km": r}
+                for lm, r in zip(self.deciding, self.deciding_radius_km, strict=True)
             ],
             "area_km2": self.area_km2,
             "faults": self.faults,
@@ -409,6 +412,7 @@ def decide(
     region = _at_level(kept, level_out)
     order = np.argsort(a_hi[crossing])
     deciding = tuple(lms[measured[a_idx[np.flatnonzero(crossing)[k]]]] for k in order)
+    deciding_radius = tuple(float(x) for x in a_hi[crossing][order])
     if stopped_early:
         params["stopped_early"] = True
     return Decision(
@@ -426,4 +430,5 @@ def decide(
         false_accept=false_accept,
         conflicts=conflicts,
         params=params,
+        deciding_radius_km=deciding_radius,
     )
