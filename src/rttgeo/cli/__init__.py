@@ -32,6 +32,8 @@ COMMAND_MODULES = (
     "prove_cmds",  # keygen, sign-catalog, prove
     "lab_cmds",  # lab
     "verify_cmds",  # verify
+    "import_cmds",  # import
+    "atlas_cmds",  # atlas locate / fetch / mesh
 )
 
 

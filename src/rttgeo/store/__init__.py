@@ -8,6 +8,13 @@ landmark was lost).
 ``align_rtts`` puts such a mapping in catalog order.
 """
 
+from rttgeo.store.bulk import (
+    RemoteMeasurement,
+    add_samples,
+    mark_fetched,
+    record_remote_measurement,
+    remote_measurements,
+)
 from rttgeo.store.samples_csv import align_rtts, read_rtts
 from rttgeo.store.sqlite import (
     CAMPAIGN_STATUSES,
@@ -23,8 +30,13 @@ __all__ = [
     "SAMPLE_COLUMNS",
     "CampaignInfo",
     "CampaignStore",
+    "RemoteMeasurement",
+    "add_samples",
     "align_rtts",
     "load_rtts",
+    "mark_fetched",
     "open_readonly",
     "read_rtts",
+    "record_remote_measurement",
+    "remote_measurements",
 ]
