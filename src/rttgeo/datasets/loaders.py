@@ -198,7 +198,7 @@ def load_ripe_atlas(path: str | os.PathLike[str] | None = None, *, kind: str = "
 
 def load(name: str) -> Mesh:
     """Load a dataset by name: ``wonderproxy-2020`` (alias ``wonderproxy``), ``ripe-atlas-2023``,
-    or a path to a folder holding the WonderProxy files."""
+    a path to a folder holding the WonderProxy files, or a mesh saved as ``.parquet``."""
     key = name.lower()
     if key in ("wonderproxy", WONDERPROXY):
         return load_wonderproxy()
@@ -206,6 +206,10 @@ def load(name: str) -> Mesh:
         return load_ripe_atlas()
     if Path(name).is_dir():
         return load_wonderproxy(name)
+    if name.lower().endswith(".parquet") and Path(name).is_file():
+        from rttgeo.datasets.meshfile import load_mesh_parquet
+
+        return load_mesh_parquet(name)
     raise DatasetError(
         f"unknown dataset {name!r}: use wonderproxy-2020, ripe-atlas-2023, or a folder path"
     )

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from rttgeo.errors import NoLandmarkAnswered
-from rttgeo.geo.sphere import to_unit_vectors, unit_distance_km
+from rttgeo.geo.spread import farthest_point_indices, nearest_indices
 from rttgeo.measure.campaign import Campaign, probe_wave
 from rttgeo.models import Landmark
 
@@ -38,63 +38,6 @@ __all__ = [
 
 class Locator(Protocol):
     def locate(self, rtts_ms: np.ndarray) -> Any: ...
-
-
-def farthest_point_indices(lat_deg: ArrayLike, lon_deg: ArrayLike, n: int) -> NDArray[np.int64]:
-    """``n`` indices spread over the points by greedy farthest-point sampling (deterministic).
-
-    Starts from the point farthest from the points' mean direction, then repeatedly adds the point
-    whose distance to the chosen set is largest (ties: lowest index). All indices if ``n`` >= N.
-    """
-    u = to_unit_vectors(lat_deg, lon_deg).reshape(-1, 3)
-    m = len(u)
-    if n >= m:
-        return np.arange(m)
-    if n <= 0:
-        return np.zeros(0, dtype=np.int64)
-    mean = u.mean(axis=0)
-    if np.linalg.norm(mean) < 1e-12:
-        first = 0
-    else:
-        first = int(np.argmax(unit_distance_km(u, mean / np.linalg.norm(mean))))
-    chosen = [first]
-    dmin = unit_distance_km(u, u[first])
-    dmin[first] = -1.0
-    for _ in range(n - 1):
-        nxt = int(np.argmax(dmin))
-        chosen.append(nxt)
-        dmin = np.minimum(dmin, unit_distance_km(u, u[nxt]))
-        dmin[chosen] = -1.0
-    return np.asarray(chosen, dtype=np.int64)
-
-
-def nearest_indices(
-    lat_deg: ArrayLike,
-    lon_deg: ArrayLike,
-    at_lat_deg: float,
-    at_lon_deg: float,
-    n: int,
-    *,
-    exclude: Sequence[int] = (),
-    region: Any = None,
-) -> NDArray[np.int64]:
-    """Up to ``n`` indices nearest to (at_lat, at_lon), skipping ``exclude``.
-
-    With a ``region`` (``contains(lat, lon) -> bool array``), points inside it come first (nearest
-    first), then the nearest outside fill the remaining places.
-    """
-    lat = np.asarray(lat_deg, dtype=float)
-    lon = np.asarray(lon_deg, dtype=float)
-    d = unit_distance_km(to_unit_vectors(lat, lon), to_unit_vectors(at_lat_deg, at_lon_deg))
-    keep = np.ones(len(lat), dtype=bool)
-    keep[np.asarray(list(exclude), dtype=np.int64)] = False
-    inside = np.zeros(len(lat), dtype=bool)
-    if region is not None and not getattr(region, "empty", False):
-        inside = np.asarray(region.contains(lat, lon), dtype=bool)
-    # sort key: outside-region after inside-region, then distance, then index
-    order = np.lexsort((np.arange(len(lat)), d, ~inside))
-    order = order[keep[order]]
-    return order[: max(n, 0)].astype(np.int64)
 
 
 def rtt_vector(landmarks: Sequence[Landmark], camp: Campaign) -> np.ndarray:
