@@ -78,6 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "landmarks (ids must match); default: pooled calibration")
     _outputs(p)
     add_convention(p, json_help="print the result (estimate, confidence, provenance) as JSON")
+    from rttgeo.cli.batch_cmds import add_batch_arguments  # atlas room's hook: --batch
+
+    add_batch_arguments(p)
     p.set_defaults(handler=cmd_estimate)
 
     p = sub.add_parser(
@@ -231,6 +234,10 @@ def _write_per_target(args: argparse.Namespace, path: str, res: Any) -> None:
 
 # -- estimate --------------------------------------------------------------------------------------
 def cmd_estimate(args: argparse.Namespace) -> int:
+    if getattr(args, "batch", False):  # atlas room's hook: every target, docs/batch.md
+        from rttgeo.cli.batch_cmds import cmd_batch
+
+        return cmd_batch(args)
     from rttgeo.api import estimate
 
     res = estimate(args.rtts, landmarks=args.landmarks, method=args.method, target=args.target,

@@ -1,0 +1,56 @@
+"""``rttgeo estimate SAMPLES --batch --out estimates.parquet``: every target, at scale.
+
+Hooked into the estimate command by two lines in ``estimate_cmds`` (its flags, and a dispatch at the
+top of its handler); the engine is :func:`rttgeo.api.batch.estimate_batch` (docs/batch.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    """The batch flags of ``rttgeo estimate``."""
+    g = p.add_argument_group("batch (every target of a store or long-form file; docs/batch.md)")
+    g.add_argument("--batch", action="store_true",
+                   help="estimate every target; write one Parquet row per target to --out")
+    g.add_argument("--workers", type=int, default=0,
+                   help="worker processes (default: all cores; 1 = this process)")
+    g.add_argument("--dask", metavar="tcp://HOST:PORT|local",
+                   help="run the chunks on a Dask cluster (the 'dask' extra)")
+    g.add_argument("--chunk", type=int, default=2000, help="targets per chunk (default 2000)")
+    g.add_argument("--no-region", action="store_true",
+                   help="leave region_geojson empty (faster, smaller files)")
+    g.add_argument("--calibration-mesh", type=Path, metavar="MESH.parquet",
+                   help="fit on this mesh (e.g. from 'rttgeo atlas mesh'); default pooled")
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from rttgeo.api.batch import estimate_batch
+    from rttgeo.catalog import resolve_catalog
+    from rttgeo.errors import InputError
+
+    out = Path(args.out) if args.out not in (None, "-") else None
+    if out is None or out.suffix.lower() != ".parquet":
+        raise InputError("--batch writes Parquet: give --out FILE.parquet", field="--out")
+    for opt in ("target", "campaign", "calibrate", "geojson", "map", "report", "json"):
+        if getattr(args, opt, None):
+            raise InputError(f"--{opt} does not apply to --batch", field=f"--{opt}")
+    calibration = None
+    if args.calibration_mesh:
+        from rttgeo.datasets import load_mesh_parquet
+
+        calibration = load_mesh_parquet(args.calibration_mesh)
+    _, landmarks = resolve_catalog(args.landmarks)
+    workers = args.workers or os.cpu_count() or 1
+    res = estimate_batch(args.rtts, out, landmarks=landmarks, method=args.method,
+                         calibration=calibration, chunk_targets=args.chunk, workers=workers,
+                         dask=args.dask, region=not args.no_region,
+                         progress=not getattr(args, "quiet", False))
+    rate = res.n_targets / res.elapsed_s if res.elapsed_s > 0 else float("inf")
+    print(f"{res.n_targets} targets ({res.n_errors} without estimate: see the 'error' column), "
+          f"method {res.method}, {res.engine}, {res.elapsed_s:.1f} s ({rate:,.0f} targets/s); "
+          f"wrote {res.out}")
+    return 0 if res.n_targets > res.n_errors else 3
