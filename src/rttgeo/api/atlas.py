@@ -250,7 +250,9 @@ def plan_locate(
     resumed: dict[str, list[Any]] = {}
     done: set[str] = set()
     if store is not None and Path(store).is_file():
-        with _open_store(store) as st:
+        from rttgeo.store import open_readonly
+
+        with open_readonly(store) as st:  # a plan never writes
             camps = _locate_campaigns(st)
             for t, info in camps.items():
                 resumed[t] = remote_measurements(st, service=SERVICE, campaign_id=info.id)
@@ -500,12 +502,13 @@ def atlas_mesh(store: str | Path, out: str | Path, *, catalog: str | Path | None
     from rttgeo.catalog import resolve_catalog
     from rttgeo.datasets import save_mesh_parquet
     from rttgeo.estimate import make_estimator
+    from rttgeo.store import open_readonly
 
     p = Path(store)
     if not p.is_file():
         raise StoreError(f"{p}: no such campaign store")
     _, anchors = resolve_catalog(catalog)
-    with _open_store(p) as st:
+    with open_readonly(p) as st:
         samples = [s for info in st.campaigns() if info.params.get("kind") == "atlas-fetch"
                    for s in st.samples(info.id)]
     if not samples:

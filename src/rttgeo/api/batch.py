@@ -14,7 +14,7 @@ Memory: at most ``2 x workers`` chunks are in flight; the reader keeps one chunk
 contiguous). Sources:
 
 - a campaign store (SQLite): ``SELECT target, landmark, MIN(rtt_ms) ... GROUP BY target, landmark
-  ORDER BY target``, opened read-only;
+  ORDER BY target``, opened with ``rttgeo.store.open_readonly``;
 - a long-form Parquet or CSV file ``target, landmark, rtt_ms[, ...]`` whose rows are grouped by
   target (as ``rttgeo import`` and most tools write them; sort it otherwise).
 
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import collections
 import math
-import sqlite3
 import sys
 import time
 import warnings
@@ -37,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from rttgeo.errors import InputError, RttgeoError, SamplesError, StoreError, require
+from rttgeo.errors import InputError, RttgeoError, SamplesError, require
 from rttgeo.models import Landmark, Mesh
 
 __all__ = ["BATCH_COLUMNS", "BatchResult", "estimate_batch", "iter_target_chunks"]
@@ -193,18 +192,11 @@ def _need(cols: Sequence[str], p: Path) -> None:
 
 def _store_chunks(p: Path, landmark_ids: Sequence[str], g: _Grouper, read_rows: int
                   ) -> Iterator[Chunk]:
+    from rttgeo.store import iter_min_rtt_rows, open_readonly
+
     index = {lid: k for k, lid in enumerate(landmark_ids)}
-    try:
-        con = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise StoreError(f"{p}: cannot open read-only ({exc})") from None
-    try:
-        cur = con.execute("SELECT target, landmark, MIN(rtt_ms) FROM sample "
-                          "GROUP BY target, landmark ORDER BY target")
-        while True:
-            rows = cur.fetchmany(read_rows)
-            if not rows:
-                break
+    with open_readonly(p) as st:
+        for rows in iter_min_rtt_rows(st, read_rows):
             tgt = np.empty(len(rows), dtype=object)
             tgt[:] = [r[0] for r in rows]
             try:
@@ -214,10 +206,6 @@ def _store_chunks(p: Path, landmark_ids: Sequence[str], g: _Grouper, read_rows: 
                                    where=str(p), field="landmark") from None
             rtt = np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=float)
             yield from g.add(tgt, lmk, rtt)
-    except sqlite3.Error as exc:
-        raise StoreError(f"{p}: not a usable campaign store ({exc})") from None
-    finally:
-        con.close()
 
 
 # -- estimating ----------------------------------------------------------------------------------

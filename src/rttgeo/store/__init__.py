@@ -11,6 +11,7 @@ landmark was lost).
 from rttgeo.store.bulk import (
     RemoteMeasurement,
     add_samples,
+    iter_min_rtt_rows,
     mark_fetched,
     record_remote_measurement,
     remote_measurements,
@@ -33,6 +34,7 @@ __all__ = [
     "RemoteMeasurement",
     "add_samples",
     "align_rtts",
+    "iter_min_rtt_rows",
     "load_rtts",
     "mark_fetched",
     "open_readonly",

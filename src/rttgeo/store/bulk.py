@@ -17,7 +17,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from rttgeo.errors import StoreError
@@ -27,6 +27,7 @@ from rttgeo.store.sqlite import CampaignStore
 __all__ = [
     "RemoteMeasurement",
     "add_samples",
+    "iter_min_rtt_rows",
     "mark_fetched",
     "record_remote_measurement",
     "remote_measurements",
@@ -192,3 +193,21 @@ def remote_measurements(
         RemoteMeasurement(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5])), r[6], r[7], r[8])
         for r in rows
     ]
+
+
+def iter_min_rtt_rows(store: CampaignStore, batch: int = 1 << 20
+                      ) -> Iterator[list[tuple[str, str, float | None]]]:
+    """``(target, landmark, min rtt_ms or None)`` of every sample, grouped and ordered by target,
+    in lists of at most ``batch`` rows (one query; SQLite sorts on disk, so memory stays bounded).
+    Works on a store opened with ``open_readonly``."""
+    db = _db(store)
+    try:
+        cur = db.execute("SELECT target, landmark, MIN(rtt_ms) FROM sample "
+                         "GROUP BY target, landmark ORDER BY target")
+        while True:
+            rows = cur.fetchmany(batch)
+            if not rows:
+                return
+            yield rows
+    except sqlite3.Error as exc:
+        raise StoreError(f"{store.path}: {exc}") from None
