@@ -117,6 +117,12 @@ def _row(row: dict[str, str | None], where: str, skip: bool) -> Iterator[Sample 
     yield Sample(target, landmark, proto, sent, rtt, "import")
 
 
+def _row_group_batches(pf: object, rows: int, columns: list[str]) -> Iterator[object]:
+    """Batches read with one reader per row group (a whole-file reader keeps memory per row read)."""
+    for i in range(pf.num_row_groups):  # type: ignore[attr-defined]
+        yield from pf.iter_batches(batch_size=rows, row_groups=[i], columns=columns)  # type: ignore[attr-defined]
+
+
 def _read_parquet_rows(p: Path, skip: bool) -> Iterator[Sample | Skipped]:
     pq = require("pyarrow.parquet", "measure")
     try:
@@ -127,7 +133,7 @@ def _read_parquet_rows(p: Path, skip: bool) -> Iterator[Sample | Skipped]:
     _missing(cols, str(p))
     want = [c for c in LONGFORM_COLUMNS if c in cols]
     n = 0
-    for batch in pf.iter_batches(batch_size=65536, columns=want):
+    for batch in _row_group_batches(pf, 65536, want):
         d = batch.to_pydict()
         for i in range(batch.num_rows):
             n += 1
@@ -156,7 +162,7 @@ def iter_longform_batches(
             raise SamplesError(f"not a readable Parquet file ({exc})", where=str(p)) from None
         _missing(list(pf.schema_arrow.names), str(p))
         start = 0
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=list(_REQUIRED)):
+        for batch in _row_group_batches(pf, batch_rows, list(_REQUIRED)):
             rtt_col = pc.cast(batch.column("rtt_ms"), "double")
             rtt = rtt_col.to_numpy(zero_copy_only=False).astype(float)
             nulls = np.asarray(rtt_col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
