@@ -150,10 +150,16 @@ PUBLIC = {
         "SAMPLE_COLUMNS",
         "CampaignInfo",
         "CampaignStore",
+        "RemoteMeasurement",
+        "add_samples",
         "align_rtts",
+        "iter_min_rtt_rows",
         "load_rtts",
+        "mark_fetched",
         "open_readonly",
         "read_rtts",
+        "record_remote_measurement",
+        "remote_measurements",
     ],
 }
 
