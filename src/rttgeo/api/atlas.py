@@ -354,10 +354,10 @@ def atlas_locate(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RttgeoWarning)  # reported through ``flagged``
             e = est.locate(rtts)
-        for d in e.landmarks:
-            if not d.used and d.note.startswith("left out: its RTT is faster than light"):
-                flagged.setdefault(d.id, f"RTT {d.rtt_ms:.1f} ms is faster than light for its "
-                                   "declared position given other vantage points' RTTs")
+        for d in e.landmarks:  # the estimate room's speed-of-light check, as it reported it
+            if not d.used and d.note.startswith("left out: "):
+                flagged.setdefault(d.id, f"RTT {d.rtt_ms:.1f} ms: "
+                                   + d.note.removeprefix("left out: "))
         return e, int(np.isfinite(rtts).sum())
 
     created = 0
