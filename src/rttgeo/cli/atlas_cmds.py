@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("addresses", nargs="*", metavar="ADDRESS", help="IPv4 or IPv6 addresses")
     p.add_argument("--targets", type=Path, metavar="FILE", help="file with one address per line")
     p.add_argument("--store", type=Path, required=True, help="campaign store (SQLite) to write")
-    p.add_argument("--method", default=DEFAULT_METHOD)
+    p.add_argument("--method", default=DEFAULT_METHOD,
+                   help=f"estimation method (default {DEFAULT_METHOD})")
     p.add_argument("--first", type=int, default=30, help="first-wave vantage points (default 30)")
     p.add_argument("--second", type=int, default=30,
                    help="second-wave vantage points nearest the first estimate (default 30; 0: "
@@ -67,8 +68,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         description="Import results of existing public measurements (no key), "
                         "e.g. the anchoring-mesh ones, into a store: landmark = the probe, "
                         "target = the destination address.")
-    p.add_argument("msm_ids", nargs="+", type=int, metavar="MSM_ID")
-    p.add_argument("--store", type=Path, required=True)
+    p.add_argument("msm_ids", nargs="+", type=int, metavar="MSM_ID",
+                   help="ids of public RIPE Atlas ping measurements")
+    p.add_argument("--store", type=Path, required=True,
+                   help="campaign store (SQLite) to write; one campaign per measurement")
     _client_args(p, key=False)
     p.set_defaults(handler=cmd_fetch)
 
@@ -76,7 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         description="Build a Mesh from anchoring-mesh results fetched into a "
                         "store; anchors whose RTTs break the speed of light for their declared "
                         "positions are flagged (bad) and listed.")
-    p.add_argument("--store", type=Path, required=True)
+    p.add_argument("--store", type=Path, required=True,
+                   help="store holding the anchoring-mesh results ('rttgeo atlas fetch')")
     p.add_argument("--out", type=Path, required=True, help="Parquet file to write")
     p.add_argument("--landmarks", metavar="CATALOG",
                    help="anchor catalog: positions and addresses (default: bundled RIPE anchors)")

@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--store", type=Path, help="campaign store to write (SQLite; created if new)")
     p.add_argument("--check", action="store_true", help="check and count only; write nothing")
     p.add_argument("--format", default="auto",
-                   choices=("auto", "ping", "scamper", "atlas", "csv", "parquet"))
+                   choices=("auto", "ping", "scamper", "atlas", "csv", "parquet"),
+                   help="input format (default: sniffed from each file's first bytes)")
     p.add_argument("--source", default="self", metavar="NAME",
                    help="ping / scamper: the target host that ran the tool (default 'self'); "
                    "destinations are landmarks")
