@@ -299,6 +299,7 @@ def test_store_is_plain_sqlite(atlas_env, tmp_path):
     assert len(fake.created) == 1
 
 
+@pytest.mark.ci_may_skip("it reaches the real RIPE Atlas API; CI has no Internet (RTTGEO_ONLINE=1)")
 @pytest.mark.skipif(os.environ.get("RTTGEO_ONLINE") != "1",
                     reason="RTTGEO_ONLINE=1 is not set: this test reaches the real RIPE Atlas API")
 def test_online_fetch_a_public_measurement(tmp_path, capsys):  # pragma: no cover - online only
