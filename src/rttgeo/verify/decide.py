@@ -133,8 +133,10 @@ class Decision:
         return self.mode == "sound"
 
     def region_geojson(self) -> dict[str, Any]:
-        """The consistent region as an RFC 7946 geometry."""
-        return self.region.to_geojson()
+        """The consistent region as an RFC 7946 geometry, coordinates to 1e-6 degree."""
+        from rttgeo.geo.polygon import round_geometry
+
+        return round_geometry(self.region.to_geojson())
 
     def to_json(self, *, with_region: bool = True) -> dict[str, Any]:
         """JSON-ready dict of the decision (docs/verify.md describes the fields)."""
