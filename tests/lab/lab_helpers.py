@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,3 +90,122 @@ def prober_rtts_ms(lab, src: str, landmark, protocol: str, count: int = 8):  # t
 
     return lab.in_host(src, lambda: asyncio.run(go()))
 
+
+
+# ------------------------------------------------------------------------------ NAT behind a host
+#: Addresses behind the NAT: RFC 6598's shared address space, the range carrier-grade NATs use
+#: (inside host k is 100.64.k.2, the gateway's side of its link 100.64.k.1). They exist only in
+#: the namespaces :func:`behind_nat` makes; nothing in the lab routes to them.
+NAT_INSIDE_FMT = "100.64.{k}.{h}"
+NAT_TABLE = "rttgeo_nat"
+
+
+@dataclass(frozen=True, slots=True)
+class Nat:
+    """Hosts behind a source NAT: ``gateway`` is a lab host whose address every inside host's
+    traffic leaves with (``public_address``); ``inside[name]`` is each host's own address."""
+
+    lab: Any
+    gateway: str
+    public_address: str
+    namespaces: dict[str, str]
+    inside: dict[str, str]
+
+    def command(self, name: str, argv: Sequence[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.namespaces[name], *argv]
+
+    def in_host(self, name: str, fn: Callable[[], Any]) -> Any:
+        """``fn()`` in a thread inside host ``name`` (sockets it makes stay there)."""
+        from rttgeo.lab import netns
+
+        return netns.in_netns(self.namespaces[name], fn)
+
+
+def _nat_ruleset(tun: str) -> str:
+    """A home router's NAT: what leaves through the lab link is masqueraded to the gateway's
+    address; the gateway forwards only inside-out traffic and replies to it (conntrack)."""
+    return f"""table ip {NAT_TABLE} {{
+  chain forward {{
+    type filter hook forward priority filter; policy drop;
+    ct state established,related accept
+    iifname "nat*" oifname "{tun}" accept
+  }}
+  chain postrouting {{
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "{tun}" masquerade
+  }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def behind_nat(lab, gateway: str, names: Sequence[str]) -> Iterator[Nat]:  # type: ignore[no-untyped-def]
+    """Put new hosts ``names`` behind lab host ``gateway``, which does source NAT (nftables
+    MASQUERADE) onto its lab link, and take them away again on exit, always.
+
+    Each inside host is a namespace ``rttgeo-ID-NAME`` of the lab's id (tagged with the lab's run
+    dir, so ``rttgeo lab down ID --force`` sweeps it too), joined to the gateway by a veth pair
+    made inside the gateway's namespace (never in the root namespace), with the default route
+    through the gateway. The gateway forwards IPv4 and holds the table :data:`NAT_TABLE`. The
+    lab's delay engine knows only the gateway's address, so a landmark sees the gateway's
+    address and a port the NAT chose, and reaches an inside host only by replying to a flow the
+    inside host opened. Skips the test where ``nft`` (Debian's nftables) is missing.
+    """
+    from rttgeo.lab import netns
+
+    if shutil.which("nft") is None:
+        pytest.skip("nft is missing (Debian package nftables; scripts/system-deps.sh installs it "
+                    "as root): no NAT to test behind")
+    gw = lab.host(gateway)
+    alias = json.loads(netns.run_ip(["-n", gw.netns, "-j", "link", "show", "lo"]))[0]["ifalias"]
+    made: list[str] = []
+    nat = Nat(lab, gateway, gw.address, {}, {})
+    try:
+        for k, name in enumerate(names, start=1):
+            ns = f"rttgeo-{lab.id}-{name}"
+            netns.run_ip(["netns", "add", ns])
+            made.append(ns)
+            inside, router = NAT_INSIDE_FMT.format(k=k, h=2), NAT_INSIDE_FMT.format(k=k, h=1)
+            netns.run_ip(["-n", gw.netns], batch=[
+                f"link add nat{k} type veth peer name eth0 netns {ns}",
+                f"addr add {router}/24 dev nat{k}",
+                f"link set nat{k} up",
+            ])
+            netns.run_ip(["-n", ns], batch=[
+                f'link set lo alias "{alias}"',
+                "link set lo up",
+                "link set eth0 up",
+                f"addr add {inside}/24 dev eth0",
+                f"route add default via {router}",
+            ])
+            netns.write_sysctls(ns, {"net/ipv4/ping_group_range": "0 2147483647",
+                                     "net/ipv6/conf/all/disable_ipv6": "1",
+                                     "net/ipv6/conf/default/disable_ipv6": "1"})
+            nat.namespaces[name] = ns
+            nat.inside[name] = inside
+        r = subprocess.run(["ip", "netns", "exec", gw.netns, "nft", "-f", "-"],
+                           input=_nat_ruleset(gw.tun), capture_output=True, text=True, check=False)
+        if r.returncode != 0:
+            raise LabError(f"nft in {gw.netns} failed: {r.stderr.strip()}")
+        netns.write_sysctls(gw.netns, {"net/ipv4/ip_forward": "1"})
+        yield nat
+    finally:
+        for ns in made:
+            pids = netns.netns_pids(ns)
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        if made:
+            netns.run_ip([], batch=[f"netns del {ns}" for ns in made], check=False)
+        subprocess.run(["ip", "netns", "exec", gw.netns, "nft", "delete", "table", "ip",
+                        NAT_TABLE], capture_output=True, check=False)
+        with contextlib.suppress(LabError):
+            netns.write_sysctls(gw.netns, {"net/ipv4/ip_forward": "0"})
+
+
+def conntrack_entries(lab, host: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The lines of ``host``'s connection tracking table (``/proc/net/nf_conntrack``)."""
+    r = lab.exec(host, ["cat", "/proc/net/nf_conntrack"], timeout_s=30)
+    if r.returncode != 0:
+        pytest.fail(f"cannot read the conntrack table in {host}: {r.stderr.strip()}")
+    return r.stdout.splitlines()

@@ -3,10 +3,14 @@
 ``--check`` decide from what the landmarks signed. The landmark-timed RTTs are the lab's
 configured ones (never shorter); an honest claim is proven and false ones are refuted or
 undecided; a host that adds delay (in the path, or by sleeping before chosen landmarks) cannot get
-a false claim proven; an accomplice without the host's key fails on the signature."""
+a false claim proven; an accomplice without the host's key fails on the signature. Behind a real
+source NAT (nftables MASQUERADE in the gateway's namespace) the host-initiated sessions work, the
+landmarks see only the NAT's address, and a second host behind the same NAT address cannot use the
+first host's session."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -17,7 +21,7 @@ import pytest
 
 pytest.importorskip("cryptography", reason="the verify extra (cryptography) is not installed")
 
-from rttgeo import crypto
+from rttgeo import crypto, wire
 from rttgeo.catalog.signed import load_signed_catalog
 from rttgeo.lab.world import parse_world
 from rttgeo.verify.evidence import build_bundle
@@ -45,6 +49,8 @@ WORLD = {
         {"name": "lyon-slow", "lat_deg": 45.764, "lon_deg": 4.8357, "role": "target",
          "access_ms": 4.0},
         {"name": "toledo", "lat_deg": 39.8628, "lon_deg": -4.0273, "role": "target"},
+        # a home router in Zurich doing source NAT for hosts behind it (tests below)
+        {"name": "zurich-nat", "lat_deg": 47.3769, "lon_deg": 8.5417, "role": "target"},
     ],
 }
 
@@ -212,3 +218,184 @@ def test_a_keyless_accomplice_fails_on_the_signature(signed_lab, tmp_path: Path)
     for lm in catalog.landmarks:  # the landmarks are still serving, without a traceback
         log = (lab.run_dir / "logs" / f"{lm.id}.log").read_text()
         assert "Traceback" not in log, log
+
+
+# ------------------------------------------------------------------------------------ behind NAT
+@pytest.fixture(scope="module")
+def nat(signed_lab):  # type: ignore[no-untyped-def]
+    """Two hosts, ``nat-a`` and ``nat-b``, behind the lab host ``zurich-nat`` doing source NAT."""
+    from .lab_helpers import behind_nat
+
+    with behind_nat(signed_lab, "zurich-nat", ["nat-a", "nat-b"]) as n:
+        yield n
+
+
+def _udp_socket(bind: tuple[str, int]):  # type: ignore[no-untyped-def]
+    import socket
+
+    def make() -> socket.socket:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(bind)
+        s.settimeout(20.0)
+        return s
+
+    return make
+
+
+def test_landmarks_see_only_the_nat_and_cannot_reach_behind_it(signed_lab, nat) -> None:  # type: ignore[no-untyped-def]
+    """A landmark sees the NAT's address (and a port the NAT chose), never the host's; it reaches
+    the host only by answering a flow the host opened. A datagram to the NAT's address before the
+    host sent anything, or to the mapping the host opened towards another landmark, is refused by
+    the gateway itself (its ICMP port unreachable comes back: no sleep decides it), and one to the
+    host's own address has no route; the host receives only the two replies."""
+    import errno
+
+    lab = signed_lab
+    port = 40000
+    host = nat.in_host("nat-a", _udp_socket(("0.0.0.0", port)))
+    paris = lab.in_host("paris", _udp_socket((lab.address("paris"), port + 1)))
+    london = lab.in_host("london", _udp_socket((lab.address("london"), port + 1)))
+
+    def refused(landmark: str, to: tuple[str, int]) -> None:
+        """A datagram from ``landmark`` to ``to`` that the gateway answers with port unreachable."""
+        probe = lab.in_host(landmark, _udp_socket((lab.address(landmark), port + 2)))
+        with probe:
+            probe.connect(to)  # a connected UDP socket reports the ICMP error
+            probe.send(b"unsolicited")
+            with pytest.raises(ConnectionRefusedError):
+                probe.recv(2048)
+
+    with host, paris, london:
+        refused("paris", (nat.public_address, port))  # the host's port, before it sent anything
+        with pytest.raises(OSError) as exc:  # the lab routes nothing to the inside addresses
+            paris.sendto(b"unsolicited to the host", (nat.inside["nat-a"], port))
+        assert exc.value.errno == errno.ENETUNREACH
+        host.sendto(b"hello paris", (lab.address("paris"), port + 1))
+        data, seen = paris.recvfrom(2048)
+        assert data == b"hello paris"
+        assert seen[0] == nat.public_address != nat.inside["nat-a"], seen
+        refused("london", seen)  # the mapping the host opened towards paris is paris's only
+        host.sendto(b"hello london", (lab.address("london"), port + 1))
+        data, seen_by_london = london.recvfrom(2048)
+        assert (data, seen_by_london[0]) == (b"hello london", nat.public_address)
+        london.sendto(b"reply london", seen_by_london)
+        paris.sendto(b"reply paris", seen)
+        got = {host.recvfrom(2048)[0] for _ in range(2)}
+        assert got == {b"reply paris", b"reply london"}, got
+        host.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            print("arrived unsolicited:", host.recvfrom(2048))
+
+
+def test_prove_behind_nat(signed_lab, nat, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Two hosts behind one NAT address run ``rttgeo prove`` at the same time: each gets a receipt
+    from every landmark, bound to its own key; the landmark-timed RTTs are those of the NAT's
+    path (never shorter); the gateway's conntrack table shows every session leaving with the
+    NAT's address; the honest claim is proven, false ones are not."""
+    from .lab_helpers import conntrack_entries
+
+    lab = signed_lab
+    catalog = load_signed_catalog(lab.signed_catalog_path, trusted_keys=[
+        crypto.parse_public_key(str(lab.catalog_key_path))])
+    keys, procs = {}, {}
+    for name in ("nat-a", "nat-b"):
+        keys[name] = tmp_path / f"{name}.key"
+        crypto.save_private_key(crypto.generate_key(), keys[name])
+        procs[name] = subprocess.Popen(nat.command(name, [
+            sys.executable, "-m", "rttgeo", "prove", "--key", str(keys[name]), "--catalog",
+            str(lab.signed_catalog_path), "--catalog-key", str(lab.catalog_key_path), "--out",
+            str(tmp_path / f"{name}.receipts.json"), "--challenge", CHALLENGE, "--rounds", "5"]),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    outs = {name: p.communicate(timeout=180)[0] for name, p in procs.items()}
+    for name, p in procs.items():
+        assert p.returncode == 0, outs[name]
+    ids = [lm.id for lm in catalog.landmarks]
+    configured = _configured_ms(lab, "zurich-nat", ids)
+    for name in ("nat-a", "nat-b"):
+        ev = build_bundle(tmp_path / f"{name}.receipts.json", catalog,
+                          challenge=bytes.fromhex(CHALLENGE))
+        assert [lm.id for lm in ev.landmarks] == ids, outs[name]
+        assert ev.host_key == crypto.public_bytes(crypto.load_private_key(keys[name]))
+        err = ev.rtt_ms - configured
+        assert err.min() >= -0.01, f"{name}: a landmark-timed RTT is shorter than the path: {err}"
+        assert err.max() < TOL_MS, f"{name}: landmark-timed RTT - configured: {np.round(err, 3)}"
+        print(f"{name} behind NAT, landmark-timed min RTT - configured (ms):",
+              dict(zip(ids, np.round(err, 3), strict=True)))
+    # every session left with the NAT's address: conntrack entries in the gateway, one per
+    # inside host and landmark, whose reply goes to the NAT's address
+    table = conntrack_entries(lab, "zurich-nat")
+    for name in ("nat-a", "nat-b"):
+        for lm in catalog.landmarks:
+            flows = [line for line in table if f"src={nat.inside[name]} dst={lm.address} " in line
+                     and f"dport={lm.port} " in line]
+            assert flows, f"no conntrack entry {name} -> {lm.id}:\n" + "\n".join(table)
+            assert all(f"src={lm.address} dst={nat.public_address} " in f for f in flows), flows
+    receipts = tmp_path / "nat-a.receipts.json"
+    code, out = _verify(lab, tmp_path, "--receipts", str(receipts), "--challenge", CHALLENGE,
+                        "--claim", "47.3769,8.5417", "--radius-km", "1500")
+    assert code == PROVEN, out
+    code, out = _verify(lab, tmp_path, "--receipts", str(receipts), *WARSAW_200)
+    assert code == REFUTED, out
+    code, out = _verify(lab, tmp_path, "--receipts", str(receipts), *MADRID_200)
+    assert code in (REFUTED, UNDECIDED), out
+
+
+def test_a_second_host_behind_the_nat_cannot_use_the_first_hosts_session(signed_lab, nat) -> None:  # type: ignore[no-untyped-def]
+    """Both hosts come from the NAT's one address. Host B sends host A's answer, with A's valid
+    signature, into A's session: refused (``unknown session``: a session belongs to the address
+    *and port* that opened it), and A's nonce stays valid. B asks for A's receipt: refused. B
+    opens a session in A's name (A's public key) and answers with its own key: ``bad
+    signature``. A's session then completes, and its receipt names A's key."""
+    from rttgeo.receipt import decode_receipt
+    from rttgeo.wire import ChallengeError, ChallengeMessage, HostOp, LandmarkOp, MsgType
+
+    lab = signed_lab
+    catalog = load_signed_catalog(lab.signed_catalog_path, trusted_keys=None)
+    i = [lm.id for lm in catalog.landmarks].index("paris")
+    lm, lm_key = catalog.landmarks[i], catalog.public_keys[i]
+    addr = (lm.address, lm.port)
+    key_a, key_b = crypto.generate_key(), crypto.generate_key()
+    pub_a = crypto.public_bytes(key_a)
+    sock_a = nat.in_host("nat-a", _udp_socket(("0.0.0.0", 0)))
+    sock_b = nat.in_host("nat-b", _udp_socket(("0.0.0.0", 0)))
+
+    def ask(sock, op: HostOp, sid: bytes = bytes(16), size: int = wire.MIN_REQUEST_SIZE,  # type: ignore[no-untyped-def]
+            **fields) -> ChallengeMessage:
+        req = os.urandom(16)
+        sock.sendto(wire.encode_challenge(ChallengeMessage(
+            MsgType.CHALLENGE_REQUEST, op, req, sid, **fields), pad_to=size), addr)
+        while True:  # the reply to this request (the lab loses nothing; 20 s socket timeout)
+            data, src = sock.recvfrom(2048)
+            msg = wire.decode_challenge(data)
+            if src[:2] == addr and msg.nonce == req:
+                return msg
+
+    def answer(sock, key, sid: bytes, rnd: int, nonce: bytes) -> ChallengeMessage:  # type: ignore[no-untyped-def]
+        sig = key.sign(crypto.answer_message(sid, lm_key, nonce))
+        return ask(sock, HostOp.ANSWER, sid, round=rnd, challenge=nonce, signature=sig)
+
+    with sock_a, sock_b:
+        opened = ask(sock_a, HostOp.OPEN, round=2, key=pub_a,
+                     verifier_challenge=bytes.fromhex(CHALLENGE))
+        assert opened.op == LandmarkOp.NONCE, opened
+        sid, n1 = opened.session_id, opened.challenge
+        stolen = answer(sock_b, key_a, sid, 1, n1)  # A's valid answer, sent by B
+        assert (stolen.op, stolen.code) == (LandmarkOp.ERROR, ChallengeError.UNKNOWN_SESSION)
+        nxt = answer(sock_a, key_a, sid, 1, n1)  # A's own answer still counts
+        assert (nxt.op, nxt.round) == (LandmarkOp.NONCE, 2), nxt
+        grab = ask(sock_b, HostOp.RECEIPT, sid, wire.RECEIPT_REQUEST_SIZE)
+        assert (grab.op, grab.code) == (LandmarkOp.ERROR, ChallengeError.UNKNOWN_SESSION)
+        posing = ask(sock_b, HostOp.OPEN, round=2, key=pub_a,
+                     verifier_challenge=bytes.fromhex(CHALLENGE))
+        assert posing.op == LandmarkOp.NONCE, posing
+        forged = answer(sock_b, key_b, posing.session_id, 1, posing.challenge)
+        assert (forged.op, forged.code) == (LandmarkOp.ERROR, ChallengeError.BAD_SIGNATURE)
+        done = answer(sock_a, key_a, sid, 2, nxt.challenge)
+        assert done.op == LandmarkOp.DONE, done
+        got = ask(sock_a, HostOp.RECEIPT, sid, wire.RECEIPT_REQUEST_SIZE)
+        assert got.op == LandmarkOp.RECEIPT, got
+    receipt = decode_receipt(got.receipt)
+    receipt.check_signature()
+    assert (receipt.host_key, receipt.session_id, receipt.rounds) == (pub_a, sid, 2)
+    assert receipt.landmark_key == lm_key
+    assert receipt.min_rtt_ms >= _configured_ms(lab, "zurich-nat", ["paris"])[0] - 0.01
