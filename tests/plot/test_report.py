@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rttgeo.errors import InputError
@@ -29,6 +30,8 @@ def report(europe: Estimate, tmp_path_factory: pytest.TempPathFactory) -> Path:
         path,
         true_location=(47.0, 4.0),
         summary={"command": "rttgeo estimate --report report.html", "probes per landmark": 5},
+        provenance={"rttgeo_version": "x", "method": "m", "source": "samples.csv", "catalog": "cat.csv",
+                    "catalog_sha256": "abc123", "calibration": "pooled", "campaign": None},
     )
 
 
@@ -46,6 +49,16 @@ def test_report_is_self_contained(report: Path, europe: Estimate) -> None:
     assert text.count('<tr class="') == len(europe.landmarks)
     for needle in ("Truth inside region", "probes per landmark", "km_per_rtt_ms", '<svg id="map"'):
         assert needle in text
+    # Landmark names beside ids (nearest GeoNames city: the synthetic catalog has none), the
+    # version and the provenance given.
+    from rttgeo import __version__
+
+    assert '<td class="id">paris</td><td class="id">Paris, FR</td>' in text
+    assert '<td class="id">new-york</td><td class="id">New York City, US</td>' in text
+    assert f"<dt>rttgeo version</dt><dd>{__version__}</dd>" in text
+    assert "<dt>Landmark catalog</dt><dd>cat.csv</dd>" in text
+    assert "<dt>Catalog SHA-256</dt><dd>abc123</dd>" in text
+    assert "Natural Earth" in text and "GeoNames" in text
 
 
 def test_report_rejects_other_suffix(europe: Estimate, tmp_path: Path) -> None:
@@ -93,7 +106,9 @@ def test_report_renders_in_headless_chromium(
         cells = rows[0].find_elements(By.TAG_NAME, "td")
         nearest = min(europe.landmarks, key=lambda d: d.rtt_ms)
         assert cells[0].text == nearest.id
-        assert cells[3].text == f"{nearest.rtt_ms:,.2f}"
+        assert cells[1].text  # its place
+        assert cells[4].text == f"{nearest.rtt_ms:,.2f}"
+        assert driver.find_element(By.ID, "provenance").is_displayed()
         shot = driver.get_screenshot_as_png()
         (tmp_path / "report.png").write_bytes(shot)
         errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
@@ -106,6 +121,10 @@ def test_report_renders_in_headless_chromium(
     assert img.shape[0] >= 1000 and img.shape[1] >= 1000
     # The map drew: the land grey, the region orange and the black text are all on the page.
     rgb = img[..., :3].reshape(-1, 3)
-    grey_land = ((abs(rgb - 0xE4 / 255) < 0.02).all(axis=1)).mean()
+    from matplotlib.colors import to_rgb
+
+    from rttgeo.plot import _mpl
+
+    grey_land = ((abs(rgb - np.array(to_rgb(_mpl.LAND_COLOUR))) < 0.02).all(axis=1)).mean()
     assert grey_land > 0.02, "no land colour on the screenshot: the map did not render"
     assert img[..., :3].std() > 0.1

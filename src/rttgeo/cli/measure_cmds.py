@@ -255,8 +255,10 @@ def write_pictures(args: argparse.Namespace, res: Any, *, title: str | None = No
     if getattr(args, "report", None):
         from rttgeo.plot import write_report
 
+        prov = getattr(res, "provenance", None)
         write_report(res.estimate, args.report, landmarks=list(res.landmarks),
-                     true_location=truth, summary=summary)
+                     true_location=truth, summary=summary,
+                     provenance=prov.as_dict() if prov is not None else None)
         narrate(args, f"wrote {args.report}")
 
 

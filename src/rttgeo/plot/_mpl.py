@@ -14,7 +14,7 @@ from rttgeo.errors import DatasetError, require
 
 #: Colour map of RTTs: viridis grows monotonically lighter, so it also reads in grey-scale.
 RTT_CMAP = "viridis"
-LAND_COLOUR = "#e4e4e4"
+LAND_COLOUR = "#ececec"
 SEA_COLOUR = "#ffffff"
 COAST_COLOUR = "#707070"
 BORDER_COLOUR = "#a8a8a8"
@@ -26,14 +26,14 @@ TRUTH_COLOUR = "#d62728"
 LABEL_BOX = {"boxstyle": "round,pad=0.12", "facecolor": "white", "edgecolor": "none", "alpha": 0.75}
 #: Sequential ramp of the posterior density (ColorBrewer Oranges, colour-blind safe; lightness
 #: falls monotonically with density, so it also reads in grey-scale), lightest to darkest.
-DENSITY_RAMP = ("#fee6ce", "#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d")
+DENSITY_RAMP = ("#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d")
 
 
 def density_colours(n: int) -> list[str]:
     """``n`` fill colours of the density bands, the densest (darkest) first."""
     if n <= 0:
         return []
-    idx = np.linspace(len(DENSITY_RAMP) - 1, 0, n).round().astype(int) if n > 1 else [len(DENSITY_RAMP) - 2]
+    idx = np.linspace(len(DENSITY_RAMP) - 1, 0, n).round().astype(int) if n > 1 else [len(DENSITY_RAMP) - 1]
     return [DENSITY_RAMP[i] for i in idx]
 
 

@@ -102,23 +102,13 @@ def map_estimate(
     view = map_view(
         estimate, true_lat_deg=true_lat_deg, true_lon_deg=true_lon_deg, kind=projection
     )
-    # Figure height from the map's shape: the map column is about 7.2 in wide and the axes span
-    # 81 % of the height; clamp so the legend column always fits.
-    map_h_in = 7.2 * view.height_km / view.width_km
-    fig = plt.figure(figsize=(11.0, float(np.clip(map_h_in / 0.81, 7.0, 9.5))))
-    gs = fig.add_gridspec(
-        3,
-        2,
-        width_ratios=[3.1, 1.0],
-        height_ratios=[1.0, 0.09, 2.0],
-        left=0.06,
-        right=0.98,
-        bottom=0.07,
-        top=0.88,
-        wspace=0.12,
-        hspace=0.45,
-    )
-    ax = fig.add_subplot(gs[:, 0])
+    # Layout in inches: title and summary on top; the map (6.4 in wide, as tall as its view) with
+    # the world inset and the colour bar beside it; the legend across the page below; the footer.
+    # 9.5 in wide: printed across a page (7 in), 8 pt text is still 6 pt.
+    width, left, map_w = 9.5, 0.6, 6.4
+    map_h = float(np.clip(map_w * view.height_km / view.width_km, 3.0, 7.5))
+    fig = plt.figure(figsize=(width, 10.0))
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))  # placed below, once the legend's height is known
     layers = draw_estimate(
         ax,
         estimate,
@@ -128,38 +118,60 @@ def map_estimate(
         truth_label=truth_label,
         view=view,
     )
+    entries = layers.legend + basemap_legend()
+    labels = [wrap(lbl, 58) for _, lbl in entries]
+    half = (len(entries) + 1) // 2
+
+    def column_in(chunk: list[str]) -> float:
+        return sum(0.135 * len(t.splitlines()) + 0.075 for t in chunk)
+
+    legend_h = 0.3 + max(column_in(labels[:half]), column_in(labels[half:]))
+    top_h, foot_h, gap = 0.95, 0.45 if estimate.note else 0.3, 0.45
+    height = top_h + map_h + gap + legend_h + foot_h
+    fig.set_size_inches(width, height)
+
+    def box(x_in: float, y_top_in: float, w_in: float, h_in: float) -> tuple[float, float, float, float]:
+        return (x_in / width, 1.0 - (y_top_in + h_in) / height, w_in / width, h_in / height)
+
+    ax.set_position(box(left, top_h, map_w, map_h))
     used = [d for d in estimate.landmarks if d.used]
+    side_x = left + map_w + 0.3
+    side_w = width - side_x - 0.15
     draw_inset(
-        fig.add_subplot(gs[0, 1]),
+        fig.add_axes(box(side_x, top_h + 0.2, side_w, side_w * 0.5)),
         view,
         [d.lat_deg for d in used],
         [d.lon_deg for d in used],
         star=(estimate.lat_deg, estimate.lon_deg),
     )
-    cax = fig.add_subplot(gs[1, 1])
+    cax = fig.add_axes(box(side_x, top_h + 0.2 + side_w * 0.5 + 0.55, side_w, 0.16))
     rtt_colorbar(fig, layers.mappable, cax, beyond=layers.rtt_beyond_scale)
-    lax = fig.add_subplot(gs[2, 1])
+    lax = fig.add_axes(box(left, top_h + map_h + gap, width - left - 0.15, legend_h))
     lax.axis("off")
-    entries = layers.legend + basemap_legend()
     lax.legend(
         [h for h, _ in entries],
-        [wrap(lbl, 34) for _, lbl in entries],
+        labels,
         loc="upper left",
+        ncol=2,
         fontsize=8,
         frameon=False,
         borderaxespad=0.0,
         handlelength=2.4,
-        labelspacing=0.7,
+        labelspacing=0.55,
+        columnspacing=1.5,
         title="Legend",
         title_fontproperties={"weight": "bold", "size": 9},
         alignment="left",
     )
-    fig.suptitle(title or f"Where is the host? ({estimate.method})", fontsize=13, x=0.06, ha="left", y=0.975)
-    fig.text(0.06, 0.915, _summary_line(estimate, layers), fontsize=9, ha="left", color="#222222")
+    x0 = left / width
+    fig.text(x0, 1.0 - 0.3 / height, title or f"Where is the host? ({estimate.method})", fontsize=13,
+             ha="left", va="center")
+    fig.text(x0, 1.0 - 0.62 / height, _summary_line(estimate, layers), fontsize=9, ha="left", va="center",
+             color="#222222")
     foot = f"Projection: {view.projection.name}. Borders: Natural Earth."
     if estimate.note:
         foot = f"note: {estimate.note}\n{foot}"
-    fig.text(0.06, 0.012, wrap(foot, 170), fontsize=7.5, ha="left", va="bottom", color="#333333")
+    fig.text(x0, 0.08 / height, wrap(foot, 150), fontsize=7.5, ha="left", va="bottom", color="#333333")
     if path is None:
         return fig
     return _mpl.save(fig, path, dpi=dpi)

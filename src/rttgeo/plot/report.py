@@ -65,6 +65,60 @@ def _svg_of(fig: Any) -> str:
     return svg.replace("<svg ", '<svg id="map" role="img" aria-label="map of the estimate" ', 1)
 
 
+def _place_names(estimate: Estimate, landmarks: Sequence[Landmark] | None) -> dict[str, str]:
+    """A place for each landmark of the estimate: the catalog's own (e.g. "Frankfurt, Germany"),
+    else the nearest GeoNames city (e.g. "Strasbourg, FR" for a RIPE anchor listed only as FR)."""
+    from rttgeo.plot.places import nearest_city_names
+
+    given = {lm.id: lm.country for lm in landmarks or ()}
+    out: dict[str, str] = {}
+    todo = []
+    for d in estimate.landmarks:
+        own = given.get(d.id, "")
+        if "," in own or len(own) > 3:  # a place, not a bare country code
+            out[d.id] = own
+        else:
+            todo.append(d)
+    for d, city in zip(
+        todo, nearest_city_names([d.lat_deg for d in todo], [d.lon_deg for d in todo]), strict=True
+    ):
+        code = given.get(d.id, "")
+        out[d.id] = city or (f"({code})" if code else "")
+    return out
+
+
+def _provenance_rows(
+    estimate: Estimate, provenance: Mapping[str, Any] | None, generated: str
+) -> list[tuple[str, str]]:
+    from rttgeo import __version__
+
+    rows = [("rttgeo version", __version__), ("Report generated", generated)]
+    prov = dict(provenance or {})
+    own = getattr(estimate, "provenance", None)  # an estimator may carry its own
+    if own is not None and not prov:
+        prov = dict(own.as_dict() if hasattr(own, "as_dict") else own)
+    names = {
+        "source": "RTTs from",
+        "campaign": "Campaign",
+        "catalog": "Landmark catalog",
+        "catalog_sha256": "Catalog SHA-256",
+        "calibration": "Calibration",
+        "created_utc": "Estimate made (UTC)",
+    }
+    for key, value in prov.items():
+        if key in ("rttgeo_version", "method") or value in (None, ""):
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+        rows.append((names.get(key, key), text))
+    credits = ["coastlines and borders: Natural Earth (public domain) via world-atlas (ISC)"]
+    if estimate.method == "rttgeo" or "place" in estimate.params:
+        credits.append("population prior and place names: GeoNames cities of 15,000+ (CC BY 4.0)")
+    else:
+        credits.append("place names: GeoNames cities of 15,000+ (CC BY 4.0)")
+    rows.append(("Data", "; ".join(credits)))
+    return rows
+
+
 def report_html(
     estimate: Estimate,
     *,
@@ -72,6 +126,7 @@ def report_html(
     summary: Mapping[str, Any] | None = None,
     title: str | None = None,
     landmarks: Sequence[Landmark] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> str:
     """The report as an HTML string (see :func:`write_report`)."""
     tlat, tlon = (None, None) if true_location is None else map(float, true_location)
@@ -109,6 +164,7 @@ def report_html(
         estimate.landmarks,
         key=lambda d: (not d.used, d.rtt_ms if math.isfinite(d.rtt_ms) else math.inf),
     )
+    places = _place_names(estimate, landmarks)
     trs = []
     for d in diags:
         cls = []
@@ -118,14 +174,19 @@ def report_html(
             cls.append("violated")
         trs.append(
             f'<tr class="{" ".join(cls)}"><td class="id">{html.escape(d.id)}</td>'
+            f'<td class="id">{html.escape(places.get(d.id, ""))}</td>'
             f"<td>{d.lat_deg:.3f}</td><td>{d.lon_deg:.3f}</td>"
             f"<td>{_num(d.rtt_ms, 2)}</td><td>{_num(d.max_distance_km, 0)}</td>"
             f'<td>{_num(d.distance_km, 0)}</td><td class="slack">{_num(d.slack_km, 0)}</td>'
             f'<td>{"yes" if d.used else "no"}</td><td class="note">{html.escape(d.note)}</td></tr>'
         )
-    table = "\n".join(trs) if trs else '<tr><td colspan="9">no landmark diagnostics</td></tr>'
+    table = "\n".join(trs) if trs else '<tr><td colspan="10">no landmark diagnostics</td></tr>'
     params = html.escape(json.dumps(dict(estimate.params), indent=2, default=str, sort_keys=True))
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    prov_dl = "\n".join(
+        f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>"
+        for k, v in _provenance_rows(estimate, provenance, generated)
+    )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -137,7 +198,7 @@ def report_html(
 <body>
 <header>
 <h1>{html.escape(heading)}</h1>
-<p class="sub">rttgeo report generated {generated}.
+<p class="sub">rttgeo {html.escape(_version())} report generated {generated}.
 Everything needed to view it is in this file.</p>
 </header>
 <main>
@@ -149,18 +210,23 @@ Everything needed to view it is in this file.</p>
 <section id="map-section"><h2>Map</h2>
 <figure>
 {svg}
-<figcaption>Star: point estimate. Hatched: region. Triangles: landmarks, filled by RTT (colour bar);
-dashed circles: how far the RTT of each of the most binding or tightest landmarks allows the
-host to be. X: true location, when known. Borders and coastlines: Natural Earth (public domain)
-via world-atlas (ISC).</figcaption>
+<figcaption>Star: point estimate. The region: for a probabilistic method, the posterior's density
+(darker: more probable) with its 50 % (solid) and 90 % (dashed) credible regions; for a method of
+hard constraints, the exact intersection of the landmarks' discs, hatched. Triangles: landmarks,
+filled by RTT (colour bar); dashed circles: how far the RTT of each of the most binding or
+tightest landmarks allows the host to be. X: true location, when known. Distances are true from
+the map's centre (azimuthal equidistant projection); the scale bar is true where it is drawn.
+Borders and coastlines: Natural Earth (public domain) via world-atlas (ISC).</figcaption>
 </figure>
 </section>
 <section id="landmarks"><h2>Landmarks</h2>
 <p>Max distance: the farthest the host can be from the landmark given its RTT under the method's
 model. Slack = max distance − distance from the estimate; negative (bold, underlined) means the
-point estimate violates that landmark's constraint. Unused landmarks are in grey italics.</p>
+point estimate violates that landmark's constraint. Unused landmarks are in grey italics. Place:
+the catalog's, or the most populous city of at least 15,000 inhabitants within 40 km (GeoNames).</p>
 <table id="landmark-table">
-<thead><tr><th class="id">landmark</th><th>lat (°)</th><th>lon (°)</th><th>RTT (ms)</th>
+<thead><tr><th class="id">landmark</th><th class="id">place</th><th>lat (°)</th><th>lon (°)</th>
+<th>RTT (ms)</th>
 <th>max distance (km)</th><th>distance from estimate (km)</th><th>slack (km)</th><th>used</th>
 <th class="id">note</th></tr></thead>
 <tbody>
@@ -171,12 +237,23 @@ point estimate violates that landmark's constraint. Unused landmarks are in grey
 <section id="params"><h2>Method parameters</h2>
 <pre>{params}</pre>
 </section>
+<section id="provenance"><h2>Provenance</h2>
+<dl class="summary">
+{prov_dl}
+</dl>
+</section>
 </main>
 <footer>Map data: Made with Natural Earth (public domain), packaged by world-atlas
 (© Michael Bostock, ISC licence).</footer>
 </body>
 </html>
 """
+
+
+def _version() -> str:
+    from rttgeo import __version__
+
+    return __version__
 
 
 def _mpl_map(
@@ -206,19 +283,27 @@ def write_report(
     summary: Mapping[str, Any] | None = None,
     title: str | None = None,
     landmarks: Sequence[Landmark] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write one self-contained HTML file about ``estimate`` to ``path``; returns the path.
 
     It holds the map as inline SVG, a summary (point, region and its area, error and whether the
     truth is inside the region when ``true_location`` = (lat_deg, lon_deg) is given, and every
-    item of ``summary``), the per-landmark table (RTT, implied max distance, distance from the
-    estimate, slack) and the method's parameters. No network is needed to view it.
+    item of ``summary``), the per-landmark table (id and place, RTT, implied max distance, distance
+    from the estimate, slack), the method's parameters, and the provenance: the rttgeo version,
+    every item of ``provenance`` (e.g. ``Provenance.as_dict()`` of an api result: source of the
+    RTTs, catalog and its hash, calibration, campaign) and the data used. No network is needed.
     """
     p = Path(path)
     if p.suffix.lower() not in (".html", ".htm"):
         raise InputError("a report must be an .html file", where=str(p))
     text = report_html(
-        estimate, true_location=true_location, summary=summary, title=title, landmarks=landmarks
+        estimate,
+        true_location=true_location,
+        summary=summary,
+        title=title,
+        landmarks=landmarks,
+        provenance=provenance,
     )
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(text, encoding="utf-8")
