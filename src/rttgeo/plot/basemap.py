@@ -269,9 +269,21 @@ def draw_graticule(ax: Any, view: MapView, *, labels: bool = True) -> None:
             autolim=False,
         )
     if labels:
+        # Meridians converge near the poles: keep labels at least 12 % of the edge apart.
+        yticks = _spaced(yticks, 0.08 * view.height_km)
+        xticks = _spaced(xticks, 0.12 * view.width_km)
         ax.set_yticks([t for t, _ in yticks], [s for _, s in yticks])
         ax.set_xticks([t for t, _ in xticks], [s for _, s in xticks])
         ax.tick_params(labelsize=8, length=3)
+
+
+def _spaced(ticks: list[tuple[float, str]], min_gap: float) -> list[tuple[float, str]]:
+    """Ticks (position, label) in order, dropping any closer than ``min_gap`` to the last kept."""
+    out: list[tuple[float, str]] = []
+    for t in sorted(ticks):
+        if not out or t[0] - out[-1][0] >= min_gap:
+            out.append(t)
+    return out
 
 
 def _crossing(line: np.ndarray, axis: int, value: float) -> float | None:

@@ -43,6 +43,10 @@ FloatArray = NDArray[np.float64]
 
 #: Pixels across the longer side of a view's raster.
 RASTER_PX = 400
+#: Smallest smoothing of a posterior, as a share of the view's longer side (1.2 %: 12 km on a map
+#: 1,000 km across, 84 km on a continent): detail finer than that is not read on a map anyway,
+#: and a posterior over cities would otherwise draw a lace of rings at continental scale.
+MAP_SMOOTHING = 0.012
 
 
 @dataclass
@@ -222,14 +226,16 @@ def credible_contours(
     """Contours holding ``levels`` of the posterior's mass, smoothed at the map's resolution.
 
     The raster spans the view (plus 5 %); the posterior is smoothed by a Gaussian of sigma = half
-    the posterior's cell size (or 1.5 pixels if larger); the threshold of level p is the density
-    above which the smoothed raster holds mass p of the whole posterior (mass outside the view
-    counts towards the total, so a level the view cannot hold gets no contour). ``band_levels``
+    the posterior's cell size, or :data:`MAP_SMOOTHING` of the view's size if larger; the threshold
+    of level p is the density above which the smoothed raster holds mass p of the whole posterior
+    (mass outside the view counts towards the total, so a level the view cannot hold gets no
+    contour). ``band_levels``
     give the shaded bands (filled between consecutive thresholds), densest first.
     """
     r = _raster(view)
     dens = _density_raster(view, posterior, r)
-    sigma_km = max(0.5 * math.sqrt(cell_area_km2(posterior.level)), 1.5 * r.pixel_km)
+    view_km = max(view.width_km, view.height_km)
+    sigma_km = max(0.5 * math.sqrt(cell_area_km2(posterior.level)), MAP_SMOOTHING * view_km)
     smooth = _gaussian(dens, sigma_km / r.pixel_km)
     mass = smooth * r.true_area_km2
     flat = mass.ravel()
@@ -248,7 +254,8 @@ def credible_contours(
     wanted = sorted({*levels, *band_levels})
     thresholds = {p: threshold(p) for p in wanted}
     shape = RegionShape(smoothing_km=sigma_km)
-    min_area = 0.5 * cell_area_km2(posterior.level)  # finer than the posterior resolves
+    # Islands and holes finer than the posterior resolves, or than the smoothing disc, are not shown.
+    min_area = max(0.5 * cell_area_km2(posterior.level), math.pi * sigma_km**2)
     _contour_shapes(smooth, r, view, {p: thresholds[p] for p in levels}, shape, min_area)
     # Shaded bands: between the thresholds of consecutive band levels (densest band first).
     contourpy = require("contourpy", "plot")
