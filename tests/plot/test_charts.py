@@ -80,7 +80,7 @@ def test_error_cdf_shows_errors_below_1_km_and_marks_medians() -> None:
     assert dots["median-1"] == pytest.approx([27.5, 0.5])
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "a: median 2 km (n=5)" in labels
-    assert "b: median 28 km (n=4), 1 at 0 km" in labels
+    assert "b: median 28 km (n=4), 1 under 0.01 km (at the left edge)" in labels
     plt.close(fig)
 
 

@@ -50,9 +50,10 @@ def error_cdf(
     ``errors_km_by_method``: method name -> errors of its targets in km (NaN or inf = no estimate,
     counted as a failure: the curve then stays below 1). On the log axis (``log_x``) the axis starts
     a decade below the smallest non-zero error, at most 1 km and at least 0.01 km, so that errors
-    under 1 km show; errors of exactly 0 km (the host is a landmark's twin) are drawn at the axis's
-    left end and counted in the legend. Saves to ``path`` (PNG, SVG or PDF) and returns it; without
-    ``path`` returns the Figure, or draws on ``ax`` and returns it.
+    under 1 km show; errors left of the axis (0 km: the estimate is the host's own listed point;
+    under 0.01 km) are drawn at its left edge and counted in the legend. Saves to ``path`` (PNG,
+    SVG or PDF) and returns it; without ``path`` returns the Figure, or draws on ``ax`` and
+    returns it.
     """
     plt = _mpl.pyplot()
     if not errors_km_by_method:
@@ -73,7 +74,7 @@ def error_cdf(
         if n == 0:
             continue
         ok = np.sort(e[np.isfinite(e)])
-        zeros = int(np.sum(ok <= 0))
+        under = int(np.sum(ok < left)) if log_x else 0
         if log_x:
             ok = np.maximum(ok, left)
         y = np.arange(1, ok.size + 1) / n
@@ -82,8 +83,8 @@ def error_cdf(
         label = f"{name}: median {_fmt_err(med)} (n={n})" if np.isfinite(med) else f"{name} (n={n})"
         if ok.size < n:
             label += f", {n - ok.size} without estimate"
-        if zeros and log_x:
-            label += f", {zeros} at 0 km"
+        if under:
+            label += f", {under} under {left:g} km (at the left edge)"
         x = np.concatenate([[ok[0]], ok]) if ok.size else ok
         yy = np.concatenate([[0.0], y]) if ok.size else y
         ax.step(

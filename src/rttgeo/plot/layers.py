@@ -496,9 +496,11 @@ def _draw_landmarks(cv: _Canvas, estimate: Estimate) -> list[LandmarkDiagnostic]
         )
     if unused:
         x, y, _ = _on_map(cv.view, unused)
+        many = len(x) > 40  # hundreds unused (rttgeo keeps the nearest 3 to 30): draw them smaller
         cv.ax.scatter(
-            x, y, s=40, marker="^", facecolors="white", edgecolors="#555555", linewidths=0.9,
-            zorder=5, gid="landmarks-unused",
+            x, y, s=18 if many else 40, marker="^", facecolors="white",
+            edgecolors="#777777" if many else "#555555", linewidths=0.6 if many else 0.9, zorder=5,
+            gid="landmarks-unused",
         )
         cv.layers.n_landmarks_drawn += len(x)
         cv.legend.append(
