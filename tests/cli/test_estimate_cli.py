@@ -169,7 +169,7 @@ def test_eval_draws_cdf_reliability_and_model(tmp_path, capsys) -> None:
         return " ".join("".join(t.itertext()) for t in ET.parse(path).getroot().iter(f"{svg}text"))
 
     t = texts(cdf)
-    assert "cbg: median" in t and "spotter: median" in t and "dot: median" in t
+    assert "cbg: median" in t and "spotter: median" in t and "the median" in t
     t = texts(rel)
     assert "spotter (n=6; 90 % region holds" in t
     assert "cbg: feasible region (stated certain) holds" in t

@@ -45,7 +45,7 @@ def error_cdf(
     dpi: int = 150,
 ) -> Any:
     """Empirical CDF of location errors (km), one line per method, each median marked on its curve
-    (a dot at 50 %, a dotted drop to the axis, the value in the legend).
+    (the series' marker, larger, at 50 %; a dotted drop to the axis; the value in the legend).
 
     ``errors_km_by_method``: method name -> errors of its targets in km (NaN or inf = no estimate,
     counted as a failure: the curve then stays below 1). On the log axis (``log_x``) the axis starts
@@ -103,7 +103,8 @@ def error_cdf(
         if np.isfinite(med):
             mx = max(med, left) if log_x else med
             ax.plot([mx, mx], [0.0, 0.5], color=colour, lw=0.9, ls=":", zorder=1)
-            ax.plot([mx], [0.5], marker="o", ms=6.5, color=colour, mec="white", mew=1.0, ls="", zorder=5,
+            # The median in the series' own marker, larger and edged: told apart in grey too.
+            ax.plot([mx], [0.5], marker=marker, ms=8.5, color=colour, mec="black", mew=0.9, ls="", zorder=5,
                     gid=f"median-{k}")
         if ok.size:
             xmax = max(xmax, float(ok.max()))
@@ -123,7 +124,7 @@ def error_cdf(
     ax.grid(True, which="major", color="#cccccc", lw=0.6)
     ax.grid(True, which="minor", color="#eeeeee", lw=0.4)
     ax.legend(loc="upper left", fontsize=8.5, frameon=True, framealpha=0.9,
-              title="dot: median", title_fontsize=8)
+              title="large mark at 50 %: the median", title_fontsize=8)
     ax.set_title(title or "Location error of each method", fontsize=11)
     if not own:
         return ax
