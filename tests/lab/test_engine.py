@@ -34,6 +34,9 @@ from rttgeo.lab.engine import (
 from rttgeo.measure import timestamps as ts
 
 BASE = ipaddress.IPv4Address("198.18.4.0")
+#: The IPv6 side of the same hosts: host i is PREFIX6 + its IPv4 offset in the block (as in a lab).
+NET6 = ipaddress.IPv6Network("fd5e:1234:abcd:100::/64")
+PREFIX6 = NET6.network_address.packed[:12]
 HAVE_CC = bool(shutil.which("cc") or shutil.which("gcc") or os.environ.get("CC"))
 needs_cc = pytest.mark.skipif(not HAVE_CC, reason="no C compiler (apt-get install gcc)")
 
@@ -44,6 +47,16 @@ def ipv4_packet(src: str, dst: str, payload: bytes = b"hello") -> bytes:
     hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, 0, 0, 64, 17, 0,
                       ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed)
     return hdr + payload
+
+
+def ipv6_packet(src: str, dst: str, payload: bytes = b"hello", ext: bytes = b"") -> bytes:
+    """A minimal IPv6 packet, next header UDP (17) or, with ``ext``, a hop-by-hop options header
+    (0) carrying ``ext`` before it; the engine reads only the version and the fixed destination."""
+    body = (bytes([17, (len(ext) + 2 + 7) // 8 - 1]) + ext).ljust(
+        ((len(ext) + 2 + 7) // 8) * 8, b"\0") + payload if ext else payload
+    hdr = struct.pack("!IHBB16s16s", 6 << 28, len(body), 0 if ext else 17, 64,
+                      ipaddress.IPv6Address(src).packed, ipaddress.IPv6Address(dst).packed)
+    return hdr + body
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +94,7 @@ def engine(tmp_path: Path, engine_argv: list[str]) -> Iterator:  # type: ignore[
             base_u32=int(BASE),
             block_size=256,
             one_way_ms=one_way_ms,
+            prefix6=kw.pop("prefix6", PREFIX6),
             rt_priority=10 if os.geteuid() == 0 else 0,  # as in the lab, where root
             stats_path=tmp_path / "stats.json",
             **kw,
@@ -111,6 +125,10 @@ def addr(i: int) -> str:
     return str(BASE + 1 + i)
 
 
+def addr6(i: int) -> str:
+    return str(NET6.network_address + 1 + i)
+
+
 def recv_timed(sock: socket.socket, timeout_s: float = 2.0) -> tuple[bytes, int] | None:
     """(data, realtime ns at which the engine wrote it: the kernel's stamp of the datagram)."""
     r, _, _ = select.select([sock], [], [], timeout_s)
@@ -122,14 +140,22 @@ def recv_timed(sock: socket.socket, timeout_s: float = 2.0) -> tuple[bytes, int]
     return data, stamp
 
 
-def test_routes_by_destination_with_configured_delay(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _packet(family: int, src: int, dst: int, payload: bytes) -> bytes:
+    if family == 4:
+        return ipv4_packet(addr(src), addr(dst), payload)
+    # every other IPv6 packet carries an extension header: routed by the fixed header all the same
+    return ipv6_packet(addr6(src), addr6(dst), payload, ext=b"\x01\x02" * (len(payload) % 2))
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_routes_by_destination_with_configured_delay(engine, tmp_path: Path, family: int) -> None:  # type: ignore[no-untyped-def]
     ow = np.array([[0.0, 5.0, 20.0], [5.0, 0.0, 12.5], [20.0, 12.5, 0.0]])
     hosts, proc = engine(ow)
     delays = {}
     for src, dst in ((0, 1), (0, 2), (2, 1), (1, 0)):
         samples = []
         for k in range(8):
-            pkt = ipv4_packet(addr(src), addr(dst), f"{src}{dst}{k}".encode())
+            pkt = _packet(family, src, dst, f"{src}{dst}{k}".encode())
             t0 = ts.realtime_ns()
             hosts[src].send(pkt)
             got = recv_timed(hosts[dst])
@@ -150,17 +176,39 @@ def test_routes_by_destination_with_configured_delay(engine, tmp_path: Path) -> 
     assert proc.wait(timeout=5) == 0
     st = read_stats(tmp_path / "stats.json")
     assert st["received"] == st["forwarded"] == 32
-    assert st["dropped_unroutable"] == st["dropped_loss"] == 0
+    assert st["received_ipv6"] == (32 if family == 6 else 0) and st["ipv6"] is True
+    assert st["dropped_unroutable"] == st["dropped_loss"] == st["dropped_not_ip"] == 0
     assert sum(st["late_us_hist"]) == 32
 
 
-def test_drops_unroutable_non_ipv4_and_counts_loss(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ipv4_and_ipv6_of_one_pair_share_its_delay(engine) -> None:  # type: ignore[no-untyped-def]
+    """The pair's delay is the same whichever family a packet uses (interleaved, same fds)."""
+    ow = np.array([[0.0, 7.5], [7.5, 0.0]])
+    hosts, _ = engine(ow)
+    got: dict[int, list[float]] = {4: [], 6: []}
+    for k in range(16):
+        family = 4 if k % 2 else 6
+        pkt = _packet(family, 1, 0, bytes([k]))
+        t0 = ts.realtime_ns()
+        hosts[1].send(pkt)
+        r = recv_timed(hosts[0])
+        assert r is not None and r[0] == pkt, f"IPv{family} packet {k} lost or changed"
+        got[family].append((r[1] - t0) / 1e6)
+    for family, samples in got.items():
+        assert 7.5 - 0.01 <= min(samples) < 7.5 + 1.0, (family, samples)
+
+
+def test_drops_unroutable_non_ip_and_counts_loss(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ow = np.array([[0.0, 1.0], [1.0, 0.0]])
     hosts, proc = engine(ow, loss=0.5, seed=42)
     hosts[0].send(ipv4_packet(addr(0), "198.18.4.200"))  # in block, no such host
     hosts[0].send(ipv4_packet(addr(0), "10.1.2.3"))  # outside the block
-    hosts[0].send(b"\x60" + bytes(39))  # IPv6
-    hosts[0].send(b"\x45\x00")  # truncated
+    hosts[0].send(ipv6_packet(addr6(0), str(NET6.network_address + 200)))  # in prefix, no host
+    hosts[0].send(ipv6_packet(addr6(0), "fd5e:1234:abcd:101::2"))  # another /64
+    hosts[0].send(ipv6_packet(addr6(0), "ff02::2"))  # a router solicitation's destination
+    hosts[0].send(b"\x60" + bytes(30))  # IPv6, truncated header
+    hosts[0].send(b"\x45\x00")  # IPv4, truncated header
+    hosts[0].send(b"\x50" + bytes(59))  # neither IPv4 nor IPv6
     n = 400
     for k in range(n):
         hosts[0].send(ipv4_packet(addr(0), addr(1), k.to_bytes(4, "big")))
@@ -173,11 +221,27 @@ def test_drops_unroutable_non_ipv4_and_counts_loss(engine, tmp_path: Path) -> No
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=5)
     st = read_stats(tmp_path / "stats.json")
-    assert st["dropped_unroutable"] == 2
-    assert st["dropped_not_ipv4"] == 2
+    assert st["dropped_unroutable"] == 5
+    assert st["dropped_not_ip"] == 3
+    assert st["received_ipv6"] == 3
     assert st["forwarded"] == arrived
     assert st["dropped_loss"] + arrived == n
     assert 0.4 * n < st["dropped_loss"] < 0.6 * n  # binomial(400, 0.5): sd 10
+
+
+def test_no_prefix6_routes_no_ipv6(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An IPv4-only lab's engine (no prefix6) drops IPv6 packets as unroutable."""
+    ow = np.array([[0.0, 1.0], [1.0, 0.0]])
+    hosts, proc = engine(ow, prefix6=None)
+    hosts[0].send(ipv6_packet(addr6(0), addr6(1)))
+    hosts[0].send(ipv4_packet(addr(0), addr(1)))
+    got = recv_timed(hosts[1])
+    assert got is not None and got[0][0] >> 4 == 4
+    assert recv_timed(hosts[1], 0.1) is None
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=5)
+    st = read_stats(tmp_path / "stats.json")
+    assert st["ipv6"] is False and st["dropped_unroutable"] == 1 and st["forwarded"] == 1
 
 
 def test_jitter_only_adds_delay(engine) -> None:  # type: ignore[no-untyped-def]
@@ -195,6 +259,9 @@ def test_jitter_only_adds_delay(engine) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_bad_config_and_shapes() -> None:
+    with pytest.raises(LabError, match="12 bytes"):
+        EngineConfig(fds=[3], addresses_u32=[1], base_u32=0, block_size=4,
+                     one_way_ms=np.zeros((1, 1)), stats_path=Path("/x"), prefix6=bytes(16))
     with pytest.raises(LabError, match="shape"):
         write_config(EngineConfig(fds=[3, 4], addresses_u32=[1, 2], base_u32=0, block_size=4,
                                   one_way_ms=np.zeros((3, 3)), stats_path=Path("/x")),

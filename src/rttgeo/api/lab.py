@@ -78,11 +78,14 @@ def pick_lab(lab_id: str | None) -> Any:
     raise LabError(f"{len(labs)} labs are up ({', '.join(p.name for p in labs)}): name one")
 
 
-def lab_locate(host: str, *, lab: Any = None, **options: Any) -> LabLocateResult:
+def lab_locate(host: str, *, lab: Any = None, ipv6: bool = False,
+               **options: Any) -> LabLocateResult:
     """Run :func:`rttgeo.locate` inside lab host ``host`` against the lab's landmarks (all but
     ``host`` itself) and score the estimate against the host's true position.
 
     ``lab``: a :class:`rttgeo.lab.Lab`, a lab id, or None for the only lab that is up;
+    ``ipv6``: probe the landmarks' IPv6 addresses (the lab's ``catalog6.csv``; implied by an
+    ``icmp6*`` protocol; LabError in an IPv4-only lab);
     ``options`` go to :func:`rttgeo.locate` (method, protocol, campaign, two_stage, ...).
     Raises :class:`~rttgeo.errors.InputError` for an unknown host, and
     :class:`~rttgeo.errors.LabError` for an unknown lab or without root.
@@ -107,7 +110,12 @@ def lab_locate(host: str, *, lab: Any = None, **options: Any) -> LabLocateResult
     if os.geteuid() != 0:
         raise LabError(f"entering host {host!r} of lab {the_lab.id} needs root (it is a network "
                        "namespace): run it with sudo")
-    landmarks = [lm for lm in load_catalog(the_lab.catalog_path) if lm.id != h.name]
+    ipv6 = ipv6 or str(options.get("protocol") or "").startswith("icmp6")
+    catalog = the_lab.catalog6_path if ipv6 else the_lab.catalog_path
+    if ipv6 and not the_lab.state.get("network6"):
+        raise LabError(f"lab {the_lab.id} is IPv4 only (brought up with --no-ipv6 or on a kernel "
+                       "without IPv6): its landmarks have no IPv6 address to probe")
+    landmarks = [lm for lm in load_catalog(catalog) if lm.id != h.name]
     if not landmarks:
         raise LabError(f"lab {the_lab.id} has no landmark besides {host!r}")
     res: LocateResult = the_lab.in_host(host, lambda: locate(landmarks=landmarks, **options))

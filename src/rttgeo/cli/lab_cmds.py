@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="landmarks sign (rttgeo serve --key); write a signed catalog (docs/verify.md)")
     u.add_argument("--engine", choices=("auto", "c", "python"), default="auto",
                    help="delay engine: compiled C (default when a C compiler exists) or Python")
+    u.add_argument("--no-ipv6", action="store_true",
+                   help="IPv4 only (default: every host also gets an IPv6 address when the "
+                   "kernel has IPv6)")
     add_convention(u, json_help="print the lab (id, run dir, catalog, hosts) as JSON")
     u.set_defaults(handler=_up)
 
@@ -90,7 +93,10 @@ def _locate_options(p: argparse.ArgumentParser) -> None:
                    help=f"estimation method: {', '.join(METHODS)} (default {DEFAULT_METHOD})")
     p.add_argument("--protocol", default="auto", choices=PROTOCOL_CHOICES,
                    help="probe protocol (default auto = ICMP echo; the lab's landmarks also "
-                   "answer tcp and udp)")
+                   "answer tcp and udp; icmp6* probes their IPv6 addresses)")
+    p.add_argument("--ipv6", action="store_true",
+                   help="probe the landmarks' IPv6 addresses (the lab's catalog6.csv; implied by "
+                   "--protocol icmp6*)")
     p.add_argument("-k", type=int_range(1), default=3, help="samples per landmark (default 3)")
     p.add_argument("--timeout", type=finite_float(0, 3600, lo_open=True), default=2.0,
                    metavar="S", help="per-probe timeout in seconds (default 2)")
@@ -116,7 +122,7 @@ def _locate(args: argparse.Namespace) -> int:
     res = lab_locate(args.host, lab=args.lab, method=args.method, protocol=args.protocol,
                      campaign=campaign_params(k=args.k, timeout_s=args.timeout),
                      two_stage=args.two_stage, subtract_turnaround=args.subtract_turnaround,
-                     progress=not args.quiet)
+                     progress=not args.quiet, ipv6=args.ipv6)
     print_warnings(res.result.warnings)
     if args.json:
         write_result(args, STDOUT, res)
@@ -149,18 +155,24 @@ def _up(args: argparse.Namespace) -> int:
     if args.signed and args.no_serve:
         raise WorldError("--signed needs the landmark servers (drop --no-serve)", field="--signed")
     lab = up(world, serve=False if args.no_serve else None, engine=args.engine,
-             signed=args.signed)
+             signed=args.signed, ipv6=False if args.no_ipv6 else None)
     info = _describe(lab)
     if args.json:
         print(json.dumps(info, indent=1))
     else:
-        print(f"lab {lab.id} up: world {world.name!r}, {len(world)} hosts in {info['network']}")
+        net6 = f" and {info['network6']}" if info["network6"] else " (IPv4 only)"
+        print(f"lab {lab.id} up: world {world.name!r}, {len(world)} hosts in {info['network']}"
+              + net6)
         print(f"  run dir  {lab.run_dir}")
         print(f"  catalog  {lab.catalog_path}")
+        if info["catalog6"]:
+            print(f"  catalog6 {info['catalog6']} (IPv6 addresses)")
         if lab.state.get("signed"):
             print(f"  signed   {lab.signed_catalog_path} (catalog key {lab.catalog_key_path})")
         for h in lab.hosts[:8]:
-            print(f"  {h.role:8s} {h.name:20s} {h.address:15s} ({h.lat_deg:.3f}, {h.lon_deg:.3f})")
+            print(f"  {h.role:8s} {h.name:20s} {h.address:15s} "
+                  + (f"{h.address6:24s} " if h.address6 else "")
+                  + f"({h.lat_deg:.3f}, {h.lon_deg:.3f})")
         if len(lab.hosts) > 8:
             print(f"  ... {len(lab.hosts) - 8} more in {lab.run_dir / 'hosts.csv'}")
         if not args.quiet:
@@ -179,19 +191,23 @@ def _describe(lab: Any) -> dict[str, Any]:
         "world": lab.state.get("world"),
         "status": lab.status,
         "network": lab.state.get("network"),
+        "network6": lab.state.get("network6"),
         "run_dir": str(lab.run_dir),
         "catalog": str(lab.catalog_path),
+        "catalog6": str(lab.catalog6_path) if lab.state.get("network6") else None,
         "signed_catalog": str(lab.signed_catalog_path) if lab.state.get("signed") else None,
         "catalog_key": str(lab.catalog_key_path) if lab.state.get("signed") else None,
         "engine_alive": lab.engine_pid() is not None,
         "engine_kind": lab.state.get("engine", "c"),
         "hosts": [
-            {"name": h.name, "role": h.role, "address": h.address, "netns": h.netns,
+            {"name": h.name, "role": h.role, "address": h.address,
+             "address6": h.address6 or None, "netns": h.netns,
              "lat_deg": h.lat_deg, "lon_deg": h.lon_deg}
             for h in lab.hosts
         ],
-        "engine": {k: stats.get(k) for k in ("received", "forwarded", "dropped_loss",
-                                             "dropped_unroutable", "dropped_queue_full",
+        "engine": {k: stats.get(k) for k in ("received", "received_ipv6", "forwarded",
+                                             "dropped_loss", "dropped_unroutable",
+                                             "dropped_not_ip", "dropped_queue_full",
                                              "late_mean_us", "late_max_us", "cpu_user_s",
                                              "cpu_system_s")},
     }
@@ -244,13 +260,17 @@ def _status(args: argparse.Namespace) -> int:
         e = i["engine"]
         n_lm = sum(h["role"] == "landmark" for h in i["hosts"])
         print(f"lab {i['id']}  world {i['world']!r}  {i['status']}  {i['network']}  "
-              f"{n_lm} landmarks, {len(i['hosts']) - n_lm} targets  "
+              + (f"{i['network6']}  " if i["network6"] else "")
+              + f"{n_lm} landmarks, {len(i['hosts']) - n_lm} targets  "
               f"{i['engine_kind']} engine {'running' if i['engine_alive'] else 'DEAD'}")
         if e.get("forwarded") is not None:
-            print(f"   forwarded {e['forwarded']} packets, lateness mean {e['late_mean_us']} µs "
+            v6 = f" ({e['received_ipv6']} IPv6 received)" if e.get("received_ipv6") else ""
+            print(f"   forwarded {e['forwarded']} packets{v6}, lateness mean {e['late_mean_us']} µs "
                   f"max {e['late_max_us']} µs, cpu {e['cpu_user_s']} s user "
                   f"{e['cpu_system_s']} s system")
         print(f"   catalog {i['catalog']}")
+        if i["catalog6"]:
+            print(f"   catalog6 {i['catalog6']} (IPv6 addresses)")
     return 0
 
 

@@ -1,8 +1,16 @@
 /* rttgeo lab delay engine.
  *
- * Moves IPv4 packets between the TUN devices of the lab's hosts, holding each one for the configured
- * one-way delay of its (source host, destination host) pair. Compiled at `rttgeo lab up` with the
- * system C compiler (cc -O2); see rttgeo/lab/engine.py and docs/lab.md.
+ * Moves IPv4 and IPv6 packets between the TUN devices of the lab's hosts, holding each one for the
+ * configured one-way delay of its (source host, destination host) pair. Compiled at `rttgeo lab up`
+ * with the system C compiler (cc -O2); see rttgeo/lab/engine.py and docs/lab.md.
+ *
+ * Routing: the source host is the TUN fd a packet was read from; the destination host is found from
+ * the destination address alone. IPv4: bytes 16-19, an offset in the lab's block (direct table).
+ * IPv6: bytes 24-39 of the fixed 40-byte header; a lab host's IPv6 address is the lab's 96-bit
+ * prefix6 followed by the same 32-bit offset as its IPv4 address, so the same table serves both.
+ * Extension headers are not parsed: they follow the fixed header and cannot change where the
+ * packet goes next (a routing header names later hops, but its current hop is the destination
+ * field, which is what a router forwards on), so the fixed header holds everything the engine needs.
  *
  * Input: a config file (argv[1]) written by engine.py, and the TUN file descriptors inherited from the
  * parent (already moved into the hosts' network namespaces). Output: a stats JSON file rewritten about
@@ -52,6 +60,8 @@ static void on_signal(int sig) { (void)sig; stop_flag = 1; }
 
 static int n_hosts, *host_fd;
 static uint32_t base_ip, block;
+static unsigned char prefix6[12];
+static int have6 = 0;           /* prefix6 given: IPv6 destinations are routed */
 static int32_t *addr_map;           /* offset in block -> host index, -1 if none */
 static int64_t *delay_ns;           /* n_hosts * n_hosts one-way delays */
 static int64_t jitter_ns = 0, spin_ns = 100000, bias_ns = 0;
@@ -69,7 +79,7 @@ static uint32_t *free_stack, free_n;
 static ev_t *heap;
 static uint32_t heap_n;
 
-static uint64_t n_in, n_fwd, n_loss, n_unroutable, n_full, n_write_err, n_not_ipv4;
+static uint64_t n_in, n_in6, n_fwd, n_loss, n_unroutable, n_full, n_write_err, n_not_ip;
 static uint64_t late_hist[NBUCKETS];
 static const int64_t late_edges_ns[NBUCKETS - 1] = {1000, 2000, 5000, 10000, 20000, 50000,
                                                       100000, 200000, 500000, 1000000, 10000000};
@@ -124,7 +134,7 @@ static inline int64_t spin_window(void) {
 /* Counters copied out of the hot loop; a writer thread turns them into the stats file, so file
  * system latency (fopen / rename on a busy disk take ms) never delays a due packet. */
 typedef struct {
-    uint64_t in, fwd, loss, unroutable, full, write_err, not_ipv4, hist[NBUCKETS];
+    uint64_t in, in6, fwd, loss, unroutable, full, write_err, not_ip, hist[NBUCKETS];
     uint32_t in_flight;
     int64_t late_max_ns, spin_now_ns;
     double late_sum_ns;
@@ -135,8 +145,8 @@ static pthread_mutex_t snap_mu = PTHREAD_MUTEX_INITIALIZER;
 static int stats_efd = -1;
 
 static void take_snapshot(snap_t *s) {
-    s->in = n_in; s->fwd = n_fwd; s->loss = n_loss; s->unroutable = n_unroutable;
-    s->full = n_full; s->write_err = n_write_err; s->not_ipv4 = n_not_ipv4;
+    s->in = n_in; s->in6 = n_in6; s->fwd = n_fwd; s->loss = n_loss; s->unroutable = n_unroutable;
+    s->full = n_full; s->write_err = n_write_err; s->not_ip = n_not_ip;
     memcpy(s->hist, late_hist, sizeof late_hist);
     s->in_flight = heap_n;
     s->late_max_ns = late_max_ns;
@@ -151,13 +161,15 @@ static void write_stats_file(const snap_t *s) {
     if (!f) return;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    fprintf(f, "{\"engine\": \"c\", \"pid\": %d, \"hosts\": %d, \"received\": %llu, \"forwarded\": %llu, "
-               "\"dropped_loss\": %llu, \"dropped_unroutable\": %llu, \"dropped_not_ipv4\": %llu, "
+    fprintf(f, "{\"engine\": \"c\", \"pid\": %d, \"hosts\": %d, \"ipv6\": %s, \"received\": %llu, "
+               "\"received_ipv6\": %llu, \"forwarded\": %llu, "
+               "\"dropped_loss\": %llu, \"dropped_unroutable\": %llu, \"dropped_not_ip\": %llu, "
                "\"dropped_queue_full\": %llu, \"dropped_write_error\": %llu, \"in_flight\": %u, "
                "\"realtime\": %s, \"spin_us\": %.1f, \"spin_now_us\": %.1f, ",
-            (int)getpid(), n_hosts, (unsigned long long)s->in, (unsigned long long)s->fwd,
+            (int)getpid(), n_hosts, have6 ? "true" : "false", (unsigned long long)s->in,
+            (unsigned long long)s->in6, (unsigned long long)s->fwd,
             (unsigned long long)s->loss, (unsigned long long)s->unroutable,
-            (unsigned long long)s->not_ipv4, (unsigned long long)s->full,
+            (unsigned long long)s->not_ip, (unsigned long long)s->full,
             (unsigned long long)s->write_err, s->in_flight, rt_ok ? "true" : "false",
             spin_ns / 1e3, s->spin_now_ns / 1e3);
     fprintf(f, "\"late_us_edges\": [");
@@ -223,6 +235,15 @@ static int load_config(const char *path) {
             if (fscanf(f, "%u %u", &base_ip, &block) != 2 || block == 0 || block > (1u << 17)) goto bad;
             addr_map = malloc(block * sizeof *addr_map);
             for (uint32_t i = 0; i < block; i++) addr_map[i] = -1;
+        } else if (!strcmp(key, "prefix6")) {
+            char hex[25];
+            if (fscanf(f, "%24s", hex) != 1 || strlen(hex) != 24) goto bad;
+            for (int i = 0; i < 12; i++) {
+                unsigned v;
+                if (sscanf(hex + 2 * i, "%2x", &v) != 1) goto bad;
+                prefix6[i] = (unsigned char)v;
+            }
+            have6 = 1;
         } else if (!strcmp(key, "jitter_ns")) {
             if (fscanf(f, "%lld", (long long *)&jitter_ns) != 1) goto bad;
         } else if (!strcmp(key, "spin_ns")) {
@@ -301,10 +322,18 @@ static void drain(int src) {
         if (r < 0) return;  /* EAGAIN: drained */
         int64_t t_in = now_ns();
         n_in++;
-        if (r < 20 || (b[0] >> 4) != 4) { n_not_ipv4++; continue; }
-        uint32_t dst_ip;
-        memcpy(&dst_ip, b + 16, 4);
-        uint32_t off = ntohl(dst_ip) - base_ip;
+        uint32_t off;
+        if (r >= 20 && (b[0] >> 4) == 4) {
+            uint32_t dst_ip;
+            memcpy(&dst_ip, b + 16, 4);
+            off = ntohl(dst_ip) - base_ip;
+        } else if (r >= 40 && (b[0] >> 4) == 6) {
+            n_in6++;
+            if (!have6 || memcmp(b + 24, prefix6, 12) != 0) { n_unroutable++; continue; }
+            uint32_t low;
+            memcpy(&low, b + 36, 4);
+            off = ntohl(low);
+        } else { n_not_ip++; continue; }
         if (off >= block || addr_map[off] < 0) { n_unroutable++; continue; }
         int dst = addr_map[off];
         if (loss > 0 && urand() < loss) { n_loss++; continue; }

@@ -9,8 +9,11 @@ cache directory keyed by the source's hash (``$RTTGEO_CACHE`` or ``~/.cache/rttg
 compiler runs once per version of the source.
 
 The engine takes the TUN file descriptors of all hosts (inherited from ``lab up``) and a config
-file with one-way delays in ns; a writer thread puts its counters and a histogram of its own
-lateness (due time to write, µs) into a stats JSON file about once a second.
+file with one-way delays in ns; it routes IPv4 by the destination's offset in the lab's block and,
+when given the lab's 96-bit IPv6 ``prefix6``, IPv6 by the same offset in the destination's last 32
+bits (a host's IPv6 address is ``prefix6`` + its IPv4 offset: see :mod:`rttgeo.lab.lab`). A
+writer thread puts its counters and a histogram of its own lateness (due time to write, µs) into a
+stats JSON file about once a second.
 """
 
 from __future__ import annotations
@@ -117,7 +120,11 @@ def engine_command(kind: str = "auto", cache_dir: Path | None = None) -> tuple[l
 
 
 class EngineConfig:
-    """What the engine needs: host fds and addresses, one-way delays (ms), jitter, loss."""
+    """What the engine needs: host fds and addresses, one-way delays (ms), jitter, loss.
+
+    ``prefix6``: the first 96 bits (12 bytes) of the lab hosts' IPv6 addresses, whose last 32 bits
+    are the host's offset in the IPv4 block (``address - base_u32``); None routes no IPv6.
+    """
 
     def __init__(
         self,
@@ -134,7 +141,10 @@ class EngineConfig:
         bias_ns: int = 0,
         rt_priority: int = DEFAULT_RT_PRIORITY,
         stats_path: Path,
+        prefix6: bytes | None = None,
     ) -> None:
+        if prefix6 is not None and len(prefix6) != 12:
+            raise LabError(f"engine: prefix6 must be 12 bytes (96 bits), got {len(prefix6)}")
         self.fds = list(fds)
         self.addresses_u32 = list(addresses_u32)
         self.base_u32 = base_u32
@@ -147,6 +157,7 @@ class EngineConfig:
         self.bias_ns = bias_ns
         self.rt_priority = rt_priority
         self.stats_path = stats_path
+        self.prefix6 = prefix6
 
 
 def write_config(cfg: EngineConfig, path: Path) -> None:
@@ -166,6 +177,8 @@ def write_config(cfg: EngineConfig, path: Path) -> None:
         f"rt_priority {cfg.rt_priority}",
         f"stats {cfg.stats_path}",
     ]
+    if cfg.prefix6 is not None:
+        lines.append(f"prefix6 {cfg.prefix6.hex()}")
     for i, (fd, ip) in enumerate(zip(cfg.fds, cfg.addresses_u32, strict=True)):
         lines.append(f"host {i} {fd} {ip}")
     lines.append("delay")

@@ -8,9 +8,14 @@ Layout of one lab with id ``ID`` (4 hex digits, random, distinct from every othe
   per landmark server under ``logs/``; with ``signed``, ``keys/`` (each landmark's Ed25519 key and
   the catalog signer's, mode 0600), ``catalog.signed.json`` and ``catalog.pub``;
 - one network namespace per host, ``rttgeo-ID-NAME``, holding the TUN device ``rgID-K`` (K = host
-  index) with the host's address (/32) and a route to the lab's block through it;
+  index) with the host's address (/32) and a route to the lab's block through it, and (dual-stack,
+  the default where the kernel has IPv6) its IPv6 address (/128) and a route to the lab's /64;
 - one address block per lab, carved from 198.18.0.0/15 (default /22, 1,022 hosts), never overlapping
-  another lab's;
+  another lab's, and one IPv6 /64 (:func:`network6_for`): a ULA /48 derived from the run root, the
+  IPv4 block's offset as subnet id, each host's IPv4 offset in the block as interface id, so
+  ``198.18.0.5`` is ``fdXX:XXXX:XXXX::5``. The TUN devices are layer-3 and NOARP: no neighbour
+  discovery, duplicate address detection or solicited-node group on them; link-local addresses
+  and router solicitations are off, so only the hosts' own traffic reaches the engine;
 - the engine process (its command line names the run dir) and, in each landmark's namespace,
   ``rttgeo serve --lat --lon --port --tcp`` (started with ``ip netns exec``).
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
+import hashlib
 import importlib.util
 import ipaddress
 import json
@@ -55,7 +61,8 @@ from rttgeo.lab.engine import (
 )
 from rttgeo.lab.world import LAB_NETWORK, World, check_host_count, parse_world
 
-__all__ = ["Lab", "down", "find_labs", "find_orphans", "run_root", "up"]
+__all__ = ["Lab", "down", "find_labs", "find_orphans", "ipv6_supported", "network6_for", "run_root",
+           "up"]
 
 NETNS_PREFIX = "rttgeo-"
 LINK_PREFIX = "rg"
@@ -71,6 +78,48 @@ HOST_SYSCTLS = {
     "net/ipv6/conf/all/disable_ipv6": "1",
     "net/ipv6/conf/default/disable_ipv6": "1",
 }
+#: sysctls of a dual-stack lab's host namespaces instead of the two above, set before the TUN device
+#: moves in (a device takes its namespace's ``default`` values when it arrives): IPv6 on, no
+#: link-local address (``addr_gen_mode`` 1), no router solicitations or advertisements, no duplicate
+#: address detection. Neighbour discovery needs no switch: a TUN device is NOARP, so the kernel
+#: resolves no neighbour and joins no solicited-node group on it; nothing but the hosts' own
+#: packets reaches the engine (tests/lab/test_lab_ipv6.py counts it).
+HOST_SYSCTLS_IPV6 = {
+    "net/ipv6/conf/all/disable_ipv6": "0",
+    "net/ipv6/conf/default/disable_ipv6": "0",
+    "net/ipv6/conf/default/addr_gen_mode": "1",
+    "net/ipv6/conf/default/accept_ra": "0",
+    "net/ipv6/conf/default/router_solicitations": "0",
+    "net/ipv6/conf/default/accept_dad": "0",
+}
+#: Every lab's IPv6 /48 is a unique local one (RFC 4193) inside this prefix.
+ULA_NETWORK = ipaddress.IPv6Network("fd00::/8")
+
+
+def ipv6_supported() -> bool:
+    """Whether this kernel has IPv6 (``/proc/sys/net/ipv6``; absent when booted ``ipv6.disable=1``)."""
+    return os.path.isdir("/proc/sys/net/ipv6")
+
+
+def network6_for(root: Path, network: ipaddress.IPv4Network) -> ipaddress.IPv6Network:
+    """The IPv6 /64 of the lab whose IPv4 block under run root ``root`` is ``network``.
+
+    ``fd`` + the first 40 bits of SHA-256 of the run root's resolved path (RFC 4193's pseudo-random
+    global id: another run root gets another /48), then the IPv4 block's offset in 198.18.0.0/15
+    divided by 4 as the 16-bit subnet id: IPv4 blocks of one root never overlap, so neither do their
+    /64s. A host's interface id is its IPv4 offset in the block (see :meth:`Lab.address6`).
+    """
+    global_id = hashlib.sha256(str(Path(root).resolve()).encode()).digest()[:5]
+    offset = int(network.network_address) - int(LAB_NETWORK.network_address)
+    if not 0 <= offset < LAB_NETWORK.num_addresses or offset % 4:
+        raise LabError(f"{network} is not a lab block of {LAB_NETWORK}")
+    prefix = b"\xfd" + global_id + (offset // 4).to_bytes(2, "big") + bytes(8)
+    return ipaddress.IPv6Network((prefix, 64))
+
+
+def _address6(network6: ipaddress.IPv6Network, network: ipaddress.IPv4Network, address: str) -> str:
+    return str(network6.network_address
+               + (int(ipaddress.IPv4Address(address)) - int(network.network_address)))
 
 
 def run_root() -> Path:
@@ -100,6 +149,7 @@ class LabHost:
     address: str
     netns: str
     tun: str
+    address6: str = ""  # "" in an IPv4-only lab
 
 
 class Lab:
@@ -115,7 +165,7 @@ class Lab:
                            f"use 'rttgeo lab down {self.id} --force'") from exc
         self.hosts = [
             LabHost(h["name"], h["role"], h["lat_deg"], h["lon_deg"], h["address"], h["netns"],
-                    h["tun"])
+                    h["tun"], h.get("address6") or "")
             for h in self.state["hosts"]
         ]
 
@@ -139,10 +189,24 @@ class Lab:
     def address(self, name: str) -> str:
         return self.host(name).address
 
+    def address6(self, name: str) -> str:
+        """Host ``name``'s IPv6 address; LabError in an IPv4-only lab."""
+        h = self.host(name)
+        if not h.address6:
+            raise LabError(f"lab {self.id} is IPv4 only (brought up with ipv6=False or on a "
+                           f"kernel without IPv6): host {name!r} has no IPv6 address")
+        return h.address6
+
     @property
     def catalog_path(self) -> Path:
         """The landmarks' catalog CSV (``id,lat_deg,lon_deg,address,port,protocols``)."""
         return self.run_dir / "catalog.csv"
+
+    @property
+    def catalog6_path(self) -> Path:
+        """The landmarks' catalog with their IPv6 addresses (same ids and columns); it exists in a
+        dual-stack lab only. For ``rttgeo locate --protocol icmp6`` (or ``tcp``, ``udp``)."""
+        return self.run_dir / "catalog6.csv"
 
     @property
     def signed_catalog_path(self) -> Path:
@@ -163,6 +227,12 @@ class Lab:
     @property
     def network(self) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(self.state["network"])
+
+    @property
+    def network6(self) -> ipaddress.IPv6Network | None:
+        """The lab's IPv6 /64, None in an IPv4-only lab."""
+        net = self.state.get("network6")
+        return ipaddress.IPv6Network(net) if net else None
 
     def engine_pid(self) -> int | None:
         pid = self.state.get("engine_pid")
@@ -230,6 +300,7 @@ def up(
     engine: str = "auto",
     ready_timeout_s: float = 60.0,
     signed: bool = False,
+    ipv6: bool | None = None,
 ) -> Lab:
     """Build ``world`` as a lab and return it; on any failure, everything built so far is removed.
 
@@ -239,6 +310,8 @@ def up(
     ``engine``: ``c``, ``python`` or ``auto`` (C if a compiler is found; see rttgeo.lab.engine).
     ``signed``: give every landmark an Ed25519 key, run ``rttgeo serve --key``, and write a signed
     catalog (:attr:`Lab.signed_catalog_path`) and its signer's public key (docs/verify.md).
+    ``ipv6``: give every host an IPv6 address too (None: when the kernel has IPv6; True without
+    it is a LabError); the engine routes both families with the same per-pair delays.
     Raises :class:`LabError` if not root or namespaces / TUN are missing.
     """
     netns.check_capable()
@@ -247,6 +320,11 @@ def up(
         serve = importlib.util.find_spec("rttgeo.cli.serve_cmds") is not None
     root = run_root()
     check_host_count(len(world), world.name)
+    if ipv6 is None:
+        ipv6 = ipv6_supported()
+    elif ipv6 and not ipv6_supported():
+        raise LabError("this kernel has no IPv6 (no /proc/sys/net/ipv6: booted with "
+                       "ipv6.disable=1?): bring the lab up IPv4 only (--no-ipv6)")
     owner = str((root / "0000").resolve())
     if len(OWNER_PREFIX + owner) > 255 or any(c in owner for c in '"\\\n'):
         raise LabError(f"run root {root} must be a path of under 230 characters without quotes, "
@@ -258,6 +336,7 @@ def up(
         run_dir.mkdir(mode=0o755)
         (run_dir / "logs").mkdir()
         addrs = [str(network.network_address + 1 + i) for i in range(len(world))]
+        network6 = network6_for(root, network) if ipv6 else None
         hosts = [
             {
                 "name": h.name,
@@ -267,6 +346,7 @@ def up(
                 "address": addrs[i],
                 "netns": f"{NETNS_PREFIX}{lab_id}-{h.name}",
                 "tun": f"{LINK_PREFIX}{lab_id}-{i}",
+                "address6": _address6(network6, network, addrs[i]) if network6 else None,
             }
             for i, h in enumerate(world.hosts)
         ]
@@ -276,6 +356,7 @@ def up(
             "status": "starting",
             "created_unix": time.time(),
             "network": str(network),
+            "network6": str(network6) if network6 else None,
             "port": world.port,
             "engine_pid": None,
             "engine": engine_kind,
@@ -300,8 +381,12 @@ def _build(world: World, run_dir: Path, state: dict[str, Any], engine_argv: list
            ready_timeout_s: float) -> None:
     hosts = state["hosts"]
     network = ipaddress.IPv4Network(state["network"])
+    network6 = ipaddress.IPv6Network(state["network6"]) if state.get("network6") else None
     _write_json(run_dir / "world.json", world.to_json())
     netns.run_ip([], batch=[f"netns add {h['netns']}" for h in hosts])
+    sysctls = {**HOST_SYSCTLS, **(HOST_SYSCTLS_IPV6 if network6 else {})}
+    for h in hosts:  # before the TUN devices move in: they take the namespace's IPv6 defaults
+        netns.write_sysctls(h["netns"], sysctls)
     fds: list[int] = []
     try:
         for h in hosts:
@@ -316,6 +401,9 @@ def _build(world: World, run_dir: Path, state: dict[str, Any], engine_argv: list
                 f"addr add {h['address']}/32 dev {h['tun']}",
                 f"route add {network} dev {h['tun']}",
             ]
+            if network6:
+                lines += [f"addr add {h['address6']}/128 dev {h['tun']} nodad",
+                          f"route add {network6} dev {h['tun']}"]
             procs.append(subprocess.Popen(["ip", "-n", h["netns"], "-batch", "-"],
                                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.PIPE, text=True))
@@ -325,8 +413,6 @@ def _build(world: World, run_dir: Path, state: dict[str, Any], engine_argv: list
             err = p.stderr.read() if p.stderr else ""
             if p.wait() != 0:
                 raise LabError(f"configuring {h['netns']} failed: {err.strip()}")
-        for h in hosts:
-            netns.write_sysctls(h["netns"], HOST_SYSCTLS)
         cfg = EngineConfig(
             fds=fds,
             addresses_u32=[int(ipaddress.IPv4Address(h["address"])) for h in hosts],
@@ -340,6 +426,7 @@ def _build(world: World, run_dir: Path, state: dict[str, Any], engine_argv: list
             bias_ns=bias_ns,
             rt_priority=rt_priority,
             stats_path=run_dir / "engine.stats.json",
+            prefix6=network6.network_address.packed[:12] if network6 else None,
         )
         write_config(cfg, run_dir / "engine.conf")
         with open(run_dir / "engine.log", "ab") as log:
@@ -379,7 +466,10 @@ def _start_servers(world: World, run_dir: Path, state: dict[str, Any], timeout_s
             "ip", "netns", "exec", h["netns"],
             sys.executable, "-m", "rttgeo", "serve",
             "--lat", repr(h["lat_deg"]), "--lon", repr(h["lon_deg"]),
-            "--port", str(port), "--tcp", "--bind", h["address"], "--id", h["name"],
+            "--port", str(port), "--tcp", "--id", h["name"],
+            # a dual-stack lab's server answers on both of its host's addresses (the wildcard,
+            # dual-stack: the namespace has no other address but loopback)
+            *(() if h.get("address6") else ("--bind", h["address"])),
         ]
         if state.get("signed"):
             argv += ["--key", str(run_dir / "keys" / f"{h['name']}.key")]
@@ -428,14 +518,18 @@ def _make_keys(run_dir: Path, state: dict[str, Any]) -> None:
 
 def _write_catalog(run_dir: Path, state: dict[str, Any]) -> None:
     signed = bool(state.get("signed"))
-    with open(run_dir / "catalog.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["id", "lat_deg", "lon_deg", "address", "port", "protocols"]
-                   + (["public_key"] if signed else []))
-        for h in state["hosts"]:
-            if h["role"] == "landmark":
-                w.writerow([h["name"], h["lat_deg"], h["lon_deg"], h["address"], state["port"],
-                            "icmp;tcp;udp"] + ([h["public_key"]] if signed else []))
+    families = [("catalog.csv", "address")]
+    if state.get("network6"):
+        families.append(("catalog6.csv", "address6"))
+    for name, field in families:
+        with open(run_dir / name, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "lat_deg", "lon_deg", "address", "port", "protocols"]
+                       + (["public_key"] if signed else []))
+            for h in state["hosts"]:
+                if h["role"] == "landmark":
+                    w.writerow([h["name"], h["lat_deg"], h["lon_deg"], h[field], state["port"],
+                                "icmp;tcp;udp"] + ([h["public_key"]] if signed else []))
     if signed:
         from rttgeo import crypto
         from rttgeo.catalog.signed import sign_catalog
@@ -446,10 +540,10 @@ def _write_catalog(run_dir: Path, state: dict[str, Any]) -> None:
         (run_dir / "catalog.pub").write_text(crypto.public_bytes(key).hex() + "\n")
     with open(run_dir / "hosts.csv", "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["name", "role", "lat_deg", "lon_deg", "address", "netns"])
+        w.writerow(["name", "role", "lat_deg", "lon_deg", "address", "netns", "address6"])
         for h in state["hosts"]:
             w.writerow([h["name"], h["role"], h["lat_deg"], h["lon_deg"], h["address"],
-                        h["netns"]])
+                        h["netns"], h.get("address6") or ""])
 
 
 def _new_id(root: Path) -> str:

@@ -1,8 +1,9 @@
 """The delay engine in pure Python: the fallback when no C compiler is available.
 
-Same algorithm, config file and stats file as ``engine.c`` (see :mod:`rttgeo.lab.engine`): epoll on
-the hosts' TUN fds, reads in batches of 64, a heap keyed by due time, sleep until the spin window
-before the next due time, then spin and write. Measured against the C engine in
+Same algorithm, config file and stats file as ``engine.c`` (see :mod:`rttgeo.lab.engine`), the
+same routing of IPv4 and IPv6 by destination address alone: epoll on the hosts' TUN fds, reads in
+batches of 64, a heap keyed by due time, sleep until the spin window before the next due time,
+then spin and write. Measured against the C engine in
 ``benchmarks/bench_lab_engine.py``: it also forwards 20,000 packets/s on a quiet 2-core machine, but
 writes packets 5-40 µs after their due time at the median (C: under 1 µs), uses more CPU and falls
 behind first when the machine is busy. Run as ``python -m rttgeo.lab.pyengine CONFIG``.
@@ -50,6 +51,12 @@ def parse_config(text: str) -> dict[str, Any]:
         elif key in ("jitter_ns", "seed", "spin_ns", "bias_ns", "rt_priority", "max_inflight"):
             cfg[key] = int(tok[i + 1])
             i += 2
+        elif key == "prefix6":
+            raw = bytes.fromhex(tok[i + 1])
+            if len(raw) != 12:
+                raise ValueError("prefix6 must be 24 hex digits")
+            cfg["prefix6"] = raw
+            i += 2
         elif key == "loss":
             cfg["loss"] = float(tok[i + 1])
             i += 2
@@ -78,6 +85,7 @@ def run(cfg: dict[str, Any]) -> int:
     n = cfg["n"]
     fds = [cfg["hosts"][i][0] for i in range(n)]
     base, block = cfg["base"], cfg["block"]
+    prefix6: bytes | None = cfg.get("prefix6")
     addr_map = {cfg["hosts"][i][1] - base: i for i in range(n)}
     delay = cfg["delay"]
     jitter, loss, bias = cfg["jitter_ns"], cfg["loss"], cfg["bias_ns"]
@@ -91,8 +99,9 @@ def run(cfg: dict[str, Any]) -> int:
             rt_ok = True
         except OSError as exc:
             print(f"rttgeo-pyengine: no real-time priority: {exc}", file=sys.stderr)
-    c = {"received": 0, "forwarded": 0, "dropped_loss": 0, "dropped_unroutable": 0,
-         "dropped_not_ipv4": 0, "dropped_queue_full": 0, "dropped_write_error": 0}
+    c = {"received": 0, "received_ipv6": 0, "forwarded": 0, "dropped_loss": 0,
+         "dropped_unroutable": 0, "dropped_not_ip": 0, "dropped_queue_full": 0,
+         "dropped_write_error": 0}
     hist = [0] * (len(LATE_EDGES_NS) + 1)
     late = {"max": 0, "sum": 0}
     heap: list[tuple[int, int, int, bytes]] = []
@@ -101,7 +110,8 @@ def run(cfg: dict[str, Any]) -> int:
     def snapshot() -> dict[str, Any]:
         ru = resource.getrusage(resource.RUSAGE_SELF)
         return {
-            "pid": os.getpid(), "hosts": n, **c, "in_flight": len(heap), "realtime": rt_ok,
+            "pid": os.getpid(), "hosts": n, "ipv6": prefix6 is not None, **c,
+            "in_flight": len(heap), "realtime": rt_ok,
             "spin_us": spin / 1e3, "spin_now_us": spin / 1e3, "engine": "python",
             "late_us_edges": [e / 1e3 for e in LATE_EDGES_NS], "late_us_hist": list(hist),
             "late_max_us": late["max"] / 1e3,
@@ -175,10 +185,17 @@ def run(cfg: dict[str, Any]) -> int:
                         break
                     t_in = now_ns()
                     c["received"] += 1
-                    if len(data) < 20 or data[0] >> 4 != 4:
-                        c["dropped_not_ipv4"] += 1
+                    version = data[0] >> 4 if data else 0
+                    if version == 4 and len(data) >= 20:
+                        off = int.from_bytes(data[16:20], "big") - base
+                    elif version == 6 and len(data) >= 40:
+                        # the fixed header's destination; extension headers never change it
+                        c["received_ipv6"] += 1
+                        off = (int.from_bytes(data[36:40], "big")
+                               if prefix6 is not None and data[24:36] == prefix6 else -1)
+                    else:
+                        c["dropped_not_ip"] += 1
                         continue
-                    off = int.from_bytes(data[16:20], "big") - base
                     dst = addr_map.get(off) if 0 <= off < block else None
                     if dst is None:
                         c["dropped_unroutable"] += 1
