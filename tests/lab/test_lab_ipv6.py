@@ -45,8 +45,8 @@ def _ping6_min_ms(lab, src: str, dst: str, count: int = 10):  # type: ignore[no-
 # ------------------------------------------------------------------------------ addressing, no root
 def test_network6_is_a_ula_slash64_per_block_and_per_run_root(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
-    blocks = list(LAB_NETWORK.subnets(new_prefix=24))[:3] + [ipaddress.IPv4Network(
-        "198.19.255.252/30")]
+    first3 = list(LAB_NETWORK.subnets(new_prefix=24))[:3]
+    blocks = [*first3, ipaddress.IPv4Network("198.19.255.252/30")]
     nets = [network6_for(a, blk) for blk in blocks]
     assert all(n.prefixlen == 64 and n.subnet_of(ULA_NETWORK) for n in nets)
     assert len(set(nets)) == len(nets)  # distinct blocks of one root: distinct /64s
