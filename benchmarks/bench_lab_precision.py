@@ -9,16 +9,20 @@ targets first, then landmarks), every other host is probed --k times by
 * ``icmp``, ``tcp``, ``udp``: rttgeo's own probers (``rttgeo.measure.auto.make_prober``), run in a
   thread inside the source's namespace, to every landmark (TCP and UDP need ``rttgeo serve``);
 * ``udp-t``: the UDP prober with ``subtract_turnaround=True``: the server's reported turnaround
-  (kernel receive stamp to send, i.e. the Python server's own processing) is taken out.
+  (kernel receive stamp to send, i.e. the Python server's own processing) is taken out;
+* ``ping6``, ``icmp6``, ``tcp6``, ``udp6``, ``udp6-t``: the same over IPv6, to the hosts' IPv6
+  addresses (the lab is dual-stack; ``icmp6`` is rttgeo's ICMPv6 prober), through the same engine
+  with the same per-pair delays.
 
 Printed per method: pairs, pairs lost, and the distribution of (measured min - configured) in ms
 (p1, p50, p90, p99, max), with the share within 0.2 ms; then the engine's own lateness histogram
 (time from a packet's due time to its write) and CPU use. Goal: |error| <= 0.2 ms at p99 for every
-method but plain ``udp``, whose RTTs include the Python server's own processing by design (``udp-t``
-takes it out); exits 1 when a goal is MISSED.
+method but plain ``udp`` / ``udp6``, whose RTTs include the Python server's own processing by design
+(``udp-t`` takes it out); exits 1 when a goal is MISSED.
 
 Needs root.  .venv/bin/python benchmarks/bench_lab_precision.py [--landmarks 50] [--targets 2]
-    [--sources 4] [-k 5] [--seed 0] [--methods ping,icmp,tcp,udp,udp-t] [--rt-priority 10]
+    [--sources 4] [-k 5] [--seed 0] [--methods ping,icmp,tcp,udp,udp-t,ping6,icmp6,tcp6,udp6-t]
+    [--rt-priority 10]
     [--engine auto|c|python]
 """
 
@@ -41,6 +45,13 @@ from rttgeo.datasets import load_wonderproxy
 from rttgeo.lab import down, up, world_from_mesh
 
 _SUMMARY = re.compile(r"= ([0-9.]+)/([0-9.]+)/([0-9.]+)/([0-9.]+) ms")
+#: prober methods: name -> (rttgeo prober, IP version of the landmarks' addresses, subtract the
+#: server's turnaround)
+PROBERS = {
+    "icmp": ("icmp", 4, False), "tcp": ("tcp", 4, False), "udp": ("udp", 4, False),
+    "udp-t": ("udp", 4, True), "icmp6": ("icmp6", 6, False), "tcp6": ("tcp", 6, False),
+    "udp6": ("udp", 6, False), "udp6-t": ("udp", 6, True),
+}
 
 
 def ping_min(lab, src: str, addr: str, k: int) -> float | None:  # type: ignore[no-untyped-def]
@@ -54,7 +65,7 @@ def ping_min(lab, src: str, addr: str, k: int) -> float | None:  # type: ignore[
     return float(m.group(1)) if m else None
 
 
-def prober_mins(lab, src: str, landmarks, protocol: str, k: int) -> list[float | None]:  # type: ignore[no-untyped-def]
+def prober_mins(lab, src: str, landmarks, method: str, k: int) -> list[float | None]:  # type: ignore[no-untyped-def]
     from rttgeo.measure.auto import make_prober
 
     async def one(prober, lm) -> float | None:  # type: ignore[no-untyped-def]
@@ -66,11 +77,13 @@ def prober_mins(lab, src: str, landmarks, protocol: str, k: int) -> list[float |
             await asyncio.sleep(0.01)
         return best
 
+    protocol, _family, subtract = PROBERS[method]
+
     async def go() -> list[float | None]:
-        opts: dict = {"port": landmarks[0].port} if protocol in ("tcp", "udp", "udp-t") else {}
-        if protocol == "udp-t":  # subtract the server's reported turnaround (trusted lab server)
+        opts: dict = {"port": landmarks[0].port} if protocol in ("tcp", "udp") else {}
+        if subtract:  # subtract the server's reported turnaround (trusted lab server)
             opts["subtract_turnaround"] = True
-        async with make_prober(protocol.removesuffix("-t"), **opts) as prober:
+        async with make_prober(protocol, **opts) as prober:
             return list(await asyncio.gather(*(one(prober, lm) for lm in landmarks)))
 
     return lab.in_host(src, lambda: asyncio.run(go()))
@@ -79,17 +92,17 @@ def prober_mins(lab, src: str, landmarks, protocol: str, k: int) -> list[float |
 def summarize(name: str, err: list[float], lost: int, goals: Goals) -> None:
     e = np.array(err)
     if e.size == 0:
-        print(f"  {name:6s} no pair answered ({lost} lost): {goals.check(name, False)}")
+        print(f"  {name:7s} no pair answered ({lost} lost): {goals.check(name, False)}")
         return
     q = np.percentile(e, [1, 50, 90, 99])
     within = np.mean(np.abs(e) <= 0.2) * 100
     p99_abs = float(np.percentile(np.abs(e), 99))
     verdict = (
-        "no goal: includes the server's processing" if name == "udp"
+        "no goal: includes the server's processing" if name in ("udp", "udp6")
         else f"goal p99 |err| <= 0.2 ms: {goals.check(f'{name} p99', p99_abs <= 0.2)}"
     )
     print(
-        f"  {name:5s} pairs {e.size:4d} lost {lost:3d}  p1 {q[0]:+.3f}  p50 {q[1]:+.3f}  "
+        f"  {name:7s} pairs {e.size:4d} lost {lost:3d}  p1 {q[0]:+.3f}  p50 {q[1]:+.3f}  "
         f"p90 {q[2]:+.3f}  p99 {q[3]:+.3f}  max {e.max():+.3f} ms  |err|<=0.2 ms: {within:.1f} %"
         f"  ({verdict})"
     )
@@ -103,7 +116,7 @@ def main() -> int:
     ap.add_argument("--sources", type=int, default=4)
     ap.add_argument("-k", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--methods", default="ping,icmp,tcp,udp,udp-t")
+    ap.add_argument("--methods", default="ping,icmp,tcp,udp,udp-t,ping6,icmp6,tcp6,udp6,udp6-t")
     ap.add_argument("--rt-priority", type=int, default=10)
     ap.add_argument("--engine", choices=("auto", "c", "python"), default="auto")
     args = ap.parse_args()
@@ -111,6 +124,10 @@ def main() -> int:
         print("needs root (network namespaces)", file=sys.stderr)
         return 2
     methods = args.methods.split(",")
+    unknown = set(methods) - {"ping", "ping6", *PROBERS}
+    if unknown:
+        print(f"unknown methods: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
     world = world_from_mesh(
         load_wonderproxy(), args.landmarks, args.targets, seed=args.seed, name="bench-precision"
     )
@@ -132,35 +149,41 @@ def main() -> int:
     lab = up(world, serve=True, rt_priority=args.rt_priority, engine=args.engine)
     print(f"  lab       {lab.id} up in {time.monotonic() - t0:.1f} s, {lab.state['engine']} engine")
     try:
-        addrs = [h.address for h in lab.hosts]
-        landmarks = world.landmarks(addrs)
+        addrs = {4: [h.address for h in lab.hosts], 6: [h.address6 for h in lab.hosts]}
+        landmarks = {v: world.landmarks(a) for v, a in addrs.items()}
+        if lab.network6 is None and any(m == "ping6" or PROBERS.get(m, ("", 4, False))[1] == 6
+                                        for m in methods):
+            print("this lab is IPv4 only (the kernel has no IPv6): IPv6 methods need it",
+                  file=sys.stderr)
+            return 2
         order = world.target_indices() + world.landmark_indices()
         sources = [world.hosts[i].name for i in order[: args.sources]]
         errors: dict[str, list[float]] = {m: [] for m in methods}
         lost = dict.fromkeys(methods, 0)
         for src in sources:
             s = world.index(src)
-            if "ping" in methods:
+            for ping, v in (("ping", 4), ("ping6", 6)):
+                if ping not in methods:
+                    continue
                 dsts = [j for j in range(len(world)) if j != s]
                 with ThreadPoolExecutor(16) as pool:
-                    mins = list(
-                        pool.map(lambda j, src=src: ping_min(lab, src, addrs[j], args.k), dsts)
-                    )
+                    mins = list(pool.map(
+                        lambda j, src=src, v=v: ping_min(lab, src, addrs[v][j], args.k), dsts))
                 for j, m in zip(dsts, mins, strict=True):
                     if m is None:
-                        lost["ping"] += 1
+                        lost[ping] += 1
                     else:
-                        errors["ping"].append(m - world.rtt_ms[s, j])
-            lms = [lm for lm in landmarks if lm.id != src]
-            for proto in ("icmp", "tcp", "udp", "udp-t"):
-                if proto not in methods:
+                        errors[ping].append(m - world.rtt_ms[s, j])
+            for method, (_proto, v, _sub) in PROBERS.items():
+                if method not in methods:
                     continue
-                mins = prober_mins(lab, src, lms, proto, args.k)
+                lms = [lm for lm in landmarks[v] if lm.id != src]
+                mins = prober_mins(lab, src, lms, method, args.k)
                 for lm, m in zip(lms, mins, strict=True):
                     if m is None:
-                        lost[proto] += 1
+                        lost[method] += 1
                     else:
-                        errors[proto].append(m - world.rtt_ms[s, world.index(lm.id)])
+                        errors[method].append(m - world.rtt_ms[s, world.index(lm.id)])
         print("error = measured min RTT - configured RTT:")
         for m in methods:
             summarize(m, errors[m], lost[m], goals)
