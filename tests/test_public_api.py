@@ -84,7 +84,9 @@ PUBLIC = {
         "map_estimate",
         "reliability",
         "rtt_vs_distance",
+        "verification_report_html",
         "write_report",
+        "write_verification_report",
     ],
     "rttgeo.errors": [
         "CatalogError",

@@ -128,9 +128,12 @@ def test_the_signed_lab_and_an_honest_host(signed_lab, tmp_path: Path) -> None: 
     code, out = _verify(lab, tmp_path, "--receipts", str(receipts), "--challenge", CHALLENGE,
                         "--bundle-out", str(bundle), "--not-country", "CN")
     assert code == PROVEN, out
+    page = tmp_path / "lyon.html"
     code, out = _verify(lab, tmp_path, "--check", str(bundle), "--claim", "45.764,4.8357",
-                        "--radius-km", "1500")
+                        "--radius-km", "1500", "--report", str(page))
     assert code == PROVEN, out
+    html = page.read_text()  # the report names the host key the receipts are bound to
+    assert f"<dd>{ev.host_key.hex()}</dd>" in html and 'id="verdict">PROVEN' in html
     code, out = _verify(lab, tmp_path, "--check", str(bundle), *WARSAW_200)
     assert code == REFUTED, out
     code, out = _verify(lab, tmp_path, "--check", str(bundle), *MADRID_200)

@@ -112,3 +112,33 @@ def test_bad_input_names_the_problem(claim, region, landmarks, match, tmp_path: 
     with pytest.raises(InputError, match=match):
         draw_verification(claim, region, landmarks, "x", tmp_path / "v.png", claim_radius_km=None)
     assert not (tmp_path / "v.png").exists()
+
+
+def test_labels_and_the_self_contained_report(tmp_path: Path) -> None:
+    """``claim_label`` replaces the legend's default; the report holds the verdict, summary,
+    inline map and table, no script, and refuses other suffixes and missing directories (it never
+    creates one)."""
+    from rttgeo.plot import write_verification_report
+
+    claim = {"type": "Point", "coordinates": [8.68, 50.11]}
+    svg = draw_verification(claim, _region(), LANDMARKS, "proven", tmp_path / "v.svg",
+                            claim_radius_km=500, claim_label="claim: outside Nowhere")
+    text = _texts(svg)
+    assert "claim: outside Nowhere" in text and "claim: within" not in text
+    table = [{**lm, "deciding": lm["id"] != "ams1"} for lm in LANDMARKS]
+    page = write_verification_report(
+        claim, _region(), LANDMARKS[:2], "proven", tmp_path / "v.html", claim_radius_km=500,
+        verdict="PROVEN <now>",
+        summary=[("Claim", "within 500 km & more")], table=table, details={"outcome": "proven"})
+    html = page.read_text()
+    assert "<script" not in html and "http://" not in html.split("<svg", 1)[0]
+    assert 'id="verdict">PROVEN &lt;now&gt;</p>' in html and "within 500 km &amp; more" in html
+    assert html.count('<tr class="deciding">') == 2
+    assert "&quot;outcome&quot;: &quot;proven&quot;" in html  # the decision, escaped
+    assert '<td class="id">ams1</td>' in html and 'aria-label="map of the verification"' in html
+    with pytest.raises(InputError, match=r"an \.html file"):
+        write_verification_report(claim, None, [], "x", tmp_path / "v.txt", claim_radius_km=5)
+    with pytest.raises(InputError, match="cannot write"):
+        write_verification_report(claim, None, [], "x", tmp_path / "no" / "v.html",
+                                  claim_radius_km=5)
+    assert not (tmp_path / "no").exists() and not (tmp_path / "v.txt").exists()

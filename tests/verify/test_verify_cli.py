@@ -307,3 +307,96 @@ def test_map_draws_the_claim_region_and_landmarks(files, tmp_path, capsys):
         str(tmp_path / "v.txt"),
     )
     assert code == 2 and "expected a .png or .svg or .pdf" in err and not (tmp_path / "v.txt").exists()
+
+
+# ------------------------------------------------------------------------- --map and --report
+def _claim_500(files):
+    cat, rtts = files
+    return ["--claim", "50.11,8.68", "--radius-km", "500", "--rtts", str(rtts), "--landmarks", str(cat)]
+
+
+def test_map_and_report_draw_the_claim_region_and_deciding_landmarks(files, tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    svg, page = tmp_path / "v.svg", tmp_path / "v.html"
+    code, out, err = run(capsys, *_claim_500(files), "--map", str(svg), "--report", str(page),
+                         "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert err.splitlines() == [f"wrote {svg}", f"wrote {page}"]
+    (fra,) = doc["deciding_landmarks"]
+    radius = fra["radius_km"]  # the decision's own disc of the deciding landmark
+    text = svg.read_text()
+    for gid in ("verified-region", "claim", "discs", "landmarks", "decision"):
+        assert f'id="{gid}"' in text, gid
+    assert f"fra: {radius:.0f} km, 1 ms" in text  # the label of its disc: radius, RTT
+    assert "proven: within 500 km of 50.1100, 8.6800" in text
+    html = page.read_text()
+    assert "<script" not in html and "<svg" in html and 'id="landmark-table"' in html
+    assert 'id="verdict">PROVEN: every position' in html
+    rows = html.split('<tbody>', 1)[1].split('</tbody>', 1)[0]
+    assert rows.count("<tr") == 4 and '<tr class="deciding"><td class="id">fra</td>' in rows
+    assert f"<td>{radius:,.0f}</td>" in rows
+
+
+def test_map_formats_and_claims_that_are_labelled_as_claimed(files, tmp_path, capsys):
+    """PDF by the suffix; a "not in" claim draws the countries, and its legend says "outside"."""
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    cat, rtts = files
+    pdf, svg = tmp_path / "m.pdf", tmp_path / "cn.svg"
+    code, _, err = run(capsys, "--country", "DE", "--rtts", str(rtts), "--landmarks", str(cat),
+                       "--map", str(pdf), "-q")
+    assert code == 11 and err == "" and pdf.read_bytes()[:5] == b"%PDF-"
+    code, _, _ = run(capsys, "--not-country", "CN", "--rtts", str(rtts), "--landmarks", str(cat),
+                     "--map", str(svg), "-q")
+    assert code == 0 and "claim: outside China (CN)" in svg.read_text()
+
+
+def test_a_landmark_fault_is_mapped_and_reported_without_a_region(files, tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    cat, _ = files
+    liar = tmp_path / "liar.csv"
+    liar.write_text("landmark,rtt_ms\nfra,0.5\nmad,0.5\n")
+    svg, page = tmp_path / "fault.svg", tmp_path / "fault.html"
+    code, out, _ = run(capsys, "--claim", "50,8", "--radius-km", "500", "--rtts", str(liar),
+                       "--landmarks", str(cat), "--map", str(svg), "--report", str(page))
+    assert code == 12 and out.startswith("LANDMARK FAULT")
+    text = svg.read_text()
+    assert "landmark-fault: within 500 km" in text and 'id="verified-region"' not in text
+    html = page.read_text()
+    assert 'id="verdict">LANDMARK FAULT: the trusted landmarks contradict' in html
+    assert "<dd>empty-intersection, landmark-pairs-contradict</dd>" in html
+
+
+@pytest.mark.parametrize(
+    ("option", "name", "needle"),
+    [
+        ("--map", "nodir/m.png", "does not exist"),
+        ("--map", "m.txt", "expected a .png or .svg or .pdf file name"),
+        ("--map", "adir.svg/", "is a directory"),
+        ("--report", "r.pdf", "expected a .html or .htm file name"),
+        ("--report", "nodir/r.html", "does not exist"),
+        ("--report", "adir.html/", "is a directory"),
+    ],
+)
+def test_bad_map_and_report_paths_exit_2_before_any_work(files, tmp_path, capsys, option, name,
+                                                          needle):
+    target = str(tmp_path / name)
+    if name.endswith("/"):
+        (tmp_path / name).mkdir()
+    before = sorted(tmp_path.rglob("*"))
+    code, out, err = run(capsys, *_claim_500(files), "--out", str(tmp_path / "d.json"),
+                         option, target)
+    assert code == 2 and out == "", err
+    assert len(err.strip().splitlines()) == 1 and option in err and needle in err
+    assert "Traceback" not in err
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written, no directory made
+
+
+def test_bad_input_with_map_writes_no_picture(files, tmp_path, capsys):
+    cat, _ = files
+    png, page = tmp_path / "m.png", tmp_path / "r.html"
+    code, _, err = run(capsys, "--claim", "50,8", "--radius-km", "500", "--rtts",
+                       str(tmp_path / "none.csv"), "--landmarks", str(cat), "--map", str(png),
+                       "--report", str(page))
+    assert code == 2 and "none.csv" in err and len(err.strip().splitlines()) == 1
+    assert not png.exists() and not page.exists()

@@ -48,11 +48,10 @@ class VerifyResult:
             text += f"\nhost key:  {self.host_key.hex()}"
         return text + f"\nRTTs from: {self.source}"
 
-    def draw(self, path: str | os.PathLike[str] | None = None) -> Any:
-        """A map of the claim, the consistent region and the deciding landmarks with their discs
-        (:func:`rttgeo.plot.draw_verification`; the plot extra): saved to ``path`` (PNG, SVG or PDF)
-        and returned, or a matplotlib Figure when ``path`` is None."""
-        from rttgeo.plot import draw_verification
+    def _drawing(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The arguments of :func:`rttgeo.plot.draw_verification` (but the path) for this result:
+        the claim as GeoJSON, the consistent region (None when empty), up to 12 deciding
+        landmarks with their outer radii and RTTs, the verdict label, and the keywords."""
         from rttgeo.verify import RadiusClaim
 
         d = self.decision
@@ -71,20 +70,60 @@ class VerifyResult:
             label = f"{d.outcome}: {'not in' if negate else 'in'} {where}"
             if negate:
                 label += " (the claim is the outside of the outline)"
+        rtt = {lm.id: float(r) for lm, r in zip(self.landmarks, self.rtt_ms.tolist(), strict=True)}
         landmarks = [
-            {"id": lm.id, "lat_deg": lm.lat_deg, "lon_deg": lm.lon_deg, "radius_km": r}
+            {"id": lm.id, "lat_deg": lm.lat_deg, "lon_deg": lm.lon_deg, "radius_km": r,
+             "rtt_ms": rtt.get(lm.id, math.nan)}
             for lm, r in zip(d.deciding, d.deciding_radius_km, strict=True)
         ]
-        return draw_verification(
-            claim,
-            None if d.region.empty else d.region_geojson(),
-            landmarks[:12],
-            label,
-            path,
-            claim_radius_km=radius,
-            region_label=f"region consistent with the RTTs ({d.mode} mode)",
-            note="NOT sound against a lying host" if d.mode == "calibrated" else "",
+        args = (claim, None if d.region.empty else d.region_geojson(), landmarks[:12], label)
+        kw = {
+            "claim_radius_km": radius,
+            "claim_label": f"claim: {d.claim.describe()}",
+            "region_label": f"region consistent with the RTTs ({d.mode} mode)",
+            "note": "NOT sound against a lying host" if d.mode == "calibrated" else "",
+        }
+        return args, kw
+
+    def draw(self, path: str | os.PathLike[str] | None = None) -> Any:
+        """A map of the claim, the consistent region and the deciding landmarks with their discs
+        (:func:`rttgeo.plot.draw_verification`; the plot extra): saved to ``path`` (PNG, SVG or PDF)
+        and returned, or a matplotlib Figure when ``path`` is None."""
+        from rttgeo.plot import draw_verification
+
+        args, kw = self._drawing()
+        return draw_verification(*args, path, **kw)
+
+    def write_report(self, path: str | os.PathLike[str]) -> Path:
+        """One self-contained HTML page (``.html``; the plot extra): the verdict, a summary (claim,
+        mode, reasons, region, landmarks, host key, where the RTTs came from), the map of
+        :meth:`draw` inline, every measured landmark with its RTT (and, when deciding, its
+        radius), and the decision as JSON. Returns the path."""
+        from rttgeo.plot import write_verification_report
+        from rttgeo.verify.describe import mode_label, outcome_text
+
+        d = self.decision
+        args, kw = self._drawing()
+        summary = [("Outcome", d.outcome), ("Claim", d.claim.describe()), ("Mode", mode_label(d)),
+                   ("Reasons", ", ".join(d.reasons)),
+                   ("Region", f"{d.area_km2:,.0f} km² consistent with the RTTs "
+                              "(over-approximated on the grid)"),
+                   ("Landmarks", f"{d.landmarks_used} measured, {len(d.deciding)} deciding"
+                                 + (f"; tolerates {d.faults} faulty" if d.faults else ""))]
+        if self.host_key is not None:
+            summary.append(("Host key", self.host_key.hex()))
+        summary.append(("RTTs from", self.source))
+        radius = dict(zip((lm.id for lm in d.deciding), d.deciding_radius_km, strict=True))
+        table = sorted(
+            ({"id": lm.id, "lat_deg": lm.lat_deg, "lon_deg": lm.lon_deg, "rtt_ms": r,
+              "radius_km": radius.get(lm.id, math.nan), "deciding": lm.id in radius}
+             for lm, r in zip(self.landmarks, self.rtt_ms.tolist(), strict=True)
+             if not math.isnan(r)),
+            key=lambda row: (not row["deciding"], row["rtt_ms"]),
         )
+        return write_verification_report(
+            *args, path, verdict=outcome_text(d), summary=summary, table=table,
+            details=self.to_json(with_region=False), **kw)
 
     def to_json(self, *, with_region: bool = True) -> dict[str, Any]:
         out = self.decision.to_json(with_region=with_region)

@@ -71,6 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     out.add_argument("--map", type=output_path(suffixes=FIGURE_SUFFIXES), metavar="FILE",
                      help="draw the claim, the consistent region and the deciding landmarks (PNG, SVG or "
                      "PDF; the plot extra)")
+    out.add_argument("--report", type=output_path(suffixes=(".html", ".htm")), metavar="FILE",
+                     help="write a self-contained HTML report: verdict, summary, map, landmarks, "
+                     "decision (the plot extra)")
     out.add_argument("-q", "--quiet", action="store_true", help="print nothing; the exit code says it")
     p.set_defaults(handler=cmd_verify)
 
@@ -145,6 +148,10 @@ def _write_json(path: Path, obj: Any) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     from rttgeo.api.verify import verify
 
+    if args.map or args.report:  # before any work: without the plot extra nothing is written
+        from rttgeo.errors import require
+
+        require("matplotlib", "plot")
     claim = build_claim(args)
     rtts, landmarks = rtt_source(args)
     if args.faults < 0:
@@ -167,6 +174,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             _write_json(args.out, result.to_json())
     if args.map:
         result.draw(args.map)
+    if args.report:
+        result.write_report(args.report)
     if not args.quiet:
         if args.json:
             print(json.dumps(result.to_json(with_region=False), indent=2))
@@ -176,4 +185,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"wrote {args.out}", file=sys.stderr)
         if args.map:
             print(f"wrote {args.map}", file=sys.stderr)
+        if args.report:
+            print(f"wrote {args.report}", file=sys.stderr)
     return int(EXIT_BY_OUTCOME[result.outcome])

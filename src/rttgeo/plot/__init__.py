@@ -11,6 +11,7 @@ called and raises :class:`rttgeo.errors.MissingExtra` naming ``rttgeo[plot]`` if
   bestlines and a delay-distance model's bands.
 - :func:`write_report` — one self-contained HTML file: map, summary, per-landmark table.
 - :func:`draw_verification` — the claim, the region the RTTs allow and the deciding landmarks.
+- :func:`write_verification_report` — one self-contained HTML file of a verification.
 - :func:`estimate_from_json` — read a saved estimate (``rttgeo locate --out``) to draw it.
 """
 
@@ -28,12 +29,16 @@ __all__ = [
     "map_estimate",
     "reliability",
     "rtt_vs_distance",
+    "verification_report_html",
     "write_report",
+    "write_verification_report",
 ]
 
 _WHERE = {
     "DecidingLandmark": "rttgeo.plot.verification",
     "draw_verification": "rttgeo.plot.verification",
+    "verification_report_html": "rttgeo.plot.verification",
+    "write_verification_report": "rttgeo.plot.verification",
     "draw_estimate": "rttgeo.plot.layers",
     "map_estimate": "rttgeo.plot.maps",
     "eval_grid": "rttgeo.plot.evalgrid",

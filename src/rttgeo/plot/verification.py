@@ -26,7 +26,7 @@ from rttgeo.plot.basemap import basemap_legend, draw_basemap
 from rttgeo.plot.geometry import circle_lonlat, geojson_rings
 from rttgeo.plot.view import MapView, view_of_points
 
-__all__ = ["DecidingLandmark", "draw_verification"]
+__all__ = ["DecidingLandmark", "draw_verification", "verification_report_html", "write_verification_report"]
 
 #: Colours of the verification map (colour-blind safe: blue against black and grey; the claim is
 #: also told apart by its dashes and hatching, the region by its fill).
@@ -125,6 +125,7 @@ def draw_verification(
     *,
     claim_radius_km: float | None = None,
     region_label: str = "region the RTTs allow",
+    claim_label: str | None = None,
     title: str | None = None,
     note: str = "",
     dpi: int = 150,
@@ -140,7 +141,9 @@ def draw_verification(
     ``lon_deg``, ``radius_km`` (optional ``rtt_ms``, ``name``); each is drawn with its disc.
     ``decision_label``: the verdict as the reader should see it (e.g. "proven", "refuted: the
     host is at least 840 km from the claim"), written in a box on the map and in the title.
-    ``region_label``: the legend's name of ``region``. Bad input raises InputError naming it.
+    ``region_label``: the legend's name of ``region``; ``claim_label`` that of the claim
+    (default: "claim: within R km of ..." or "claim (polygon)"; say "claim: not in CN" when the
+    drawn polygon is what the host claims to be outside). Bad input raises InputError naming it.
     """
     plt = _mpl.pyplot()
     from matplotlib import patheffects
@@ -152,6 +155,7 @@ def draw_verification(
 
     lms = [_landmark(x, k) for k, x in enumerate(landmarks)]
     claim_polys, claim_text = _claim_rings(claim, claim_radius_km)
+    claim_text = claim_label or claim_text
     region_geom = _geometry(region, "region")
     region_polys = geojson_rings(region_geom) if region_geom else []
     lat: list[float] = []
@@ -297,3 +301,139 @@ def draw_verification(
     if path is None:
         return fig
     return _mpl.save(fig, path, dpi=dpi)
+
+
+_REPORT_CSS_EXTRA = """
+.verdict { font-size: 1.2rem; font-weight: 700; border: 2px solid #000; padding: 0.5rem 0.8rem;
+           display: inline-block; }
+tr.deciding td { font-weight: 600; }
+"""
+
+
+def verification_report_html(
+    claim: Mapping[str, Any],
+    region: Mapping[str, Any] | None,
+    landmarks: Sequence[DecidingLandmark | Mapping[str, Any] | Any],
+    decision_label: str,
+    *,
+    summary: Sequence[tuple[str, str]] = (),
+    table: Sequence[Mapping[str, Any]] = (),
+    details: Mapping[str, Any] | None = None,
+    claim_radius_km: float | None = None,
+    region_label: str = "region the RTTs allow",
+    claim_label: str | None = None,
+    verdict: str | None = None,
+    title: str | None = None,
+    note: str = "",
+) -> str:
+    """One self-contained HTML page of a verification (see :func:`write_verification_report`);
+    ``verdict`` is the line in the box at its top (default ``decision_label``)."""
+    import html
+    import json
+
+    from rttgeo.plot.report import _CSS, _svg_of
+
+    fig = draw_verification(claim, region, landmarks, decision_label, None,
+                            claim_radius_km=claim_radius_km, region_label=region_label,
+                            claim_label=claim_label, title=title, note=note)
+    svg = _svg_of(fig).replace('aria-label="map of the estimate"',
+                               'aria-label="map of the verification"', 1)
+    heading = title or f"Verification: {decision_label}"
+    dl = "\n".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in summary)
+    drawn = {_landmark(x, k).id for k, x in enumerate(landmarks)}
+
+    def num(x: Any, digits: int) -> str:
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            return "–"
+        return f"{v:,.{digits}f}" if math.isfinite(v) else "–"
+
+    trs = []
+    for row in table:
+        rid = str(row.get("id", ""))
+        cls = ' class="deciding"' if row.get("deciding") else ""
+        trs.append(
+            f'<tr{cls}><td class="id">{html.escape(rid)}</td><td>{num(row.get("lat_deg"), 3)}</td>'
+            f'<td>{num(row.get("lon_deg"), 3)}</td><td>{num(row.get("rtt_ms"), 3)}</td>'
+            f'<td>{num(row.get("radius_km"), 0)}</td><td>{"yes" if row.get("deciding") else "no"}</td>'
+            f'<td>{"yes" if rid in drawn else "no"}</td></tr>'
+        )
+    body = "\n".join(trs) if trs else '<tr><td colspan="7">no landmark measured</td></tr>'
+    pre = html.escape(json.dumps(dict(details or {}), indent=2, default=str))
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(heading)}</title>
+<style>{_CSS}{_REPORT_CSS_EXTRA}</style>
+</head>
+<body>
+<header>
+<h1>{html.escape(heading)}</h1>
+<p class="verdict" id="verdict">{html.escape(verdict or decision_label)}</p>
+<p class="sub">rttgeo verification report. Everything needed to view it is in this file.</p>
+</header>
+<main>
+<section id="summary"><h2>Summary</h2>
+<dl class="summary">
+{dl}
+</dl>
+</section>
+<section id="map-section"><h2>Map</h2>
+<figure>
+{svg}
+<figcaption>Hatched, dashed black: the claim. Blue: {html.escape(region_label)}. Triangles: the
+deciding landmarks, each with its disc (dash-dot): how far its round trip allows the host to be.
+Borders and coastlines: Natural Earth (public domain) via world-atlas (ISC).</figcaption>
+</figure>
+</section>
+<section id="landmarks"><h2>Landmarks</h2>
+<p>Deciding (bold): the landmark's constraint borders the region the RTTs allow; its disc radius
+is the farthest the host can be from it given its RTT (sound mode: light in vacuum plus the
+landmark's position uncertainty).</p>
+<table id="landmark-table">
+<thead><tr><th class="id">landmark</th><th>lat (°)</th><th>lon (°)</th><th>RTT (ms)</th>
+<th>disc radius (km)</th><th>deciding</th><th>on the map</th></tr></thead>
+<tbody>
+{body}
+</tbody>
+</table>
+</section>
+<section id="decision"><h2>Decision</h2>
+<pre>{pre}</pre>
+</section>
+</main>
+<footer>Map data: Made with Natural Earth (public domain), packaged by world-atlas
+(© Michael Bostock, ISC licence).</footer>
+</body>
+</html>
+"""
+
+
+def write_verification_report(
+    claim: Mapping[str, Any],
+    region: Mapping[str, Any] | None,
+    landmarks: Sequence[DecidingLandmark | Mapping[str, Any] | Any],
+    decision_label: str,
+    path: str | Path,
+    **kw: Any,
+) -> Path:
+    """Write one self-contained HTML file of a verification to ``path`` (``.html``); returns it.
+
+    It holds the verdict, ``summary`` (label, text) rows, the map of :func:`draw_verification`
+    as inline SVG, the ``table`` of landmarks (mappings with ``id``, ``lat_deg``, ``lon_deg``,
+    ``rtt_ms``, ``radius_km``, ``deciding``) and ``details`` (the decision as JSON). No script,
+    nothing fetched. The other keywords are :func:`verification_report_html`'s. Raises
+    InputError for another suffix; never creates a directory.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in (".html", ".htm"):
+        raise InputError("a report must be an .html file", where=str(p))
+    text = verification_report_html(claim, region, landmarks, decision_label, **kw)
+    try:
+        p.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", where=str(p)) from None
+    return p

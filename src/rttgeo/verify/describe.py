@@ -6,7 +6,7 @@ import math
 
 from rttgeo.verify.decide import Decision
 
-__all__ = ["describe_decision", "mode_label"]
+__all__ = ["describe_decision", "mode_label", "outcome_text"]
 
 _OUTCOME_TEXT = {
     "proven": "PROVEN: every position consistent with the RTTs lies inside the claim",
@@ -14,6 +14,11 @@ _OUTCOME_TEXT = {
     "undecided": "UNDECIDED: the RTTs allow positions inside and outside the claim",
     "landmark-fault": "LANDMARK FAULT: the trusted landmarks contradict each other; no verdict",
 }
+
+
+def outcome_text(d: Decision) -> str:
+    """The verdict as one line (``PROVEN: every position ...``)."""
+    return _OUTCOME_TEXT[d.outcome]
 
 
 def mode_label(d: Decision) -> str:
@@ -31,7 +36,7 @@ def mode_label(d: Decision) -> str:
 def describe_decision(d: Decision, max_landmarks: int = 8) -> str:
     """Outcome, mode, claim, reasons, region, faults and the deciding landmarks."""
     lines = [
-        _OUTCOME_TEXT[d.outcome],
+        outcome_text(d),
         f"claim:     {d.claim.describe()}",
         f"mode:      {mode_label(d)}",
         f"reasons:   {', '.join(d.reasons)}",
