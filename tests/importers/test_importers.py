@@ -221,3 +221,28 @@ def test_cli_import_skip_malformed_counts_them(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert "1 samples (0 lost)" in out and "1 malformed" in out and f"{bad}:3" in out
+
+
+def test_cli_import_json_lines_and_quiet(tmp_path, capsys):
+    """The command-line convention: --json prints one line per file (its counts and campaign),
+    the 'wrote' narration goes to stderr and -q silences it."""
+    import json
+
+    csv_file = tmp_path / "l.csv"
+    csv_file.write_text("target,landmark,rtt_ms\n10.0.0.1,atlas-6025,12.5\n10.0.0.1,atlas-6031,\n")
+    db = tmp_path / "s.db"
+    rc = main(["import", str(FIX / "ping_loss.txt"), str(csv_file), "--store", str(db), "--json"])
+    cap = capsys.readouterr()
+    assert rc == 0
+    lines = [json.loads(x) for x in cap.out.splitlines()]
+    assert [(x["format"], x["n_samples"], x["n_lost"], x["campaign_id"]) for x in lines] == [
+        ("ping", 8, 3, 1), ("csv", 2, 1, 2)]
+    assert all(x["store"] == str(db) for x in lines)
+    assert lines[0]["n_skipped"] == 2 and lines[0]["skipped_examples"][0]["where"].startswith(
+        f"{FIX / 'ping_loss.txt'}:")
+    assert cap.err == f"wrote 10 samples to {db}\n"
+    rc = main(["import", str(csv_file), "--check", "--json", "-q"])
+    cap = capsys.readouterr()
+    assert rc == 0 and cap.err == ""
+    (doc,) = [json.loads(x) for x in cap.out.splitlines()]
+    assert doc["store"] is None and doc["campaign_id"] is None and doc["n_samples"] == 2

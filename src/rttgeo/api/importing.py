@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from rttgeo.errors import InputError, SamplesError
 from rttgeo.models import Sample
@@ -39,6 +40,22 @@ class FileImport:
     examples: tuple[tuple[str, str], ...] = ()
     unknown_landmarks: tuple[str, ...] = ()
 
+    def to_json(self) -> dict[str, Any]:
+        """The file's counts as JSON (``rttgeo import --json`` prints one line per file)."""
+        return {
+            "path": self.path,
+            "format": self.format,
+            "campaign_id": self.campaign_id,
+            "n_samples": self.n_samples,
+            "n_lost": self.n_lost,
+            "n_targets": self.n_targets,
+            "n_landmarks": self.n_landmarks,
+            "n_skipped": self.n_skipped,
+            "n_malformed": self.n_malformed,
+            "skipped_examples": [{"where": w, "why": why} for w, why in self.examples],
+            "unknown_landmarks": list(self.unknown_landmarks),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ImportResult:
@@ -46,6 +63,16 @@ class ImportResult:
 
     store: str | None
     files: tuple[FileImport, ...] = field(default_factory=tuple)
+
+    @property
+    def n_samples(self) -> int:
+        """Samples of every file (written, or that would be written by a check-only run)."""
+        return sum(f.n_samples for f in self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"store", "n_samples", "files": [...]}``."""
+        return {"store": self.store, "n_samples": self.n_samples,
+                "files": [f.to_json() for f in self.files]}
 
 
 def read_samples(

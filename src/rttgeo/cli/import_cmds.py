@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rttgeo.cli._args import add_convention, output_path
+from rttgeo.cli._output import narrate, write_json_lines
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
@@ -17,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "skipped lines are counted and printed.",
     )
     p.add_argument("files", nargs="+", type=Path, help="files to import")
-    p.add_argument("--store", type=Path, help="campaign store to write (SQLite; created if new)")
+    p.add_argument("--store", type=output_path(), metavar="STORE.db",
+                   help="campaign store to write (SQLite; created if new)")
     p.add_argument("--check", action="store_true", help="check and count only; write nothing")
     p.add_argument("--format", default="auto",
                    choices=("auto", "ping", "scamper", "atlas", "csv", "parquet"),
@@ -31,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="catalog mapping destination addresses to landmark ids (default: bundled)")
     p.add_argument("--skip-malformed", action="store_true",
                    help="count malformed lines and go on instead of stopping at the first")
+    add_convention(p, json_help="print one JSON line per file (counts, campaign id, skipped "
+                   "examples)")
     p.set_defaults(handler=cmd_import)
 
 
@@ -45,17 +51,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     res = import_files(args.files, None if args.check else args.store, fmt=args.format,
                        source=args.source, vantage=args.vantage, catalog=args.landmarks,
                        skip_malformed=args.skip_malformed)
-    for f in res.files:
-        where = f"campaign {f.campaign_id}" if f.campaign_id is not None else "checked"
-        print(f"{f.path} ({f.format}): {f.n_samples} samples ({f.n_lost} lost), {f.n_targets} "
-              f"target(s), {f.n_landmarks} landmark(s); {f.n_skipped} line(s) skipped, "
-              f"{f.n_malformed} malformed; {where}")
-        for w, why in f.examples:
-            print(f"  skipped {w}: {why}")
-        if f.unknown_landmarks:
-            print(f"  note: {len(f.unknown_landmarks)} landmark id(s) not in the catalog: "
-                  + ", ".join(f.unknown_landmarks[:5]) + (" ..." if len(f.unknown_landmarks) > 5
-                                                         else ""))
+    if args.json:
+        write_json_lines({"store": res.store, **f.to_json()} for f in res.files)
+    else:
+        for f in res.files:
+            where = f"campaign {f.campaign_id}" if f.campaign_id is not None else "checked"
+            print(f"{f.path} ({f.format}): {f.n_samples} samples ({f.n_lost} lost), "
+                  f"{f.n_targets} target(s), {f.n_landmarks} landmark(s); {f.n_skipped} line(s) "
+                  f"skipped, {f.n_malformed} malformed; {where}")
+            for w, why in f.examples:
+                print(f"  skipped {w}: {why}")
+            if f.unknown_landmarks:
+                more = " ..." if len(f.unknown_landmarks) > 5 else ""
+                print(f"  note: {len(f.unknown_landmarks)} landmark id(s) not in the catalog: "
+                      + ", ".join(f.unknown_landmarks[:5]) + more)
     if res.store:
-        print(f"wrote {sum(f.n_samples for f in res.files)} samples to {res.store}")
+        narrate(args, f"wrote {res.n_samples} samples to {res.store}")
     return 0
