@@ -1,7 +1,11 @@
 """A fake RIPE Atlas REST API on loopback, over HTTPS, for the tests (and the offline end-to-end).
 
 It answers the endpoints rttgeo uses with the real API's shapes: paginated probe and anchor lists
-(``count``, ``next``, ``previous``, ``results``), measurement creation (``{"measurements": [id]}``,
+(``count``, ``next``, ``previous``, ``results``), the anchor-measurements list
+(``/api/v2/anchor-measurements/``: ``id``, ``is_mesh``, ``type``, and ``measurement`` / ``target``
+as URLs, or as nested objects with ``include=target,measurement``, the shape of the API's own
+browsable page and of public clients that read it), a measurement's ``latest`` results (one per
+probe) and its results between ``start`` and ``stop``, measurement creation (``{"measurements": [id]}``,
 HTTP 201), measurement status (``status: {id, name}``, Specified -> Ongoing -> Stopped after a
 scripted number of polls, so no outcome depends on time), results as firmware-5080 ping results
 (the layout of ``fixtures/results_fw5080.jsonl``), the credit balance, and the API's error bodies
@@ -123,6 +127,20 @@ class FakeMeasurement:
     description: str
     polls: int = 0
     public_results: list[dict[str, Any]] | None = None
+    type: str = "ping"
+    oneoff: bool = True
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FakeAnchorMeasurement:
+    """One record of ``/api/v2/anchor-measurements/``: a measurement towards an anchor."""
+
+    id: int
+    msm_id: int
+    anchor_probe: int
+    type: str
+    is_mesh: bool
 
 
 @dataclass
@@ -133,6 +151,8 @@ class FakeAtlas:
     targets: dict[str, tuple[float, float]]
     keys: set[str] = field(default_factory=set)
     credits: int = 1_000_000
+    past_day_results: int = 0  # what the credits endpoint reports as produced in the past day
+    past_day_credits: int = 0
     max_concurrent: int = 100
     polls_to_stop: int = 2
     page_size: int = 100
@@ -142,6 +162,8 @@ class FakeAtlas:
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     bodies: list[Any] = field(default_factory=list)
     fail_next: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path prefix, status)
+    anchor_msms: list[FakeAnchorMeasurement] = field(default_factory=list)
+    ignore_include: bool = False  # answer anchor-measurements with URLs whatever include= says
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: Any = None
 
@@ -159,11 +181,13 @@ class FakeAtlas:
         d = distance_km(probe.lat_deg, probe.lon_deg, *where)
         return round(2 * d / FIBRE_KM_PER_MS * 1.3 + 1.0 + _jitter_ms(msm_id, probe.id, k), 3)
 
-    def result(self, msm: FakeMeasurement, probe: FakeProbe, timestamp: int) -> dict[str, Any]:
-        """One firmware-5080 ping result (the shape of fixtures/results_fw5080.jsonl)."""
+    def result(self, msm: FakeMeasurement, probe: FakeProbe, timestamp: int,
+               round_: int = 0) -> dict[str, Any]:
+        """One firmware-5080 ping result (the shape of fixtures/results_fw5080.jsonl); ``round_``
+        changes the jitter of a periodic measurement's later results."""
         packets = []
         for k in range(msm.packets):
-            r = self.rtt_ms(probe, msm.target, msm.id, k)
+            r = self.rtt_ms(probe, msm.target, msm.id, k + round_ * msm.packets)
             packets.append({"x": "*"} if r is None else {"rtt": r})
         rtts = [p["rtt"] for p in packets if "rtt" in p]
         src = probe.address_v6 if msm.af == 6 else probe.address_v4
@@ -179,13 +203,71 @@ class FakeAtlas:
         }
 
     def add_public(self, msm_id: int, target: str, af: int, probe_ids: Sequence[int],
-                   description: str, packets: int = 3) -> None:
-        """A public measurement that already ran (e.g. an anchoring-mesh one)."""
+                   description: str, packets: int = 3, rounds: int = 1,
+                   oneoff: bool = True, type_: str = "ping") -> FakeMeasurement:
+        """A public measurement that already ran (e.g. an anchoring-mesh one): ``rounds``
+        results per probe, :attr:`ROUND_S` apart from ``1700000000`` (round r of probe i at
+        ``1700000000 + r * ROUND_S + i``); a traceroute one has no results here."""
         m = FakeMeasurement(msm_id, target, af, list(probe_ids), packets, description,
-                            polls=self.polls_to_stop)
-        m.public_results = [self.result(m, self.probe(p), 1700000000 + i)  # type: ignore[arg-type]
-                            for i, p in enumerate(probe_ids)]
+                            polls=self.polls_to_stop, oneoff=oneoff, type=type_)
+        m.public_results = [] if type_ != "ping" else [
+            self.result(m, self.probe(p), 1700000000 + r * self.ROUND_S + i,  # type: ignore[arg-type]
+                        round_=r)
+            for r in range(rounds) for i, p in enumerate(probe_ids)]
         self.measurements[msm_id] = m
+        return m
+
+    ROUND_S = 240  # the anchoring mesh's interval
+
+    @staticmethod
+    def fqdn(probe: FakeProbe) -> str:
+        return f"xx-{probe.id}.anchors.atlas.ripe.net"
+
+    def anchor_record(self, p: FakeProbe) -> dict[str, Any]:
+        """The record of ``/api/v2/anchors/`` for anchor probe ``p`` (anchor id = 1000 + probe)."""
+        return {"id": 1000 + p.id, "type": "Anchor", "fqdn": self.fqdn(p), "probe": p.id,
+                "is_ipv4_only": p.address_v6 is None, "ip_v4": p.address_v4,
+                "ip_v6": p.address_v6, "as_v4": 3333, "as_v6": 3333 if p.address_v6 else None,
+                "country": p.country, "city": "", "company": "",
+                "geometry": p.record()["geometry"], "is_disabled": False}
+
+    def add_anchoring_mesh(self, anchor_ids: Sequence[int] | None = None, *, rounds: int = 2,
+                           first_msm_id: int = 7_000_000) -> dict[int, int]:
+        """RIPE Atlas's built-in measurements towards each anchor of ``anchor_ids`` (default:
+        every connected anchor): an IPv4 mesh ping from every other anchor of the list (the ones
+        rttgeo wants), and, as the real list has them too, an IPv6 mesh ping, a mesh traceroute
+        and an "Anchoring Probes" ping (``is_mesh`` false, from ordinary probes). Returns
+        ``{anchor probe id: IPv4 mesh ping msm id}``."""
+        anchors = ([self.probe(a) for a in anchor_ids] if anchor_ids is not None else
+                   [p for p in self.probes if p.is_anchor and p.status_id == 1])
+        probes = [p.id for p in self.probes if not p.is_anchor][:5]
+        out: dict[int, int] = {}
+        msm_id = first_msm_id
+        rec_id = 281 + len(self.anchor_msms)
+        for a in anchors:
+            assert a is not None and a.is_anchor
+            others = [b.id for b in anchors if b is not a]
+            name = self.fqdn(a)
+            kinds = [("ping", 4, True, f"Anchoring Mesh Measurement: Ping IPv4 for anchor {name}",
+                      others),
+                     ("traceroute", 4, True,
+                      f"Anchoring Mesh Measurement: Traceroute IPv4 for anchor {name}", others),
+                     ("ping", 4, False, f"Anchoring Probes Measurement: Ping IPv4 for anchor "
+                      f"{name}", probes)]
+            if a.address_v6:
+                kinds.insert(1, ("ping", 6, True, "Anchoring Mesh Measurement: Ping IPv6 for "
+                                 f"anchor {name}", others))
+            for type_, af, mesh, desc, sources in kinds:
+                target = a.address_v6 if af == 6 else a.address_v4
+                m = self.add_public(msm_id, str(target), af, sources, desc, rounds=rounds,
+                                    oneoff=False, type_=type_)
+                m.tags = ["anchoring", "mesh" if mesh else "probes", name]
+                self.anchor_msms.append(FakeAnchorMeasurement(rec_id, msm_id, a.id, type_, mesh))
+                if type_ == "ping" and af == 4 and mesh:
+                    out[a.id] = msm_id
+                msm_id += 1
+                rec_id += 1
+        return out
 
     # -- HTTP --------------------------------------------------------------------------------
     def start(self, tls_dir: Path) -> str:
@@ -312,14 +394,22 @@ class _Handler(BaseHTTPRequestHandler):
                 recs = [r for r in recs if r["id"] in ids]
             return self._page(path, q, recs)
         if method == "GET" and path == "/api/v2/anchors/":
-            recs = [
-                {"id": 1000 + p.id, "type": "Anchor", "fqdn": f"xx-{p.id}.anchors.atlas.ripe.net",
-                 "probe": p.id, "is_ipv4_only": p.address_v6 is None,
-                 "ip_v4": p.address_v4, "ip_v6": p.address_v6,
-                 "country": p.country, "city": "", "company": "",
-                 "geometry": p.record()["geometry"], "is_disabled": False}
-                for p in f.probes if p.is_anchor
-            ]
+            recs = [f.anchor_record(p) for p in f.probes if p.is_anchor]
+            return self._page(path, q, recs)
+        if method == "GET" and path == "/api/v2/anchor-measurements/":
+            include = set() if f.ignore_include else set(q.get("include", "").split(","))
+            base = f"https://{f.host}/api/v2"
+            recs = []
+            for am in f.anchor_msms:
+                anchor = f.probe(am.anchor_probe)
+                assert anchor is not None
+                recs.append({
+                    "id": am.id, "is_mesh": am.is_mesh, "type": am.type,
+                    "measurement": (self._meta(f.measurements[am.msm_id]) if "measurement"
+                                    in include else f"{base}/measurements/{am.msm_id}/"),
+                    "target": (f.anchor_record(anchor) if "target" in include
+                               else f"{base}/anchors/{1000 + anchor.id}/"),
+                })
             return self._page(path, q, recs)
         if path == "/api/v2/credits/":
             if self._key() not in f.keys:
@@ -327,9 +417,14 @@ class _Handler(BaseHTTPRequestHandler):
                               "allowed to read credits.", 104)
             return 200, {"current_balance": f.credits, "estimated_daily_income": 21600,
                          "estimated_daily_expenditure": 0, "estimated_runout_seconds": None,
-                         "past_day_measurement_results": 0, "past_day_credits_spent": 0}
+                         "past_day_measurement_results": f.past_day_results,
+                         "past_day_credits_spent": f.past_day_credits}
         if method == "POST" and path == "/api/v2/measurements/":
             return self._create(body)
+        if method == "GET" and path == "/api/v2/measurements/":
+            want = {int(x) for x in q.get("id__in", "").split(",") if x}
+            return self._page(path, q, [self._meta(m) for i, m in sorted(f.measurements.items())
+                                        if not want or i in want])
         parts = [x for x in path.split("/") if x]
         if method == "GET" and len(parts) >= 4 and parts[:3] == ["api", "v2", "measurements"]:
             try:
@@ -340,6 +435,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, self._meta(msm)
             if parts[4] == "results":
                 return 200, self._results(msm, q)
+            if parts[4] == "latest" and msm.public_results is not None:
+                last: dict[int, dict[str, Any]] = {}
+                for r in msm.public_results:  # the latest result of every probe
+                    if r["prb_id"] not in last or r["timestamp"] > last[r["prb_id"]]["timestamp"]:
+                        last[r["prb_id"]] = r
+                return 200, list(last.values())
         return _error(404, "Not Found", f"no route {method} {path}", 100)
 
     def _meta(self, msm: FakeMeasurement) -> dict[str, Any]:
@@ -347,10 +448,14 @@ class _Handler(BaseHTTPRequestHandler):
             msm.polls += 1
         stopped = msm.polls > self.fake.polls_to_stop
         st = (4, "Stopped") if stopped else ((1, "Specified") if msm.polls <= 1 else (2, "Ongoing"))
+        if not msm.oneoff:
+            st = (2, "Ongoing")  # the anchoring mesh runs for years
         return {
-            "id": msm.id, "af": msm.af, "type": "ping", "target": msm.target,
-            "target_ip": msm.target, "description": msm.description, "is_oneoff": True,
-            "is_public": True, "interval": None, "packets": msm.packets, "size": 48,
+            "id": msm.id, "af": msm.af, "type": msm.type, "target": msm.target,
+            "target_ip": msm.target, "description": msm.description, "is_oneoff": msm.oneoff,
+            "is_public": True, "interval": None if msm.oneoff else self.fake.ROUND_S,
+            "packets": msm.packets, "size": 48, "tags": list(msm.tags),
+            "start_time": 1700000000,
             "participant_count": len(msm.probe_ids) if stopped else None,
             "probes_requested": len(msm.probe_ids), "probes_scheduled": len(msm.probe_ids),
             "status": {"id": st[0], "name": st[1], "when": 1700000000},
@@ -358,8 +463,9 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
     def _results(self, msm: FakeMeasurement, q: Mapping[str, str]) -> list[dict[str, Any]]:
-        if msm.public_results is not None:
-            return msm.public_results
+        if msm.public_results is not None:  # between start and stop (UNIX seconds), inclusive
+            lo, hi = int(q.get("start", 0)), int(q.get("stop", 2**62))
+            return [r for r in msm.public_results if lo <= r["timestamp"] <= hi]
         if msm.polls <= self.fake.polls_to_stop:
             return []  # nothing yet
         out = []

@@ -14,8 +14,10 @@ import pytest
 from rttgeo.atlas import (
     AtlasAuthError,
     AtlasClient,
+    AtlasLimits,
     AtlasRateLimited,
     AtlasRequestError,
+    LimitCheck,
     load_api_key,
     ping_result_credits,
 )
@@ -84,9 +86,20 @@ def test_key_from_env_or_file_never_shown(tmp_path):
     assert "k1" not in repr(AtlasClient(key="k1", server="x"))
 
 
-def test_credits_as_documented():
-    assert ping_result_credits(3) == 6  # 3 packets x (48 // 1500 + 1), doubled for a one-off
+def test_credits_and_limits_as_documented():
+    """RIPE's unit cost of a ping result, N * (int(S/1500) + 1), doubled for a one-off, and the
+    per-user limits (docs/atlas.md cites each)."""
+    assert ping_result_credits(3, oneoff=False) == 3  # "the default unit cost = 3"
+    assert ping_result_credits(3) == 6  # one-off: "twice as expensive"
     assert ping_result_credits(3, 1600, oneoff=False) == 6
+    lim = AtlasLimits()
+    assert (lim.max_concurrent, lim.max_probes, lim.daily_results, lim.daily_credits,
+            lim.max_same_target) == (100, 1000, 100_000, 1_000_000, 25)
+    ok = LimitCheck.of(credits=600_000, results=100_000, probes_per_measurement=1000, limits=lim)
+    assert ok.ok and ok.problems == ()
+    over = LimitCheck.of(credits=6, results=1, results_today=100_000, probes_per_measurement=1,
+                         limits=lim)
+    assert not over.ok and "daily limit of 100,000 results" in over.problems[0]
 
 
 # -- locate ----------------------------------------------------------------------------------
@@ -107,8 +120,11 @@ def test_locate_20_addresses_end_to_end(atlas_env, tmp_path, capsys, caplog):
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     out = cap.out
-    assert "plan: 20 target(s)" in out and "40 new measurement(s), 600 result(s), 3,600 credits" in out
-    assert "created 40 measurement(s)" in out
+    # the plan of a real run and its progress are narration (stderr); the table is the result
+    assert "plan: 20 target(s)" in cap.err
+    assert "40 new measurement(s), 600 result(s), 3,600 credits" in cap.err
+    assert "created 40 measurement(s)" in cap.err and "stage 2: " in cap.err
+    assert "plan:" not in out and out.startswith("target ")
     assert len(fake.created) == 40
     est = json.loads((tmp_path / "est.json").read_text())
     errors = [distance_km(*fake.truth[t], e["point"]["lat_deg"], e["point"]["lon_deg"])
@@ -165,9 +181,9 @@ def test_locate_resumes_from_stored_measurement_ids(atlas_env, tmp_path, capsys,
     assert rc == 0 and "resuming measurement(s)" in out and "4 new measurement(s)" in out
     rc = main(["atlas", "locate", *targets, "--store", str(db), "--method", "cbg", "--first",
                "10", "--second", "5", "--poll", "1"])
-    out = capsys.readouterr().out
-    assert rc == 0, out
-    assert "created 4 measurement(s), resumed 4" in out
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "created 4 measurement(s), resumed 4" in err
     assert len(fake.created) == 8  # no first-wave measurement paid twice
     # a third run finds everything stored and creates nothing
     rc = main(["atlas", "locate", *targets, "--store", str(db), "--method", "cbg", "--first",
@@ -189,6 +205,13 @@ def test_dry_run_plans_and_checks_limits(atlas_env, tmp_path, capsys):
                "1001"])
     out = capsys.readouterr().out
     assert rc == 2 and "LIMIT: 1001 probes in one measurement" in out
+    fake.past_day_results = 99_950  # the key's owner produced that many results today
+    rc = main(["atlas", "locate", "198.51.100.1", "--store", str(db), "--dry-run", "--json"])
+    plan = json.loads(capsys.readouterr().out)
+    assert rc == 2 and plan["ok"] is False and plan["new_results"] == 60
+    assert plan["problems"] == ["60 results (+99,950 in the past day) exceed the daily limit of "
+                                "100,000 results: split the targets over several days"]
+    fake.past_day_results = 0
     fake.credits = 100
     rc = main(["atlas", "locate", "198.51.100.1", "--store", str(db), "--first", "30"])
     err = capsys.readouterr().err

@@ -24,6 +24,7 @@ CONVENTION = [
     "eval", "estimate", "demo", "locate", "measure",
     "landmarks list", "landmarks show", "landmarks check", "landmarks refresh",
     "lab up", "lab down", "lab status",
+    "import", "atlas locate", "atlas fetch", "atlas mesh",
 ]
 
 
@@ -94,6 +95,12 @@ BAD = [
     (["landmarks", "show", "nosuch", "--landmarks", "{cat}"], "no landmark with id 'nosuch'"),
     (["landmarks", "check", "{tmp}/nosuch.csv"], "no such file"),
     (["lab", "up"], "give either a world file or --from-dataset"),
+    (["import", "{cat}", "--store", "-"], "cannot go to stdout"),
+    (["import", "{cat}", "--check", "--json", "--format", "parquet"], "cat.csv"),
+    (["atlas", "fetch", "--store", "{tmp}/s.db"], "no measurement id given"),
+    (["atlas", "fetch", "1001", "--limit", "2", "--store", "{tmp}/s.db"], "add --anchor-mesh"),
+    (["atlas", "mesh", "--store", "{tmp}/s.db", "--out", "-"], "cannot go to stdout"),
+    (["atlas", "locate", "--store", "{tmp}/s.db", "--targets", "{cat}"], "not an IPv4 or IPv6"),
     (["estimate"], "the following arguments are required: rtts"),
     (["nosuchcommand"], "invalid choice"),
 ]

@@ -35,6 +35,7 @@ from rttgeo.models import Estimate, Mesh
 __all__ = [
     "AtlasPlan",
     "FetchResult",
+    "FetchedMeasurement",
     "LocateOutcome",
     "LocateResult",
     "MeshResult",
@@ -42,6 +43,7 @@ __all__ = [
     "atlas_fetch",
     "atlas_locate",
     "atlas_mesh",
+    "discover_anchor_mesh",
     "plan_locate",
 ]
 
@@ -78,6 +80,28 @@ class AtlasPlan:
     problems: tuple[str, ...]
     rejected: dict[str, int] = field(default_factory=dict)
 
+    def to_json(self) -> dict[str, Any]:
+        """The plan as JSON (``rttgeo atlas locate --dry-run --json``)."""
+        return {
+            "targets": [
+                {"target": t.target, "af": t.af, "first_wave": list(t.first_wave),
+                 "second_n": t.second_n, "resumed_msm_ids": list(t.resumed_msm_ids),
+                 "done": t.done}
+                for t in self.targets
+            ],
+            "packets": self.packets,
+            "n_vantage_points": {f"ipv{af}": n for af, n in sorted(self.n_vantage_points.items())},
+            "new_measurements": self.new_measurements,
+            "new_results": self.new_results,
+            "credits": self.credits,
+            "waves": self.waves,
+            "max_concurrent": self.max_concurrent,
+            "balance": self.balance,
+            "ok": self.ok,
+            "problems": list(self.problems),
+            "rejected": dict(self.rejected),
+        }
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class LocateOutcome:
@@ -91,6 +115,25 @@ class LocateOutcome:
     n_vantage_points: int
     estimate: Estimate | None
     error: str = ""
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """One target as JSON (``rttgeo atlas locate --json`` prints one line per target):
+        its measurements, samples, the vantage points left out of its estimate (id -> why) and
+        the estimate (None with ``error`` when there is none)."""
+        from rttgeo.api._results import estimate_json
+
+        return {
+            "target": self.target,
+            "campaign_id": self.campaign_id,
+            "msm_ids": list(self.msm_ids),
+            "n_samples": self.n_samples,
+            "n_lost": self.n_lost,
+            "n_vantage_points": self.n_vantage_points,
+            "left_out": dict(self.left_out),
+            "estimate": None if self.estimate is None else estimate_json(self.estimate),
+            "error": self.error,
+        }
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -104,15 +147,61 @@ class LocateResult:
     flagged: dict[str, str]
     store: str
 
+    def to_json(self) -> dict[str, Any]:
+        """``{"store", "created", "resumed", "plan", "flagged", "targets": [...]}``."""
+        return {"store": self.store, "created": self.created, "resumed": self.resumed,
+                "plan": self.plan.to_json(), "flagged": dict(self.flagged),
+                "targets": [o.to_json() for o in self.outcomes]}
+
+    def estimates_json(self) -> dict[str, Any]:
+        """``{target: estimate JSON or {"error": why}}`` (the file ``--out`` writes)."""
+        from rttgeo.api._results import estimate_json
+
+        return {o.target: (estimate_json(o.estimate) if o.estimate is not None
+                           else {"error": o.error}) for o in self.outcomes}
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMeasurement:
+    """One measurement of :func:`atlas_fetch`: samples stored (0 when ``already`` in the store),
+    results skipped (not ping, errors), its target address(es), and the anchor it targets when
+    it was found by anchoring-mesh discovery (landmark id, else "")."""
+
+    msm_id: int
+    n_samples: int
+    already: bool = False
+    n_skipped: int = 0
+    target: str = ""
+    anchor: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"msm_id": self.msm_id, "status": "already stored" if self.already else "fetched",
+                "n_samples": self.n_samples, "n_skipped": self.n_skipped, "target": self.target,
+                "anchor": self.anchor or None}
+
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:
-    """Measurements fetched (``msm_id -> samples``), skipped as already stored, and lines skipped."""
+    """Each measurement fetched or found already stored, and every result line skipped."""
 
     store: str
-    fetched: dict[int, int]
-    already: tuple[int, ...]
+    measurements: tuple[FetchedMeasurement, ...]
     skipped: tuple[tuple[str, str], ...]
+
+    @property
+    def fetched(self) -> dict[int, int]:
+        """``msm_id -> samples stored`` of the measurements fetched now."""
+        return {m.msm_id: m.n_samples for m in self.measurements if not m.already}
+
+    @property
+    def already(self) -> tuple[int, ...]:
+        """Measurements already in the store (not fetched again)."""
+        return tuple(m.msm_id for m in self.measurements if m.already)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"store", "measurements": [...], "skipped": [{"where", "why"}]}``."""
+        return {"store": self.store, "measurements": [m.to_json() for m in self.measurements],
+                "skipped": [{"where": w, "why": why} for w, why in self.skipped]}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -125,6 +214,16 @@ class MeshResult:
     n_pairs: int
     flagged: dict[str, str]
     unknown_targets: tuple[str, ...]
+    fetched: FetchResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"path", "n_anchors", "n_pairs", "n_samples", "anchors", "flagged",
+        "unknown_targets", "fetched"}`` (``rttgeo atlas mesh --json``; ``fetched``: what
+        ``--anchor-mesh`` fetched first, else None)."""
+        return {"path": self.path, "n_anchors": len(self.mesh), "n_pairs": self.n_pairs,
+                "n_samples": self.n_samples, "anchors": list(self.mesh.ids),
+                "flagged": dict(self.flagged), "unknown_targets": list(self.unknown_targets),
+                "fetched": None if self.fetched is None else self.fetched.to_json()}
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -277,10 +376,16 @@ def plan_locate(
                                 tuple(r.msm_id for r in recs), t in done))
     credits = run_credits(new_results, packets)
     balance = None
+    spent_today = results_today = 0
     if client.has_key:
-        balance = int(client.credits().get("current_balance", 0))
-    check = LimitCheck.of(credits=credits, probes_per_measurement=max(first_n, second_n),
-                          limits=limits, balance=balance)
+        acct = client.credits()
+        balance = int(acct.get("current_balance", 0))
+        # the past day's spending, when the balance answer carries it (see docs/atlas.md)
+        spent_today = int(acct.get("past_day_credits_spent") or 0)
+        results_today = int(acct.get("past_day_measurement_results") or 0)
+    check = LimitCheck.of(credits=credits, results=new_results,
+                          probes_per_measurement=max(first_n, second_n), limits=limits,
+                          balance=balance, spent_today=spent_today, results_today=results_today)
     per_wave = max(1, limits.max_concurrent)
     waves = math.ceil(len(targets) / per_wave) * (1 + (second_n > 0))
     return AtlasPlan(tuple(plans), packets, {af: len(v) for af, v in vps.items()}, new_msm,
@@ -305,12 +410,14 @@ def atlas_locate(
     timeout_s: float = 900.0,
     sleep: Callable[[float], None] | None = None,
     description: str = "rttgeo atlas locate",
+    log: Callable[[str], None] | None = None,
 ) -> LocateResult:
     """Locate ``targets`` (IPv4 / IPv6 addresses) from RIPE Atlas vantage points (module doc).
 
     ``client``: an :class:`rttgeo.atlas.AtlasClient` (a key is needed to create measurements).
     ``calibration``: an anchor mesh (``rttgeo atlas mesh``) to fit the estimator per landmark;
     default: pooled calibration. Raises InputError when the plan breaks RIPE Atlas's limits.
+    ``log``: called with one line of progress per stage (measurements created, results awaited).
     """
     from rttgeo.atlas.plan import AtlasLimits
     from rttgeo.atlas.vantage import second_wave, to_landmarks
@@ -319,6 +426,7 @@ def atlas_locate(
 
     limits = limits or AtlasLimits()
     sleep = sleep or _sleep
+    say = log or (lambda line: None)
     try:
         make_estimator(method)
     except ValueError as exc:
@@ -345,9 +453,11 @@ def atlas_locate(
             fitted[af] = (est, lms, mesh)
         return fitted[af]
 
-    def locate(cid: int, af: int, st: Any) -> tuple[Estimate, int]:
+    def locate(cid: int, af: int, st: Any) -> tuple[Estimate, int, dict[str, str]]:
+        """The estimate of campaign ``cid``, its vantage points used, and those left out."""
         est, lms, _ = estimator(af)
         ids, rtts = st.min_rtts(cid, [lm.id for lm in lms])
+        measured = [lid for k, lid in enumerate(ids) if np.isfinite(rtts[k])]
         for k, lid in enumerate(ids):
             if lid in flagged:
                 rtts[k] = np.nan
@@ -358,7 +468,8 @@ def atlas_locate(
             if not d.used and d.note.startswith("left out: "):
                 flagged.setdefault(d.id, f"RTT {d.rtt_ms:.1f} ms: "
                                    + d.note.removeprefix("left out: "))
-        return e, int(np.isfinite(rtts).sum())
+        left = {lid: flagged[lid] for lid in measured if lid in flagged}
+        return e, int(np.isfinite(rtts).sum()), left
 
     created = 0
     with _open_store(store) as st:
@@ -398,12 +509,15 @@ def atlas_locate(
                     created += 1
                 pending = [r for tp in plan.targets for r in recs_of(tp.target).values()
                            if not r.fetched]
+                say(f"stage {stage}: {len(pending)} measurement(s) created or resumed; waiting "
+                    "for their results")
                 _wait_and_fetch(client, st, pending, poll_s=poll_s, timeout_s=timeout_s,
                                 sleep=sleep)
             # measurements created by an interrupted run and never fetched
             pending = [r for tp in plan.targets for r in recs_of(tp.target).values()
                        if not r.fetched]
             if pending:
+                say(f"stage {stage}: waiting for {len(pending)} measurement(s) of an earlier run")
                 _wait_and_fetch(client, st, pending, poll_s=poll_s, timeout_s=timeout_s,
                                 sleep=sleep)
 
@@ -413,7 +527,7 @@ def atlas_locate(
             if second_n == 0:
                 return ()
             try:
-                coarse, _ = locate(cid_of[tp.target], tp.af, st)
+                coarse, _, _ = locate(cid_of[tp.target], tp.af, st)
             except EstimationError:
                 return ()  # nothing answered the first wave: no second wave to aim
             pool = vps[tp.af]
@@ -432,8 +546,9 @@ def atlas_locate(
             msm_ids = tuple(r.msm_id for r in sorted(recs_of(tp.target).values(),
                                                      key=lambda r: r.stage))
             try:
-                e, n_vp = locate(cid, tp.af, st)
-                outcomes.append(LocateOutcome(tp.target, cid, msm_ids, len(rows), n_lost, n_vp, e))
+                e, n_vp, left = locate(cid, tp.af, st)
+                outcomes.append(LocateOutcome(tp.target, cid, msm_ids, len(rows), n_lost, n_vp, e,
+                                              left_out=left))
             except EstimationError as exc:
                 outcomes.append(LocateOutcome(tp.target, cid, msm_ids, len(rows), n_lost, 0, None,
                                               str(exc)))
@@ -443,9 +558,67 @@ def atlas_locate(
 
 
 # -- fetch / mesh --------------------------------------------------------------------------------
-def atlas_fetch(msm_ids: Sequence[int], *, client: Any, store: str | Path) -> FetchResult:
-    """Store the results of public measurements ``msm_ids`` (one campaign each; no key needed).
+def discover_anchor_mesh(*, client: Any, anchors: Sequence[int] = (), limit: int | None = None,
+                         af: int = 4) -> list[Any]:
+    """The anchoring-mesh ping measurements (``rttgeo.atlas.MeshMeasurement``) found through the
+    API's ``/api/v2/anchor-measurements/`` list, of address family ``af``, targeting the anchors
+    of probe ids ``anchors`` (all when empty), the first ``limit`` of them by probe id.
 
+    Raises InputError when none matches (e.g. ``anchors`` that are not anchors).
+    """
+    from rttgeo.atlas.mesh import (
+        mesh_measurements,
+        select_mesh_measurements,
+        unresolved_measurements,
+    )
+
+    if af not in (4, 6):
+        raise InputError("the address family must be 4 or 6", field="--af")
+    if limit is not None and limit < 1:
+        raise InputError("must be >= 1", field="--limit")
+    records = client.anchor_measurements()
+    # when the API ignores include=, it gives URLs: resolve them with two more listings
+    anchor_records = measurement_records = None
+    if any(not isinstance(r.get("target"), dict) for r in records):
+        anchor_records = {int(a["id"]): a for a in client.anchors() if "id" in a}
+    ids = unresolved_measurements(records)
+    if ids:
+        measurement_records = {int(m["id"]): m for m in client.measurements(id__in=ids)}
+    found = mesh_measurements(records, af=af, anchor_records=anchor_records,
+                              measurement_records=measurement_records,
+                              source=f"RIPE Atlas anchor, fetched {time.strftime('%Y-%m-%d')} "
+                              "(anchor-measurements API)")
+    chosen = select_mesh_measurements(found, anchors=anchors, limit=limit)
+    if not chosen:
+        which = (f"for anchor probe id(s) {', '.join(map(str, anchors))}" if anchors
+                 else "at all")
+        raise InputError(f"no IPv{af} anchoring-mesh ping measurement found {which} among "
+                         f"{len(records)} anchor-measurement record(s)",
+                         field="--anchors" if anchors else "--anchor-mesh")
+    return chosen
+
+
+def atlas_fetch(
+    msm_ids: Sequence[int] = (),
+    *,
+    client: Any,
+    store: str | Path,
+    anchor_mesh: bool = False,
+    anchors: Sequence[int] = (),
+    limit: int | None = None,
+    af: int = 4,
+    start: int | None = None,
+    stop: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> FetchResult:
+    """Store the results of public measurements (one campaign each; no key needed).
+
+    Either ``msm_ids``, or ``anchor_mesh=True``: the anchoring-mesh measurements found by
+    :func:`discover_anchor_mesh` (``anchors``, ``limit``, ``af``); each campaign then records the
+    target anchor (id, declared position, address) in its ``params["anchor"]``, which
+    :func:`atlas_mesh` uses. Results: those between ``start`` and ``stop`` (UNIX seconds) when
+    either is given; else every result for ``msm_ids`` and the latest result of every anchor for
+    the anchoring mesh (those measurements run for years: their whole history is gigabytes).
     A measurement already fetched into this store is not fetched again.
     """
     from rttgeo.atlas.results import result_samples
@@ -456,65 +629,141 @@ def atlas_fetch(msm_ids: Sequence[int], *, client: Any, store: str | Path) -> Fe
         remote_measurements,
     )
 
-    if not msm_ids:
-        raise InputError("no measurement id given", field="MSM_ID")
-    fetched: dict[int, int] = {}
-    already: list[int] = []
+    say = log or (lambda line: None)
+    if anchor_mesh and msm_ids:
+        raise InputError("give MSM_ID ... or --anchor-mesh, not both", field="--anchor-mesh")
+    if not anchor_mesh and (anchors or limit is not None):
+        raise InputError("--anchors and --limit choose anchoring-mesh measurements: add "
+                         "--anchor-mesh", field="--anchors" if anchors else "--limit")
+    if not anchor_mesh and not msm_ids:
+        raise InputError("no measurement id given (MSM_ID ..., or --anchor-mesh)", field="MSM_ID")
+    if start is not None and stop is not None and stop <= start:
+        raise InputError("--stop must be after --start", field="--stop")
+    window = start is not None or stop is not None
+    targets_of: dict[int, Any] = {}
+    if anchor_mesh:
+        found = discover_anchor_mesh(client=client, anchors=anchors, limit=limit, af=af)
+        targets_of = {m.msm_id: m for m in found}
+        msm_ids = [m.msm_id for m in found]
+        say(f"found {len(found)} anchoring-mesh measurement(s) (IPv{af}); fetching "
+            + ("the results in the window" if window else "the latest result of each anchor"))
+    entries: list[FetchedMeasurement] = []
     skipped: list[tuple[str, str]] = []
     with _open_store(store) as st:
-        have = {r.msm_id for r in remote_measurements(st, service=SERVICE) if r.fetched}
+        have = {r.msm_id: r for r in remote_measurements(st, service=SERVICE) if r.fetched}
         for m in msm_ids:
+            mm = targets_of.get(m)
+            anchor_id = (mm.landmark_id or "") if mm is not None else ""
             if m in have:
-                already.append(m)
+                entries.append(FetchedMeasurement(m, 0, True, 0, have[m].target, anchor_id))
                 continue
-            raw = client.results(m)
+            latest = mm is not None and not window
+            raw = client.latest(m) if latest else client.results(m, start=start, stop=stop)
             samples = []
             vps: set[str] = set()
             targets: set[str] = set()
+            n_skip = len(skipped)
             for k, r in enumerate(raw):
-                for s in result_samples(r, f"measurement {m} result {k + 1}",
-                                        lambda w, why: skipped.append((w, why))):
-                    samples.append(s)
-                    vps.add(s.landmark)
-                    targets.add(s.target)
+                for smp in result_samples(r, f"measurement {m} result {k + 1}",
+                                          lambda w, why: skipped.append((w, why))):
+                    samples.append(smp)
+                    vps.add(smp.landmark)
+                    targets.add(smp.target)
+            params: dict[str, Any] = {"kind": "atlas-fetch", "msm_id": m, "service": SERVICE,
+                                      "start": start, "stop": stop,
+                                      "results": "latest" if latest else "all or window"}
+            if mm is not None and mm.anchor is not None:
+                a = mm.anchor
+                params["anchor"] = {"id": a.id, "lat_deg": a.lat_deg, "lon_deg": a.lon_deg,
+                                    "address": a.address, "country": a.country,
+                                    "source": a.source}
+            target = ",".join(sorted(targets))
             cid = st.begin_campaign(
                 target=next(iter(targets)) if len(targets) == 1 else f"{len(targets)} targets",
-                protocol="icmp", host=f"RIPE Atlas ({client.server})",
-                params={"kind": "atlas-fetch", "msm_id": m, "service": SERVICE})
-            record_remote_measurement(st, cid, service=SERVICE, msm_id=m,
-                                      target=",".join(sorted(targets)), stage=0,
+                protocol="icmp", host=f"RIPE Atlas ({client.server})", params=params)
+            record_remote_measurement(st, cid, service=SERVICE, msm_id=m, target=target, stage=0,
                                       vantage_points=sorted(vps), packets=0)
-            fetched[m] = add_samples(st, cid, samples)
+            n = add_samples(st, cid, samples)
             mark_fetched(st, SERVICE, m)
             st.end_campaign(cid, "complete")
-    return FetchResult(str(store), fetched, tuple(already), tuple(skipped))
+            entries.append(FetchedMeasurement(m, n, False, len(skipped) - n_skip, target,
+                                              anchor_id))
+            say(f"measurement {m}: {n} samples")
+    return FetchResult(str(store), tuple(entries), tuple(skipped))
 
 
-def atlas_mesh(store: str | Path, out: str | Path, *, catalog: str | Path | None = None
-               ) -> MeshResult:
+def _recorded_anchors(campaigns: Sequence[Any]) -> list[Any]:
+    """The target anchors that anchoring-mesh discovery recorded in the store's campaigns
+    (``params["anchor"]``), as landmarks; the latest record of an id wins."""
+    from rttgeo.models import Landmark
+
+    out: dict[str, Landmark] = {}
+    for info in campaigns:
+        a = info.params.get("anchor")
+        if not isinstance(a, dict):
+            continue
+        try:
+            out[str(a["id"])] = Landmark(str(a["id"]), float(a["lat_deg"]), float(a["lon_deg"]),
+                                         str(a.get("address") or ""), protocols=("icmp",),
+                                         country=str(a.get("country") or ""),
+                                         source=str(a.get("source") or ""))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return list(out.values())
+
+
+def atlas_mesh(
+    store: str | Path,
+    out: str | Path,
+    *,
+    catalog: str | Path | None = None,
+    client: Any = None,
+    anchor_mesh: bool = False,
+    anchors: Sequence[int] = (),
+    limit: int | None = None,
+    af: int = 4,
+    log: Callable[[str], None] | None = None,
+) -> MeshResult:
     """Build the anchor mesh from the store's fetched samples; flag anchors that physics rejects.
 
-    Anchors (positions and addresses) come from ``catalog`` (default: the bundled RIPE anchors).
-    The flags come from the estimate room's fit-time check (a host with at least 3 mesh RTTs faster
-    than light in fibre for its declared position); flagged anchors are marked ``bad`` in the file.
+    With ``anchor_mesh=True`` the anchoring-mesh measurements are first found and fetched into
+    ``store`` (:func:`atlas_fetch` with ``client``, ``anchors``, ``limit``, ``af``; measurements
+    already there are not fetched again). Anchors (positions and addresses) come from ``catalog``
+    (default: the bundled RIPE anchors), updated by the target anchors that discovery recorded in
+    the store (their positions as the API declared them when fetched). The flags come from the
+    estimate room's fit-time check (a host with at least 3 mesh RTTs faster than light in fibre
+    for its declared position); flagged anchors are marked ``bad`` in the file.
     """
-    from rttgeo.atlas.mesh import anchor_mesh
+    from rttgeo.atlas.mesh import anchor_mesh as build_mesh
     from rttgeo.catalog import resolve_catalog
     from rttgeo.datasets import save_mesh_parquet
     from rttgeo.estimate import make_estimator
     from rttgeo.store import open_readonly
 
     p = Path(store)
+    fetched = None
+    _, anchors_cat = resolve_catalog(catalog)  # a bad --landmarks fails before any request
+    if anchor_mesh:
+        if client is None:
+            raise InputError("--anchor-mesh needs the RIPE Atlas API (a client)")
+        fetched = atlas_fetch(client=client, store=p, anchor_mesh=True, anchors=anchors,
+                              limit=limit, af=af, log=log)
+    elif anchors or limit is not None:
+        raise InputError("--anchors and --limit choose anchoring-mesh measurements: add "
+                         "--anchor-mesh", field="--anchors" if anchors else "--limit")
     if not p.is_file():
         raise StoreError(f"{p}: no such campaign store")
-    _, anchors = resolve_catalog(catalog)
     with open_readonly(p) as st:
-        samples = [s for info in st.campaigns() if info.params.get("kind") == "atlas-fetch"
-                   for s in st.samples(info.id)]
+        infos = [info for info in st.campaigns() if info.params.get("kind") == "atlas-fetch"]
+        samples = [s for info in infos for s in st.samples(info.id)]
+        recorded = _recorded_anchors(infos)
     if not samples:
         raise InputError("the store holds no fetched RIPE Atlas results: run 'rttgeo atlas fetch' "
-                         "with the anchoring-mesh measurement ids first", where=str(p))
-    built = anchor_mesh(samples, anchors)
+                         "with the anchoring-mesh measurement ids (or --anchor-mesh) first",
+                         where=str(p))
+    known = {lm.id for lm in recorded}
+    catalog_anchors = [lm for lm in anchors_cat if lm.id not in known] + recorded
+    built = build_mesh(samples, catalog_anchors)
     measured = np.isfinite(built.mesh.rtt_ms).any(axis=0) | np.isfinite(built.mesh.rtt_ms).any(axis=1)
     mesh = built.mesh.subset(np.flatnonzero(measured))
     if len(mesh) < 2:
@@ -528,4 +777,4 @@ def atlas_mesh(store: str | Path, out: str | Path, *, catalog: str | Path | None
     mesh = Mesh(mesh.ids, mesh.lat_deg, mesh.lon_deg, mesh.rtt_ms, bad, mesh.name, mesh.labels)
     save_mesh_parquet(mesh, out)
     return MeshResult(mesh, str(out), built.n_samples, int(np.isfinite(mesh.rtt_ms).sum()),
-                      flagged, built.unknown_targets)
+                      flagged, built.unknown_targets, fetched)

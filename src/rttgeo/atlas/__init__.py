@@ -20,7 +20,14 @@ from rttgeo.atlas.client import (
     MeasurementStatus,
     load_api_key,
 )
-from rttgeo.atlas.mesh import MeshBuild, anchor_mesh
+from rttgeo.atlas.mesh import (
+    MeshBuild,
+    MeshMeasurement,
+    anchor_mesh,
+    mesh_measurements,
+    select_mesh_measurements,
+    unresolved_measurements,
+)
 from rttgeo.atlas.plan import AtlasLimits, LimitCheck, ping_result_credits, run_credits
 from rttgeo.atlas.results import landmark_id, read_atlas_results, result_samples
 from rttgeo.atlas.vantage import VantagePoint, first_wave, second_wave, to_landmarks, vantage_points
@@ -36,6 +43,7 @@ __all__ = [
     "LimitCheck",
     "MeasurementStatus",
     "MeshBuild",
+    "MeshMeasurement",
     "VantagePoint",
     "anchor_mesh",
     "anchors_to_landmarks",
@@ -45,11 +53,14 @@ __all__ = [
     "first_wave",
     "landmark_id",
     "load_api_key",
+    "mesh_measurements",
     "ping_result_credits",
     "read_atlas_results",
     "result_samples",
     "run_credits",
     "second_wave",
+    "select_mesh_measurements",
     "to_landmarks",
+    "unresolved_measurements",
     "vantage_points",
 ]

@@ -175,12 +175,42 @@ class AtlasClient:
         except self._c.exceptions.APIResponseError as exc:
             raise _error("listing probes", exc.args[0] if exc.args else None) from None
 
+    def measurements(self, **filters: Any) -> list[dict[str, Any]]:
+        """Measurement records matching ``filters`` (API filters, e.g. ``id__in=[...]``, which
+        cousteau splits into several requests when long), every page followed."""
+        try:
+            return [dict(m) for m in self._c.MeasurementRequest(**self._common(), **filters)]
+        except self._c.exceptions.APIResponseError as exc:
+            raise _error("listing measurements", exc.args[0] if exc.args else None) from None
+
     def anchors(self) -> list[dict[str, Any]]:
         """Every anchor record, every page followed."""
         try:
             return [dict(a) for a in self._c.AnchorRequest(**self._common())]
         except self._c.exceptions.APIResponseError as exc:
             raise _error("listing anchors", exc.args[0] if exc.args else None) from None
+
+    def anchor_measurements(self, *, include: str = "target,measurement") -> list[dict[str, Any]]:
+        """Every record of ``/api/v2/anchor-measurements/`` (the measurements RIPE Atlas runs
+        towards each anchor: ``id``, ``is_mesh``, ``type``, ``measurement``, ``target``), every
+        page followed, with ``target`` (the anchor) and ``measurement`` expanded as nested objects
+        by ``include`` (the API's documented query parameter; URLs when it is empty). Public: no
+        key needed."""
+        c = self._c
+
+        class AnchorMeasurementRequest(c.api_listing.RequestGenerator):  # no cousteau class yet
+            url = "/api/v2/anchor-measurements/"
+            id_filter = "id__in"
+            object_class = None
+
+        filters: dict[str, Any] = {"page_size": 500}
+        if include:
+            filters["include"] = include
+        try:
+            return [dict(r) for r in AnchorMeasurementRequest(**self._common(), **filters)]
+        except c.exceptions.APIResponseError as exc:
+            raise _error("listing the anchor measurements",
+                         exc.args[0] if exc.args else None) from None
 
     def credits(self) -> dict[str, Any]:
         """The key owner's credit balance and estimated daily income / expenditure (needs a key)."""
@@ -227,10 +257,21 @@ class AtlasClient:
             kw["start"] = int(start)
         if stop is not None:
             kw["stop"] = int(stop)
-        req = self._c.AtlasResultsRequest(**kw, **self._common())
+        return self._result_list(self._c.AtlasResultsRequest(**kw, **self._common()),
+                                 f"the results of measurement {msm_id}")
+
+    def latest(self, msm_id: int) -> list[dict[str, Any]]:
+        """The latest result of every probe of ``msm_id`` (``/measurements/{id}/latest``): one
+        result per vantage point, whatever the measurement's age (public; no key needed)."""
+        return self._result_list(
+            self._c.AtlasLatestRequest(msm_id=int(msm_id), **self._common()),
+            f"the latest results of measurement {msm_id}")
+
+    @staticmethod
+    def _result_list(req: Any, what: str) -> list[dict[str, Any]]:
         ok, body = req.create()
         if not ok:
-            raise _error(f"fetching the results of measurement {msm_id}", body)
+            raise _error(f"fetching {what}", body)
         if not isinstance(body, list):
-            raise AtlasError(f"results of measurement {msm_id}: expected a JSON array")
+            raise AtlasError(f"{what}: expected a JSON array")
         return body

@@ -1,13 +1,18 @@
 """What a RIPE Atlas run will cost, and whether RIPE Atlas's limits allow it.
 
-Costs and limits as published by the RIPE NCC (RIPE Atlas docs, "Credits" and "Measurement limits",
-as read in 2026; they change: ``--dry-run`` against the real service also reads your real balance).
+Every figure here is RIPE NCC's, checked against their documentation (docs/atlas.md, "Costs and
+limits", cites each page and says what could not be read first-hand). They change: ``--dry-run``
+against the real service also reads your real balance.
 
-- A ping result costs ``packets x (int(size / 1500) + 1)`` credits, doubled for a one-off
-  measurement. rttgeo makes one-off pings of ``size`` 48 bytes, so 2 x ``packets`` per vantage point.
-- At most :attr:`AtlasLimits.max_concurrent` measurements of one user running at once, at most
+- A ping result costs ``packets x (int(size / 1500) + 1)`` credits ("Unit cost = N *
+  (int(S/1500) + 1)", default 3 packets of 48 bytes: 3 credits), and "one-off measurement result
+  is twice as expensive". rttgeo makes one-off pings of ``size`` 48 bytes, so 2 x ``packets`` per
+  vantage point.
+- Per user: at most :attr:`AtlasLimits.max_concurrent` simultaneous measurements, at most
   :attr:`AtlasLimits.max_probes` probes per measurement, at most
-  :attr:`AtlasLimits.daily_credits` credits spent per day (the default spending limit).
+  :attr:`AtlasLimits.daily_results` results and :attr:`AtlasLimits.daily_credits` credits a day,
+  at most :attr:`AtlasLimits.max_same_target` one-off measurements of the same type towards the
+  same target at once (rttgeo runs one per target at a time, its stages one after the other).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ class AtlasLimits:
 
     max_concurrent: int = 100
     max_probes: int = 1000
+    daily_results: int = 100_000
     daily_credits: int = 1_000_000
+    max_same_target: int = 25
 
 
 def ping_result_credits(packets: int, size_bytes: int = PING_SIZE_BYTES, oneoff: bool = True) -> int:
@@ -48,11 +55,19 @@ class LimitCheck:
 
     @staticmethod
     def of(*, credits: int, probes_per_measurement: int, limits: AtlasLimits,
-           balance: int | None = None, spent_today: int = 0) -> LimitCheck:
+           results: int = 0, balance: int | None = None, spent_today: int = 0,
+           results_today: int = 0) -> LimitCheck:
+        """Check a plan of ``results`` results costing ``credits``, at most
+        ``probes_per_measurement`` probes in one measurement, against ``limits``, the owner's
+        ``balance`` (None: unknown) and what was already spent and produced in the past day."""
         problems = []
         if probes_per_measurement > limits.max_probes:
             problems.append(f"{probes_per_measurement} probes in one measurement: RIPE Atlas allows "
                             f"{limits.max_probes}")
+        if results + results_today > limits.daily_results:
+            problems.append(f"{results:,} results (+{results_today:,} in the past day) exceed the "
+                            f"daily limit of {limits.daily_results:,} results: split the targets "
+                            "over several days")
         if credits + spent_today > limits.daily_credits:
             problems.append(f"{credits:,} credits (+{spent_today:,} already spent today) exceed the "
                             f"daily spending limit of {limits.daily_credits:,}: split the targets")
