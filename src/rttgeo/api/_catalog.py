@@ -71,4 +71,6 @@ def load_dataset(name: str, field: str) -> Any:
     except DatasetError as exc:
         if not Path(name).exists() and str(exc).startswith("unknown dataset"):
             raise InputError(str(exc).removeprefix("unknown dataset "), field=field) from None
+        if Path(name).exists():  # a folder the user named that is not a dataset: their input
+            raise InputError(str(exc), field=field) from None
         raise

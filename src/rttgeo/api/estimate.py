@@ -170,7 +170,8 @@ def _from_file(
     path: Path, landmarks: Sequence[Landmark], target: str | None, campaign: int | None
 ) -> tuple[np.ndarray, str, dict[str, Any] | None]:
     if not path.is_file():
-        raise SamplesError("no such file", where=str(path))
+        why = "is a directory, not a samples file" if path.is_dir() else "no such file"
+        raise SamplesError(why, where=str(path))
     with path.open("rb") as fh:
         head = fh.read(16)
     if head.startswith(b"SQLite format 3"):

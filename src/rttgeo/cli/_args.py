@@ -22,8 +22,10 @@ __all__ = [
     "finite_float",
     "int_range",
     "ip_address",
+    "lab_id",
     "name_text",
     "output_path",
+    "store_path",
     "utf8_text",
 ]
 
@@ -148,6 +150,23 @@ def name_text(*, max_len: int = 64, allow_empty: bool = True) -> Callable[[str],
     return parse
 
 
+def _cannot_write(p: Path) -> str | None:
+    """Why ``p`` cannot be written, found by trying, or None. ``os.access`` answers yes to root
+    everywhere and knows nothing of read-only mounts or of /proc and /sys, where the write would
+    fail only after the whole run. An existing file is opened for appending (not changed); a new
+    one is created and removed at once, so nothing is left behind."""
+    flags = os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY
+    try:  # ValueError: a NUL byte in the name
+        if p.exists():
+            os.close(os.open(p, flags | os.O_APPEND))
+        else:
+            os.close(os.open(p, flags | os.O_CREAT | os.O_EXCL, 0o644))
+            os.unlink(p)
+    except (OSError, ValueError) as exc:
+        return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+    return None
+
+
 def output_path(*, allow_stdout: bool = False, suffixes: tuple[str, ...] = ()) -> Callable[[str], str]:
     """An argparse type for a file to write: its directory must exist and be writable, it must not
     be a directory, its suffix one of ``suffixes`` (when given); ``-`` = stdout if allowed.
@@ -167,6 +186,14 @@ def output_path(*, allow_stdout: bool = False, suffixes: tuple[str, ...] = ()) -
             raise argparse.ArgumentTypeError(
                 f"{text}: expected a {' or '.join(suffixes)} file name"
             )
+        shown = text if len(text) <= 80 else text[:60] + "..."
+        try:
+            os.stat(p.parent if str(p.parent) else ".")  # ENAMETOOLONG, ELOOP, a NUL byte, ...
+            p.exists()
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if not (isinstance(exc, FileNotFoundError)):
+                raise argparse.ArgumentTypeError(f"{shown}: not a usable file name ({why})") from None
         if p.is_dir():
             raise argparse.ArgumentTypeError(f"{text} is a directory: name a file")
         parent = p.parent if str(p.parent) else Path(".")
@@ -176,6 +203,9 @@ def output_path(*, allow_stdout: bool = False, suffixes: tuple[str, ...] = ()) -
             )
         if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
             raise argparse.ArgumentTypeError(f"{text}: not writable (permission denied)")
+        why = _cannot_write(p)
+        if why:
+            raise argparse.ArgumentTypeError(f"{shown}: cannot be written ({why})")
         return text
 
     parse.__name__ = "output path"
@@ -192,3 +222,38 @@ def add_convention(p: argparse.ArgumentParser, *, json_help: str | None = None) 
         "--json", action="store_true",
         help=json_help or "print the result as JSON on stdout instead of text",
     )
+
+
+def store_path() -> Callable[[str], str]:
+    """An argparse type for a campaign store to write: as :func:`output_path`, and an existing file
+    must already be a campaign store (checked read-only, so a foreign SQLite file or any other file
+    is refused before anything runs, and left as it was)."""
+    check_output = output_path()
+
+    def parse(text: str) -> str:
+        text = check_output(text)
+        p = Path(text)
+        if p.exists() and p.stat().st_size > 0:
+            from rttgeo.errors import StoreError
+            from rttgeo.store.sqlite import check_store_file
+
+            try:
+                check_store_file(p)
+            except StoreError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+
+    parse.__name__ = "campaign store"
+    return parse
+
+
+def lab_id(text: str) -> str:
+    """An argparse type: a lab id, 4 hex digits (what ``rttgeo lab up`` printed)."""
+    if len(text) != 4 or any(c not in "0123456789abcdef" for c in text):
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is not a lab id (4 hex digits; see 'rttgeo lab status')"
+        )
+    return text
+
+
+lab_id.__name__ = "lab id"

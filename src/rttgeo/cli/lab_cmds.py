@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from rttgeo.cli._args import add_convention, int_range
+from rttgeo.cli._args import lab_id as lab_id_type
 
 DATASETS = ("wonderproxy-2020",)
 
@@ -48,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     u.set_defaults(handler=_up)
 
     d = sub.add_parser("down", help="remove everything a lab made")
-    d.add_argument("lab", nargs="?", help="lab id (default: the only lab)")
+    d.add_argument("lab", nargs="?", type=lab_id_type, help="lab id (default: the only lab)")
     d.add_argument("--force", action="store_true",
                    help="also sweep what a crash left behind, found by the lab id")
     d.add_argument("--all", action="store_true", help="take every lab down")
@@ -56,12 +57,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     d.set_defaults(handler=_down)
 
     s = sub.add_parser("status", help="list labs, or show one")
-    s.add_argument("lab", nargs="?", help="lab id (default: every lab of this run root)")
+    s.add_argument("lab", nargs="?", type=lab_id_type,
+                   help="lab id (default: every lab of this run root)")
     add_convention(s, json_help="print the labs as JSON (one object for a named lab, else a list)")
     s.set_defaults(handler=_status)
 
     e = sub.add_parser("exec", help="run a command inside a host: rttgeo lab exec HOST -- CMD")
-    e.add_argument("--lab", help="lab id (default: the only lab)")
+    e.add_argument("--lab", type=lab_id_type, help="lab id (default: the only lab)")
     e.add_argument("host", help="host name from the world")
     e.add_argument("cmd", nargs=argparse.REMAINDER, help="-- command and arguments")
     e.set_defaults(handler=_exec)
@@ -75,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     loc.add_argument("host", help="host name from the world (a target, or a landmark: it is then "
                      "left out of the landmarks)")
-    loc.add_argument("--lab", help="lab id (default: the only lab)")
+    loc.add_argument("--lab", type=lab_id_type, help="lab id (default: the only lab)")
     _locate_options(loc)
     add_convention(loc, json_help="print the locate result plus 'truth' (position, error_km, "
                    "truth_in_region) as JSON")

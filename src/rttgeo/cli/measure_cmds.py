@@ -19,6 +19,7 @@ from rttgeo.cli._args import (
     finite_float,
     int_range,
     output_path,
+    store_path,
 )
 from rttgeo.cli._output import narrate, print_warnings, write_result
 from rttgeo.errors import InputError
@@ -138,7 +139,7 @@ def register(sub: Any) -> None:
         "--out", metavar="FILE", type=output_path(allow_stdout=True),
         help="write the result as JSON (GeoJSON FeatureCollection for a .geojson name; - = stdout)",
     )
-    p.add_argument("--store", metavar="FILE", type=output_path(),
+    p.add_argument("--store", metavar="FILE", type=store_path(),
                    help="also keep every sample in this campaign store (SQLite)")
     p.add_argument("--map", metavar="FILE", type=output_path(suffixes=FIGURE_SUFFIXES),
                    help="write a map of the estimate (PNG, SVG or PDF)")
@@ -171,7 +172,7 @@ def register(sub: Any) -> None:
     add_convention(p, json_help="print the campaign summary (store, counts, RTT per landmark) "
                    "as JSON")
     p.add_argument(
-        "--store", metavar="FILE", type=output_path(),
+        "--store", metavar="FILE", type=store_path(),
         help="campaign store (SQLite); default campaign-<UTC time>.db",
     )
     p.add_argument("--target", default="self", help="label of the measuring host (default self)")

@@ -14,11 +14,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from rttgeo.cli._args import FIGURE_SUFFIXES, output_path
+from rttgeo.cli._args import FIGURE_SUFFIXES, finite_float, int_range, output_path
 from rttgeo.cli.exitcodes import ExitCode
 from rttgeo.errors import InputError
 
 __all__ = ["EXIT_BY_OUTCOME", "register"]
+
+#: Largest distance an option in km may take: half the Earth's circumference, with room.
+_MAX_KM = 20_100.0
 
 EXIT_BY_OUTCOME = {
     "proven": ExitCode.OK,
@@ -41,11 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     claim = p.add_argument_group("claim (exactly one)")
     claim.add_argument("--claim", metavar="LAT,LON", help="a point; with --radius-km")
-    claim.add_argument("--radius-km", type=float, metavar="R", help="radius of the --claim disc")
+    claim.add_argument("--radius-km", type=finite_float(0, _MAX_KM, lo_open=True), metavar="R",
+                       help="radius of the --claim disc, km")
     claim.add_argument("--country", metavar="CC[,CC]", help="in a country (ISO 3166-1 alpha-2)")
     claim.add_argument("--not-country", metavar="CC[,CC]", help="not in any of these countries")
     claim.add_argument("--polygon", type=Path, metavar="FILE", help="inside a GeoJSON (multi)polygon")
-    claim.add_argument("--margin-km", type=float, default=0.0,
+    claim.add_argument("--margin-km", type=finite_float(0, _MAX_KM), default=0.0,
                        help="border uncertainty of --polygon, km (default 0)")
     data = p.add_argument_group("RTTs measured by trusted landmarks")
     data.add_argument("--rtts", type=Path, metavar="FILE", help="samples CSV or campaign store (SQLite)")
@@ -58,14 +62,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     how = p.add_argument_group("decision")
     how.add_argument("--mode", choices=("sound", "calibrated"), default="sound",
                      help="sound (default: radii at c, never fooled by added delay) or calibrated")
-    how.add_argument("--faults", type=int, default=0, metavar="F",
+    how.add_argument("--faults", type=int_range(0, 1000), default=0, metavar="F",
                      help="tolerate F faulty landmarks (the decision holds for every subset missing F)")
-    how.add_argument("--position-uncertainty-km", type=float, default=None, metavar="KM",
+    how.add_argument("--position-uncertainty-km", type=finite_float(0, _MAX_KM), default=None,
+                     metavar="KM",
                      help="landmark position uncertainty added to every radius (default: the signed "
                      "catalog's per landmark, else 10)")
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the decision as JSON (no region)")
-    out.add_argument("--out", type=Path, metavar="FILE",
+    out.add_argument("--out", type=output_path(allow_stdout=True), metavar="FILE",
                      help="write the decision with its region as JSON (.geojson: a FeatureCollection; "
                      "- for stdout)")
     out.add_argument("--map", type=output_path(suffixes=FIGURE_SUFFIXES), metavar="FILE",
@@ -165,13 +170,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if to_stdout:
         print(json.dumps(result.to_json(), indent=2))  # the whole document, even with -q
     elif args.out:
-        if args.out.suffix.lower() == ".geojson":
+        out = Path(args.out)
+        if out.suffix.lower() == ".geojson":
             from rttgeo.geo.polygon import feature_collection
 
             props = result.to_json(with_region=False)
-            _write_json(args.out, feature_collection([(result.decision.region_geojson(), props)]))
+            _write_json(out, feature_collection([(result.decision.region_geojson(), props)]))
         else:
-            _write_json(args.out, result.to_json())
+            _write_json(out, result.to_json())
     if args.map:
         result.draw(args.map)
     if args.report:

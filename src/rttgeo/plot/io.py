@@ -7,7 +7,6 @@ one machine can be mapped on another, offline.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from rttgeo.errors import InputError
 from rttgeo.models import Estimate, LandmarkDiagnostic
+from rttgeo.textformats import loads_json
 
 __all__ = ["GeoJSONRegion", "estimate_from_json"]
 
@@ -87,11 +87,10 @@ def estimate_from_json(source: str | Path | Mapping[str, Any]) -> Estimate:
     if isinstance(source, str | Path):
         where = str(source)
         try:
-            doc: Any = json.loads(Path(source).read_text(encoding="utf-8"))
+            raw = Path(source).read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read the estimate: {exc.strerror}", where=where) from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not JSON: {exc.msg} (line {exc.lineno})", where=where) from None
+        doc: Any = loads_json(raw, where=where)  # strict: huge numbers, deep nesting
     else:
         doc = source
     if isinstance(doc, Mapping) and "estimate" in doc and "point" not in doc:

@@ -53,9 +53,13 @@ def read_rtts(path: str | Path, target: str | None = None) -> dict[str, float]:
     except OSError as exc:
         raise SamplesError(f"cannot read: {exc.strerror}", where=str(p)) from None
     if head.startswith(b"SQLite format 3"):
+        from rttgeo.errors import StoreError
         from rttgeo.store.sqlite import load_rtts
 
-        ids, rtts = load_rtts(p)
+        try:
+            ids, rtts = load_rtts(p)
+        except StoreError as exc:  # a store the user handed in is bad input, like a bad CSV
+            raise SamplesError(str(exc).removeprefix(f"{p}: "), where=str(p)) from None
         return {i: float(r) for i, r in zip(ids, rtts, strict=True)}
     return read_samples_csv(p, target)
 
@@ -74,9 +78,8 @@ def read_samples_csv(path: str | Path, target: str | None = None) -> dict[str, f
                 with csv_errors(reader, where=str(p), error=SamplesError):
                     best, targets = _read_rows(reader, str(p), target)
             except UnicodeDecodeError as exc:
-                raise SamplesError(
-                    f"not UTF-8 text ({exc.reason})", where=f"{p}:{reader.line_num + 1}"
-                ) from None
+                raise SamplesError(f"not UTF-8 text ({exc.reason})",
+                                   where=f"{p}:{_bad_utf8_line(p)}") from None
     except OSError as exc:
         raise SamplesError(f"cannot read: {exc.strerror}", where=str(p)) from None
     named = sorted(targets - {""})
@@ -97,6 +100,17 @@ def read_samples_csv(path: str | Path, target: str | None = None) -> dict[str, f
             )
         raise SamplesError("no samples", where=str(p))
     return best
+
+
+def _bad_utf8_line(path: Path) -> int:
+    """Line of the first byte that is not UTF-8 (the text reader decodes ahead, so its own line
+    count does not say)."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return raw.count(b"\n", 0, exc.start) + 1
+    return 1
 
 
 def _header(reader: Any, name: str) -> list[str]:

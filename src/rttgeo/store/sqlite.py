@@ -43,6 +43,7 @@ __all__ = [
     "SAMPLE_COLUMNS",
     "CampaignInfo",
     "CampaignStore",
+    "check_store_file",
     "load_rtts",
     "open_readonly",
 ]
@@ -423,6 +424,13 @@ def load_rtts(
     """
     with open_readonly(path) as store:
         return store.min_rtts(campaign_id)
+
+
+def check_store_file(path: str | Path) -> None:
+    """StoreError unless ``path`` is an SQLite file holding rttgeo's campaign tables (read-only:
+    a command checks the ``--store`` it was given before probing anything)."""
+    with open_readonly(path):
+        pass
 
 
 def open_readonly(path: str | Path) -> CampaignStore:

@@ -15,7 +15,6 @@ the cell). Only the two certain answers ever decide a verdict, which is what kee
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from rttgeo.errors import InputError, require
 from rttgeo.geo.grid import cell_bounds_within_km, cell_centers, cell_unit_vectors, circumradius_km
 from rttgeo.geo.polygon import geojson_area_km2
 from rttgeo.geo.sphere import to_unit_vectors
+from rttgeo.textformats import loads_json
 from rttgeo.units import EARTH_RADIUS_KM
 
 __all__ = [
@@ -273,11 +273,9 @@ def read_geojson_claim(path: str | Path, *, negate: bool = False, margin_km: flo
         raise InputError(f"not a UTF-8 text file ({exc.reason})", where=str(p)) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", where=str(p)) from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        msg = f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        raise InputError(msg, where=str(p)) from None
+    # Strict JSON (rttgeo.textformats): huge or non-finite numbers and deep nesting are one
+    # InputError naming the file and line, never a traceback.
+    obj = loads_json(text, where=str(p), error=InputError)
     geometry = parse_geojson_polygons(obj, where=str(p))
     return PolygonClaim(geometry, name=p.name, margin_km=margin_km, negate=negate, kind="polygon")
 
