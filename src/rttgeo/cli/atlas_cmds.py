@@ -20,7 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rttgeo.cli._args import STDOUT, add_convention, finite_float, int_range, output_path
+from rttgeo.cli._args import (
+    STDOUT,
+    add_convention,
+    finite_float,
+    int_range,
+    output_path,
+    store_path,
+)
 from rttgeo.cli._output import narrate, write_json_lines, write_result, write_text
 
 
@@ -101,7 +108,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "interrupted run resumes from the measurement ids in the store.")
     p.add_argument("addresses", nargs="*", metavar="ADDRESS", help="IPv4 or IPv6 addresses")
     p.add_argument("--targets", type=Path, metavar="FILE", help="file with one address per line")
-    p.add_argument("--store", type=output_path(), required=True, metavar="STORE.db",
+    p.add_argument("--store", type=store_path(), required=True, metavar="STORE.db",
                    help="campaign store (SQLite) to write")
     p.add_argument("--method", default=DEFAULT_METHOD,
                    help=f"estimation method (default {DEFAULT_METHOD})")
@@ -136,7 +143,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "probe, target = the destination address.")
     p.add_argument("msm_ids", nargs="*", type=int_range(1), metavar="MSM_ID",
                    help="ids of public RIPE Atlas ping measurements")
-    p.add_argument("--store", type=output_path(), required=True, metavar="STORE.db",
+    p.add_argument("--store", type=store_path(), required=True, metavar="STORE.db",
                    help="campaign store (SQLite) to write; one campaign per measurement")
     _discovery_args(p)
     p.add_argument("--start", type=unix_time, default=None, metavar="TIME",

@@ -10,17 +10,20 @@ import argparse
 import os
 from pathlib import Path
 
+from rttgeo.cli._args import int_range
+
 
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     """The batch flags of ``rttgeo estimate``."""
     g = p.add_argument_group("batch (every target of a store or long-form file; docs/batch.md)")
     g.add_argument("--batch", action="store_true",
                    help="estimate every target; write one Parquet row per target to --out")
-    g.add_argument("--workers", type=int, default=0,
+    g.add_argument("--workers", type=int_range(0, 1024), default=0,
                    help="worker processes (default: all cores; 1 = this process)")
     g.add_argument("--dask", metavar="tcp://HOST:PORT|local",
                    help="run the chunks on a Dask cluster (the 'dask' extra)")
-    g.add_argument("--chunk", type=int, default=2000, help="targets per chunk (default 2000)")
+    g.add_argument("--chunk", type=int_range(1, 10_000_000), default=2000,
+                   help="targets per chunk (default 2000)")
     g.add_argument("--no-region", action="store_true",
                    help="leave region_geojson empty (faster, smaller files)")
     g.add_argument("--calibration-mesh", type=Path, metavar="MESH.parquet",
