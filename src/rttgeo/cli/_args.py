@@ -19,7 +19,6 @@ from typing import Any
 __all__ = [
     "STDOUT",
     "add_convention",
-    "as_path",
     "finite_float",
     "int_range",
     "ip_address",
@@ -258,13 +257,3 @@ def lab_id(text: str) -> str:
 
 
 lab_id.__name__ = "lab id"
-
-
-def as_path(check: Callable[[str], str]) -> Callable[[str], Path]:
-    """An argparse type: ``check`` (e.g. :func:`output_path`), then a :class:`~pathlib.Path`."""
-
-    def parse(text: str) -> Path:
-        return Path(check(text))
-
-    parse.__name__ = check.__name__
-    return parse
