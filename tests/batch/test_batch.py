@@ -87,6 +87,44 @@ def test_single_process_two_workers_and_dask_give_the_same_file(tmp_path):
     assert all(r["n_landmarks_used"] == len(r["landmarks_used"].split(",")) for r in good)
 
 
+def test_wkb_regions_are_the_geojson_polygons_in_a_geoparquet_file(tmp_path):
+    """--region-format wkb: the same polygons as the GeoJSON column, read back by shapely, with
+    GeoParquet 1.0.0 metadata naming the column; 2 processes give the same file."""
+    import json
+
+    shapely = pytest.importorskip("shapely")
+    from shapely.geometry import shape
+
+    f = tmp_path / "l.parquet"
+    cat, _ = _longform(f, n_targets=14)
+    estimate_batch(f, tmp_path / "g.parquet", landmarks=cat, method="cbg", chunk_targets=5)
+    estimate_batch(f, tmp_path / "w.parquet", landmarks=cat, method="cbg", chunk_targets=5,
+                   region_format="wkb")
+    estimate_batch(f, tmp_path / "w2.parquet", landmarks=cat, method="cbg", chunk_targets=5,
+                   region_format="wkb", workers=2)
+    g = pq.read_table(tmp_path / "g.parquet")
+    w = pq.read_table(tmp_path / "w.parquet")
+    assert w.equals(pq.read_table(tmp_path / "w2.parquet"))
+    assert w.column_names == [c if c != "region_geojson" else "region_wkb" for c in g.column_names]
+    assert w.schema.field("region_wkb").type == pa.binary()
+    assert w.drop(["region_wkb"]).equals(g.drop(["region_geojson"]))
+    kinds = set()
+    for text, wkb in zip(g.column("region_geojson").to_pylist(),
+                         w.column("region_wkb").to_pylist(), strict=True):
+        assert (text is None) == (wkb is None)
+        if text is None:
+            continue
+        geom = shapely.from_wkb(wkb)
+        assert geom.is_valid and geom.equals_exact(shape(json.loads(text)), tolerance=0)
+        kinds.add(geom.geom_type)
+    assert kinds and w.column("region_wkb").null_count == 1  # the target with every probe lost
+    geo = json.loads(pq.read_schema(tmp_path / "w.parquet").metadata[b"geo"])
+    assert geo["version"] == "1.0.0" and geo["primary_column"] == "region_wkb"
+    col = geo["columns"]["region_wkb"]
+    assert col["encoding"] == "WKB" and kinds <= set(col["geometry_types"])
+    assert b"geo" not in (pq.read_schema(tmp_path / "g.parquet").metadata or {})
+
+
 def test_store_source_equals_the_file_it_was_imported_from(tmp_path):
     f = tmp_path / "l.parquet"
     cat, _ = _longform(f, n_targets=12)
@@ -113,6 +151,11 @@ def test_cli_batch(tmp_path, capsys):
     t = pq.read_table(out)
     assert t.column_names[:3] == ["target", "lat_deg", "lon_deg"]
     assert t.column("region_geojson").null_count == 10
+    rc = main(["estimate", str(f), "--batch", "--out", str(out), "--method", "cbg",
+               "--workers", "1", "-q", "--region-format", "wkb"])
+    assert rc == 0 and "wrote" in capsys.readouterr().out
+    t = pq.read_table(out)
+    assert "region_geojson" not in t.column_names and t.column("region_wkb").null_count == 1
 
 
 @pytest.mark.parametrize(
@@ -124,6 +167,10 @@ def test_cli_batch(tmp_path, capsys):
         ("target,landmark,rtt_ms\na,atlas-6025,0\n", [], r"row 1: field 'rtt_ms'"),
         ("target,landmark,rtt_ms\na,atlas-6025,3\n", ["--out", "{dir}/e.json"], r"--out FILE.parquet"),
         ("target,landmark,rtt_ms\na,atlas-6025,3\n", ["--target", "a"], r"--target does not apply"),
+        ("target,landmark,rtt_ms\na,atlas-6025,3\n", ["--region-format", "wkt"],
+         r"--region-format: invalid choice"),
+        ("target,landmark,rtt_ms\na,atlas-6025,3\n", ["--region-format", "wkb", "--no-region"],
+         r"--no-region writes no region"),
     ],
 )
 def test_cli_batch_bad_input_writes_nothing(tmp_path, capsys, content, extra, match):

@@ -19,7 +19,9 @@ contiguous). Sources:
   target (as ``rttgeo import`` and most tools write them; sort it otherwise).
 
 Output columns: ``target, lat_deg, lon_deg, area_km2, region_geojson, method, consistent,
-n_landmarks_used, landmarks_used, note, error``.
+n_landmarks_used, landmarks_used, note, error``. With ``region_format="wkb"`` the region column is
+``region_wkb`` instead: the same polygons as ISO WKB (lon/lat, via shapely, the ``geo`` extra), and
+the file carries GeoParquet 1.0.0 metadata naming it, so GIS tools read it as a geometry column.
 """
 
 from __future__ import annotations
@@ -39,10 +41,34 @@ import numpy as np
 from rttgeo.errors import InputError, RttgeoError, SamplesError, require
 from rttgeo.models import Landmark, Mesh
 
-__all__ = ["BATCH_COLUMNS", "BatchResult", "estimate_batch", "iter_target_chunks"]
+__all__ = ["BATCH_COLUMNS", "REGION_FORMATS", "BatchResult", "batch_columns", "estimate_batch",
+           "iter_target_chunks"]
 
 BATCH_COLUMNS = ("target", "lat_deg", "lon_deg", "area_km2", "region_geojson", "method",
                  "consistent", "n_landmarks_used", "landmarks_used", "note", "error")
+
+#: How the region column is written: RFC 7946 GeoJSON text, or WKB bytes (GeoParquet).
+REGION_FORMATS = ("geojson", "wkb")
+
+#: GeoParquet version of the ``geo`` metadata written with WKB regions
+#: (https://github.com/opengeospatial/geoparquet, format-specs/geoparquet.md).
+GEOPARQUET_VERSION = "1.0.0"
+
+
+def batch_columns(region_format: str = "geojson") -> tuple[str, ...]:
+    """The output columns: :data:`BATCH_COLUMNS`, the region column named ``region_<format>``."""
+    return tuple(f"region_{region_format}" if c == "region_geojson" else c for c in BATCH_COLUMNS)
+
+
+def _region_value(region: Any, region_format: str) -> str | bytes:
+    """The region as GeoJSON text, or as WKB of the same GeoJSON geometry (lon/lat)."""
+    import json
+
+    doc = region.to_geojson()
+    if region_format == "geojson":
+        return json.dumps(doc)
+    shapely = require("shapely", "geo")
+    return shapely.to_wkb(shapely.geometry.shape(doc))
 
 Chunk = tuple[list[str], np.ndarray]
 
@@ -236,13 +262,13 @@ def _estimator(method: str, mesh: Mesh) -> Any:
     return est
 
 
-def locate_chunk(method: str, mesh: Mesh, chunk: Chunk, region: bool = True) -> dict[str, list[Any]]:
-    """Estimate every target of ``chunk``: the output columns (:data:`BATCH_COLUMNS`) as lists."""
-    import json
-
+def locate_chunk(method: str, mesh: Mesh, chunk: Chunk, region: bool = True,
+                 region_format: str = "geojson") -> dict[str, list[Any]]:
+    """Estimate every target of ``chunk``: the output columns (:func:`batch_columns`) as lists."""
     est = _estimator(method, mesh)
     ids, m = chunk
-    cols: dict[str, list[Any]] = {c: [] for c in BATCH_COLUMNS}
+    rcol = f"region_{region_format}"
+    cols: dict[str, list[Any]] = {c: [] for c in batch_columns(region_format)}
     for t, row in zip(ids, m, strict=True):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -254,7 +280,7 @@ def locate_chunk(method: str, mesh: Mesh, chunk: Chunk, region: bool = True) -> 
         cols["target"].append(t)
         cols["method"].append(method)
         if e is None:
-            for c in ("lat_deg", "lon_deg", "area_km2", "region_geojson", "consistent",
+            for c in ("lat_deg", "lon_deg", "area_km2", rcol, "consistent",
                       "n_landmarks_used", "landmarks_used"):
                 cols[c].append(None)
             cols["note"].append("")
@@ -264,8 +290,8 @@ def locate_chunk(method: str, mesh: Mesh, chunk: Chunk, region: bool = True) -> 
         cols["lat_deg"].append(e.lat_deg)
         cols["lon_deg"].append(e.lon_deg)
         cols["area_km2"].append(None if math.isnan(e.area_km2) else e.area_km2)
-        cols["region_geojson"].append(
-            json.dumps(e.region.to_geojson()) if region and e.region is not None else None)
+        cols[rcol].append(_region_value(e.region, region_format)
+                          if region and e.region is not None else None)
         cols["consistent"].append(bool(e.consistent))
         cols["n_landmarks_used"].append(len(used))
         cols["landmarks_used"].append(",".join(used))
@@ -276,26 +302,37 @@ def locate_chunk(method: str, mesh: Mesh, chunk: Chunk, region: bool = True) -> 
     return cols
 
 
-def _schema() -> Any:
+def _schema(region_format: str = "geojson") -> Any:
+    """The output schema; with WKB regions, GeoParquet ``geo`` metadata naming the region column
+    (WKB, polygons, no ``crs``: lon/lat, OGC:CRS84 by the specification's default)."""
+    import json
+
     pa = require("pyarrow", "measure")
-    return pa.schema([
+    rcol = f"region_{region_format}"
+    schema = pa.schema([
         ("target", pa.string()), ("lat_deg", pa.float64()), ("lon_deg", pa.float64()),
-        ("area_km2", pa.float64()), ("region_geojson", pa.string()), ("method", pa.string()),
-        ("consistent", pa.bool_()), ("n_landmarks_used", pa.int32()),
+        ("area_km2", pa.float64()), (rcol, pa.binary() if region_format == "wkb" else pa.string()),
+        ("method", pa.string()), ("consistent", pa.bool_()), ("n_landmarks_used", pa.int32()),
         ("landmarks_used", pa.string()), ("note", pa.string()), ("error", pa.string()),
     ])
+    if region_format != "wkb":
+        return schema
+    geo = {"version": GEOPARQUET_VERSION, "primary_column": rcol,
+           "columns": {rcol: {"encoding": "WKB", "geometry_types": ["Polygon", "MultiPolygon"]}}}
+    return schema.with_metadata({"geo": json.dumps(geo)})
 
 
 _POOL_STATE: dict[str, Any] = {}
 
 
-def _pool_init(method: str, mesh: Mesh, region: bool) -> None:
-    _POOL_STATE.update(method=method, mesh=mesh, region=region)
+def _pool_init(method: str, mesh: Mesh, region: bool, region_format: str) -> None:
+    _POOL_STATE.update(method=method, mesh=mesh, region=region, region_format=region_format)
     _estimator(method, mesh)
 
 
 def _pool_task(chunk: Chunk) -> dict[str, list[Any]]:
-    return locate_chunk(_POOL_STATE["method"], _POOL_STATE["mesh"], chunk, _POOL_STATE["region"])
+    return locate_chunk(_POOL_STATE["method"], _POOL_STATE["mesh"], chunk, _POOL_STATE["region"],
+                        _POOL_STATE["region_format"])
 
 
 def _bounded(submit: Callable[[Chunk], Any], get: Callable[[Any], dict[str, list[Any]]],
@@ -323,6 +360,7 @@ def estimate_batch(
     workers: int = 1,
     dask: str | None = None,
     region: bool = True,
+    region_format: str = "geojson",
     progress: bool = False,
 ) -> BatchResult:
     """Estimate every target of ``source`` into the Parquet file ``out`` (see the module doc).
@@ -330,7 +368,9 @@ def estimate_batch(
     ``landmarks``: the catalog the samples' landmark ids refer to; ``calibration``: a mesh over
     them (or a superset) to fit on, default pooled calibration. ``workers``: processes (1 = in
     this process). ``dask``: ``"local"`` (a LocalCluster of ``workers`` processes) or a scheduler
-    address. Raises InputError / SamplesError on bad input before anything is written.
+    address. ``region``: False leaves the region column empty; ``region_format``: ``geojson``
+    (text) or ``wkb`` (bytes, GeoParquet; needs shapely, the ``geo`` extra). Raises InputError /
+    SamplesError on bad input before anything is written.
     """
     pq = require("pyarrow.parquet", "measure")
     pa = require("pyarrow", "measure")
@@ -339,6 +379,11 @@ def estimate_batch(
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}",
                          field="--method")
+    if region_format not in REGION_FORMATS:
+        raise InputError(f"unknown region format {region_format!r}; choose from "
+                         f"{', '.join(REGION_FORMATS)}", field="--region-format")
+    if region_format == "wkb":
+        require("shapely", "geo")  # before the output exists
     if chunk_targets < 1 or workers < 1:
         raise InputError("--chunk and --workers must be at least 1")
     if not landmarks:
@@ -370,7 +415,8 @@ def estimate_batch(
     out_p = Path(out)
     tmp = out_p.with_name(out_p.name + ".partial")
     engine = "in-process" if workers == 1 and dask is None else f"{workers} processes"
-    writer = pq.ParquetWriter(str(tmp), _schema())
+    schema = _schema(region_format)
+    writer = pq.ParquetWriter(str(tmp), schema)
     client = cluster = pool = None
     try:
         if dask is not None:
@@ -385,19 +431,21 @@ def estimate_batch(
                 engine = f"dask {dask}"
             mesh_f = client.scatter(mesh, broadcast=True)
             results = _bounded(
-                lambda c: client.submit(locate_chunk, method, mesh_f, c, region, pure=False),
+                lambda c: client.submit(locate_chunk, method, mesh_f, c, region, region_format,
+                                        pure=False),
                 lambda f: f.result(), all_chunks(), 2 * max(workers, len(client.nthreads())))
         elif workers > 1:
             import multiprocessing as mp
 
             pool = mp.get_context("spawn").Pool(workers, initializer=_pool_init,
-                                                initargs=(method, mesh, region))
+                                                initargs=(method, mesh, region, region_format))
             results = _bounded(lambda c: pool.apply_async(_pool_task, (c,)),
                                lambda f: f.get(), all_chunks(), 2 * workers)
         else:
-            results = ((len(c[0]), locate_chunk(method, mesh, c, region)) for c in all_chunks())
+            results = ((len(c[0]), locate_chunk(method, mesh, c, region, region_format))
+                       for c in all_chunks())
         for k, cols in results:
-            writer.write_table(pa.table(cols, schema=_schema()))
+            writer.write_table(pa.table(cols, schema=schema))
             n += k
             errors += sum(1 for e in cols["error"] if e)
             if bar is not None:

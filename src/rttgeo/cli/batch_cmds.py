@@ -25,7 +25,10 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--chunk", type=int_range(1, 10_000_000), default=2000,
                    help="targets per chunk (default 2000)")
     g.add_argument("--no-region", action="store_true",
-                   help="leave region_geojson empty (faster, smaller files)")
+                   help="leave the region column empty (faster, smaller files)")
+    g.add_argument("--region-format", choices=("geojson", "wkb"), default="geojson",
+                   help="region column: region_geojson (RFC 7946 text, default) or region_wkb "
+                   "(WKB bytes with GeoParquet metadata; the 'geo' extra)")
     g.add_argument("--calibration-mesh", type=Path, metavar="MESH.parquet",
                    help="fit on this mesh (e.g. from 'rttgeo atlas mesh'); default pooled")
 
@@ -41,6 +44,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     for opt in ("target", "campaign", "calibrate", "geojson", "map", "report", "json"):
         if getattr(args, opt, None):
             raise InputError(f"--{opt} does not apply to --batch", field=f"--{opt}")
+    if args.no_region and args.region_format != "geojson":
+        raise InputError("--no-region writes no region to format: drop one of them",
+                         field="--region-format")
     calibration = None
     if args.calibration_mesh:
         from rttgeo.datasets import load_mesh_parquet
@@ -51,6 +57,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     res = estimate_batch(args.rtts, out, landmarks=landmarks, method=args.method,
                          calibration=calibration, chunk_targets=args.chunk, workers=workers,
                          dask=args.dask, region=not args.no_region,
+                         region_format=args.region_format,
                          progress=not getattr(args, "quiet", False))
     rate = res.n_targets / res.elapsed_s if res.elapsed_s > 0 else float("inf")
     print(f"{res.n_targets} targets ({res.n_errors} without estimate: see the 'error' column), "
