@@ -172,11 +172,13 @@ COMMANDS: dict[str, list[list[str]]] = {
         ["measure", "--landmarks", "{f}", "--store", "{tmp}/m.db"],
         ["verify", "--rtts", "{good_samples}", "--landmarks", "{f}", "--claim", "48.85,2.35",
          "--radius-km", "500"],
+        ["import", "{f}", "--check"],  # not samples at all: the format is not recognised
     ],
     "samples": [
         ["estimate", "{f}", "--landmarks", "{good_catalog}"],
         ["verify", "--rtts", "{f}", "--landmarks", "{good_catalog}", "--claim", "48.85,2.35",
          "--radius-km", "500"],
+        ["import", "{f}", "--format", "csv", "--check"],
     ],
     "stores": [
         ["estimate", "{f}", "--landmarks", "{good_catalog}"],
@@ -184,6 +186,7 @@ COMMANDS: dict[str, list[list[str]]] = {
          "--radius-km", "500"],
         ["measure", "--landmarks", "{good_catalog}", "--store", "{f}"],
         ["locate", "--landmarks", "{good_catalog}", "--store", "{f}"],
+        ["atlas", "mesh", "--store", "{f}", "--out", "{tmp}/mesh.parquet"],
     ],
     "worlds": [["lab", "up", "{f}"]],
     "polygons": [
@@ -212,7 +215,13 @@ STORES: list[tuple[str, str | None, str, str]] = [
 ]
 #: Exit codes other than 2 for a (file, command): verify decides "undecided" (11) when every
 #: probe was lost, which is its answer, not an input error.
-EXIT_OVERRIDES = {("samples/all_lost.csv", "verify"): 11}
+EXIT_OVERRIDES = {
+    ("samples/all_lost.csv", "verify"): 11,
+    # import keeps every target, unknown landmarks (noted) and lost probes: samples, not errors
+    ("samples/two_targets.csv", "import"): 0,
+    ("samples/unknown_landmark.csv", "import"): 0,
+    ("samples/all_lost.csv", "import"): 0,
+}
 SERVE = ["serve", "--lat", "1", "--lon", "2", "--port", "0", "--bind", "127.0.0.1", "--id", "x"]
 #: Bad arguments that are not files of the kinds above: (argv, exit code, words of the message).
 ARGUMENTS: list[tuple[list[str], int, list[str]]] = [
@@ -333,7 +342,7 @@ def build(out: Path = OUT) -> list[dict[str, object]]:
         f = "{corpus}/stores/" + name
         for argv in COMMANDS["stores"]:
             cmd = " ".join(a for a in argv[:2] if not a.startswith(("{", "-")))
-            words = writer if cmd in ("measure", "locate") else reader
+            words = writer if cmd in ("measure", "locate", "atlas mesh") else reader
             if not words:
                 continue
             expect = [f, words]

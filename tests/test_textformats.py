@@ -123,7 +123,7 @@ def test_accepted_forms():
     for bad in ("1.0", "1_000", "1e3", "9" * 40):
         with pytest.raises(ValueError):
             decimal_int(bad)
-    with pytest.raises(InputError, match=r"x:3: invalid JSON"):
+    with pytest.raises(InputError, match=r"x:3: not JSON"):
         loads_json('{\n"a": 1,\n}', where="x")
 
 

@@ -18,11 +18,12 @@ import json
 import math
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from rttgeo.errors import InputError
+from rttgeo.units import MAX_MEASURED_RTT_MS
 
 __all__ = [
     "MAX_CSV_FIELD_CHARS",
@@ -30,10 +31,13 @@ __all__ = [
     "MAX_INT_DIGITS",
     "check_values",
     "csv_errors",
+    "csv_header",
     "decimal_float",
     "decimal_int",
     "loads_json",
     "loads_toml",
+    "rtt_ms_field",
+    "unix_ns_field",
 ]
 
 #: Longest integer literal accepted, in digits (2**63 has 19; nothing rttgeo reads needs more).
@@ -118,10 +122,18 @@ def _text(text: str | bytes, where: str, error: type[InputError]) -> str:
 
 
 def loads_json(
-    text: str | bytes, *, where: str, error: type[InputError] = InputError
+    text: str | bytes, *, where: str, error: type[InputError] = InputError, one_line: bool = False
 ) -> Any:
-    """Parse JSON strictly (see the module doc); any fault raises ``error(where=file:line)``."""
+    """Parse JSON strictly (see the module doc); any fault raises ``error(where=file:line)``.
+
+    ``one_line``: ``text`` is one line of a JSON-lines file and ``where`` already names that line
+    (``file:12``), so no line number is added.
+    """
     text = _text(text, where, error)
+
+    def at(line: int | None) -> str:
+        return where if one_line or not line else f"{where}:{line}"
+
     try:
         data = json.loads(
             text,
@@ -130,11 +142,9 @@ def loads_json(
             parse_constant=_parse_constant,
         )
     except _Bad as exc:
-        line = _line_of(text, exc.literal)
-        raise error(exc.why, where=f"{where}:{line}" if line else where) from None
+        raise error(exc.why, where=at(_line_of(text, exc.literal))) from None
     except json.JSONDecodeError as exc:
-        raise error(f"invalid JSON: {exc.msg} (column {exc.colno})",
-                    where=f"{where}:{exc.lineno}") from None
+        raise error(f"not JSON: {exc.msg} (column {exc.colno})", where=at(exc.lineno)) from None
     except RecursionError:
         raise error(_TOO_DEEP, where=where) from None
     check_values(data, where=where, error=error)
@@ -199,3 +209,65 @@ def csv_errors(
         else:
             msg = f"malformed CSV: {msg}"
         raise error(msg, where=f"{where}:{line}" if line > 0 else where) from None
+
+
+# -- samples files: the rules every reader of RTT samples shares ----------------------------------
+def csv_header(
+    raw: Sequence[str], *, where: str, required: Sequence[str], error: type[InputError] = InputError
+) -> list[str]:
+    """The stripped column names of a CSV header line, each named once, none empty, every one of
+    ``required`` present; ``error`` naming ``where`` (the file's line 1) and the column."""
+    header = [h.strip() for h in raw]
+    for k, col in enumerate(header):
+        if not col:
+            raise error(f"column {k + 1} of the header has no name", where=where)
+        if header.index(col) != k:
+            raise error(f"column named twice (columns {header.index(col) + 1} and {k + 1})",
+                        where=where, field=col)
+    for need in required:
+        if need not in header:
+            raise error(f"missing column {need!r} (header: {', '.join(header) or 'none'})",
+                        where=where)
+    return header
+
+
+def rtt_ms_field(text: str, *, where: str, error: type[InputError] = InputError) -> float | None:
+    """An RTT field: None for a lost probe (empty), else a plain decimal in (0,
+    :data:`~rttgeo.units.MAX_MEASURED_RTT_MS`] ms; ``error`` naming ``where`` and ``rtt_ms``."""
+    text = text.strip()
+    if text == "":
+        return None
+    try:
+        v = decimal_float(text)
+    except ValueError as exc:
+        if "overflows" in str(exc):
+            v = math.inf
+        elif text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            v = math.nan
+        else:
+            raise error(f"not a number: {text[:40]!r} (plain decimal digits, e.g. 12.5)",
+                        where=where, field="rtt_ms") from None
+    if not 0 < v <= MAX_MEASURED_RTT_MS:
+        raise error(
+            f"{text[:40]!r} is not an RTT in (0, {MAX_MEASURED_RTT_MS:g}] ms (a lost probe is an "
+            "empty field, never 0, negative or NaN)",
+            where=where,
+            field="rtt_ms",
+        )
+    return v
+
+
+def unix_ns_field(
+    text: str, *, where: str, field: str = "sent_unix_ns", error: type[InputError] = InputError
+) -> int | None:
+    """A time in Unix ns: None when empty, else a non-negative plain decimal integer."""
+    text = text.strip()
+    if text == "":
+        return None
+    try:
+        value = decimal_int(text)
+    except ValueError as exc:
+        raise error(str(exc), where=where, field=field) from None
+    if value < 0:
+        raise error("must be >= 0", where=where, field=field)
+    return value

@@ -22,6 +22,11 @@ FIBRE_FRACTION_OF_C: float = 2.0 / 3.0
 #: One-way km per ms of RTT in fibre: about 99.93 km/ms.
 FIBRE_KM_PER_RTT_MS: float = MAX_KM_PER_RTT_MS * FIBRE_FRACTION_OF_C
 
+#: Largest RTT accepted as a measurement in a samples file, ms (one minute; a geostationary hop is
+#: 600 ms and the worst bufferbloat a few seconds). Larger values are typing or unit errors, and
+#: would overflow the estimators' arithmetic (an RTT of 1e300 ms did).
+MAX_MEASURED_RTT_MS: float = 60_000.0
+
 #: Surface of the sphere of radius EARTH_RADIUS_KM, km^2.
 EARTH_AREA_KM2: float = 4.0 * 3.141592653589793 * EARTH_RADIUS_KM**2
 

@@ -108,7 +108,7 @@ def test_json_catalogs(tmp_path):
         load_catalog(
             write(tmp_path, json.dumps([{"id": "a", "lat_deg": 0, "lon_deg": 0}]), "m.json")
         )
-    with pytest.raises(CatalogError, match=r"x\.json:1: invalid JSON"):
+    with pytest.raises(CatalogError, match=r"x\.json:1: not JSON"):
         load_catalog(write(tmp_path, "[{", "x.json"))
     with pytest.raises(CatalogError, match="expected a number"):
         load_catalog(write(tmp_path, json.dumps([{**good[0], "lat_deg": True}]), "t.json"))

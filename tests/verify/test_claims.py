@@ -132,7 +132,7 @@ def test_unreadable_geojson_files(tmp_path):
         read_geojson_claim(tmp_path / "missing.geojson")
     bad = tmp_path / "bad.geojson"
     bad.write_text("{not json")
-    with pytest.raises(InputError, match=r"bad\.geojson:1: invalid JSON"):
+    with pytest.raises(InputError, match=r"bad\.geojson:1: not JSON"):
         read_geojson_claim(bad)
     bad.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(InputError, match="UTF-8"):

@@ -12,13 +12,13 @@ malformed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from rttgeo.errors import SamplesError, require
 from rttgeo.models import Sample
+from rttgeo.textformats import loads_json
 
 __all__ = ["landmark_id", "ping_samples", "read_atlas_results", "result_samples"]
 
@@ -102,10 +102,7 @@ def read_atlas_results(path: str | Path, *, on_skip: SkipFn,
 
     try:
         if text_head == "[":
-            try:
-                data = json.loads(p.read_text(encoding="utf-8"))
-            except ValueError as exc:
-                raise SamplesError(f"not JSON ({exc})", where=str(p)) from None
+            data = loads_json(p.read_bytes(), where=str(p), error=SamplesError)  # strict
             if not isinstance(data, list):
                 raise SamplesError("expected a JSON array of results", where=str(p))
             yield from each((f"{p}:result {i + 1}", r) for i, r in enumerate(data))
@@ -117,11 +114,12 @@ def read_atlas_results(path: str | Path, *, on_skip: SkipFn,
                         continue
                     where = f"{p}:{n}"
                     try:
-                        yield where, json.loads(line)
-                    except ValueError as exc:
+                        yield where, loads_json(line, where=where, error=SamplesError,
+                                                one_line=True)
+                    except SamplesError as exc:
                         if not skip_malformed:
-                            raise SamplesError(f"not JSON ({exc})", where=where) from None
-                        on_skip(where, f"malformed: not JSON ({exc})")
+                            raise
+                        on_skip(where, f"malformed: {exc}")
             yield from each(lines())
     except UnicodeDecodeError as exc:
         raise SamplesError(f"not UTF-8 text ({exc.reason})", where=str(p)) from None

@@ -161,7 +161,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "store (or found and fetched first with --anchor-mesh); anchors whose RTTs "
                         "break the speed of light for their declared positions are flagged (bad) "
                         "and listed.")
-    p.add_argument("--store", type=Path, required=True, metavar="STORE.db",
+    p.add_argument("--store", type=store_path(), required=True, metavar="STORE.db",
                    help="store holding the anchoring-mesh results ('rttgeo atlas fetch'); "
                    "written to with --anchor-mesh")
     p.add_argument("--out", type=output_path(suffixes=(".parquet",)), required=True,

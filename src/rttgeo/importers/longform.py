@@ -1,8 +1,12 @@
 """Long-form samples: CSV or Parquet with ``target, landmark, rtt_ms[, sent_unix_ns, protocol]``.
 
-One row per probe. An empty CSV field or a Parquet null in ``rtt_ms`` is a lost probe; a zero,
-negative, infinite or NaN RTT is malformed (a lost probe is never 0). ``sent_unix_ns`` absent means
-unknown (stored as 0); ``protocol`` absent means ``icmp``.
+One row per probe. An empty CSV field or a Parquet null in ``rtt_ms`` is a lost probe; any other
+value must be an RTT in (0, 60000] ms (``rttgeo.units.MAX_MEASURED_RTT_MS``; never 0, negative,
+infinite or NaN; a lost probe is never 0). The CSV rules are those of every samples file
+(``rttgeo.textformats``): each column named once, every row with the header's number of fields (a
+short row is not a lost probe), plain decimal numbers (``5_0`` is refused), fields under 128 KiB,
+UTF-8 with an optional byte-order mark. ``sent_unix_ns`` absent or empty means unknown (stored as
+0); ``protocol`` absent means ``icmp``.
 
 :func:`read_longform` yields :class:`~rttgeo.models.Sample` (with line numbers in errors; for
 ``rttgeo import``); :func:`iter_longform_batches` yields column arrays in bounded chunks (for batch
@@ -21,6 +25,7 @@ import numpy as np
 from rttgeo.errors import SamplesError, require
 from rttgeo.importers.records import Skipped
 from rttgeo.models import Sample
+from rttgeo.textformats import csv_errors, csv_header, rtt_ms_field, unix_ns_field
 
 __all__ = ["LONGFORM_COLUMNS", "iter_longform_batches", "read_longform"]
 
@@ -42,16 +47,11 @@ def _check_rtt(value: object, where: str, skip: bool) -> tuple[float | None, Ski
     if value is None or value == "":
         return None, None
     try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        msg = f"not a number: {value!r}"
-    else:
-        if math.isfinite(v) and v > 0:
-            return v, None
-        msg = f"{value!r} is not a positive finite RTT (a lost probe is an empty field / null)"
-    if not skip:
-        raise SamplesError(msg, where=where, field="rtt_ms")
-    return None, Skipped(where, msg, malformed=True)
+        return rtt_ms_field(str(value), where=where, error=SamplesError), None
+    except SamplesError as exc:
+        if not skip:
+            raise
+        return None, Skipped(where, str(exc).removeprefix(f"{where}: "), malformed=True)
 
 
 def _missing(cols: list[str], where: str) -> None:
@@ -71,24 +71,37 @@ def read_longform(path: str | Path, *, skip_malformed: bool = False) -> Iterator
         yield from _read_parquet_rows(p, skip_malformed)
         return
     try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            cols = [c.strip() for c in reader.fieldnames or []]
-            _missing(cols, f"{p}:1")
-            reader.fieldnames = cols
-            for row in reader:
-                where = f"{p}:{reader.line_num}"
-                if None in row:
-                    msg = "more fields than the header has"
-                    if not skip_malformed:
-                        raise SamplesError(msg, where=where)
-                    yield Skipped(where, msg, malformed=True)
-                    continue
-                yield from _row(row, where, skip_malformed)
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            with csv_errors(reader, where=str(p), error=SamplesError):
+                try:
+                    first = next(reader)
+                except StopIteration:
+                    first = []
+                if not first:
+                    raise SamplesError("empty file: expected a header line", where=f"{p}:1")
+                try:
+                    cols = csv_header(first, where=f"{p}:1", required=_REQUIRED,
+                                      error=SamplesError)
+                except SamplesError as exc:
+                    if "missing column" in str(exc):
+                        _missing([c.strip() for c in first], f"{p}:1")
+                    raise
+                for raw in reader:
+                    if not raw or all(not f.strip() for f in raw):
+                        continue  # blank line
+                    where = f"{p}:{reader.line_num}"
+                    if len(raw) != len(cols):
+                        msg = f"{len(raw)} fields where the header has {len(cols)}"
+                        if not skip_malformed:
+                            raise SamplesError(msg, where=where,
+                                               field=cols[len(raw)] if len(raw) < len(cols)
+                                               else None)
+                        yield Skipped(where, msg, malformed=True)
+                        continue
+                    yield from _row(dict(zip(cols, raw, strict=True)), where, skip_malformed)
     except UnicodeDecodeError as exc:
         raise SamplesError(f"not UTF-8 text ({exc.reason})", where=str(p)) from None
-    except csv.Error as exc:
-        raise SamplesError(f"CSV syntax: {exc}", where=str(p)) from None
 
 
 def _row(row: dict[str, str | None], where: str, skip: bool) -> Iterator[Sample | Skipped]:
@@ -104,14 +117,12 @@ def _row(row: dict[str, str | None], where: str, skip: bool) -> Iterator[Sample 
     if bad is not None:
         yield bad
         return
-    sent_text = (row.get("sent_unix_ns") or "").strip()
     try:
-        sent = int(sent_text) if sent_text else 0
-    except ValueError:
+        sent = unix_ns_field(row.get("sent_unix_ns") or "", where=where, error=SamplesError) or 0
+    except SamplesError as exc:
         if not skip:
-            raise SamplesError(f"not an integer: {sent_text!r}", where=where,
-                               field="sent_unix_ns") from None
-        yield Skipped(where, f"sent_unix_ns not an integer: {sent_text!r}", malformed=True)
+            raise
+        yield Skipped(where, str(exc).removeprefix(f"{where}: "), malformed=True)
         return
     proto = (row.get("protocol") or "").strip() or "icmp"
     yield Sample(target, landmark, proto, sent, rtt, "import")
@@ -139,8 +150,6 @@ def _read_parquet_rows(p: Path, skip: bool) -> Iterator[Sample | Skipped]:
             n += 1
             row = {c: d[c][i] for c in want}
             row = {k: ("" if v is None else v) for k, v in row.items()}
-            if isinstance(row["rtt_ms"], float) and math.isnan(row["rtt_ms"]):
-                row["rtt_ms"] = "nan"
             yield from _row({k: str(v) for k, v in row.items()}, f"{p}:row {n}", skip)
 
 

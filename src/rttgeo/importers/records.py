@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from rttgeo.errors import SamplesError
+from rttgeo.textformats import loads_json
 
 __all__ = ["FORMATS", "Skipped", "sniff_format"]
 
@@ -42,8 +42,8 @@ def sniff_format(path: str | Path) -> str:
     if text.startswith("{") or text.startswith("["):
         first = text.splitlines()[0] if text else ""
         try:
-            obj = json.loads(first)
-        except ValueError:
+            obj = loads_json(first, where=str(p), error=SamplesError)
+        except SamplesError:  # not one JSON document on its first line (or a hostile one)
             obj = None
         if isinstance(obj, list):
             obj = obj[0] if obj else None

@@ -17,7 +17,6 @@ reply and ``start`` + ``wait`` for lost probes.
 from __future__ import annotations
 
 import bisect
-import json
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -26,6 +25,7 @@ from pathlib import Path
 from rttgeo.errors import SamplesError
 from rttgeo.importers.records import Skipped
 from rttgeo.models import Sample
+from rttgeo.textformats import loads_json
 
 __all__ = ["read_ping_text", "read_scamper_json"]
 
@@ -236,10 +236,10 @@ def read_scamper_json(
                 where = f"{p}:{n}"
                 if not raw.strip():
                     continue
-                try:
-                    obj = json.loads(raw)
-                except ValueError as exc:
-                    yield _bad(f"not JSON ({exc.msg})", where, skip_malformed)
+                try:  # strict: huge or non-finite numbers, deep nesting
+                    obj = loads_json(raw, where=where, error=SamplesError, one_line=True)
+                except SamplesError as exc:
+                    yield _bad(str(exc).removeprefix(f"{where}: "), where, skip_malformed)
                     continue
                 if not isinstance(obj, dict):
                     yield _bad("not a JSON object", where, skip_malformed)

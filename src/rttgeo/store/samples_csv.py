@@ -24,14 +24,13 @@ import numpy as np
 
 from rttgeo.errors import SamplesError
 from rttgeo.models import Landmark
-from rttgeo.textformats import csv_errors, decimal_float, decimal_int
+from rttgeo.textformats import csv_errors, csv_header, rtt_ms_field, unix_ns_field
+from rttgeo.units import MAX_MEASURED_RTT_MS
 
 __all__ = ["MAX_RTT_MS", "align_rtts", "read_rtts", "read_samples_csv"]
 
-#: Largest RTT accepted as a measurement, ms (one minute; a geostationary hop is 600 ms and the
-#: worst bufferbloat a few seconds). Larger values are typing or unit errors, and would overflow
-#: the estimators' arithmetic.
-MAX_RTT_MS = 60_000.0
+#: Largest RTT accepted as a measurement, ms (:data:`rttgeo.units.MAX_MEASURED_RTT_MS`).
+MAX_RTT_MS = MAX_MEASURED_RTT_MS
 _REQUIRED = ("landmark", "rtt_ms")
 
 
@@ -118,22 +117,7 @@ def _header(reader: Any, name: str) -> list[str]:
         raw = next(reader)
     except StopIteration:
         raise SamplesError("empty file: expected a header line", where=f"{name}:1") from None
-    header = [h.strip() for h in raw]
-    for k, col in enumerate(header):
-        if not col:
-            raise SamplesError(f"column {k + 1} of the header has no name", where=f"{name}:1")
-        if header.index(col) != k:
-            raise SamplesError(
-                f"column named twice (columns {header.index(col) + 1} and {k + 1})",
-                where=f"{name}:1",
-                field=col,
-            )
-    for need in _REQUIRED:
-        if need not in header:
-            raise SamplesError(
-                f"missing column {need!r} (header: {', '.join(header)})", where=f"{name}:1"
-            )
-    return header
+    return csv_header(raw, where=f"{name}:1", required=_REQUIRED, error=SamplesError)
 
 
 def _read_rows(
@@ -164,45 +148,15 @@ def _read_rows(
         lid = row[col["landmark"]]
         if not lid:
             raise SamplesError("empty landmark id", where=where, field="landmark")
-        if "sent_unix_ns" in col and row[col["sent_unix_ns"]]:
-            try:
-                sent = decimal_int(row[col["sent_unix_ns"]])
-            except ValueError as exc:
-                raise SamplesError(str(exc), where=where, field="sent_unix_ns") from None
-            if sent < 0:
-                raise SamplesError("must be >= 0", where=where, field="sent_unix_ns")
+        if "sent_unix_ns" in col:
+            unix_ns_field(row[col["sent_unix_ns"]], where=where, error=SamplesError)
         best_old = best.get(lid, math.nan)
-        text = row[col["rtt_ms"]]
-        if text == "":
+        v = rtt_ms_field(row[col["rtt_ms"]], where=where, error=SamplesError)
+        if v is None:
             best.setdefault(lid, math.nan)  # lost probe
             continue
-        v = _rtt_ms(text, where)
         best[lid] = v if math.isnan(best_old) else min(best_old, v)
     return best, targets
-
-
-def _rtt_ms(text: str, where: str) -> float:
-    try:
-        v = decimal_float(text)
-    except ValueError as exc:
-        if "overflows" in str(exc):
-            v = math.inf
-        elif text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
-            v = math.nan
-        else:
-            raise SamplesError(
-                f"not a number: {text[:40]!r} (plain decimal digits, e.g. 12.5)",
-                where=where,
-                field="rtt_ms",
-            ) from None
-    if not (0 < v <= MAX_RTT_MS):
-        raise SamplesError(
-            f"{text[:40]!r} is not an RTT in (0, {MAX_RTT_MS:g}] ms (a lost probe is an empty "
-            "field, never 0, negative or NaN)",
-            where=where,
-            field="rtt_ms",
-        )
-    return v
 
 
 def align_rtts(
