@@ -202,7 +202,7 @@ STRICT = {"landmarks check", "landmarks list", "estimate", "lab up"}
 #: ``COMMANDS["stores"]``; the writers (measure/locate --store) check the file's kind only, so
 #: corrupt values in a real store are not theirs to refuse. A text file is read as a samples CSV.
 STORES: list[tuple[str, str | None, str, str]] = [
-    ("foreign.sqlite", None, "not a campaign store", "not a campaign store"),
+    ("foreign.db", None, "not a campaign store", "not a campaign store"),
     ("not_sqlite.db", None, "missing column 'landmark'", "not a usable campaign store"),
     ("empty_database.db", None, "empty SQLite database", "empty SQLite database"),
     ("truncated.db", None, "malformed", "malformed"),
@@ -285,7 +285,7 @@ def _stores(out: Path) -> None:
         p = d / name
         for stale in (p, p.with_name(p.name + "-wal"), p.with_name(p.name + "-shm")):
             stale.unlink(missing_ok=True)
-        if name == "foreign.sqlite":
+        if name == "foreign.db":
             db = sqlite3.connect(p)
             db.execute("CREATE TABLE people (name TEXT, age INTEGER)")
             db.execute("INSERT INTO people VALUES ('ada', 36)")
