@@ -247,3 +247,128 @@ def test_an_in_process_signing_server_answers_the_cli(tmp_path: Path, keys, caps
         asyncio.run_coroutine_threadsafe(srv.stop(), loop).result(5)
         loop.call_soon_threadsafe(loop.stop)
         t.join(5)
+
+
+# ------------------------------------------------------------------------------- prove --every
+@pytest.fixture
+def in_process_landmark(tmp_path: Path, keys, capsys):  # type: ignore[no-untyped-def]
+    """A signing landmark on loopback (in this process) and a signed catalog naming it."""
+    loop = asyncio.new_event_loop()
+    t = threading.Thread(target=loop.run_forever, daemon=True)
+    t.start()
+    lk = crypto.load_private_key(keys["landmark"])
+    srv = LandmarkServer(5.0, 6.0, server_id="b", host="127.0.0.1", port=0,
+                         challenge=ChallengeResponder(lk, landmark_id="b", lat_deg=5.0,
+                                                      lon_deg=6.0))
+    asyncio.run_coroutine_threadsafe(srv.start(), loop).result(5)
+    try:
+        (tmp_path / "cat.csv").write_text(
+            "id,lat_deg,lon_deg,address,port,protocols,public_key\n"
+            f"b,5,6,127.0.0.1,{srv.address[1]},udp,{crypto.public_bytes(lk).hex()}\n")
+        assert run(["sign-catalog", str(tmp_path / "cat.csv"), "--key", str(keys["catalog"]),
+                    "--out", str(tmp_path / "cat.json")], capsys)[0] == 0
+        yield tmp_path / "cat.json"
+    finally:
+        asyncio.run_coroutine_threadsafe(srv.stop(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        t.join(5)
+
+
+def test_prove_every_rewrites_fresh_receipts_each_run(tmp_path: Path, keys,  # type: ignore[no-untyped-def]
+                                                       in_process_landmark) -> None:
+    """Each run writes its own receipts (new sessions, new random challenges) over the last
+    file; ``count`` bounds the runs and ``stop`` ends them between runs."""
+    import threading as th
+
+    from rttgeo.api.prove import prove_every
+    from rttgeo.catalog.signed import load_signed_catalog
+    from rttgeo.verify.evidence import build_bundle
+
+    out = tmp_path / "standing.json"
+    seen: list[dict] = []
+
+    def look(report) -> None:  # type: ignore[no-untyped-def]
+        assert report.receipts == 1, report.describe()
+        seen.append(json.loads(out.read_text()))
+
+    last = prove_every(in_process_landmark, keys["host"], every_s=0.05, count=3, out=out,
+                       on_report=look, rounds=2)
+    assert last is not None and len(seen) == 3
+    assert len({d["challenge"] for d in seen}) == 3  # a fresh random challenge per run
+    assert len({d["receipts"][0]["receipt"] for d in seen}) == 3
+    catalog = load_signed_catalog(in_process_landmark, trusted_keys=None)
+    ev = build_bundle(out, catalog)  # the file on disk is the last run's, and it checks
+    assert ev.challenge.hex() == seen[-1]["challenge"]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    stop = th.Event()
+    runs: list[object] = []
+    got = prove_every(in_process_landmark, keys["host"], every_s=3600, out=out, stop=stop,
+                      on_report=lambda r: (runs.append(r), stop.set()), rounds=1,
+                      challenge=b"C" * 32)
+    assert runs == [got] and json.loads(out.read_text())["challenge"] == (b"C" * 32).hex()
+
+
+def test_prove_every_stops_cleanly_on_sigterm(tmp_path: Path, keys, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The daemon (a subprocess against a landmark subprocess) prints a line per run; SIGTERM
+    ends it with exit 0, no traceback, and a complete receipts file that checks."""
+    from rttgeo.catalog.signed import load_signed_catalog
+    from rttgeo.verify.evidence import build_bundle
+
+    port = free_udp_port()
+    lm_pub = (tmp_path / "landmark.key.pub").read_text().strip()
+    (tmp_path / "cat.csv").write_text(
+        "id,lat_deg,lon_deg,address,port,protocols,public_key\n"
+        f"paris-1,48.8566,2.3522,127.0.0.1,{port},udp,{lm_pub}\n")
+    assert run(["sign-catalog", str(tmp_path / "cat.csv"), "--key", str(keys["catalog"]),
+                "--out", str(tmp_path / "cat.json")], capsys)[0] == 0
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rttgeo", "serve", "--lat", "48.8566", "--lon", "2.3522",
+         "--port", str(port), "--bind", "127.0.0.1", "--id", "paris-1", "--key",
+         str(keys["landmark"])], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    daemon = None
+    try:
+        assert "signing with key" in server.stdout.readline()  # type: ignore[union-attr]
+        out = tmp_path / "standing.json"
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "rttgeo", "prove", "--key", str(keys["host"]), "--catalog",
+             str(tmp_path / "cat.json"), "--out", str(out), "--rounds", "2", "--every", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = daemon.stdout.readline()  # type: ignore[union-attr]
+        assert "1 receipt(s) from 1 landmark(s)" in first, first
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=60)
+    finally:
+        for p in (daemon, server):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGINT)
+                p.communicate(timeout=20)
+    assert daemon.returncode == 0, err
+    assert "Traceback" not in err and "stopped by SIGTERM" in err
+    ev = build_bundle(out, load_signed_catalog(tmp_path / "cat.json", trusted_keys=None))
+    assert len(ev) == 1 and ev.host_key.hex() == (tmp_path / "host.key.pub").read_text().strip()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_prove_every_bad_options(tmp_path: Path, keys, signed, capsys) -> None:  # type: ignore[no-untyped-def]
+    base = ["prove", "--key", str(keys["host"]), "--catalog", str(signed), "--out",
+            str(tmp_path / "r.json")]
+    for extra, needles in ((["--every", "0.5"], ["--every", ">= 1"]),
+                           (["--every", "nan"], ["--every"]),
+                           (["--every", "10", "--count", "0"], ["--count"]),
+                           (["--count", "2"], ["--count", "--every"])):
+        code, _, err = run(base + extra, capsys)
+        one_line_error(code, err, *needles)
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_prove_every_count_prints_a_json_line_per_run(tmp_path: Path, keys,  # type: ignore[no-untyped-def]
+                                                      in_process_landmark, capsys) -> None:
+    code, out, err = run(["prove", "--key", str(keys["host"]), "--catalog",
+                          str(in_process_landmark), "--out", str(tmp_path / "r.json"), "--rounds",
+                          "2", "--every", "1", "--count", "2", "--json", "-q"], capsys)
+    assert code == 0 and err == ""
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [d["receipts"] for d in lines] == [1, 1] and all("time" in d for d in lines)
+    assert lines[0]["challenge"] != lines[1]["challenge"]
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["challenge"] == lines[1]["challenge"]  # the file holds the last run's receipts

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rttgeo import crypto
 from rttgeo.catalog.signed import SignedCatalog, load_signed_catalog
@@ -18,7 +21,7 @@ from rttgeo.verify.evidence import write_receipts
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-__all__ = ["ProveReport", "prove"]
+__all__ = ["ProveReport", "prove", "prove_every"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +134,56 @@ def prove(
             failures=[(r.landmark_id, r.error) for r in results if not r.ok]))
     return ProveReport(prover.public_key, prover.challenge, results, written,
                        getattr(prover, "priority", ""))
+
+
+def prove_every(
+    catalog: SignedCatalog | str | Path,
+    key: Ed25519PrivateKey | str | Path,
+    *,
+    every_s: float,
+    out: str | Path,
+    count: int | None = None,
+    stop: threading.Event | None = None,
+    wait: Callable[[float], bool] | None = None,
+    on_report: Callable[[ProveReport], None] | None = None,
+    catalog_keys: Sequence[bytes] | None = None,
+    **options: Any,
+) -> ProveReport | None:
+    """Run :func:`prove` every ``every_s`` seconds and rewrite ``out`` with each run's fresh
+    receipts: a standing proof that a verifier can fetch at any time.
+
+    Runs start ``every_s`` apart (start to start, on the monotonic clock); a run longer than the
+    period is followed at once by the next, never by a burst of runs to catch up. Each run is
+    bounded by its own options (``timeout_s`` x (``retries`` + 1) per step), and the file is
+    replaced atomically, so a reader sees the previous complete file or the new one. The catalog
+    and key are read once. Without a ``challenge`` every run draws a new random one. Stops after
+    ``count`` runs (None: never), or once ``stop`` is set (checked between runs: a run in progress
+    finishes and is written). ``wait(seconds)`` replaces the pause between runs: it returns True
+    to stop (default: ``stop.wait``; the command line wakes it on SIGTERM).
+    ``on_report(report)`` is called after each run. Returns the last report (None if ``stop``
+    was set before the first run). ``options`` are :func:`prove`'s.
+    """
+    if not (math.isfinite(every_s) and every_s > 0):
+        raise InputError(f"the period must be a positive number of seconds, got {every_s}",
+                         field="every_s")
+    if count is not None and count < 1:
+        raise InputError(f"count must be >= 1, got {count}", field="count")
+    cat = catalog if isinstance(catalog, SignedCatalog) else load_signed_catalog(
+        catalog, trusted_keys=catalog_keys)
+    private_key = key if not isinstance(key, str | Path) else crypto.load_private_key(key)
+    stop = stop or threading.Event()
+    pause = wait or stop.wait
+    last: ProveReport | None = None
+    runs = 0
+    due = time.monotonic()
+    while not stop.is_set():
+        last = prove(cat, private_key, out=out, **options)
+        runs += 1
+        if on_report is not None:
+            on_report(last)
+        if count is not None and runs >= count:
+            break
+        due = max(due + every_s, time.monotonic())
+        if pause(max(0.0, due - time.monotonic())):
+            break
+    return last

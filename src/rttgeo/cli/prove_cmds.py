@@ -69,7 +69,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--rt-priority", type=int_range(0, 99), default=None, metavar="N",
                    help="SCHED_FIFO priority of the sessions, 1-99, or 0 for normal scheduling "
                    "(default: 5 where allowed, i.e. root or CAP_SYS_NICE, else normal)")
-    add_convention(p, json_help="print the report as JSON on stdout instead of text")
+    p.add_argument("--every", type=finite_float(1, 7 * 86400), default=None, metavar="SECONDS",
+                   help="keep running: prove again every SECONDS (>= 1), rewriting --out with "
+                   "fresh receipts each time, until SIGTERM (or --count runs); one line per run")
+    p.add_argument("--count", type=int_range(1, 10**9), default=None, metavar="N",
+                   help="with --every: stop after N runs (default: run until SIGTERM)")
+    add_convention(p, json_help="print the report as JSON on stdout instead of text (with --every: "
+                   "one JSON line per run)")
     p.set_defaults(handler=_prove)
 
 
@@ -122,15 +128,21 @@ def parse_challenge(text: str | None) -> bytes | None:
 def _prove(args: argparse.Namespace) -> int:
     from rttgeo import crypto
     from rttgeo.api.prove import prove
+    from rttgeo.errors import InputError
 
+    if args.count is not None and args.every is None:
+        raise InputError("--count goes with --every SECONDS", field="--count")
     keys = [crypto.parse_public_key(k, what="--catalog-key") for k in args.catalog_key]
-    report = prove(
-        args.catalog, args.key, landmarks=args.landmark, challenge=parse_challenge(args.challenge),
+    options = dict(
+        landmarks=args.landmark, challenge=parse_challenge(args.challenge),
         rounds=args.rounds, timeout_s=args.timeout, retries=args.retries,
         parallel=args.parallel, busy_poll=args.busy_poll, rt_priority=args.rt_priority,
         catalog_keys=keys or None,
         out=args.out,
     )
+    if args.every is not None:
+        return _prove_every(args, options)
+    report = prove(args.catalog, args.key, **options)
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
     else:
@@ -138,3 +150,56 @@ def _prove(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"rttgeo prove: wrote {report.out}", file=sys.stderr)
     return ExitCode.OK if report.receipts else ExitCode.NO_ANSWER
+
+
+def _prove_every(args: argparse.Namespace, options: dict) -> int:  # type: ignore[type-arg]
+    """``prove --every``: one line (or JSON line) per run on stdout; SIGTERM stops it after the
+    run in progress is written (exit 0); the exit code is otherwise the last run's.
+
+    The pause between runs is a ``select`` on the signal wake-up fd, so SIGTERM ends it at once;
+    the handler only records the signal (it takes no lock, so it cannot deadlock a run)."""
+    import select
+    import signal
+    import socket
+    import time
+
+    from rttgeo.api.prove import prove_every
+
+    stopped: list[int] = []
+    runs = 0
+
+    def on_report(report) -> None:  # type: ignore[no-untyped-def]
+        nonlocal runs
+        runs += 1
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if args.json:
+            print(json.dumps({"time": when, **report.to_json()}), flush=True)
+        elif not args.quiet:
+            print(f"{when} {report.receipts} receipt(s) from {len(report.results)} landmark(s), "
+                  f"written to {report.out}", flush=True)
+
+    wake_r, wake_w = socket.socketpair()
+    wake_r.setblocking(False)
+    wake_w.setblocking(False)
+
+    def wait(seconds: float) -> bool:
+        if not stopped:
+            select.select([wake_r], [], [], seconds)
+        return bool(stopped)
+
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: stopped.append(signum))
+    old_fd = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+    try:
+        last = prove_every(args.catalog, args.key, every_s=args.every, count=args.count,
+                           wait=wait, on_report=on_report, **options)
+    finally:
+        signal.set_wakeup_fd(old_fd)
+        signal.signal(signal.SIGTERM, previous)
+        wake_r.close()
+        wake_w.close()
+    if stopped:
+        if not args.quiet:
+            print(f"rttgeo prove: stopped by SIGTERM after {runs} run(s); {args.out} holds the "
+                  "last run's receipts", file=sys.stderr)
+        return ExitCode.OK
+    return ExitCode.OK if last is not None and last.receipts else ExitCode.NO_ANSWER

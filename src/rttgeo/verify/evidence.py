@@ -19,7 +19,11 @@ Any failure raises :class:`VerificationError` naming the file, the receipt and w
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import stat
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -82,11 +86,25 @@ class Evidence:
 
 # -- writing -----------------------------------------------------------------------------------
 def _write_json(path: str | Path, doc: Mapping[str, Any]) -> Path:
+    """Write atomically (a temporary file in the same directory, then rename): a reader sees the
+    old complete file or the new one, and a failed or interrupted write leaves nothing behind.
+    A new file is readable by all (0644: evidence is public); a replaced one keeps its mode."""
     p = Path(path)
+    tmp = None
     try:
-        p.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        mode = stat.S_IMODE(p.stat().st_mode) if p.is_file() else 0o644
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(doc, indent=1) + "\n")
+        os.replace(tmp, p)
+        tmp = None
     except OSError as exc:
         raise VerificationError(f"cannot write: {exc.strerror}", where=str(p)) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
     return p
 
 
