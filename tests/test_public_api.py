@@ -50,6 +50,7 @@ PUBLIC = {
         "locate",
         "measure",
         "prove",
+        "prove_every",
         "verify",
     ],
     "rttgeo.estimate": ["DEFAULT_METHOD", "METHODS", "Estimator", "make_estimator"],

@@ -8,7 +8,8 @@ Layout (one module per verb, so rooms can grow it independently)::
     api/lab.py        lab_locate(host, lab=None) -> LabLocateResult (locate inside a lab host,
                       scored against its true position)
     api/evaluate.py   evaluate(mesh_or_path, methods=...) -> EvaluationResult
-    api/prove.py      prove(catalog, key, ...) -> ProveReport  (the host's signed challenge-response)
+    api/prove.py      prove(catalog, key, ...) -> ProveReport  (the host's signed challenge-response;
+                      prove_every(..., every_s=) runs it again and again: a standing proof)
     api/verify.py     verify(...) -> VerifyResult              (as the verify room lands)
     api/atlas.py      RIPE Atlas verbs                          (as the atlas room lands)
     api/_results.py   the values every verb shares: Confidence, Measurement, Provenance
@@ -26,7 +27,7 @@ from rttgeo.api.evaluate import EvaluationResult, evaluate
 from rttgeo.api.lab import LabLocateResult, lab_locate
 from rttgeo.api.locate import LocateResult, locate
 from rttgeo.api.measure import MeasureResult, measure
-from rttgeo.api.prove import ProveReport, prove
+from rttgeo.api.prove import ProveReport, prove, prove_every
 from rttgeo.api.verify import VerifyResult, verify
 
 __all__ = [
@@ -46,5 +47,6 @@ __all__ = [
     "locate",
     "measure",
     "prove",
+    "prove_every",
     "verify",
 ]
