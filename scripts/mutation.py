@@ -190,24 +190,37 @@ def mutmut(work: Path, *args: str, capture: bool = True) -> subprocess.Completed
     )
 
 
-def run_target(name: str, target: Target, fresh: bool, equivalent: list[dict[str, str]]) -> dict:
+def read_codes(work: Path, target: Target) -> dict[str, int | None]:
+    """mutmut's exit code per mutant of the target's functions (None: not run yet)."""
+    meta = work / "mutants" / "src" / (target.module + ".meta")
+    if not meta.exists():
+        return {}
+    codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    globs = target.mutant_globs()
+    return {k: v for k, v in codes.items() if any(fnmatch.fnmatch(k, g) for g in globs)}
+
+
+def run_target(
+    name: str, target: Target, fresh: bool, equivalent: list[dict[str, str]], recheck: bool = False
+) -> dict:
     work = setup(name, target, fresh)
     t0 = time.monotonic()
     log = work / "mutmut.log"
+    which = target.mutant_globs()
+    if recheck:  # only the mutants that were not detected last time, against the current tests
+        which = [k for k, v in read_codes(work, target).items()
+                 if not (v in KILLED or v in DETECTED)] or which
     with open(log, "w", encoding="utf-8") as fh:
         exe = Path(sys.executable).with_name("mutmut")
         subprocess.run(
-            ["nice", "-n", "19", str(exe), "run", "--max-children", "1", *target.mutant_globs()],
+            ["nice", "-n", "19", str(exe), "run", "--max-children", "1", *which],
             cwd=work, stdout=fh, stderr=subprocess.STDOUT, check=False,
             env={**os.environ, "TERM": "dumb", "RTTGEO_HYPOTHESIS_EXAMPLES": "15"},
         )
     elapsed_s = time.monotonic() - t0
-    meta = work / "mutants" / "src" / (target.module + ".meta")
-    if not meta.exists():
+    codes = read_codes(work, target)
+    if not codes:
         raise SystemExit(f"{name}: mutmut produced no results; see {log}")
-    codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
-    globs = target.mutant_globs()
-    codes = {k: v for k, v in codes.items() if any(fnmatch.fnmatch(k, g) for g in globs)}
     if any(v is None for v in codes.values()):
         raise SystemExit(f"{name}: {sum(v is None for v in codes.values())} mutants not run; see {log}")
     equiv_keys = {
@@ -257,6 +270,9 @@ def main() -> int:
     ap.add_argument("targets", nargs="*", help=f"targets (default all): {', '.join(TARGETS)}")
     ap.add_argument("--list", action="store_true", help="list the targets and exit")
     ap.add_argument("--resume", action="store_true", help="keep mutmut's results of a previous run")
+    ap.add_argument("--recheck", action="store_true",
+                    help="keep the previous run's results and test again only its survivors "
+                    "(after adding tests; the final figures come from a fresh run)")
     ap.add_argument("--goal", type=float, default=0.90, help="lowest acceptable score (0.90)")
     ap.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = ap.parse_args()
@@ -275,7 +291,8 @@ def main() -> int:
     results = []
     failed = False
     for name in args.targets or list(TARGETS):
-        r = run_target(name, TARGETS[name], not args.resume, equivalent)
+        r = run_target(name, TARGETS[name], not (args.resume or args.recheck), equivalent,
+                       args.recheck)
         results.append(r)
         apart = r["equivalent"] + r["message_only"]
         print(

@@ -173,6 +173,8 @@ def test_header_fields() -> None:
     assert reason(request_bytes()[:4] + b"\x02" + request_bytes()[5:]) == "version"
     for kind in (0, 5, 255):
         assert reason(request_bytes(kind=kind)) == "type"
+        with pytest.raises(wire.WireFormatError, match=f": unsupported message type {kind}$"):
+            wire.decode(request_bytes(kind=kind))  # not pointed at the challenge decoder
     for kind in (3, 4):  # challenge messages have their own decoder
         with pytest.raises(wire.WireFormatError, match="decode_challenge") as info:
             wire.decode(request_bytes(kind=kind))
@@ -188,6 +190,7 @@ def test_encode_checks_its_arguments() -> None:
         with pytest.raises(ValueError, match="range"):
             wire.encode(wire.Message(kind, NONCE, flags))
     assert wire.encode(wire.Message(255, NONCE, 0xFFFF))[5:8] == b"\xff\xff\xff"
+    assert wire.encode(wire.Message(0, NONCE, 0))[5:8] == b"\0\0\0"  # every byte value encodes
     for lat, lon in ((None, 0), (0, None)):
         with pytest.raises(ValueError, match="ECHO_REPLY"):
             wire.encode(wire.Message(MsgType.ECHO_REPLY, NONCE, 0, lat, lon))

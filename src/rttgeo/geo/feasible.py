@@ -82,7 +82,7 @@ def disc_intersection(
         u = cell_unit_vectors(level, rows, cols)
         final = level == end_level
         # The arccos distances below err by up to 0.1 km at separations under 0.1 km (and far less
-        # beyond); a circumradius is several km at every level, so a padded test stays sound.
+        # beyond); a circumradius is at least 0.87 km (level 8), so a padded test stays sound.
         pad = circumradius_km(level, rows) if cover or not final else np.zeros(len(rows))
         # The tightest disc first prunes most cells cheaply. (Some disc always remains: one is
         # dropped only when every surviving cell lies inside it, which the cells on the boundary of
