@@ -70,7 +70,10 @@ TARGETS: dict[str, Target] = {
          "tests/geo/test_geo_properties.py"),
     ),
     "geo-grid": Target("rttgeo/geo/grid.py", ("x*",), ("tests/geo",)),
-    "geo-sphere": Target("rttgeo/geo/sphere.py", ("x_*",), ("tests/geo/test_geo_sphere.py",)),
+    "geo-sphere": Target(
+        "rttgeo/geo/sphere.py", ("x_*",),
+        ("tests/geo/test_geo_sphere.py", "tests/geo/test_geo_sphere_edges.py"),
+    ),
     # The physics checks: RTT validation, the fit-time exclusion of landmarks faster than light in
     # fibre, the locate-time speed-of-light check between landmarks (its reach and conflicts) and
     # the rule that a point stays inside every kept landmark's light disc.

@@ -72,8 +72,8 @@ def pairwise_distance_km(u: ArrayLike, v: ArrayLike, radius_km: float = EARTH_RA
     """Distances ``(M, N)`` between unit vectors ``u`` (M, 3) and ``v`` (N, 3).
 
     Uses arccos of the dot product, clipped to [-1, 1]: fast, and accurate to about 0.1 km for
-    separations under 1 km (arccos loses precision near 0); use :func:`unit_distance_km` where
-    sub-km accuracy at tiny separations matters.
+    separations under 1 km and near antipodes (arccos loses precision near 0 and pi); use
+    :func:`unit_distance_km` where sub-km accuracy there matters.
     """
     dot = np.asarray(u, dtype=float) @ np.asarray(v, dtype=float).T
     return radius_km * np.arccos(np.clip(dot, -1.0, 1.0))
