@@ -82,7 +82,7 @@ TARGETS: dict[str, Target] = {
         ("x_check_rtts", "x_greedy_outliers", "x_physics_outliers", "xǁEstimatorǁfit",
          "xǁEstimatorǁc_reach_km", "xǁEstimatorǁlight_conflicts", "xǁEstimatorǁ_locate_row",
          "xǁEstimatorǁc_discs_point"),
-        ("tests/estimate/test_physics.py", "tests/estimate/test_estimators.py"),
+        ("tests/estimate/test_physics_edges.py", "tests/estimate/test_physics.py"),
     ),
     "wire": Target(
         "rttgeo/wire.py", ("x*",), ("tests/serve/test_wire.py", "tests/serve/test_serve_protocol.py")

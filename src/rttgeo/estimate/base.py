@@ -80,7 +80,7 @@ def check_rtts(rtts_ms: ArrayLike, n_landmarks: int) -> FloatArray:
     if bad.any():
         t, j = np.argwhere(bad)[0]
         raise InputError(
-            f"RTT {a2[t, j]!r} ms for landmark #{j} (target row {t}) is not a positive finite "
+            f"RTT {float(a2[t, j])!r} ms for landmark #{j} (target row {t}) is not a positive finite "
             "number: a lost probe is NaN, never 0 or negative",
             field="rtt_ms",
         )
