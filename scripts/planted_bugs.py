@@ -7,7 +7,8 @@
 Each bug is a textual change to one source file, applied to a scratch copy of ``src`` in
 ``build/planted/<bug>/`` (the worktree is never touched) that shadows the installed package through
 PYTHONPATH; the bug's tests then run against the copy. A bug is caught when pytest fails, and every
-test named for it must be among the failures. Exit status 1 when a bug is not caught or a change no
+test named for it must be among the failures; the same tests must pass on the code as it is
+(a control run, once per set of tests). Exit status 1 when a bug is not caught or a change no
 longer applies (the code moved: update the table). Runs under ``nice -n 19``. Results are recorded
 in docs/testing.md.
 """
@@ -118,18 +119,39 @@ def plant(name: str, bug: Bug) -> Path:
     return work
 
 
+def pytest(tests: tuple[str, ...], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["nice", "-n", "19", sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "-o", "addopts=", "-rf", *tests],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )
+
+
+_CONTROL: dict[tuple[str, ...], bool] = {}
+
+
+def control(tests: tuple[str, ...]) -> bool:
+    """The same tests on the unplanted code must pass, or a "caught" would prove nothing."""
+    if tests not in _CONTROL:
+        out = pytest(tests, dict(os.environ))
+        _CONTROL[tests] = out.returncode == 0
+        if out.returncode != 0:
+            print(f"control run of {' '.join(tests)} FAILED without any bug planted:")
+            print("    " + "\n    ".join(out.stdout.strip().splitlines()[-8:]))
+    return _CONTROL[tests]
+
+
 def run(name: str, bug: Bug) -> bool:
+    if not control(bug.tests):
+        print(f"{name}: not judged (its tests fail on the code as it is)")
+        return False
     work = plant(name, bug)
     env = {**os.environ, "PYTHONPATH": str(work / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
     where = subprocess.run([sys.executable, "-c", "import rttgeo; print(rttgeo.__file__)"],
                            env=env, capture_output=True, text=True, check=True).stdout.strip()
     if not where.startswith(str(work)):
         raise SystemExit(f"{name}: the planted copy is not what Python imports ({where})")
-    out = subprocess.run(
-        ["nice", "-n", "19", sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "-o", "addopts=", "-rf", *bug.tests],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-    )
+    out = pytest(bug.tests, env)
     failed = sorted(set(re.findall(r"^FAILED (\S+?)(?: - |$)", out.stdout, re.M)))
     missing = [e for e in bug.expect if not any(e in f for f in failed)]
     caught = out.returncode != 0 and bool(failed) and not missing
