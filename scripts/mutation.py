@@ -69,7 +69,7 @@ TARGETS: dict[str, Target] = {
         ("tests/geo/test_geo_feasible.py", "tests/geo/test_geo_feasible_edges.py",
          "tests/geo/test_geo_properties.py"),
     ),
-    "geo-grid": Target("rttgeo/geo/grid.py", ("x*",), ("tests/geo",)),
+    "geo-grid": Target("rttgeo/geo/grid.py", ("x*",), ("tests/geo/test_geo_grid.py",)),
     "geo-sphere": Target(
         "rttgeo/geo/sphere.py", ("x_*",),
         ("tests/geo/test_geo_sphere.py", "tests/geo/test_geo_sphere_edges.py"),
