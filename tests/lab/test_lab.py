@@ -228,6 +228,14 @@ def test_cli_up_status_exec_down(lab_env) -> None:  # type: ignore[no-untyped-de
         assert ex.returncode == 0 and "1 received" in ex.stdout
         ex = subprocess.run([*cli, "exec", "lyon", "--", "false"], env=env, timeout=30)
         assert ex.returncode == 1
+        ex = subprocess.run([*cli, "exec", "nowhere", "--", "true"], capture_output=True,
+                            text=True, env=env, timeout=30)
+        assert ex.returncode == 2, ex.stderr
+        assert "no host 'nowhere'" in ex.stderr and "lyon" in ex.stderr
+        assert "Traceback" not in ex.stderr and ex.stdout == ""
+        ex = subprocess.run([*cli, "exec", "lyon", "--"], capture_output=True, text=True,
+                            env=env, timeout=30)
+        assert ex.returncode == 2 and "nothing to run" in ex.stderr, ex.stderr
     finally:
         dn = subprocess.run([*cli, "down", "--all", "--force"], capture_output=True, text=True,
                             env=env, timeout=60)

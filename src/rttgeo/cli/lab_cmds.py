@@ -277,14 +277,18 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _exec(args: argparse.Namespace) -> int:
-    from rttgeo.errors import LabError
+    from rttgeo.errors import InputError
 
     cmd = list(args.cmd)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
     if not cmd:
-        raise LabError("nothing to run: rttgeo lab exec HOST -- CMD [ARGS...]")
+        raise InputError("nothing to run: rttgeo lab exec HOST -- CMD [ARGS...]", field="CMD")
     lab = _pick(args.lab)
+    names = [h.name for h in lab.hosts]
+    if args.host not in names:  # a usage error (exit 2), not a lab fault
+        shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+        raise InputError(f"lab {lab.id} has no host {args.host!r} (hosts: {shown})", field="HOST")
     argv = lab.command(args.host, cmd)
     sys.stdout.flush()
     os.execvp(argv[0], argv)
