@@ -7,6 +7,9 @@ licence, by Mike Bostock), a TopoJSON packaging of Natural Earth 1:50m (public d
     mkdir -p /tmp/wa && cd /tmp/wa && npm install world-atlas@2.0.2
     .venv/bin/python scripts/build_borders.py /tmp/wa/node_modules/world-atlas
 
+(``npm pack world-atlas@2.0.2`` and unpacking the tarball gives the same files.) The file is
+written reproducibly (``rttgeo.datasets.bundle.write_npz``): a rebuild gives the same bytes.
+
 TopoJSON arcs are decoded here by hand (delta decoding, then the quantisation transform), so the
 script needs nothing beyond numpy. Output arrays (all in degrees, quantised to the source's grid,
 about 0.0036 deg x 0.0017 deg, i.e. < 400 m):
@@ -26,6 +29,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from rttgeo.datasets.bundle import write_npz
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "rttgeo" / "data" / "borders_50m.npz"
 
@@ -131,14 +138,16 @@ def main(src_dir: str) -> None:
     land_lon, land_lat, land_start = pack(rings)
     b_lon, b_lat, b_start = pack(borders)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
+    write_npz(
         OUT,
-        land_lon=land_lon,
-        land_lat=land_lat,
-        land_start=land_start,
-        border_lon=b_lon,
-        border_lat=b_lat,
-        border_start=b_start,
+        {
+            "land_lon": land_lon,
+            "land_lat": land_lat,
+            "land_start": land_start,
+            "border_lon": b_lon,
+            "border_lat": b_lat,
+            "border_start": b_start,
+        },
     )
     print(
         f"wrote {OUT} ({OUT.stat().st_size / 1e3:.0f} kB): {len(rings)} land rings "

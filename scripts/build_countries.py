@@ -60,7 +60,9 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_borders import decode_arcs, polygons, ring, unwrap_ring
+from build_borders import decode_arcs, polygons, ring, unwrap_ring  # also puts src/ on the path
+
+from rttgeo.datasets.bundle import write_npz
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "rttgeo" / "data" / "countries_50m.npz"
 KM_PER_DEG = 6371.0088 * math.pi / 180.0
@@ -231,19 +233,21 @@ def main(src_dir: str, cache_path: Path | None = None) -> None:
         "parts_added_from_10m": int(sum(added)),
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
+    write_npz(
         OUT,
-        code=np.array(codes),
-        name=np.array([names[c] for c in codes]),
-        margin_km=np.array(margin, dtype=float),
-        e_out_km=np.round(np.array(e_out), 3),
-        e_in_km=np.round(np.array(e_in), 3),
-        lon=np.concatenate(lon).astype(np.float32),
-        lat=np.concatenate(lat).astype(np.float32),
-        ring_start=start,
-        ring_polygon=np.array(ring_polygon, dtype=np.int32),
-        polygon_country=np.array(polygon_country, dtype=np.int32),
-        meta=np.array(json.dumps(meta)),
+        {
+            "code": np.array(codes),
+            "name": np.array([names[c] for c in codes]),
+            "margin_km": np.array(margin, dtype=float),
+            "e_out_km": np.round(np.array(e_out), 3),
+            "e_in_km": np.round(np.array(e_in), 3),
+            "lon": np.concatenate(lon).astype(np.float32),
+            "lat": np.concatenate(lat).astype(np.float32),
+            "ring_start": start,
+            "ring_polygon": np.array(ring_polygon, dtype=np.int32),
+            "polygon_country": np.array(polygon_country, dtype=np.int32),
+            "meta": np.array(json.dumps(meta)),
+        },
     )
     m = np.array(margin)
     print(
