@@ -26,6 +26,7 @@ from rttgeo.errors import InputError, NoLandmarkAnswered, RttgeoError
 #: Modules of rttgeo.cli that register subcommands, in help order.
 COMMAND_MODULES = (
     "estimate_cmds",  # eval, estimate, demo
+    "mesh_cmds",  # mesh check
     "measure_cmds",  # locate, measure
     "landmarks_cmds",  # landmarks
     "serve_cmds",  # serve

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rttgeo.errors import DatasetError
+from rttgeo.datasets.bundle import BUNDLED, sha256_of, write_npz
+from rttgeo.errors import DatasetError, InputError
 from rttgeo.models import Mesh
 
 __all__ = ["WONDERPROXY_BAD_IDS", "dataset_dir", "load", "load_ripe_atlas", "load_wonderproxy"]
@@ -112,6 +113,8 @@ def load_wonderproxy(path: str | os.PathLike[str] | None = None, *, bundled: boo
         bad=np.array([h in WONDERPROXY_BAD_IDS for h in ids]),
         name=WONDERPROXY,
         labels=tuple(labels),
+        source=str(folder),
+        sha256=sha256_of([servers, pings]),
     )
 
 
@@ -124,30 +127,32 @@ def _load_bundled_wonderproxy() -> Mesh:
             "wonderproxy-2020/) and the bundled copy is missing from this installation"
         ) from exc
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
-        rtt_us = z["rtt_us"].astype(float)
-        rtt = np.where(rtt_us > 0, rtt_us / 1000.0, np.nan)
         ids = tuple(str(x) for x in z["ids"])
         return Mesh(
             ids=ids,
             lat_deg=z["lat_deg"].astype(float),
             lon_deg=z["lon_deg"].astype(float),
-            rtt_ms=rtt,
+            rtt_ms=z["rtt_ms"].astype(float),
             bad=np.array([h in WONDERPROXY_BAD_IDS for h in ids]),
             name=WONDERPROXY,
             labels=tuple(str(x) for x in z["labels"]),
+            source=BUNDLED,
+            sha256=sha256_of(data),
         )
 
 
-def write_bundled_wonderproxy(mesh: Mesh, path: str | os.PathLike[str]) -> None:
-    """Write the compact bundled copy: RTTs as integer microseconds (exact for the 3-decimal data)."""
-    rtt_us = np.where(np.isfinite(mesh.rtt_ms), np.round(mesh.rtt_ms * 1000.0), 0).astype(np.uint32)
-    np.savez_compressed(
+def write_bundled_wonderproxy(mesh: Mesh, path: str | os.PathLike[str]) -> int:
+    """Write the bundled copy: every array exactly as read from the raw files (RTTs as float64, so
+    the bundled copy gives the same figures to the last bit), reproducibly; returns its size."""
+    return write_npz(
         path,
-        ids=np.array(mesh.ids),
-        lat_deg=mesh.lat_deg,
-        lon_deg=mesh.lon_deg,
-        labels=np.array(mesh.labels),
-        rtt_us=rtt_us,
+        {
+            "ids": np.array(mesh.ids),
+            "lat_deg": mesh.lat_deg.astype(np.float64),
+            "lon_deg": mesh.lon_deg.astype(np.float64),
+            "labels": np.array(mesh.labels),
+            "rtt_ms": mesh.rtt_ms.astype(np.float64),
+        },
     )
 
 
@@ -193,23 +198,52 @@ def load_ripe_atlas(path: str | os.PathLike[str] | None = None, *, kind: str = "
         bad=np.zeros(n, dtype=bool),
         name=f"{RIPE_ATLAS}-{kind}",
         labels=tuple(labels),
+        source=str(file),
+        sha256=sha256_of([file]),
     )
 
 
-def load(name: str) -> Mesh:
-    """Load a dataset by name: ``wonderproxy-2020`` (alias ``wonderproxy``), ``ripe-atlas-2023``,
-    a path to a folder holding the WonderProxy files, or a mesh saved as ``.parquet``."""
-    key = name.lower()
+def load(name: str | os.PathLike[str]) -> Mesh:
+    """Load a dataset by name or path.
+
+    - ``wonderproxy-2020`` (alias ``wonderproxy``): the raw files when found (see
+      :func:`dataset_dir`), else the copy bundled with the package; ``wonderproxy-2020-bundled``:
+      always the bundled copy (it equals the raw files exactly). ``mesh.source`` says which.
+    - ``ripe-atlas-2023``: RIPE Atlas anchors (coordinates only).
+    - a folder in the generic mesh format (``hosts.csv`` and ``pairs.csv`` or ``pairs.parquet``,
+      :mod:`rttgeo.datasets.meshdir`), or a folder holding the WonderProxy files;
+    - a ``.parquet`` mesh written by ``rttgeo atlas mesh`` (:mod:`rttgeo.datasets.meshfile`).
+
+    An unknown name or a path that holds none of these raises InputError saying what is accepted.
+    """
+    from rttgeo.datasets.meshdir import is_mesh_dir, load_mesh_dir
+
+    text = os.fspath(name)
+    key = text.lower()
     if key in ("wonderproxy", WONDERPROXY):
         return load_wonderproxy()
+    if key in (f"{WONDERPROXY}-bundled", "wonderproxy-bundled"):
+        return load_wonderproxy(bundled=True)
     if key in ("ripe-atlas", RIPE_ATLAS, "ripe-atlas-2023-anchors"):
         return load_ripe_atlas()
-    if Path(name).is_dir():
-        return load_wonderproxy(name)
-    if name.lower().endswith(".parquet") and Path(name).is_file():
+    path = Path(text)
+    if path.is_dir():
+        if is_mesh_dir(path):
+            return load_mesh_dir(path)
+        if (path / _SERVERS).is_file() and (path / _PINGS).is_file():
+            return load_wonderproxy(path)
+        raise InputError(
+            "this folder holds no mesh: expected hosts.csv with pairs.csv or pairs.parquet (the "
+            "generic format, docs/estimation.md), or the WonderProxy 2020 files",
+            where=text, field="dataset",
+        )
+    if key.endswith(".parquet") and path.is_file():
         from rttgeo.datasets.meshfile import load_mesh_parquet
 
-        return load_mesh_parquet(name)
-    raise DatasetError(
-        f"unknown dataset {name!r}: use wonderproxy-2020, ripe-atlas-2023, or a folder path"
+        return load_mesh_parquet(path)
+    raise InputError(
+        f"unknown dataset {text!r}: use wonderproxy-2020 (or wonderproxy-2020-bundled), "
+        "ripe-atlas-2023, a mesh folder (hosts.csv + pairs.csv or pairs.parquet), a WonderProxy "
+        "folder, or an rttgeo .parquet mesh",
+        field="dataset",
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rttgeo.datasets.bundle import sha256_of
 from rttgeo.errors import DatasetError, require
 from rttgeo.models import Mesh
 
@@ -74,4 +75,6 @@ def load_mesh_parquet(path: str | os.PathLike[str]) -> Mesh:
         rtt_ms=rtt,
         bad=np.array([bool(h.get("bad", False)) for h in hosts]),
         name=meta.get("rttgeo.name", p.name),
+        source=str(p),
+        sha256=sha256_of([p]),
     )
