@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rttgeo.geo.density import CellDensity
     from rttgeo.geo.grid import CellRegion
 
-__all__ = ["Estimate", "Landmark", "LandmarkDiagnostic", "Mesh", "Sample"]
+__all__ = ["Candidate", "Estimate", "Landmark", "LandmarkDiagnostic", "Mesh", "Sample"]
 
 PROTOCOLS = ("icmp", "tcp", "udp")
 
@@ -73,6 +73,9 @@ class Mesh:
 
     ``rtt_ms`` has shape (N, N); NaN where not measured and on the diagonal. ``bad`` marks hosts whose
     ground-truth coordinates are known to be wrong (they must not be used as evaluation targets).
+    ``source`` says where the data were read from (a path, or ``bundled`` for the copy inside the
+    package) and ``sha256`` fingerprints those files (``rttgeo.datasets.bundle.sha256_of``); both
+    are empty for a mesh made in memory.
     """
 
     ids: tuple[str, ...]
@@ -82,6 +85,8 @@ class Mesh:
     bad: np.ndarray
     name: str = ""
     labels: tuple[str, ...] = ()
+    source: str = ""
+    sha256: str = ""
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -115,6 +120,8 @@ class Mesh:
             bad=self.bad[idx].copy(),
             name=self.name,
             labels=tuple(self.labels[i] for i in idx) if self.labels else (),
+            source=self.source,
+            sha256=self.sha256,
         )
 
     @staticmethod
@@ -167,6 +174,35 @@ class LandmarkDiagnostic:
     note: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A candidate place for the host (RIPE IPmap's answer shape): a city, or an area with no city.
+
+    ``probability`` is the posterior mass within ``radius_km`` of the place, under the estimate's
+    calibrated posterior (the one its region comes from); ``distance_km`` how far the place is from
+    the estimate's point.
+    """
+
+    name: str
+    country: str
+    lat_deg: float
+    lon_deg: float
+    probability: float
+    radius_km: float
+    distance_km: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "country": self.country,
+            "lat_deg": self.lat_deg,
+            "lon_deg": self.lon_deg,
+            "probability": self.probability,
+            "radius_km": self.radius_km,
+            "distance_km": self.distance_km,
+        }
+
+
 @dataclass(frozen=True, eq=False, slots=True)
 class Estimate:
     """Where a host is, per one method.
@@ -174,6 +210,10 @@ class Estimate:
     ``region`` is the feasible set (hard-constraint methods, ``level`` None) or the highest-posterior
     region holding probability ``level``; ``area_km2`` its area (NaN without region). ``consistent``
     says whether the constraints had a common solution; if not, ``note`` says what the method did.
+    ``region_kind`` says what the region is and whether its coverage is calibrated (measured
+    figures in docs/estimation.md). ``candidates``: the most probable places, best first (methods
+    with a population prior). ``low_confidence``: the evidence cannot single out a place (the region
+    is too large); the point is then the posterior's centre, not a city, and ``note`` says so.
     """
 
     lat_deg: float
@@ -187,6 +227,9 @@ class Estimate:
     note: str = ""
     landmarks: tuple[LandmarkDiagnostic, ...] = field(default_factory=tuple)
     posterior: CellDensity | None = field(default=None, repr=False)
+    region_kind: str = ""
+    candidates: tuple[Candidate, ...] = ()
+    low_confidence: bool = False
 
     def to_json(self, *, with_region: bool = True) -> dict[str, Any]:
         """The estimate as JSON-ready dict (DESIGN.md format): point, region GeoJSON, area, method."""
@@ -196,8 +239,11 @@ class Estimate:
             "params": dict(self.params),
             "area_km2": None if math.isnan(self.area_km2) else self.area_km2,
             "level": self.level,
+            "region_kind": self.region_kind,
             "consistent": self.consistent,
+            "low_confidence": self.low_confidence,
             "note": self.note,
+            "candidates": [c.to_json() for c in self.candidates],
             "landmarks": [
                 {
                     k: (None if isinstance(v, float) and math.isnan(v) else v)

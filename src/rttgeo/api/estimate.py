@@ -27,7 +27,6 @@ __all__ = ["RttsLike", "estimate"]
 #: What ``estimate`` reads RTTs from (see its docstring).
 RttsLike = Mapping[str, float | None] | Sequence[Sample] | ArrayLike | str | os.PathLike[str]
 
-POOLED = "pooled: the bundled WonderProxy 2020 mesh (no landmark-to-landmark RTTs given)"
 
 
 def estimate(
@@ -256,7 +255,9 @@ def _calibration_mesh(
 ) -> tuple[Mesh, str]:
     """The mesh the estimator is fitted on, and a description of it."""
     if calibration is None:
-        return Mesh.from_landmarks(landmarks, name=label), POOLED
+        from rttgeo.estimate.defaults import default_calibration_source
+
+        return Mesh.from_landmarks(landmarks, name=label), default_calibration_source()
     if isinstance(calibration, Mesh):
         data, name = calibration, calibration.name or "given mesh"
     else:
@@ -280,5 +281,6 @@ def _calibration_mesh(
         sub.bad,
         name,
     )
-    return mesh, f"mesh {name} ({len(landmarks)} landmarks)"
+    where = f"{data.source}, sha256 {data.sha256}" if data.source else "in memory"
+    return mesh, f"mesh {name} ({len(landmarks)} landmarks; {where})"
 

@@ -27,7 +27,7 @@ from rttgeo.api._results import (
     fmt_lat_lon,
     grade_confidence,
 )
-from rttgeo.api.estimate import POOLED
+from rttgeo.estimate.defaults import default_calibration_source
 from rttgeo.models import Mesh
 
 __all__ = ["LocateResult", "locate"]
@@ -166,7 +166,7 @@ def locate(
             source="probes",
             catalog=p.catalog.label,
             catalog_sha256=p.catalog.sha256,
-            calibration=POOLED,
+            calibration=default_calibration_source(),
             campaign=None if store is None else {"store": str(store), "id": meas.campaign_id,
                                                  "target": target, "protocol": meas.protocol,
                                                  "status": meas.status},

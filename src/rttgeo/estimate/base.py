@@ -46,7 +46,7 @@ from rttgeo.geo.density import CellDensity
 from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM
 from rttgeo.geo.grid import CellRegion
 from rttgeo.geo.sphere import distance_km, pairwise_distance_km, to_unit_vectors
-from rttgeo.models import Estimate, LandmarkDiagnostic, Mesh
+from rttgeo.models import Candidate, Estimate, LandmarkDiagnostic, Mesh
 from rttgeo.units import FIBRE_KM_PER_RTT_MS, MAX_KM_PER_RTT_MS
 
 __all__ = [
@@ -133,6 +133,8 @@ class Estimator:
     name: ClassVar[str] = "base"
     #: Whether the method makes a region (False: point only, area NaN).
     has_region: ClassVar[bool] = True
+    #: What the region is, and whether its coverage is calibrated (shown with every region).
+    region_kind: ClassVar[str] = ""
 
     #: Hyper-parameters common to all: a landmark with at least this many mesh pairs faster than
     #: light in fibre is excluded at fit time (its coordinates are probably wrong).
@@ -331,6 +333,10 @@ class Estimator:
             lon_deg=got[1],
             note=f"{est.note}; {note}" if est.note else note,
             params={**est.params, "moved_into_c_discs_km": moved},
+            candidates=tuple(
+                replace(c, distance_km=float(distance_km(c.lat_deg, c.lon_deg, *got)))
+                for c in est.candidates
+            ),
         )
 
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
@@ -373,19 +379,7 @@ class Estimator:
             )
             for i, la, lo, r, mx, d, u in cols
         )
-        return Estimate(
-            lat_deg=est.lat_deg,
-            lon_deg=est.lon_deg,
-            method=est.method,
-            params=est.params,
-            region=est.region,
-            area_km2=est.area_km2,
-            level=est.level,
-            consistent=est.consistent,
-            note=est.note,
-            landmarks=diags,
-            posterior=est.posterior,
-        )
+        return replace(est, landmarks=diags)
 
     def _estimate(
         self,
@@ -398,6 +392,8 @@ class Estimator:
         note: str = "",
         method: str | None = None,
         posterior: CellDensity | None = None,
+        candidates: tuple[Candidate, ...] = (),
+        low_confidence: bool = False,
         **extra_params: Any,
     ) -> Estimate:
         params = {**self.get_params(), **extra_params}
@@ -412,4 +408,7 @@ class Estimator:
             consistent=consistent,
             note=note,
             posterior=posterior,
+            region_kind=self.region_kind if region is not None else "",
+            candidates=candidates,
+            low_confidence=low_confidence,
         )

@@ -8,15 +8,26 @@ anchors' paths behave like WonderProxy's.
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rttgeo.errors import RttgeoWarning
 from rttgeo.estimate.delay import DelayDistance, fit_bestline, mesh_pairs
 from rttgeo.geo.sphere import pairwise_distance_km, to_unit_vectors
 from rttgeo.units import FIBRE_KM_PER_RTT_MS
 
-__all__ = ["default_bestline", "default_delay_distance"]
+if TYPE_CHECKING:
+    from rttgeo.estimate.posterior import ResidualCorrelation
+
+__all__ = [
+    "default_bestline",
+    "default_calibration_source",
+    "default_delay_distance",
+    "default_residual_correlation",
+]
 
 
 @lru_cache(maxsize=1)
@@ -42,3 +53,27 @@ def default_delay_distance() -> DelayDistance:
     """Pooled delay-distance model of the bundled mesh."""
     r, d = _bundled_pairs()
     return DelayDistance.fit(r, d)
+
+
+@lru_cache(maxsize=1)
+def default_residual_correlation() -> ResidualCorrelation:
+    """Residual variance and correlation of the pooled model on the bundled mesh, for estimators
+    fitted on landmarks without enough RTTs between them (see :mod:`rttgeo.estimate.posterior`)."""
+    from rttgeo.datasets import load_wonderproxy
+    from rttgeo.estimate.posterior import PopulationPosterior
+
+    est = PopulationPosterior(per_landmark=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RttgeoWarning)
+        est.fit(load_wonderproxy(bundled=True))
+    return est.correlation_
+
+
+@lru_cache(maxsize=1)
+def default_calibration_source() -> str:
+    """What estimators fitted without landmark-to-landmark RTTs are calibrated on, with the
+    fingerprint of the data (for the provenance of every estimate)."""
+    from rttgeo.datasets import load_wonderproxy
+
+    sha = load_wonderproxy(bundled=True).sha256
+    return f"pooled: the bundled WonderProxy 2020 mesh (sha256 {sha}; no landmark-to-landmark RTTs given)"

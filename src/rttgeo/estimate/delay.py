@@ -202,15 +202,30 @@ class _LogNormalDistance:
         when ``cap`` (for a cell of circumradius ``pad_km`` (cells, 1), when no point of the cell is
         within that radius). ``landmark_idx`` (L,) names the landmarks, for per-landmark models.
         """
+        z, log_norm = self.standardized(distance_km, rtt_ms, cap, landmark_idx, pad_km)
+        return -0.5 * z * z + log_norm
+
+    def standardized(
+        self,
+        distance_km: FloatArray,
+        rtt_ms: FloatArray,
+        cap: bool = True,
+        landmark_idx: NDArray[np.int64] | None = None,
+        pad_km: FloatArray | float = 0.0,
+    ) -> tuple[FloatArray, FloatArray]:
+        """(z, log_norm): the log-likelihood of :meth:`log_likelihood` is -z^2 / 2 + log_norm, with
+        z = (log(1 + d / D0) - mu) / sigma the standardised residual and log_norm = -log(sigma)
+        - log((D0 + d) sin(d / R)) (-inf beyond the speed-of-light radius when ``cap``). Estimators
+        that model how residuals of one host correlate need z on its own."""
         mu, sigma = self.params(rtt_ms, landmark_idx)
         d = np.maximum(distance_km, 1.0)
         z = (np.log1p(d / self.D0_KM) - mu) / sigma
         jacobian = (self.D0_KM + d) * np.sin(np.minimum(d / EARTH_RADIUS_KM, np.pi - 1e-6))
-        ll = -0.5 * z * z - np.log(sigma) - np.log(jacobian)
-        if not cap:
-            return ll
-        reach = np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS
-        return np.where(distance_km - pad_km <= reach, ll, -np.inf)
+        log_norm = -np.log(sigma) - np.log(jacobian)
+        if cap:
+            reach = np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS
+            log_norm = np.where(distance_km - pad_km <= reach, log_norm, -np.inf)
+        return z, log_norm
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +242,9 @@ class DelayDistance(_LogNormalDistance):
     knots_log_rtt: FloatArray
     mu: FloatArray
     sigma: FloatArray
+    #: Below the first knot, the median falls in proportion to the RTT, to zero distance at zero
+    #: RTT (False: flat, the median of the shortest pairs whatever the RTT; the old behaviour).
+    through_origin: bool = True
 
     @staticmethod
     def fit(
@@ -268,15 +286,23 @@ class DelayDistance(_LogNormalDistance):
     def params(
         self, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None = None
     ) -> tuple[FloatArray, FloatArray]:
-        """(mu, sigma) of log(1 + d / D0) for each RTT (flat extrapolation beyond the knots).
+        """(mu, sigma) of log(1 + d / D0) for each RTT.
 
+        Between the knots both are linear in log RTT; beyond the last knot they stay flat. Below the
+        first knot (r1, the median RTT of the shortest pairs: 1.7 ms on WonderProxy) the spread
+        stays flat and, with ``through_origin``, the median falls in proportion: mu(r) = mu(r1) r /
+        r1. Zero RTT is the one place the model is sure of (zero distance), and a mesh seldom holds
+        pairs in one city: extrapolating flat read an RTT of 0.45 ms as "about 50 km, give or take
+        10" and nearly ruled out the landmark's own building (issue #11).
         ``landmark_idx`` is accepted for the per-landmark model's signature and ignored: pooled.
         """
-        lr = np.log(np.asarray(rtt_ms, dtype=float))
-        return (
-            np.interp(lr, self.knots_log_rtt, self.mu),
-            np.interp(lr, self.knots_log_rtt, self.sigma),
-        )
+        r = np.asarray(rtt_ms, dtype=float)
+        lr = np.log(r)
+        mu = np.interp(lr, self.knots_log_rtt, self.mu)
+        if self.through_origin:
+            r1 = np.exp(self.knots_log_rtt[0])
+            mu = np.where(r < r1, self.mu[0] * r / r1, mu)
+        return mu, np.interp(lr, self.knots_log_rtt, self.sigma)
 
 
 

@@ -11,15 +11,28 @@ __all__ = ["describe"]
 
 
 def describe(e: Estimate, landmarks: Sequence[Landmark] = (), max_landmarks: int = 8) -> str:
-    """Point, region and area, consistency, and the landmarks that constrained it most."""
+    """Point, region and area, consistency, candidate places with their probability, and the
+    landmarks that constrained it most."""
     names = {lm.id: (lm.country or lm.source or "") for lm in landmarks}
     lines = [f"method:   {e.method}", f"point:    {e.lat_deg:.4f}, {e.lon_deg:.4f} (lat, lon deg)"]
+    if e.low_confidence:
+        lines.append("LOW CONFIDENCE: the evidence does not single out a place (see the region "
+                     "and the candidates)")
     if e.region is not None:
         what = f"{e.level:.0%} highest-posterior region" if e.level else "feasible region"
         lines.append(f"region:   {what}, {e.area_km2:,.0f} km² "
                      f"(≈ a disc of radius {math.sqrt(e.area_km2 / math.pi):,.0f} km)")
+        if e.region_kind:
+            lines.append(f"          {e.region_kind}")
     else:
         lines.append("region:   none (this method gives a point only)")
+    if e.candidates:
+        lines.append("candidates (probability the host is within "
+                     f"{e.candidates[0].radius_km:g} km, under the region's posterior):")
+        for c in e.candidates:
+            where = f"{c.name}, {c.country}" if c.country else c.name
+            lines.append(f"  {c.probability:>6.1%}  {where[:40]:<40} {c.lat_deg:>9.4f} "
+                         f"{c.lon_deg:>10.4f}  {c.distance_km:>7,.0f} km from the point")
     used = [d for d in e.landmarks if d.used]
     lines.append(f"landmarks: {len(used)} used of {len(e.landmarks)} measured")
     if not e.consistent:

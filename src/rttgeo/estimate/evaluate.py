@@ -24,8 +24,36 @@ from rttgeo.estimate import make_estimator
 from rttgeo.estimate.delay import symmetric_rtt_ms
 from rttgeo.geo.sphere import distance_km
 from rttgeo.models import Estimate, Mesh
+from rttgeo.units import MAX_KM_PER_RTT_MS
 
-__all__ = ["LooResult", "MethodSummary", "leave_one_out", "summarize"]
+__all__ = [
+    "LooResult",
+    "MethodSummary",
+    "data_provenance",
+    "format_markdown",
+    "format_table",
+    "leave_one_out",
+    "provenance_line",
+    "summarize",
+]
+
+
+def data_provenance(mesh: Mesh) -> dict[str, str]:
+    """Where the evaluated data came from, for every output file: ``data`` (the path read, or
+    ``bundled`` for the copy inside the package), ``data_sha256`` (:func:`rttgeo.datasets.sha256_of`
+    of those files) and ``rttgeo_version``."""
+    from rttgeo import __version__
+
+    return {"data": mesh.source or "in memory", "data_sha256": mesh.sha256 or "",
+            "rttgeo_version": __version__}
+
+
+def provenance_line(mesh: Mesh) -> str:
+    """The line ``rttgeo eval`` prints about its data."""
+    p = data_provenance(mesh)
+    where = "the copy bundled with rttgeo" if p["data"] == "bundled" else p["data"]
+    return (f"data: {mesh.name or 'mesh'} from {where} (sha256 {p['data_sha256'] or '-'}); "
+            f"rttgeo {p['rttgeo_version']}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +79,15 @@ class LooResult:
     credible_level: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     #: With ``keep_estimates``: one per target, None where the method raised EstimationError.
     estimates: tuple[Estimate | None, ...] = field(default=(), repr=False)
+    #: Per target, its lowest RTT to any landmark (ms): below 1 ms it shares a city with one.
+    min_rtt_ms: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    #: Per target, whether the point lies outside the speed-of-light disc (RTT x 149.9 km/ms) of a
+    #: landmark that answered and that the physics checks kept.
+    outside_c: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+
+#: A target whose lowest RTT is below this shares a city with a landmark (issue #11), ms.
+COLOCATED_RTT_MS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +106,11 @@ class MethodSummary:
     inconsistent: int
     locate_ms_per_target: float
     fit_ms_per_target: float
+    #: Targets whose lowest RTT is below COLOCATED_RTT_MS, and their median error (NaN if none).
+    colocated: int = 0
+    colocated_median_km: float = math.nan
+    #: Targets whose point lies outside a kept landmark's speed-of-light disc.
+    outside_c: int = 0
 
     def as_dict(self) -> dict[str, float | int | str | None]:
         return {
@@ -120,6 +162,8 @@ def leave_one_out(
     lat: list[float] = []
     lon: list[float] = []
     levels: list[float] = []
+    min_rtt: list[float] = []
+    outside: list[bool] = []
     has_region = True
     for k, t in enumerate(tgt):
         others = np.array([j for j in range(len(mesh)) if j != t])
@@ -144,6 +188,8 @@ def leave_one_out(
         lat.append(math.nan if e is None else e.lat_deg)
         lon.append(math.nan if e is None else e.lon_deg)
         levels.append(_credible_level(e, mesh.lat_deg[t], mesh.lon_deg[t]))
+        min_rtt.append(float(np.nanmin(rtt)) if np.isfinite(rtt).any() else math.nan)
+        outside.append(e is not None and _outside_c(e))
         if e is None:
             errs.append(math.inf)
             cov.append(False)
@@ -175,6 +221,17 @@ def leave_one_out(
         lon_deg=np.array(lon, dtype=float),
         credible_level=np.array(levels, dtype=float),
         estimates=tuple(ests),
+        min_rtt_ms=np.array(min_rtt, dtype=float),
+        outside_c=np.array(outside, dtype=bool),
+    )
+
+
+def _outside_c(e: Estimate) -> bool:
+    """Whether the point is outside the c disc of a landmark that answered and was kept."""
+    return any(
+        d.distance_km > d.rtt_ms * MAX_KM_PER_RTT_MS + 1e-6
+        for d in e.landmarks
+        if not d.note.startswith(("left out", "excluded"))
     )
 
 
@@ -210,12 +267,17 @@ def _merge(parts: list[LooResult], order: list[int], mesh: Mesh) -> LooResult:
         lon_deg=cat("lon_deg"),
         credible_level=cat("credible_level"),
         estimates=tuple(ests[k] for k in perm) if ests else (),
+        min_rtt_ms=cat("min_rtt_ms"),
+        outside_c=cat("outside_c"),
     )
 
 
 def summarize(result: LooResult) -> MethodSummary:
-    """Median, p80, p90 error, shares within 100 / 500 km, coverage, median area, timing."""
+    """Median, p80, p90 error, shares within 100 / 500 km, coverage, median area, timing; the
+    co-located targets' median error and the points outside a kept landmark's c disc."""
     e = result.error_km
+    co = result.min_rtt_ms < COLOCATED_RTT_MS if len(result.min_rtt_ms) == len(e) else np.zeros(
+        len(e), dtype=bool)
     return MethodSummary(
         method=result.method,
         n_targets=len(e),
@@ -229,6 +291,9 @@ def summarize(result: LooResult) -> MethodSummary:
         inconsistent=int(np.sum(~result.consistent)),
         locate_ms_per_target=float(np.median(result.locate_ms)),
         fit_ms_per_target=float(np.median(result.fit_ms)),
+        colocated=int(np.sum(co)),
+        colocated_median_km=float(np.median(e[co])) if co.any() else math.nan,
+        outside_c=int(np.sum(result.outside_c)),
     )
 
 
@@ -246,5 +311,27 @@ def format_table(summaries: Sequence[MethodSummary]) -> str:
             f"{s.method:<16}{s.n_targets:>5}{s.median_km:>11,.0f}{s.p80_km:>9,.0f}"
             f"{s.p90_km:>9,.0f}{s.within_100km:>8.0%}{s.within_500km:>8.0%}{cov:>10}{area:>12}"
             f"{s.inconsistent:>8}{s.locate_ms_per_target + s.fit_ms_per_target:>11.1f}"
+        )
+    return "\n".join(lines)
+
+
+def format_markdown(summaries: Sequence[MethodSummary]) -> str:
+    """The figures as the Markdown table of README.md and docs/estimation.md (``rttgeo eval
+    --markdown``), so that the documents hold exactly what the command prints."""
+    lines = [
+        "| method | median km | p80 km | p90 km | within 100 km | within 500 km | 90 % region "
+        "holds the truth | median region km² | co-located median km | outside a c disc |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    def pct(x: float) -> str:
+        return "-" if math.isnan(x) else f"{100 * x:.1f} %"
+
+    for s in summaries:
+        area = "-" if math.isnan(s.median_area_km2) else f"{s.median_area_km2:,.0f}"
+        co = "-" if math.isnan(s.colocated_median_km) else f"{s.colocated_median_km:,.1f}"
+        lines.append(
+            f"| {s.method} | {s.median_km:,.0f} | {s.p80_km:,.0f} | {s.p90_km:,.0f} | "
+            f"{pct(s.within_100km)} | {pct(s.within_500km)} | {pct(s.coverage)} | {area} | {co} | "
+            f"{s.outside_c} |"
         )
     return "\n".join(lines)

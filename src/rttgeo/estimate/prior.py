@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from rttgeo.errors import DatasetError
 from rttgeo.geo.grid import cell_index, level_shape
 from rttgeo.geo.sphere import to_unit_vectors
+from rttgeo.units import EARTH_RADIUS_KM
 
 __all__ = ["PopulationPrior", "population_prior"]
 
@@ -54,6 +55,12 @@ class PopulationPrior:
         pos = starts + np.arange(counts.sum())
         return order[pos], cell_of
 
+    def places(self, radius_km: float) -> NDArray[np.int64]:
+        """Per city, the index of the city that names its place: the most populous city within
+        ``radius_km``, followed until it names itself (so a suburb counts for its metropolis, and
+        a chain of towns for its largest). Depends on the prior's geography only; cached."""
+        return _places(self, float(radius_km))
+
     def nearest(self, lat_deg: float, lon_deg: float, min_population: int = 100_000) -> int:
         """Index of the city nearest to a point among those of at least ``min_population``."""
         big = np.flatnonzero(self.population >= min_population)
@@ -62,6 +69,33 @@ class PopulationPrior:
 
 
 _KEY_CACHE: dict[tuple[int, int], tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
+_PLACE_CACHE: dict[tuple[int, float], NDArray[np.int64]] = {}
+
+
+def _places(prior: PopulationPrior, radius_km: float) -> NDArray[np.int64]:
+    k = (id(prior), radius_km)
+    if k not in _PLACE_CACHE:
+        from scipy.spatial import cKDTree
+
+        chord = 2.0 * np.sin(radius_km / (2.0 * EARTH_RADIUS_KM))
+        tree = cKDTree(prior.unit)
+        # The most populous city within the radius; ties by the lower index (the file is sorted
+        # by population, largest first).
+        rank = np.lexsort((np.arange(len(prior.population)), -prior.population))
+        pos = np.empty_like(rank)
+        pos[rank] = np.arange(len(rank))
+        pairs = tree.query_pairs(chord, output_type="ndarray")
+        best = pos.copy()
+        np.minimum.at(best, pairs[:, 0], pos[pairs[:, 1]])
+        np.minimum.at(best, pairs[:, 1], pos[pairs[:, 0]])
+        head = rank[best]
+        while True:
+            nxt = head[head]
+            if np.array_equal(nxt, head):
+                break
+            head = nxt
+        _PLACE_CACHE[k] = head
+    return _PLACE_CACHE[k]
 
 
 def _sorted_city_keys(prior: PopulationPrior, level: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:

@@ -1,0 +1,618 @@
+"""Probabilistic estimators: Spotter (a delay-distance posterior) and rttgeo's own, over a prior.
+
+Both multiply the delay-distance likelihoods of the nearest landmarks over an equal-area grid,
+searched coarse to fine, and both temper their credible regions by what the fit mesh says about
+how far the landmarks are independent witnesses:
+
+- The product of K likelihoods treats K landmarks as independent. They are not: a target behind
+  a slow access link looks far from all of them at once. On the fit mesh every host is a
+  pseudo-target; its standardised residuals against the model, over the landmarks the method would
+  use, give their variance s^2 and their common correlation rho (method of moments,
+  :class:`ResidualCorrelation`; WonderProxy 2020: s^2 = 1.30, rho = 0.41).
+- Spotter tempers by s^2 (1 + rho (K - 1)), the variance of a sum of K such residuals relative
+  to K independent ones: 2.4 for 3 landmarks, 7.2 for 12, 17 for 30.
+- rttgeo asks how much of that common error moves the location at all. Linearised least squares
+  with equicorrelated residuals gives a location covariance s^2 ((1 - rho) A^-1 + rho A^-1 b b^T
+  A^-1), A^-1 being the independent one; its largest ratio to A^-1 is s^2 (1 - rho + rho b^T A^-1
+  b) (:func:`common_mode_share`). Landmarks all on one side of the host: a common shift moves
+  the point, the temperature is Spotter's. Landmarks around the host: it does not, the temperature
+  falls towards s^2 (1 - rho).
+
+Nothing here is fitted to a figure of merit: the temperatures come from the fit mesh's residuals
+and the geometry of each query, with no leave-one-out (the previous fixed temperature, 6, was
+chosen on the WonderProxy leave-one-out). Measured coverage, per mesh, is in docs/estimation.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rttgeo.errors import EstimationError
+from rttgeo.estimate.base import Estimator
+from rttgeo.estimate.defaults import default_delay_distance
+from rttgeo.estimate.delay import DelayDistance, LandmarkDelayDistance, mesh_pairs
+from rttgeo.geo.density import CellDensity
+from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM
+from rttgeo.geo.grid import (
+    CellRegion,
+    cell_area_km2,
+    cell_unit_vectors,
+    children,
+    circumradius_km,
+    global_cells,
+    level_shape,
+)
+from rttgeo.geo.sphere import from_unit_vectors
+from rttgeo.models import Candidate, Estimate
+from rttgeo.units import EARTH_RADIUS_KM, MAX_KM_PER_RTT_MS
+
+__all__ = ["PopulationPosterior", "ResidualCorrelation", "Spotter", "common_mode_share", "hpd_region"]
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
+
+
+def hpd_region(
+    level: int, rows: IntArray, cols: IntArray, log_density: FloatArray, p: float
+) -> tuple[CellRegion, FloatArray]:
+    """Highest-posterior region holding probability ``p`` of equal-area cells, and normalised masses."""
+    w = np.exp(log_density - np.max(log_density))
+    w /= w.sum()
+    order = np.argsort(-w, kind="stable")
+    cum = np.cumsum(w[order])
+    k = int(np.searchsorted(cum, p) + 1)
+    sel = order[: min(k, len(order))]
+    return CellRegion.from_cells(level, rows[sel], cols[sel]), w
+
+
+@dataclass(frozen=True, slots=True)
+class ResidualCorrelation:
+    """How a host's standardised residuals against a delay-distance model vary together.
+
+    ``variance`` is their variance (1 if the model's spread were exact), ``rho`` the correlation
+    of two residuals of the same host, ``n_hosts`` how many pseudo-targets they come from.
+    """
+
+    variance: float
+    rho: float
+    n_hosts: int
+
+    #: Residuals are clipped at this many spreads, so that a few wrong coordinates do not rule.
+    CLIP = 3.0
+
+    @staticmethod
+    def from_residuals(z: FloatArray, w: FloatArray) -> ResidualCorrelation:
+        """From residuals ``z`` (hosts, landmarks) with weights ``w`` (0 where a landmark is not
+        used for that host), by the method of moments over hosts: E[sum w z^2] = s^2 W1 and
+        E[(sum w z)^2 - sum w^2 z^2] = rho s^2 (W1^2 - W2)."""
+        w = np.asarray(w, dtype=float)
+        z = np.where(w > 0, np.clip(np.nan_to_num(np.asarray(z, dtype=float)),
+                                    -ResidualCorrelation.CLIP, ResidualCorrelation.CLIP), 0.0)
+        wz = w * z
+        a = wz.sum(axis=1)
+        num = float(np.sum(a * a - (wz * wz).sum(axis=1)))
+        w1, w2 = w.sum(axis=1), (w * w).sum(axis=1)
+        den_pairs = float(np.sum(w1 * w1 - w2))
+        wsum = float(np.sum(w1))
+        variance = float((wz * z).sum()) / wsum if wsum > 0 else 1.0
+        rho = num / (variance * den_pairs) if den_pairs > 0 and variance > 0 else 0.0
+        return ResidualCorrelation(variance, float(np.clip(rho, 0.0, 1.0)), int(np.sum(w1 > 0)))
+
+    def temperature(self, weight: FloatArray) -> float:
+        """Temperature that makes a product over ``weight`` as certain as its independent
+        equivalent: s^2 (1 + rho (W1^2 - W2) / W2), at least 1."""
+        w1, w2 = float(np.sum(weight)), float(np.sum(weight * weight))
+        if w2 <= 0:
+            return 1.0
+        return max(1.0, self.variance * (1.0 + self.rho * (w1 * w1 - w2) / w2))
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """What one locate multiplies: landmarks ``idx`` with RTTs ``rtt_ms`` (mesh order, full
+    vector), ``weight`` (len(idx),) of their log-likelihoods, and the search ``temperature``."""
+
+    rtt_ms: FloatArray
+    idx: IntArray
+    weight: FloatArray
+    temperature: float = 1.0
+
+
+class Spotter(Estimator):
+    """Probabilistic estimator in the spirit of Spotter (Laki et al. 2011).
+
+    Posterior over cells proportional to the product over landmarks of the pooled delay-distance
+    likelihood (:class:`~rttgeo.estimate.delay.DelayDistance`), zero outside the speed-of-light
+    (vacuum) discs. Only the ``max_landmarks`` lowest RTTs enter the likelihood (far landmarks add
+    bias more than information). The point is the posterior's mode. The region at ``level`` is the
+    highest-posterior region of the likelihood tempered by ``region_temperature`` (None: calibrated
+    on the fit mesh, see the module docstring; 1: the plain product, whose 90 % region held the
+    truth for 23 % of WonderProxy targets). Coarse-to-fine: at each level cells whose log-posterior
+    is more than ``prune_nats`` below the best are dropped (their mass is ignored, at most
+    ~exp(-prune_nats) per dropped cell).
+    """
+
+    name = "spotter"
+    region_kind = (
+        "highest-posterior region, tempered by the fit mesh's residual correlation; NOT calibrated: "
+        "it held the truth for fewer targets than its level on sparse meshes (docs/estimation.md)"
+    )
+    #: Whether the region's temperature depends on the landmarks' geometry seen from the point
+    #: (:func:`common_mode_share`), or only on how many landmarks there are.
+    geometry_aware = False
+
+    #: Refinement stops one level early when the last level would hold more cells than this.
+    MAX_CELLS = 20000
+
+    UNCAPPED = (
+        "no point lies within every used landmark's speed-of-light radius; the radii were dropped "
+        "and only the soft delay-distance likelihood was used"
+    )
+
+    def __init__(
+        self,
+        level: float = 0.9,
+        temperature: float = 1.0,
+        end_level: int = 4,
+        prune_nats: float = 15.0,
+        max_landmarks: int = 30,
+        region_temperature: float | None = None,
+    ) -> None:
+        self.level = level
+        self.temperature = temperature
+        self.end_level = end_level
+        self.prune_nats = prune_nats
+        self.max_landmarks = max_landmarks
+        self.region_temperature = region_temperature
+
+    # -- fit -------------------------------------------------------------------------------------
+    def _fit(self) -> None:
+        r, d = mesh_pairs(self.mesh_, self.distance_km_, self.usable_)
+        self.model_: DelayDistance | LandmarkDelayDistance = (
+            DelayDistance.fit(r, d) if len(r) >= 50 else default_delay_distance()
+        )
+        self.correlation_ = self._residual_correlation()
+
+    #: Fewer pseudo-targets than this: the correlation of the bundled mesh is used instead.
+    MIN_PSEUDO_TARGETS = 10
+
+    def _residual_correlation(self) -> ResidualCorrelation:
+        """Residual variance and correlation over the fit mesh's hosts as pseudo-targets, each
+        with the landmarks this method would use for it (module docstring)."""
+        hosts = np.flatnonzero(self.usable_)
+        r = np.where(self.usable_[None, :], self.rtt_sym_ms_[hosts], np.nan)
+        r[np.arange(len(hosts)), hosts] = np.nan
+        enough = np.isfinite(r).sum(axis=1) >= 3
+        hosts, r = hosts[enough], r[enough]
+        if len(hosts) < self.MIN_PSEUDO_TARGETS:
+            from rttgeo.estimate.defaults import default_residual_correlation
+
+            return default_residual_correlation()
+        w = self._weights(r)
+        rows, cols = np.nonzero(w > 0)
+        mu, sigma = self.model_.params(r[rows, cols], cols)
+        z = np.zeros_like(w)
+        z[rows, cols] = (np.log1p(self.distance_km_[hosts[rows], cols] / self.model_.D0_KM) - mu) / sigma
+        return ResidualCorrelation.from_residuals(z, w)
+
+    def max_distance_km(self, rtt_ms: FloatArray, idx: IntArray) -> FloatArray:
+        return np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS
+
+    # -- which landmarks, how hot ----------------------------------------------------------------
+    def _weights(self, rtt_ms: FloatArray) -> FloatArray:
+        """Weight of each landmark's log-likelihood per row of ``rtt_ms`` (rows, landmarks; NaN =
+        not usable): 1 for the ``max_landmarks`` lowest RTTs (they carry nearly all the
+        information, Hu et al. 2012), 0 for the others."""
+        order = np.argsort(np.where(np.isfinite(rtt_ms), rtt_ms, np.inf), axis=1, kind="stable")
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.arange(rtt_ms.shape[1])[None, :], axis=1)
+        return ((rank < self.max_landmarks) & np.isfinite(rtt_ms)).astype(float)
+
+    def _query(self, rtt_ms: FloatArray, use: BoolArray) -> _Query:
+        """The landmarks with a weight (:meth:`_weights`), lowest RTT first; the others are marked
+        unused in ``use`` so that the diagnostics say so."""
+        w = self._weights(np.where(use, rtt_ms, np.nan)[None, :])[0]
+        use &= w > 0
+        idx = np.flatnonzero(use)
+        idx = idx[np.argsort(rtt_ms[idx], kind="stable")]
+        return _Query(rtt_ms, idx, w[idx])
+
+    def _search_temperature(self, q: _Query) -> float:
+        """Temperature to search cells at: the broadest the region may need."""
+        if self.region_temperature is not None:
+            return max(float(self.region_temperature), self.temperature)
+        return max(self.correlation_.temperature(q.weight), self.temperature)
+
+    def _region_temperature(self, q: _Query, point_u: FloatArray) -> float:
+        """The region's temperature: given, or from the residual correlation and the geometry of
+        the landmarks seen from the point (:func:`common_mode_share`)."""
+        if self.region_temperature is not None:
+            return float(self.region_temperature)
+        c = self.correlation_
+        if not self.geometry_aware:
+            return c.temperature(q.weight)
+        d = EARTH_RADIUS_KM * np.arccos(np.clip(self.unit_[q.idx] @ point_u, -1.0, 1.0))
+        _, sigma = self.model_.params(q.rtt_ms[q.idx], q.idx)
+        share = common_mode_share(point_u, self.unit_[q.idx], sigma * (self.model_.D0_KM + d), q.weight)
+        return max(1.0, c.variance * (1.0 - c.rho + c.rho * share))
+
+    # -- the posterior ---------------------------------------------------------------------------
+    def log_likelihood(
+        self, u: FloatArray, q: _Query, cap: bool = True, pad_km: FloatArray | None = None
+    ) -> FloatArray:
+        """Log-posterior (unnormalised, at ``q.temperature``) of points ``u`` (M, 3).
+
+        ``cap``: zero density beyond each speed-of-light radius; for cells of circumradius
+        ``pad_km`` (M,), zero only when no point of the cell is within it (a disc smaller than a
+        cell still leaves the cells it touches).
+        """
+        dist = EARTH_RADIUS_KM * np.arccos(np.clip(u @ self.unit_[q.idx].T, -1.0, 1.0))
+        pad = 0.0 if pad_km is None else np.asarray(pad_km)[:, None]
+        ll = self.model_.log_likelihood(dist, q.rtt_ms[q.idx], cap, q.idx, pad)
+        # A weight of 0 never meets -inf here: such landmarks are not in the query.
+        return (ll * q.weight[None, :]).sum(axis=1) / q.temperature
+
+    def _posterior(self, q: _Query) -> tuple[int, IntArray, IntArray, FloatArray, bool]:
+        """:meth:`posterior_cells` with the speed-of-light cut, or without it when nothing is left
+        (the last item says whether the cut held)."""
+        try:
+            return (*self.posterior_cells(q, cap=True), True)
+        except EstimationError:
+            return (*self.posterior_cells(q, cap=False), False)
+
+    def posterior_cells(self, q: _Query, cap: bool = True) -> tuple[int, IntArray, IntArray, FloatArray]:
+        """(level, rows, cols, log-posterior) of the cells kept at ``end_level``."""
+        rows, cols = global_cells(0)
+        for level in range(0, self.end_level + 1):
+            if level > 0:
+                rows, cols = children(rows, cols)
+            u = cell_unit_vectors(level, rows, cols)
+            if level == self.end_level:
+                exact = self.log_likelihood(u, q, cap, circumradius_km(level, rows))
+                keep = np.isfinite(exact)
+                if not keep.any():
+                    raise EstimationError("the RTTs leave no location with non-zero probability")
+                keep &= exact >= np.max(exact[keep]) - self.prune_nats
+                return level, rows[keep], cols[keep], exact[keep]
+            # Branch and bound: a cell whose upper bound is far below a value actually reached at
+            # some cell centre cannot hold the mode nor noticeable mass. The centres with the best
+            # upper bounds give that value cheaply (any exact value is a lower bound of the max).
+            upper = self._soft_log_likelihood(u, q, circumradius_km(level, rows), cap)
+            if not np.isfinite(upper).any():
+                raise EstimationError("the RTTs leave no location with non-zero probability")
+            top = np.argsort(upper)[-64:]
+            exact = self.log_likelihood(u[top], q, cap)
+            best = np.max(exact) if np.isfinite(exact).any() else np.max(upper) - self.prune_nats
+            keep = np.isfinite(upper) & (upper >= best - self.prune_nats)
+            if 4 * keep.sum() > self.MAX_CELLS and level >= self.end_level - 1:
+                # A broad posterior does not need finer cells: stop one level early.
+                exact = self.log_likelihood(u[keep], q, cap, circumradius_km(level, rows[keep]))
+                ok = np.isfinite(exact) & (exact >= np.max(exact) - self.prune_nats)
+                if ok.any():
+                    return level, rows[keep][ok], cols[keep][ok], exact[ok]
+            rows, cols = rows[keep], cols[keep]
+        raise AssertionError("unreachable")
+
+    def _soft_log_likelihood(
+        self, u: FloatArray, q: _Query, pad_km: FloatArray, cap: bool
+    ) -> FloatArray:
+        """Upper bound of the log-likelihood over each cell (distances may shift by the pad).
+
+        Computed in float32 (about 1e-6 relative): the bound only decides which cells to refine,
+        with a margin of ``prune_nats``.
+        """
+        f4 = np.float32
+        rtt = q.rtt_ms[q.idx]
+        dot = u.astype(f4) @ self.unit_[q.idx].T.astype(f4)
+        dist = f4(EARTH_RADIUS_KM) * np.arccos(np.clip(dot, -1.0, 1.0))
+        mu, sigma = (a.astype(f4) for a in self.model_.params(rtt, q.idx))
+        d0 = f4(self.model_.D0_KM)
+        pad = pad_km.astype(f4)[:, None]
+        near = np.clip(dist - pad, 1.0, HALF_CIRCUMFERENCE_KM)
+        far = np.clip(dist + pad, 1.0, HALF_CIRCUMFERENCE_KM - 1.0)
+        # The best distance reachable inside the cell: the target distance clipped to [near, far].
+        best = np.clip(d0 * np.expm1(mu)[None, :], near, far)
+        # Within the cell the Jacobian terms vary too: -log(D0 + d) is largest at the nearest
+        # distance, and -log(sin(d / R)) at whichever end of the range has the smaller sine (sin is
+        # concave on [0, pi], so its minimum over an interval is at an end).
+        r_inv = f4(1.0 / EARTH_RADIUS_KM)
+        sin_min = np.minimum(np.sin(near * r_inv), np.sin(far * r_inv))
+        log_norm = -np.log(sigma) - np.log((d0 + near) * np.maximum(sin_min, f4(1e-12)))
+        if cap:
+            log_norm = np.where(near <= (rtt * MAX_KM_PER_RTT_MS).astype(f4), log_norm, -np.inf)
+        w = q.weight.astype(f4)[None, :]
+        z = (np.log1p(best / d0) - mu) / sigma
+        quad = (w * z * z).sum(axis=1)
+        ll = -0.5 * quad + (w * log_norm).sum(axis=1)
+        return ll.astype(np.float64) / q.temperature
+
+    # -- locate ----------------------------------------------------------------------------------
+    def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
+        q = self._query(rtt_ms, use)
+        t_search = self._search_temperature(q)
+        q = replace(q, temperature=t_search)
+        level, rows, cols, logp, cap = self._posterior(q)
+        consistent, note = cap, "" if cap else self.UNCAPPED
+        k = int(np.argmax(logp))  # the mode does not depend on the temperature
+        mode_u = cell_unit_vectors(level, rows[k : k + 1], cols[k : k + 1])[0]
+        t_region = self._region_temperature(q, mode_u)
+        region, w = hpd_region(level, rows, cols, logp * (t_search / t_region), self.level)
+        lat, lon = from_unit_vectors(mode_u)
+        return self._estimate(
+            float(lat), float(lon), region=region, level=self.level, consistent=consistent,
+            note=note, posterior=CellDensity(level, rows, cols, w),
+            region_temperature_used=round(t_region, 3),
+        )
+
+
+class PopulationPosterior(Spotter):
+    """rttgeo's own estimator: a delay-distance posterior over a population prior.
+
+    - Prior (hosts sit where people are): point masses at every GeoNames city of at least 15,000
+      inhabitants weighted ``population ** alpha``, plus a uniform background of weight
+      ``background`` per end-level cell (level 3: about 1,560 km^2, 40 km), so that hosts outside
+      cities keep a chance.
+    - Likelihood (Spotter-like, and Hu et al.'s "the nearest landmarks matter most"): the
+      delay-distance model of the nearest landmarks by RTT, zero beyond their speed-of-light radii;
+      pooled over the mesh and, with ``per_landmark``, adjusted to each landmark's own routes
+      (:class:`~rttgeo.estimate.delay.LandmarkDelayDistance`; neutral without a mesh of RTTs).
+      Which ones: the landmarks whose RTT is within the cut, r_cut = ``near_factor`` x the lowest
+      + ``near_extra_ms``, moved up to the ``min_nearest``-th lowest RTT and down to the
+      ``max_nearest``-th. Each log-likelihood is weighted 1 up to (1 - ``near_ramp`` / 2) r_cut,
+      falling linearly to 0 at (1 + ``near_ramp`` / 2) r_cut, so that the posterior moves smoothly
+      with the RTTs (with a hard cut, 0.5 us could change which landmarks counted).
+    - Point: the place with the most mass under the posterior with the likelihood at
+      ``temperature``. A place is a city with every city within ``place_km`` (its suburbs count
+      for it: :meth:`~rttgeo.estimate.prior.PopulationPrior.places`), or a background cell. Exact
+      ties go to the larger population, then the lower index. The point is the place's centre of
+      mass (its cities weighted by their mass): it moves smoothly with the RTTs, and sits next to
+      a landmark that shares the host's building rather than at the metropolis' centre.
+    - Region: the highest-posterior cells holding ``level`` of the posterior at
+      ``region_temperature`` (None: from the fit mesh's residual correlation and the landmarks'
+      geometry seen from the point, module docstring).
+    - Candidates: the ``top_k`` places by that same mass, each named by its largest city, with
+      its probability under the region's posterior: the mass of its cities and of the background
+      within ``place_km`` (RIPE IPmap's answer shape). The first is the point's place.
+    - Low confidence: when the region covers more than ``low_confidence_km2`` (a disc of radius
+      560 km: larger than most countries), no city can be told from its neighbours; the estimate
+      says so, and the point is only the most probable place.
+
+    Hyper-parameters and the data they were chosen on are listed in docs/estimation.md.
+    """
+
+    name = "rttgeo"
+    region_kind = "highest-posterior region, tempered by the fit mesh's residual correlation"
+    geometry_aware = True
+
+    def __init__(
+        self,
+        level: float = 0.9,
+        temperature: float = 1.5,
+        end_level: int = 3,
+        prune_nats: float = 10.0,
+        alpha: float = 1.0,
+        background: float = 1e4,
+        near_factor: float = 2.0,
+        near_extra_ms: float = 10.0,
+        min_nearest: int = 3,
+        max_nearest: int = 30,
+        near_ramp: float = 0.1,
+        region_temperature: float | None = None,
+        per_landmark: bool = True,
+        top_k: int = 5,
+        place_km: float = 25.0,
+        low_confidence_km2: float = 1e6,
+    ) -> None:
+        self.level = level
+        self.temperature = temperature
+        self.end_level = end_level
+        self.prune_nats = prune_nats
+        self.alpha = alpha
+        self.background = background
+        self.near_factor = near_factor
+        self.near_extra_ms = near_extra_ms
+        self.min_nearest = min_nearest
+        self.max_nearest = max_nearest
+        self.near_ramp = near_ramp
+        self.region_temperature = region_temperature
+        self.per_landmark = per_landmark
+        self.top_k = top_k
+        self.place_km = place_km
+        self.low_confidence_km2 = low_confidence_km2
+
+    def _fit(self) -> None:
+        from rttgeo.estimate.prior import population_prior
+
+        r, d = mesh_pairs(self.mesh_, self.distance_km_, self.usable_)
+        pooled = DelayDistance.fit(r, d) if len(r) >= 50 else default_delay_distance()
+        self.model_ = (
+            LandmarkDelayDistance.fit(pooled, self.rtt_sym_ms_, self.distance_km_, self.usable_)
+            if self.per_landmark
+            else pooled
+        )
+        self.correlation_ = self._residual_correlation()
+        self.prior_ = population_prior()
+
+    def _weights(self, rtt_ms: FloatArray) -> FloatArray:
+        """Per row of ``rtt_ms`` (rows, landmarks; NaN = not usable), the weight of each
+        landmark's log-likelihood: 1 up to (1 - near_ramp / 2) r_cut, 0 from (1 + near_ramp / 2)
+        r_cut, linear between (class docstring)."""
+        ok = np.isfinite(rtt_ms)
+        n = ok.sum(axis=1)
+        rs = np.sort(np.where(ok, rtt_ms, np.inf), axis=1)
+        rows = np.arange(len(rs))
+        lowest = rs[:, 0]
+        cut = self.near_factor * lowest + self.near_extra_ms
+        cut = np.maximum(cut, rs[rows, np.clip(np.minimum(self.min_nearest, n) - 1, 0, None)])
+        cut = np.minimum(cut, rs[rows, np.clip(np.minimum(self.max_nearest, n) - 1, 0, None)])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.clip((cut[:, None] - rtt_ms) / (self.near_ramp * cut[:, None]) + 0.5, 0.0, 1.0)
+        return np.where(ok, w, 0.0)
+
+    def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
+        q = self._query(rtt_ms, use)
+        t_search = self._search_temperature(q)
+        q = replace(q, temperature=t_search)
+        level, rows, cols, logl, cap = self._posterior(q)
+        consistent, note = cap, "" if cap else self.UNCAPPED
+        order = np.argsort(rows * level_shape(level)[1] + cols)  # row-major, as cities_in_cells needs
+        rows, cols, logl = rows[order], cols[order], logl[order]
+        city, cell_of = self.prior_.cities_in_cells(level, rows, cols)
+        log_pop = self.alpha * np.log(np.maximum(self.prior_.population[city], 1.0))
+        atom_u = self.prior_.unit[city]
+        logl_city = self.log_likelihood(atom_u, q, cap)
+        head_of = self.prior_.places(self.place_km)[city]
+        # The background weight is per end-level cell: scale it to this level's (larger) cells.
+        log_bg = np.log(self.background) + np.log(cell_area_km2(level) / cell_area_km2(self.end_level))
+        # Likelihoods come at the search temperature; rescale them for the point's and the region's.
+        to_point = t_search / self.temperature
+        point_bg, point_city = log_bg + to_point * logl, log_pop + to_point * logl_city
+        cell_u = cell_unit_vectors(level, rows, cols)
+        # Places: every city counts for the city that names its place (the most populous within
+        # place_km, prior.places), and each background cell is a place of its own. The point is
+        # the place with the most mass; exact ties go to the more populous place (np.unique and
+        # a stable sort keep the prior's order, largest first), then to the earlier cell.
+        heads, member_of = (
+            np.unique(head_of, return_inverse=True)
+            if len(head_of) else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        )
+        top = max(float(np.max(point_bg)), float(np.max(point_city)) if len(head_of) else -np.inf)
+        place_mass = np.bincount(member_of, np.exp(point_city - top), minlength=len(heads))
+        score = np.concatenate([place_mass, np.exp(point_bg - top)])
+        ranked = np.argsort(-score, kind="stable")
+        first = int(ranked[0])
+        if first < len(heads):
+            k = int(heads[first])
+            where = f"{self.prior_.name[k]}, {self.prior_.country[k]}"
+            # The place's centre of mass: it moves smoothly as the masses of its cities do, and
+            # sits by the landmark when a host shares its building.
+            members = member_of == first
+            point_u = (np.exp(point_city[members] - top)[:, None] * atom_u[members]).sum(axis=0)
+            point_u /= np.linalg.norm(point_u)
+            la, lo = from_unit_vectors(point_u)
+            lat, lon = float(la), float(lo)
+        else:
+            point_u = cell_u[first - len(heads)]
+            la, lo = from_unit_vectors(point_u)
+            lat, lon, where = float(la), float(lo), "no city stands out"
+        t_region = self._region_temperature(q, point_u)
+        to_region = t_search / t_region
+        reg_bg, reg_city = log_bg + to_region * logl, log_pop + to_region * logl_city
+        region_mass = self._cell_mass(reg_bg, reg_city, cell_of)
+        region, w = hpd_region(level, rows, cols, np.log(np.maximum(region_mass, 1e-300)), self.level)
+        low = region.area_km2 > self.low_confidence_km2
+        if low:
+            note = _join(note, (
+                f"low confidence: the {self.level:.0%} region covers {region.area_km2:,.0f} km² "
+                f"(as much as a disc of radius {math.sqrt(region.area_km2 / math.pi):,.0f} km); the "
+                "point is only the most probable place: see the candidates and the region"
+            ))
+        candidates = self._candidates(
+            level, cell_u, heads, member_of, ranked, reg_bg, reg_city, region_mass, (lat, lon)
+        )
+        return self._estimate(
+            lat, lon, region=region, level=self.level, consistent=consistent, note=note,
+            posterior=CellDensity(level, rows, cols, w), candidates=candidates, low_confidence=low,
+            place=where, likelihood_landmarks=round(float(np.sum(q.weight)), 3),
+            region_temperature_used=round(t_region, 3),
+        )
+
+    def _candidates(
+        self,
+        level: int,
+        cell_u: FloatArray,
+        heads: IntArray,
+        member_of: IntArray,
+        ranked: IntArray,
+        reg_bg: FloatArray,
+        reg_city: FloatArray,
+        region_mass: FloatArray,
+        point: tuple[float, float],
+    ) -> tuple[Candidate, ...]:
+        """The first ``top_k`` places of ``ranked`` (places of cities, then cells), a cell only
+        when no city place already covers it, each with its probability under the region's
+        posterior: the mass of its member cities plus the background of the cells within
+        max(place_km, a cell's circumradius) of it; a cell's own mass for a cell."""
+        if self.top_k <= 0:
+            return ()
+        from rttgeo.geo.sphere import distance_km
+
+        top = max(float(np.max(reg_bg)), float(np.max(reg_city)) if len(reg_city) else -np.inf)
+        bg_mass, city_mass = np.exp(reg_bg - top), np.exp(reg_city - top)
+        total = float(bg_mass.sum() + city_mass.sum())
+        pad = max(self.place_km, float(circumradius_km(level, np.zeros(1, dtype=np.int64))[0]))
+        chosen: list[tuple[str, str, float, float, float, FloatArray]] = []
+        for a in ranked[: 50 * self.top_k]:
+            if len(chosen) == self.top_k:
+                break
+            if a < len(heads):
+                k = int(heads[a])
+                u = self.prior_.unit[k]
+                d_cell = EARTH_RADIUS_KM * np.arccos(np.clip(cell_u @ u, -1.0, 1.0))
+                mass = city_mass[member_of == a].sum() + bg_mass[d_cell <= pad].sum()
+                chosen.append((str(self.prior_.name[k]), str(self.prior_.country[k]),
+                               float(self.prior_.lat_deg[k]), float(self.prior_.lon_deg[k]),
+                               float(mass / total), u))
+                continue
+            u = cell_u[a - len(heads)]
+            if any(EARTH_RADIUS_KM * np.arccos(np.clip(c[5] @ u, -1.0, 1.0)) <= pad for c in chosen):
+                continue  # this cell's mass already counts for a place listed
+            la, lo = from_unit_vectors(u)
+            # _cell_mass scales by the same largest term as bg_mass and city_mass here.
+            chosen.append((f"area around {float(la):.2f}, {float(lo):.2f}", "", float(la), float(lo),
+                           float(region_mass[a - len(heads)]) / total, u))
+        return tuple(
+            Candidate(name=n, country=c, lat_deg=la, lon_deg=lo, probability=pr,
+                      radius_km=self.place_km, distance_km=float(distance_km(la, lo, *point)))
+            for n, c, la, lo, pr, _ in chosen
+        )
+
+    @staticmethod
+    def _cell_mass(log_bg: FloatArray, log_city: FloatArray, cell_of: IntArray) -> FloatArray:
+        """Per cell: its background plus every city inside it (exp-sum, scaled by the largest)."""
+        top = max(float(np.max(log_bg)), float(np.max(log_city)) if len(log_city) else -np.inf)
+        mass = np.exp(log_bg - top)
+        np.add.at(mass, cell_of, np.exp(log_city - top))
+        return mass
+
+
+def common_mode_share(
+    point_u: FloatArray, landmarks_u: FloatArray, scale_km: FloatArray, weight: FloatArray
+) -> float:
+    """How much of a common shift of every residual moves the location, seen from ``point_u``:
+    b^T A^-1 b, with J_i = sqrt(w_i) g_i / scale_i (g_i the unit direction away from landmark i
+    in the tangent plane at the point, scale_i = d z_i / d distance inverted: sigma_i (D0 + d_i)),
+    A = J^T J and b = J^T sqrt(w). It is sum(w) when every landmark lies in one direction (a
+    common shift moves the point) and near 0 when they surround the point (it does not).
+
+    Linearised least squares with residuals of variance s^2 and equal correlation rho gives a
+    location covariance s^2 ((1 - rho) A^-1 + rho A^-1 b b^T A^-1); its largest ratio to the
+    independent A^-1 is s^2 (1 - rho + rho b^T A^-1 b), the region's temperature.
+    """
+    x = point_u / np.linalg.norm(point_u)
+    east = np.cross([0.0, 0.0, 1.0], x)
+    if np.linalg.norm(east) < 1e-9:
+        east = np.array([1.0, 0.0, 0.0])
+    east /= np.linalg.norm(east)
+    north = np.cross(x, east)
+    away = x[None, :] * (landmarks_u @ x)[:, None] - landmarks_u  # tangent, away from landmark
+    g = np.stack([away @ east, away @ north], axis=1)
+    norm = np.linalg.norm(g, axis=1)
+    ok = norm > 1e-12  # a landmark at the point has no direction
+    sw = np.sqrt(weight)
+    jac = np.zeros_like(g)
+    jac[ok] = (sw[ok] / scale_km[ok])[:, None] * g[ok] / norm[ok, None]
+    a = jac.T @ jac
+    b = jac.T @ sw
+    if np.linalg.cond(a) > 1e12:
+        return float(np.sum(weight))
+    return float(min(b @ np.linalg.solve(a, b), np.sum(weight)))
+
+
+def _join(a: str, b: str) -> str:
+    return f"{a}; {b}" if a else b

@@ -1,0 +1,179 @@
+"""The probabilistic estimators (rttgeo.estimate.posterior): how they temper their regions, which
+landmarks they weigh, the answer's shape (candidates, low confidence), and how far the point moves
+when the RTTs do."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from rttgeo.errors import RttgeoWarning
+from rttgeo.estimate import make_estimator
+from rttgeo.estimate.delay import symmetric_rtt_ms
+from rttgeo.estimate.posterior import ResidualCorrelation, common_mode_share
+from rttgeo.geo.sphere import destination, distance_km, to_unit_vectors
+from rttgeo.models import Mesh
+
+
+def _split(mesh: Mesh, t: int) -> tuple[Mesh, np.ndarray]:
+    others = np.array([j for j in range(len(mesh)) if j != t])
+    return mesh.subset(others), symmetric_rtt_ms(mesh.rtt_ms)[t, others]
+
+
+def test_residual_correlation_recovers_a_known_variance_and_correlation() -> None:
+    # 4,000 hosts, each with 12 residuals of variance 2 and correlation 0.3 (a shared part).
+    rng = np.random.default_rng(7)
+    shared = rng.normal(0, np.sqrt(2 * 0.3), (4000, 1))
+    z = shared + rng.normal(0, np.sqrt(2 * 0.7), (4000, 12))
+    z = np.clip(z, -3, 3)  # the estimator clips at 3 spreads; keep the truth comparable
+    c = ResidualCorrelation.from_residuals(list(z), [np.ones(12)] * 4000)
+    assert c.variance == pytest.approx(np.mean(z**2), rel=1e-9)
+    assert c.rho == pytest.approx(0.3, abs=0.03)
+    # Spotter's temperature: variance x (1 + rho (K - 1)).
+    assert c.temperature(np.ones(12)) == pytest.approx(c.variance * (1 + c.rho * 11), rel=1e-12)
+    assert c.temperature(np.ones(1)) == pytest.approx(max(1.0, c.variance), rel=1e-12)
+
+
+def test_common_mode_share_is_all_when_one_sided_and_none_when_surrounded() -> None:
+    point = to_unit_vectors(0.0, 0.0)
+    scale = np.full(4, 80.0)
+    around = to_unit_vectors(*destination(0.0, 0.0, np.array([0.0, 90.0, 180.0, 270.0]), 500.0))
+    assert common_mode_share(point, around, scale, np.ones(4)) == pytest.approx(0.0, abs=1e-9)
+    one_side = to_unit_vectors(*destination(0.0, 0.0, np.array([80.0, 85.0, 90.0, 95.0]), 500.0))
+    share = common_mode_share(point, one_side, scale, np.ones(4))
+    assert 3.9 < share <= 4.0
+    # Collinear landmarks (a singular geometry) count as one-sided: the most cautious answer.
+    line = to_unit_vectors(*destination(0.0, 0.0, np.array([90.0, 90.0, 90.0]), [300.0, 500.0, 700.0]))
+    assert common_mode_share(point, line, scale[:3], np.ones(3)) == pytest.approx(3.0)
+
+
+def test_landmarks_near_the_cut_enter_with_a_weight_that_falls_linearly(wonderproxy) -> None:
+    est = make_estimator("rttgeo").fit(Mesh.from_landmarks(wonderproxy.landmarks()[:6]))
+    # Lowest 5 ms: cut = 2 x 5 + 10 = 20 ms; the ramp is 10 % of the cut, centred on it.
+    rtt = np.array([5.0, 8.0, 19.0, 20.0, 20.9, 21.5])
+    use = np.ones(6, dtype=bool)
+    q = est._query(rtt, use)
+    weight = dict(zip(q.idx.tolist(), q.weight.tolist(), strict=True))
+    assert weight[0] == weight[1] == weight[2] == 1.0
+    assert weight[3] == pytest.approx(0.5)
+    assert weight[4] == pytest.approx(0.05)
+    assert 5 not in weight and not use[5], "beyond the ramp: not used, and the diagnostics say so"
+
+
+@pytest.fixture(scope="module")
+def frankfurt(wonderproxy):
+    t = next(i for i, lab in enumerate(wonderproxy.labels) if lab.startswith("Frankfurt"))
+    sub, rtts = _split(wonderproxy, t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RttgeoWarning)
+        est = make_estimator("rttgeo").fit(sub)
+    return est, rtts
+
+
+def test_candidates_are_places_with_probabilities_and_the_first_is_the_points(frankfurt) -> None:
+    est, rtts = frankfurt
+    e = est.locate(rtts)
+    assert 1 <= len(e.candidates) <= 5
+    # The point is the centre of mass of the first candidate's place (its cities within 25 km).
+    assert e.candidates[0].distance_km <= e.candidates[0].radius_km == 25.0
+    assert e.params["place"] == f"{e.candidates[0].name}, {e.candidates[0].country}"
+    probs = [c.probability for c in e.candidates]
+    assert all(0.0 < p <= 1.0 for p in probs) and sum(probs) <= 1.0 + 1e-9
+    names = [c.name for c in e.candidates]
+    assert len(set(names)) == len(names)
+    assert "Frankfurt am Main" in names  # the truth is among them (71 km from the point)
+    doc = e.to_json()
+    assert doc["candidates"][0]["name"] == names[0] and doc["low_confidence"] is False
+    assert "tempered" in doc["region_kind"]
+
+
+def test_the_same_rtts_give_the_same_answer(frankfurt) -> None:
+    est, rtts = frankfurt
+    a, b = est.locate(rtts), est.locate(rtts.copy())
+    assert (a.lat_deg, a.lon_deg, a.area_km2) == (b.lat_deg, b.lon_deg, b.area_km2)
+    assert a.candidates == b.candidates
+
+
+def test_a_host_far_from_every_landmark_is_flagged_low_confidence(wonderproxy) -> None:
+    # Only three landmarks, all more than 100 ms away: the region spans a continent.
+    t = next(i for i, lab in enumerate(wonderproxy.labels) if lab.startswith("Nairobi"))
+    sub, rtts = _split(wonderproxy, t)
+    far = np.where(rtts > 100.0, rtts, np.nan)
+    far[np.flatnonzero(np.isfinite(far))[3:]] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RttgeoWarning)
+        e = make_estimator("rttgeo").fit(sub).locate(far)
+    assert e.low_confidence and e.area_km2 > 1e6
+    assert "low confidence" in e.note
+
+
+def test_spotter_says_its_region_is_not_calibrated(frankfurt, wonderproxy) -> None:
+    sub, rtts = _split(wonderproxy, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RttgeoWarning)
+        e = make_estimator("spotter").fit(sub).locate(rtts)
+    assert "NOT calibrated" in e.region_kind and "NOT calibrated" in e.to_json()["region_kind"]
+
+
+# Issue #11: "the point estimate jumps between cities under perturbations far below measurement
+# noise" (the bundled copy, 0.5 us from the raw files, moved 11 of 244 targets by more than 1 km,
+# one by 412 km). Every 6th WonderProxy target, two draws per amplitude, seeded. The measured
+# distribution over all 244 targets is in docs/estimation.md.
+@pytest.fixture(scope="module")
+def perturbed(wonderproxy):
+    moved: dict[float, list[float]] = {0.01: [], 0.5: []}
+    rng = np.random.default_rng(2020)
+    for t in range(0, len(wonderproxy), 6):
+        if wonderproxy.bad[t]:
+            continue
+        sub, rtts = _split(wonderproxy, t)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RttgeoWarning)
+            est = make_estimator("rttgeo").fit(sub)
+            e = est.locate(rtts)
+            for amp, out in moved.items():
+                for _ in range(2):
+                    jitter = rng.uniform(-amp, amp, len(rtts))
+                    e2 = est.locate(np.where(np.isfinite(rtts), np.maximum(rtts + jitter, 0.01), np.nan))
+                    out.append(float(distance_km(e.lat_deg, e.lon_deg, e2.lat_deg, e2.lon_deg)))
+    return {amp: np.array(v) for amp, v in moved.items()}
+
+
+def test_ten_microseconds_do_not_move_the_point(perturbed) -> None:
+    moved = perturbed[0.01]
+    assert len(moved) >= 80
+    assert np.max(moved) <= 1.0, np.sort(moved)[-5:]
+
+
+def test_half_a_millisecond_moves_few_points_far(perturbed) -> None:
+    moved = perturbed[0.5]
+    assert np.mean(moved > 100.0) <= 0.10, np.sort(moved)[-10:]
+    assert np.median(moved) <= 1.0  # the point is a centre of mass: it moves a little, smoothly
+
+
+# Issue #11 item 1: "targets next to a landmark are pushed away" (0.8 km from a landmark at
+# 0.45 ms, placed 55 km away). Synthetic co-located targets: a twin of every 4th WonderProxy host,
+# 0-15 km from it, 0.05-0.65 ms from it, the host's own RTTs (+0-0.3 ms) to everyone else.
+def test_co_located_targets_are_placed_at_least_as_well_as_shortest_ping(wonderproxy) -> None:
+    sym = symmetric_rtt_ms(wonderproxy.rtt_ms)
+    rng = np.random.default_rng(11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RttgeoWarning)
+        ours = make_estimator("rttgeo").fit(wonderproxy)
+        sp = make_estimator("shortest-ping").fit(wonderproxy)
+    err_ours, err_sp = [], []
+    for h in range(0, len(wonderproxy), 4):
+        if wonderproxy.bad[h]:
+            continue
+        delta = rng.uniform(0.0, 15.0)
+        lat, lon = destination(wonderproxy.lat_deg[h], wonderproxy.lon_deg[h], rng.uniform(0, 360), delta)
+        rtt = sym[h] + rng.uniform(0.0, 0.3, len(wonderproxy))
+        rtt[h] = 0.05 + delta / 100.0 * rng.uniform(1.0, 2.0) + rng.uniform(0.0, 0.3)
+        for est, out in ((ours, err_ours), (sp, err_sp)):
+            e = est.locate(rtt)
+            out.append(float(distance_km(e.lat_deg, e.lon_deg, float(lat), float(lon))))
+    assert len(err_ours) >= 55
+    assert np.median(err_ours) <= 10.0
+    assert np.median(err_ours) <= np.median(err_sp) + 1.0, (np.median(err_ours), np.median(err_sp))
