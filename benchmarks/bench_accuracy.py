@@ -31,9 +31,10 @@ REFERENCE = {
     "cbg": {"median_km": 250.0, "p90_km": 1176.0, "within_100km": 0.18},
     "cbg-bestline": {"median_km": 253.0},
 }
-#: What the best estimator must reach.
-TARGET = {"median_km": ("<=", 175.0), "p90_km": ("<=", 1000.0), "within_100km": (">=", 0.30),
-          "coverage": (">=", 0.90)}
+#: What the best estimator must reach (issue #11; issue #2's bars were 175 km, 1,000 km, 30 %).
+TARGET = {"median_km": ("<=", 130.0), "p90_km": ("<=", 900.0), "within_100km": (">=", 0.45),
+          "coverage": (">=", 0.90), "median_area_km2": ("<=", 400_000.0), "outside_c": ("<=", 0),
+          "colocated_median_km": ("<=", 10.0)}
 
 
 def main() -> int:
@@ -41,7 +42,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
-    mesh = load_wonderproxy()
+    mesh = load_wonderproxy(bundled=True)
     print(f"setup: {mesh.name}, {len(mesh)} hosts, {int((~mesh.bad).sum())} targets, "
           f"{args.jobs} worker processes, {os.cpu_count()} cores, python {platform.python_version()}")
     t_all = time.perf_counter()
@@ -73,10 +74,13 @@ def main() -> int:
     for k, (op, v) in TARGET.items():
         ours = getattr(best, k)
         ok = ours <= v if op == "<=" else ours >= v
-        print(f"  {k:<14} {ours:>10.3f} {op} {v:<8} {goals.check(k, ok)}")
+        print(f"  {k:<20} {ours:>12,.3f} {op} {v:<10,} {goals.check(k, ok)}")
     ok = best.median_area_km2 < cbg_area
-    print(f"  median area    {best.median_area_km2:>10,.0f} <  CBG's {cbg_area:,.0f} km2 "
+    print(f"  median area          {best.median_area_km2:>12,.0f} <  CBG's {cbg_area:,.0f} km2 "
           f"{goals.check('median area below CBG', ok)}")
+    print(f"  (co-located: the {best.colocated} targets whose lowest RTT is under 1 ms; 6 of "
+          "WonderProxy's 12 have an RTT that their stated positions make impossible, "
+          "docs/estimation.md)")
     return goals.exit_status()
 
 

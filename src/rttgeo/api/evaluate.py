@@ -27,6 +27,7 @@ __all__ = ["EvaluationResult", "evaluate", "parse_methods"]
 PER_TARGET_COLUMNS = (
     "method", "target", "label", "true_lat_deg", "true_lon_deg", "est_lat_deg", "est_lon_deg",
     "error_km", "covered", "area_km2", "consistent", "fit_ms", "locate_ms",
+    "data", "data_sha256", "rttgeo_version",
 )
 
 
@@ -72,8 +73,11 @@ class EvaluationResult:
         return len(self.results[0].target_ids) if self.results else 0
 
     def header(self) -> str:
-        """One line: the data, its hosts and targets, and what was excluded."""
-        return (
+        """Two lines: the data (path or bundled, sha256, rttgeo version), then its hosts and
+        targets and what was excluded."""
+        from rttgeo.estimate.evaluate import provenance_line
+
+        return provenance_line(self.mesh) + "\n" + (
             f"{self.mesh.name}: {len(self.mesh)} hosts, {self.n_targets} targets (excluded as "
             f"targets, known-bad coordinates: {', '.join(self.excluded) or 'none'}); "
             "leave-one-out, calibration refitted per target"
@@ -86,22 +90,30 @@ class EvaluationResult:
         return format_table(list(self.summaries))
 
     def to_json(self) -> dict[str, Any]:
-        """``{"dataset", "n_hosts", "n_targets", "excluded", "summaries", "provenance"}``."""
+        """``{"dataset", "n_hosts", "n_targets", "excluded", "summaries", "provenance"}``; each
+        summary also carries the data's provenance (``data``, ``data_sha256``, ``rttgeo_version``)
+        so that its CSV rows do."""
+        from rttgeo.estimate.evaluate import data_provenance
+
+        prov = data_provenance(self.mesh)
         return {
             "dataset": self.dataset,
             "n_hosts": len(self.mesh),
             "n_targets": self.n_targets,
             "excluded": list(self.excluded),
             "summaries": [
-                {**s.as_dict(), "seconds": round(t, 3)}
+                {**s.as_dict(), "seconds": round(t, 3), **prov}
                 for s, t in zip(self.summaries, self.seconds, strict=True)
             ],
             "provenance": {"rttgeo_version": self.rttgeo_version, "dataset": self.dataset,
-                           "mesh": self.mesh.name},
+                           "mesh": self.mesh.name, **prov},
         }
 
     def per_target(self) -> list[dict[str, Any]]:
         """One row per (method, target): true and estimated lat/lon (1e-6 deg), error, region."""
+        from rttgeo.estimate.evaluate import data_provenance
+
+        prov = data_provenance(self.mesh)
         rows = []
         for r in self.results:
             for k, t in enumerate(r.target_ids):
@@ -120,6 +132,7 @@ class EvaluationResult:
                     "consistent": bool(r.consistent[k]),
                     "fit_ms": _r3(r.fit_ms[k]),
                     "locate_ms": _r3(r.locate_ms[k]),
+                    **prov,
                 })
         return rows
 

@@ -27,13 +27,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "within 100 and 500 km, region coverage and area, time per target.",
     )
     p.add_argument("dataset", nargs="?", default="wonderproxy-2020",
-                   help="wonderproxy-2020 (default; bundled copy if the data folder is absent), "
-                   "ripe-atlas-2023, or a folder holding the WonderProxy files")
+                   help="wonderproxy-2020 (default: the raw files if found, else the bundled copy, "
+                   "which equals them; the first line printed says which), "
+                   "wonderproxy-2020-bundled, a mesh folder (hosts.csv + pairs.csv or "
+                   "pairs.parquet, docs/estimation.md), a WonderProxy folder, or a .parquet mesh")
     p.add_argument("--method", default="all", metavar="METHODS",
                    help=f"comma-separated methods ({methods_text}) or 'all' (default)")
     p.add_argument("--out", type=output_path(allow_stdout=True),
                    metavar="FILE", help="write the summary as CSV, or JSON for a .json name "
                    "(- = JSON on stdout)")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the figures as the Markdown table of README.md and "
+                   "docs/estimation.md instead of the text table")
     p.add_argument("--per-target", type=output_path(allow_stdout=True), metavar="FILE",
                    help="write one CSV row per method and target: true and estimated lat/lon, "
                    "error, region (- = stdout)")
@@ -144,7 +149,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         write_result(args, STDOUT, res)
     else:
         print(res.header())
-        print(res.table())
+        if args.markdown:
+            from rttgeo.estimate.evaluate import format_markdown
+
+            print(format_markdown(res.summaries))
+        else:
+            print(res.table())
         print(f"total {sum(res.seconds):.1f} s (ms/target: fit + locate, median)")
     if args.out:
         _write_summary(args, args.out, res)

@@ -1,0 +1,163 @@
+"""Every estimator on meshes it was not designed on: a sparse 33-site mesh and a synthetic one.
+
+Issue #11's figures will be measured again on meshes this repository does not hold (cloud
+inter-region meshes, RIPE Atlas anchor pings). These stand-ins guard against fitting WonderProxy:
+
+- ``cloud-33``: the 33 WonderProxy hosts nearest to 33 cities with a cloud region (AWS, Azure,
+  Google: Ashburn, Columbus, San Jose, Portland, Montreal, Calgary, Sao Paulo, Santiago, Dublin,
+  London, Paris, Frankfurt, Stockholm, Milan, Madrid, Zurich, Warsaw, Tel Aviv, Bahrain, Dubai,
+  Cape Town, Mumbai, Hyderabad, Singapore, Jakarta, Hong Kong, Tokyo, Osaka, Seoul, Sydney,
+  Melbourne, Dallas, Toronto), with their real RTTs: a sparse mesh like a cloud's.
+- ``spread-33``: 33 WonderProxy hosts as far apart as possible (farthest-point sampling from
+  Melbourne): the sparsest mesh of that size, remote hosts included.
+- ``synthetic-ripe-150``: 150 RIPE Atlas anchors (April 2023 positions, farthest-point sampled,
+  seed 0) with synthetic RTTs: each pair's RTT is a WonderProxy pair's RTT of similar distance
+  (one of the 30 nearest in log distance, drawn at random, seed 0) scaled by the ratio of the
+  distances. It keeps WonderProxy's spread of RTT given distance, not its per-host correlation.
+
+Each mesh: the leave-one-out of every method (calibration refitted without the target's RTTs).
+Goals printed (issue #11): rttgeo's 90 % region holds the truth for 85-95 % of targets, with a
+median area below CBG's; every goal missed is printed as MISSED and makes the exit status 1.
+
+Run: ``python benchmarks/bench_heldout.py [--jobs N] [--mesh NAME]`` (a few minutes on 2 cores).
+Data: the bundled WonderProxy 2020 copy; the RIPE Atlas anchor snapshot (``shared/datasets``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+from _goals import Goals
+
+from rttgeo.datasets import dataset_dir, load_ripe_atlas, load_wonderproxy
+from rttgeo.estimate import METHODS
+from rttgeo.estimate.evaluate import format_table, leave_one_out, summarize
+from rttgeo.geo.sphere import pairwise_distance_km, to_unit_vectors
+from rttgeo.models import Mesh
+
+CLOUD_CITIES = [
+    (39.0, -77.5), (40.0, -83.0), (37.3, -121.9), (45.6, -122.7), (45.5, -73.6), (51.0, -114.1),
+    (-23.5, -46.6), (-33.4, -70.6), (53.3, -6.3), (51.5, -0.1), (48.9, 2.35), (50.1, 8.7),
+    (59.3, 18.1), (45.5, 9.2), (40.4, -3.7), (47.4, 8.5), (52.2, 21.0), (32.1, 34.8), (26.1, 50.6),
+    (25.2, 55.3), (-33.9, 18.4), (19.1, 72.9), (17.4, 78.5), (1.35, 103.8), (-6.2, 106.8),
+    (22.3, 114.2), (35.7, 139.7), (34.7, 135.5), (37.6, 127.0), (-33.9, 151.2), (-37.8, 145.0),
+    (32.8, -96.8), (43.7, -79.4),
+]
+
+
+def cloud_33(wp: Mesh) -> Mesh:
+    u = to_unit_vectors(wp.lat_deg, wp.lon_deg)
+    chosen: list[int] = []
+    for lat, lon in CLOUD_CITIES:
+        d = np.arccos(np.clip(u @ to_unit_vectors(lat, lon), -1.0, 1.0))
+        d[wp.bad] = np.inf
+        d[chosen] = np.inf
+        chosen.append(int(np.argmin(d)))
+    return _named(wp.subset(sorted(chosen)), "cloud-33")
+
+
+def farthest(u: np.ndarray, n: int, start: int, allowed: np.ndarray) -> list[int]:
+    """``n`` points as far apart as possible (greedy farthest-point sampling)."""
+    idx = np.flatnonzero(allowed)
+    sel = [start]
+    d = np.arccos(np.clip(u[idx] @ u[start], -1.0, 1.0))
+    while len(sel) < n:
+        k = int(idx[np.argmax(d)])
+        sel.append(k)
+        d = np.minimum(d, np.arccos(np.clip(u[idx] @ u[k], -1.0, 1.0)))
+    return sorted(sel)
+
+
+def spread_33(wp: Mesh) -> Mesh:
+    u = to_unit_vectors(wp.lat_deg, wp.lon_deg)
+    return _named(wp.subset(farthest(u, 33, wp.index("1"), ~wp.bad)), "spread-33")
+
+
+def synthetic_ripe(wp: Mesh, n: int = 150, seed: int = 0) -> Mesh | None:
+    if dataset_dir("ripe-atlas-2023") is None:
+        return None
+    anchors = load_ripe_atlas()
+    ua = to_unit_vectors(anchors.lat_deg, anchors.lon_deg)
+    rng = np.random.default_rng(seed)
+    sel = farthest(ua, n, int(rng.integers(len(anchors))), np.ones(len(anchors), dtype=bool))
+    lat, lon = anchors.lat_deg[sel], anchors.lon_deg[sel]
+    u = to_unit_vectors(lat, lon)
+    d = pairwise_distance_km(u, u)
+    # WonderProxy's pairs (both hosts trusted), sorted by distance.
+    uw = to_unit_vectors(wp.lat_deg, wp.lon_deg)
+    dw = pairwise_distance_km(uw, uw)
+    rw = np.fmin(wp.rtt_ms, wp.rtt_ms.T)
+    iu = np.triu_indices(len(wp), 1)
+    ok = np.isfinite(rw[iu]) & ~wp.bad[iu[0]] & ~wp.bad[iu[1]] & (dw[iu] > 1.0)
+    pd, pr = dw[iu][ok], rw[iu][ok]
+    order = np.argsort(pd)
+    pd, pr = pd[order], pr[order]
+    log_pd = np.log(pd)
+    rtt = np.full((n, n), np.nan)
+    for i in range(n):
+        for j in range(i + 1, n):
+            dij = max(float(d[i, j]), 1.0)
+            k = int(np.searchsorted(log_pd, np.log(dij)))
+            lo, hi = max(0, k - 15), min(len(pd), k + 15)
+            m = int(rng.integers(lo, hi))
+            rtt[i, j] = rtt[j, i] = pr[m] * dij / pd[m]
+    return Mesh(
+        ids=tuple(anchors.ids[k] for k in sel),
+        lat_deg=lat.copy(),
+        lon_deg=lon.copy(),
+        rtt_ms=rtt,
+        bad=np.zeros(n, dtype=bool),
+        name=f"synthetic-ripe-{n}",
+        source=f"synthetic from {anchors.source} and WonderProxy 2020 (bundled), seed {seed}",
+    )
+
+
+def _named(mesh: Mesh, name: str) -> Mesh:
+    return Mesh(mesh.ids, mesh.lat_deg, mesh.lon_deg, mesh.rtt_ms, mesh.bad, name, mesh.labels,
+                mesh.source, mesh.sha256)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--mesh", action="append", help="only this mesh (repeatable)")
+    args = ap.parse_args()
+    wp = load_wonderproxy(bundled=True)
+    meshes = {"cloud-33": cloud_33(wp), "spread-33": spread_33(wp)}
+    syn = synthetic_ripe(wp)
+    if syn is None:
+        print("synthetic-ripe-150: skipped, the RIPE Atlas snapshot (shared/datasets) is absent")
+    else:
+        meshes[syn.name] = syn
+    print(f"setup: {args.jobs} worker processes, {os.cpu_count()} cores, python "
+          f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
+    goals = Goals()
+    for name, mesh in meshes.items():
+        if args.mesh and name not in args.mesh:
+            continue
+        t0 = time.perf_counter()
+        sums = {m: summarize(leave_one_out(mesh, m, jobs=args.jobs)) for m in METHODS}
+        n = int((~mesh.bad).sum())
+        print(f"\n{name}: {len(mesh)} hosts, {n} targets, {time.perf_counter() - t0:.0f} s")
+        print(format_table(list(sums.values())))
+        best, cbg = sums["rttgeo"], sums["cbg"]
+        spot = sums["spotter"].coverage
+        print(f"  rttgeo coverage {best.coverage:.1%} within 85-95 %: "
+              f"{goals.check(f'{name} coverage', 0.85 <= best.coverage <= 0.95)}")
+        print(f"  rttgeo median area {best.median_area_km2:,.0f} < CBG's "
+              f"{cbg.median_area_km2:,.0f} km2: "
+              f"{goals.check(f'{name} area', best.median_area_km2 < cbg.median_area_km2)}")
+        print(f"  rttgeo points outside a kept c disc: {best.outside_c}: "
+              f"{goals.check(f'{name} c discs', best.outside_c == 0)}")
+        print(f"  spotter coverage {spot:.1%} (its regions are labelled NOT calibrated"
+              f"{'' if 0.85 <= spot <= 0.95 else '; here too it is off by more than 5 points'})")
+    return goals.exit_status()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
