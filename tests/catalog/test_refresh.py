@@ -36,6 +36,28 @@ def test_records_filtered_and_converted():
     assert lms[0].source == "RIPE Atlas anchor, fetched 2026-11-29 (atlas.ripe.net API)"
 
 
+def test_ipv6_family_takes_ip_v6_and_leaves_ipv4_only_anchors_out():
+    records = [
+        rec(7, ip_v6="2001:db8::7"),
+        rec(3, ip_v6=None, is_ipv4_only=True),
+        rec(5, ip=None, ip_v6="2001:db8::5"),
+    ]
+    lms = anchors_to_landmarks(records, date="2026-11-29", family=6)
+    assert [(lm.id, lm.address, lm.protocols) for lm in lms] == [
+        ("atlas-5", "2001:db8::5", ("icmp",)), ("atlas-7", "2001:db8::7", ("icmp",))]
+    # what --protocol icmp6 probes, and --protocol icmp does not
+    from rttgeo.api._probing import for_protocol
+    from rttgeo.errors import InputError
+
+    assert for_protocol(lms, "icmp6") == lms
+    with pytest.raises(InputError, match="use --protocol icmp6"):
+        for_protocol(lms, "icmp")
+    v4 = anchors_to_landmarks(records, date="2026-11-29")
+    assert [(lm.id, lm.protocols) for lm in v4] == [("atlas-3", ("icmp",)), ("atlas-7", ("icmp",))]
+    with pytest.raises(ValueError):
+        anchors_to_landmarks(records, date="2026-11-29", family=5)
+
+
 def test_offline_fails_before_any_api_call():
     fetched = []
 

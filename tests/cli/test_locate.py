@@ -207,6 +207,7 @@ def test_landmarks_refresh_writes_catalog_from_mocked_atlas(tmp_path, monkeypatc
             "id": 2,
             "probe": 6002,
             "ip_v4": "192.0.2.2",
+            "ip_v6": "2001:db8::2",
             "country": "DE",
             "geometry": {"type": "Point", "coordinates": [8.68, 50.11]},
             "is_disabled": False,
@@ -227,8 +228,9 @@ def test_landmarks_refresh_writes_catalog_from_mocked_atlas(tmp_path, monkeypatc
     monkeypatch.setattr(
         landmarks_cmds,
         "fetch_landmarks",
-        lambda date: anchors.fetch_anchor_landmarks(
-            date=date, reachable=anchors.check_reachable, fetch=anchors.fetch_anchor_records
+        lambda date, family=4: anchors.fetch_anchor_landmarks(
+            date=date, reachable=anchors.check_reachable, fetch=anchors.fetch_anchor_records,
+            family=family,
         ),
     )
     out = tmp_path / "new.csv"
@@ -238,6 +240,14 @@ def test_landmarks_refresh_writes_catalog_from_mocked_atlas(tmp_path, monkeypatc
     got = load_catalog(out)
     assert [lm.id for lm in got] == ["atlas-6001", "atlas-6002"]
     assert got[0].lat_deg == 52.37 and got[0].lon_deg == 4.9 and "fetched" in got[0].source
+    # --family 6: the anchors' IPv6 addresses under the same ids, probed with icmp6
+    out6 = tmp_path / "new6.csv"
+    assert main(["landmarks", "refresh", "--family", "6", "--out", str(out6)]) == 0
+    got6 = load_catalog(out6)
+    assert [(lm.id, lm.address, lm.protocols) for lm in got6] == [
+        ("atlas-6002", "2001:db8::2", ("icmp",))]
+    assert main(["landmarks", "refresh", "--family", "5", "--out", str(tmp_path / "x.csv")]) == 2
+    assert not (tmp_path / "x.csv").exists()
 
 
 def test_landmarks_refresh_offline_fails_fast_with_advice(tmp_path, monkeypatch, capsys):

@@ -94,7 +94,7 @@ def for_protocol(landmarks: Sequence[Landmark], protocol: str) -> list[Landmark]
         hint = {
             "icmp": "; for IPv6 addresses use --protocol icmp6",
             "icmp6": "; the bundled catalog is IPv4 only (docs/catalog.md): give a catalog with "
-            "IPv6 addresses",
+            "IPv6 addresses ('rttgeo landmarks refresh --family 6' writes one)",
         }.get(base, "")
         raise InputError(
             f"the catalog lists no landmark with an{family} address that answers {listed}{hint}; "

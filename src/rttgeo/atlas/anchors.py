@@ -61,18 +61,26 @@ def anchors_to_landmarks(
     probe_status: Mapping[int, int] | None = None,
     *,
     date: str,
+    family: int = 4,
 ) -> list[Landmark]:
-    """Landmarks (id ``atlas-<probe id>``) of anchors with an IPv4 address and a position.
+    """Landmarks (id ``atlas-<probe id>``) of anchors with an address of ``family`` and a position.
 
-    Disabled anchors are left out, and so are anchors whose probe is not connected (status id 1)
-    when ``probe_status`` knows it. ``date`` (e.g. ``2026-11-29``) goes into ``source``.
+    ``family`` 4: the anchor's ``ip_v4``; 6: its ``ip_v6`` (anchors without one, ``is_ipv4_only``,
+    are left out), probed with ``--protocol icmp6`` (catalogs list ICMP of either family as
+    ``icmp``). Same ids in both, so an IPv6 catalog
+    pairs with the IPv4 one and with calibration meshes. Disabled anchors are left out, and so are
+    anchors whose probe is not connected (status id 1) when ``probe_status`` knows it. ``date``
+    (e.g. ``2026-11-29``) goes into ``source``.
     """
+    if family not in (4, 6):
+        raise ValueError(f"family must be 4 or 6, not {family!r}")
+    keys = ("ip_v4", "address_v4") if family == 4 else ("ip_v6", "address_v6")
     out: list[Landmark] = []
     seen: set[str] = set()
     for a in records:
         if a.get("is_disabled"):
             continue
-        addr = a.get("ip_v4") or a.get("address_v4")
+        addr = a.get(keys[0]) or a.get(keys[1])
         geom = a.get("geometry") or {}
         coords = geom.get("coordinates") if isinstance(geom, Mapping) else None
         probe = a.get("probe")
@@ -108,11 +116,16 @@ def fetch_anchor_landmarks(
     date: str,
     reachable: Callable[[], None] = check_reachable,
     fetch: Callable[[], tuple[list[dict[str, Any]], dict[int, int]]] = fetch_anchor_records,
+    family: int = 4,
 ) -> list[Landmark]:
-    """The current RIPE Atlas anchors as landmarks; fails in seconds when offline (DatasetError)."""
+    """The current RIPE Atlas anchors as landmarks with their IPv``family`` addresses (4 or 6).
+
+    Fails in seconds when offline (DatasetError).
+    """
     reachable()
     records, status = fetch()
-    landmarks = anchors_to_landmarks(records, status, date=date)
+    landmarks = anchors_to_landmarks(records, status, date=date, family=family)
     if not landmarks:
-        raise DatasetError("the RIPE Atlas API returned no usable anchor (IPv4 address + position)")
+        raise DatasetError(f"the RIPE Atlas API returned no usable anchor (IPv{family} address "
+                           "+ position)")
     return landmarks

@@ -19,11 +19,11 @@ from rttgeo.cli._output import narrate, write_text
 _CATALOG_HELP = "catalog file (CSV or JSON); default: the bundled RIPE Atlas anchors (April 2023)"
 
 
-def fetch_landmarks(date: str) -> Any:
-    """Current RIPE Atlas anchors (network); replaced in tests."""
+def fetch_landmarks(date: str, family: int = 4) -> Any:
+    """Current RIPE Atlas anchors with their IPv``family`` addresses (network); replaced in tests."""
     from rttgeo.atlas import fetch_anchor_landmarks
 
-    return fetch_anchor_landmarks(date=date)
+    return fetch_anchor_landmarks(date=date, family=family)
 
 
 def register(sub: Any) -> None:
@@ -58,8 +58,13 @@ def register(sub: Any) -> None:
     q = lsub.add_parser("refresh", help="fetch the current RIPE Atlas anchors into a catalog")
     q.add_argument("--out", metavar="FILE", type=output_path(allow_stdout=True),
                    help="output catalog, CSV or JSON by suffix (default "
-                   "atlas-anchors-<date>.csv; - = CSV on stdout)")
-    add_convention(q, json_help="print {catalog, landmarks, fetched} as JSON")
+                   "atlas-anchors-<date>.csv, atlas-anchors6-<date>.csv with --family 6; - = "
+                   "CSV on stdout)")
+    q.add_argument("--family", type=int, choices=(4, 6), default=4,
+                   help="address family of the catalog: 4 (the anchors' IPv4 addresses; default) or 6 "
+                   "(their IPv6 addresses, for --protocol icmp6; anchors without IPv6 left out); "
+                   "same atlas-<probe> ids")
+    add_convention(q, json_help="print {catalog, landmarks, fetched, family} as JSON")
     q.set_defaults(handler=cmd_refresh)
     p.set_defaults(handler=lambda a: (p.print_help(sys.stderr), 2)[1])
 
@@ -169,8 +174,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
         raise InputError("--json and --out - would both write to stdout: pick one", field="--out")
     date = dt.datetime.now(dt.UTC).date().isoformat()
-    landmarks = fetch_landmarks(date)
-    out = args.out or f"atlas-anchors-{date}.csv"
+    landmarks = fetch_landmarks(date, family=args.family)
+    out = args.out or (f"atlas-anchors-{date}.csv" if args.family == 4
+                       else f"atlas-anchors6-{date}.csv")
     text = catalog_text(landmarks, json_format=out.lower().endswith(".json"))
     # what is written must load: validate the records before writing anything
     from rttgeo.catalog import landmark_record
@@ -179,8 +185,10 @@ def cmd_refresh(args: argparse.Namespace) -> int:
                        name="fetched anchors")
     write_text(args, out, text)
     if args.json:
-        print(_dumps({"catalog": out, "landmarks": len(landmarks), "fetched": date}))
+        print(_dumps({"catalog": out, "landmarks": len(landmarks), "fetched": date,
+                      "family": args.family}))
     elif out != STDOUT:
-        narrate(args, f"{len(landmarks)} RIPE Atlas anchors (fetched {date}) in {out}; "
+        narrate(args, f"{len(landmarks)} RIPE Atlas anchors, IPv{args.family} (fetched {date}) "
+                f"in {out}; "
                 f"use it with --landmarks {out}")
     return 0
