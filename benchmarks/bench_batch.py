@@ -13,11 +13,16 @@ Measured, each figure with its own setup line:
 1. reading: the whole file streamed into chunks (no estimation), rows/s and peak RSS;
 2. per method (CBG, rttgeo): targets/s of one process on ``--subset`` targets (per core), and of
    ``--workers`` processes on the same targets (the speed-up), each with its peak RSS;
-3. the time the full file would take at the measured rate (an extrapolation, said as one).
+3. the time the full file would take at the measured rate (an extrapolation, said as one);
+4. with ``--full cbg[,rttgeo]``: the named methods over the *whole* file, end to end, on
+   ``--workers`` processes (no extrapolation): wall time, targets/s, per CPU-second, peak RSS.
 
-Goals: CBG >= 200 targets/s per core; peak RSS < 2 GiB in every run. Exit 1 when one is missed.
+Goals: CBG >= 200 targets/s per core, judged per CPU-second of one process (the machine is shared,
+so wall-clock rates depend on other work; both are printed); peak RSS < 2 GiB in every run. Exit 1
+when one is missed.
 
     .venv/bin/python benchmarks/bench_batch.py [--targets 1000000] [--subset 4000] [--workers 2]
+        [--full cbg]
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _goals import Goals
 
 GIB = 1 << 30
 
@@ -98,6 +104,9 @@ def run_child(ns: argparse.Namespace) -> int:
     from rttgeo.catalog import load_default_catalog
 
     cat = load_default_catalog()
+    # CPU and wall time both start here: imports and the catalog are not part of the run (the
+    # estimator's fit in each worker is)
+    start = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     if ns.child_mode == "gen":
         make_file(Path(ns.file), ns.targets, ns.vps, ns.seed)
@@ -119,7 +128,8 @@ def run_child(ns: argparse.Namespace) -> int:
     hwm = next(int(x.split()[1]) for x in Path("/proc/self/status").read_text().splitlines()
                if x.startswith("VmHWM:")) * 1024
     rss = max(hwm, kids.ru_maxrss * 1024)
-    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    cpu = (me.ru_utime + me.ru_stime - start.ru_utime - start.ru_stime + kids.ru_utime
+           + kids.ru_stime)
     print(f"n={res_n} seconds={dt:.3f} rss={rss} cpu={cpu:.3f}")
     return 0
 
@@ -132,6 +142,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=500)
     ap.add_argument("--methods", default="cbg,rttgeo")
+    ap.add_argument("--full", default="", help="methods also run over the whole file (e.g. cbg)")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -161,7 +172,7 @@ def main() -> int:
         sub = work / "subset.parquet"
         child(["--child-mode", "gen", "--file", str(sub), "--targets", str(ns.subset), "--vps",
                str(ns.vps), "--seed", str(ns.seed + 1)])
-        ok = True
+        goals = Goals()
         for method in ns.methods.split(","):
             one = child(["--child-mode", method, "--file", str(sub), "--out", str(work / "o1.parquet"),
                          "--workers", "1", "--chunk", str(ns.chunk)])
@@ -179,15 +190,24 @@ def main() -> int:
                   f"{rate2:,.0f} targets/s, speed-up x{rate2 / rate1:.2f} (peak RSS per process "
                   f"{many['rss'] / GIB:.2f} GiB); {ns.targets:,} targets at this rate: "
                   f"{hours:.1f} h (extrapolated from the {ns.subset:,}-target runs)")
-            if method == "cbg" and per_cpu < 200:
-                print(f"goal CBG >= 200 targets/s per core: MISSED ({per_cpu:,.0f} per CPU-second)")
-                ok = False
-            elif method == "cbg":
-                print("goal CBG >= 200 targets/s per core: met")
-        mem_ok = worst_rss < 2 * GIB
-        print(f"goal peak RSS < 2 GiB in every run: {'met' if mem_ok else 'MISSED'} "
-              f"(worst {worst_rss / GIB:.2f} GiB)")
-        return 0 if ok and mem_ok else 1
+            if method == "cbg":
+                verdict = goals.check("CBG >= 200 targets/s per core", per_cpu >= 200)
+                print(f"goal CBG >= 200 targets/s per core: {verdict} ({per_cpu:,.0f} per "
+                      f"CPU-second; {rate1:,.0f} per wall second of one process at load "
+                      f"{os.getloadavg()[0]:.1f})")
+        for method in [m for m in ns.full.split(",") if m]:
+            whole = child(["--child-mode", method, "--file", str(full), "--out",
+                           str(work / "all-out.parquet"), "--workers", str(ns.workers),
+                           "--chunk", str(ns.chunk)])
+            worst_rss = max(worst_rss, whole["rss"])
+            print(f"{method}, the whole file end to end (not extrapolated): {whole['n']:,.0f} "
+                  f"targets on {ns.workers} processes in {whole['seconds']:,.0f} s wall "
+                  f"({whole['n'] / whole['seconds']:,.0f} targets/s wall, "
+                  f"{whole['n'] / whole['cpu']:,.0f} per CPU-second), peak RSS "
+                  f"{whole['rss'] / GIB:.2f} GiB, load average now {os.getloadavg()[0]:.1f}")
+        verdict = goals.check("peak RSS < 2 GiB", worst_rss < 2 * GIB)
+        print(f"goal peak RSS < 2 GiB in every run: {verdict} (worst {worst_rss / GIB:.2f} GiB)")
+        return goals.exit_status()
     finally:
         if ns.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
