@@ -156,3 +156,25 @@ def test_landmark_delay_distance_ramp_and_neutral_cases() -> None:
     assert np.isfinite(ll[0, 0]) and np.isinf(ll[0, 1])
     with pytest.raises(ValueError, match="ramp_ms"):
         LandmarkDelayDistance.fit(pooled, r, d, usable, ramp_ms=(50.0, 10.0))
+
+
+def test_fast_medians_equal_numpys_to_the_last_bit() -> None:
+    """The fit's sort-based medians (issue #11: the leave-one-out refits every model 244 times)
+    give exactly what np.nanmedian and per-group np.median give, NaN rows and ties included."""
+    from rttgeo.estimate.delay import _group_medians, _row_nanmedians, _sorted_within
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        a = np.round(rng.normal(size=(12, int(rng.integers(1, 260)))), int(rng.integers(0, 4)))
+        a[rng.random(a.shape) < rng.random()] = np.nan
+        a[0] = np.nan
+        with pytest.warns(RuntimeWarning):  # numpy warns about the all-NaN row
+            want = np.nanmedian(a, axis=1)
+        assert np.array_equal(_row_nanmedians(a), want, equal_nan=True)
+        size = rng.integers(1, 30, int(rng.integers(1, 20)))
+        start = np.concatenate([[0], np.cumsum(size)[:-1]])
+        group = np.repeat(np.arange(len(size)), size)
+        v = np.round(rng.normal(size=int(size.sum())), 1)
+        got = _group_medians(v[_sorted_within(v, group)], start, size)
+        assert np.array_equal(got, [np.median(v[group == g]) for g in range(len(size))])
+

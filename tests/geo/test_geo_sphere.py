@@ -154,3 +154,17 @@ def test_unit_distance_accurate_at_tiny_and_antipodal_separations() -> None:
     d = distance_km(0.0, 0.0, 0.0, np.degrees(1e-6 / EARTH_RADIUS_KM))
     assert d == pytest.approx(1e-6, rel=1e-6)
     assert distance_km(10.0, 20.0, -10.0, -160.0) == pytest.approx(np.pi * EARTH_RADIUS_KM)
+
+
+def test_arc_km_is_the_clipped_arccos_in_place() -> None:
+    """arc_km overwrites its argument with R arccos(clip(dot, -1, 1)), bit for bit, in its dtype."""
+    from rttgeo.geo.sphere import arc_km
+
+    rng = np.random.default_rng(5)
+    dot = np.concatenate([rng.uniform(-1.0, 1.0, 500), [-1.0000001, 1.0000002, 1.0, -1.0, 0.0]])
+    for dtype in (np.float64, np.float32):
+        x = dot.astype(dtype)
+        want = dtype(EARTH_RADIUS_KM) * np.arccos(np.clip(x, -1.0, 1.0))
+        got = arc_km(x)
+        assert got is x and got.dtype == dtype
+        assert np.array_equal(got, want)

@@ -46,7 +46,7 @@ from rttgeo.geo.grid import (
     global_cells,
     level_shape,
 )
-from rttgeo.geo.sphere import from_unit_vectors
+from rttgeo.geo.sphere import arc_km, from_unit_vectors
 from rttgeo.models import Candidate, Estimate
 from rttgeo.units import EARTH_RADIUS_KM, MAX_KM_PER_RTT_MS
 
@@ -251,11 +251,12 @@ class Spotter(Estimator):
         ``pad_km`` (M,), zero only when no point of the cell is within it (a disc smaller than a
         cell still leaves the cells it touches).
         """
-        dist = EARTH_RADIUS_KM * np.arccos(np.clip(u @ self.unit_[q.idx].T, -1.0, 1.0))
+        dist = arc_km(u @ self.unit_[q.idx].T)
         pad = 0.0 if pad_km is None else np.asarray(pad_km)[:, None]
         ll = self.model_.log_likelihood(dist, q.rtt_ms[q.idx], cap, q.idx, pad)
         # A weight of 0 never meets -inf here: such landmarks are not in the query.
-        return (ll * q.weight[None, :]).sum(axis=1) / q.temperature
+        ll *= q.weight[None, :]
+        return ll.sum(axis=1) / q.temperature
 
     def _posterior(self, q: _Query) -> tuple[int, IntArray, IntArray, FloatArray, bool]:
         """:meth:`posterior_cells` with the speed-of-light cut, or without it when nothing is left
@@ -308,27 +309,40 @@ class Spotter(Estimator):
         """
         f4 = np.float32
         rtt = q.rtt_ms[q.idx]
-        dot = u.astype(f4) @ self.unit_[q.idx].T.astype(f4)
-        dist = f4(EARTH_RADIUS_KM) * np.arccos(np.clip(dot, -1.0, 1.0))
+        # (cells, landmarks) arrays, each step in place (clip = minimum of maximum).
+        dist = arc_km(u.astype(f4) @ self.unit_[q.idx].T.astype(f4))
         mu, sigma = (a.astype(f4) for a in self.model_.params(rtt, q.idx))
         d0 = f4(self.model_.D0_KM)
         pad = pad_km.astype(f4)[:, None]
-        near = np.clip(dist - pad, 1.0, HALF_CIRCUMFERENCE_KM)
-        far = np.clip(dist + pad, 1.0, HALF_CIRCUMFERENCE_KM - 1.0)
+        near = np.subtract(dist, pad)
+        np.minimum(np.maximum(near, 1.0, out=near), HALF_CIRCUMFERENCE_KM, out=near)
+        far = np.add(dist, pad, out=dist)
+        np.minimum(np.maximum(far, 1.0, out=far), HALF_CIRCUMFERENCE_KM - 1.0, out=far)
         # The best distance reachable inside the cell: the target distance clipped to [near, far].
-        best = np.clip(d0 * np.expm1(mu)[None, :], near, far)
+        best = np.maximum(d0 * np.expm1(mu)[None, :], near)
+        np.minimum(best, far, out=best)
         # Within the cell the Jacobian terms vary too: -log(D0 + d) is largest at the nearest
         # distance, and -log(sin(d / R)) at whichever end of the range has the smaller sine (sin is
         # concave on [0, pi], so its minimum over an interval is at an end).
         r_inv = f4(1.0 / EARTH_RADIUS_KM)
-        sin_min = np.minimum(np.sin(near * r_inv), np.sin(far * r_inv))
-        log_norm = -np.log(sigma) - np.log((d0 + near) * np.maximum(sin_min, f4(1e-12)))
+        sin_min = np.sin(np.multiply(near, r_inv))
+        far *= r_inv
+        np.minimum(sin_min, np.sin(far, out=far), out=sin_min)
+        log_norm = np.add(near, d0)
+        log_norm *= np.maximum(sin_min, f4(1e-12), out=sin_min)
+        np.subtract(-np.log(sigma), np.log(log_norm, out=log_norm), out=log_norm)
         if cap:
-            log_norm = np.where(near <= (rtt * MAX_KM_PER_RTT_MS).astype(f4), log_norm, -np.inf)
+            np.copyto(log_norm, -np.inf, where=~(near <= (rtt * MAX_KM_PER_RTT_MS).astype(f4)))
         w = q.weight.astype(f4)[None, :]
-        z = (np.log1p(best / d0) - mu) / sigma
-        quad = (w * z * z).sum(axis=1)
-        ll = -0.5 * quad + (w * log_norm).sum(axis=1)
+        z = np.divide(best, d0, out=best)
+        np.log1p(z, out=z)
+        z -= mu
+        z /= sigma
+        wz = np.multiply(w, z)
+        wz *= z
+        quad = wz.sum(axis=1)
+        log_norm *= w
+        ll = -0.5 * quad + log_norm.sum(axis=1)
         return ll.astype(np.float64) / q.temperature
 
     # -- locate ----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from rttgeo.geo.grid import (
     circumradius_km,
     global_cells,
 )
+from rttgeo.geo.sphere import arc_km
 from rttgeo.units import EARTH_RADIUS_KM
 
 __all__ = ["annulus_tests", "disc_intersection", "smallest_common_scale"]
@@ -43,7 +44,7 @@ HALF_CIRCUMFERENCE_KM = np.pi * EARTH_RADIUS_KM
 
 
 def _angles_km(u: FloatArray, centres: FloatArray) -> FloatArray:
-    return EARTH_RADIUS_KM * np.arccos(np.clip(u @ centres.T, -1.0, 1.0))
+    return arc_km(u @ centres.T)
 
 
 def disc_intersection(
@@ -169,14 +170,17 @@ def smallest_common_scale(
             rows, cols = children(rows, cols)
         u = cell_unit_vectors(level, rows, cols)
         d = _angles_km(u, centres)
-        upper = np.max(d / radius[None, :], axis=1)
+        ratio = d / radius[None, :]
+        upper = np.max(ratio, axis=1)
         if level == end_level:
             best = float(upper.min())
             break
         # Coarse centres bound s over the sphere, not over end-level centres: keep a 5 % margin.
         best = min(best, float(upper.min()))
         pad = circumradius_km(level, rows)
-        lower = np.max(np.maximum(d - pad[:, None], 0.0) / radius[None, :], axis=1)
+        d -= pad[:, None]
+        np.maximum(d, 0.0, out=d)
+        lower = np.max(np.divide(d, radius[None, :], out=ratio), axis=1)
         keep = lower <= best * 1.05
         rows, cols = rows[keep], cols[keep]
     scale = max(best, 1.0) * (1.0 + 1e-9)

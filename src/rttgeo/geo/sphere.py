@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 from rttgeo.units import EARTH_RADIUS_KM
 
 __all__ = [
+    "arc_km",
     "destination",
     "distance_km",
     "from_unit_vectors",
@@ -75,8 +76,18 @@ def pairwise_distance_km(u: ArrayLike, v: ArrayLike, radius_km: float = EARTH_RA
     separations under 1 km and near antipodes (arccos loses precision near 0 and pi); use
     :func:`unit_distance_km` where sub-km accuracy there matters.
     """
-    dot = np.asarray(u, dtype=float) @ np.asarray(v, dtype=float).T
-    return radius_km * np.arccos(np.clip(dot, -1.0, 1.0))
+    return arc_km(np.asarray(u, dtype=float) @ np.asarray(v, dtype=float).T, radius_km)
+
+
+def arc_km(dot: NDArray[np.floating], radius_km: float = EARTH_RADIUS_KM) -> NDArray[np.floating]:
+    """Great-circle distance from dot products of unit vectors, computed in ``dot``'s own buffer
+    (which it overwrites and returns, in its dtype): radius x arccos(clip(dot, -1, 1)), the same
+    values without temporaries. The estimators call it on (cells, landmarks) arrays at every
+    grid level; accuracy as :func:`pairwise_distance_km`."""
+    np.minimum(np.maximum(dot, -1.0, out=dot), 1.0, out=dot)
+    np.arccos(dot, out=dot)
+    dot *= dot.dtype.type(radius_km)
+    return dot
 
 
 def destination(
