@@ -19,9 +19,14 @@ great-circle distance (:class:`rttgeo.verify.simulate.Inflation`).
    and f misplaced landmarks (the f landmarks nearest the host are listed at the claimed place),
    decided with faults = f. A false accept is a "proven" outcome. A keyless accomplice answering by
    itself is stopped by signatures, not timing: reported apart.
-4. Calibrated mode: honest 500 km claims (the delay-distance model fitted on the mesh without the
-   host: leave-one-out), and the same attacks, shaped against that model. The measured false-accept
-   rate is written with its provenance to src/rttgeo/data/verify_false_accept.json (--write-rate).
+4. Calibrated mode (the delay-distance model fitted on the mesh without the host: leave-one-out):
+   the ceiling (the default estimator's leave-one-out points and credible regions within 500 km of
+   the truth); a sweep of settings (upper spread z, lower spread z_lower, landmarks) on the
+   selection half of the hosts (every other trusted host) against a sample of the same attacks,
+   shaped against the pooled model; the chosen setting (most honest 500 km claims proven among
+   those whose false-accept 95 % bound is below 1 %) on the held-out half and a fresh attack
+   sample. That rate is written with its provenance to src/rttgeo/data/verify_false_accept.json
+   (--write-rate).
 
     .venv/bin/python benchmarks/bench_verify_adversary.py                 # full run
     .venv/bin/python benchmarks/bench_verify_adversary.py --quick         # smoke run (goals not judged)
@@ -43,20 +48,41 @@ import numpy as np
 from rttgeo.catalog import load_default_catalog
 from rttgeo.datasets import load_wonderproxy
 from rttgeo.estimate.delay import DelayDistance, mesh_pairs, symmetric_rtt_ms
-from rttgeo.geo.grid import circumradius_km
+from rttgeo.geo.grid import cell_unit_vectors, circumradius_km
 from rttgeo.geo.sphere import pairwise_distance_km, to_unit_vectors
 from rttgeo.models import Landmark
-from rttgeo.units import MAX_KM_PER_RTT_MS
 from rttgeo.verify import PolygonClaim, RadiusClaim, country_claim, decide
 from rttgeo.verify.borders import load_countries
-from rttgeo.verify.calibrated import DEFAULT_MAX_LANDMARKS, DEFAULT_Z, CalibratedModel, rule_of_three
+from rttgeo.verify.calibrated import (
+    DEFAULT_MAX_LANDMARKS,
+    DEFAULT_Z,
+    DEFAULT_Z_LOWER,
+    CalibratedModel,
+    rule_of_three,
+)
 from rttgeo.verify.claims import FP_SLACK_KM
 from rttgeo.verify.decide import SPHERE_ERROR
-from rttgeo.verify.simulate import ATTACKS, Inflation, attack_rtts, trusted_hosts
+from rttgeo.verify.simulate import (
+    FALSE_CLAIM_KINDS,
+    AttackWorld,
+    FalseClaim,
+    Inflation,
+    false_claim,
+    trusted_hosts,
+)
 
 RADII_KM = (100, 250, 500, 1000, 2000)
 ATTACK_RADII_KM = (100, 250, 500, 1000)
 DENSITIES = (25, 50, 100, 200, 400, 784)
+#: Calibrated settings swept in part 4: (z, z_lower, landmarks). (3.0, 3.0, 5) was the default
+#: before the sweep (a central interval of 3 spreads from the 5 nearest landmarks).
+SWEEP = (
+    (3.0, 3.0, 5),
+    *[(z, zl, k) for k in (5, 10) for zl in (None, 3.0) for z in (0.6, 0.8, 1.0, 1.2, 1.5, 2.0)],
+)
+DEFAULT_SETTING = (DEFAULT_Z, DEFAULT_Z_LOWER, DEFAULT_MAX_LANDMARKS)
+#: The sound mode's "setting" (unused by sound decisions).
+SOUND = DEFAULT_SETTING
 RATE_FILE = Path(__file__).resolve().parents[1] / "src" / "rttgeo" / "data" / "verify_false_accept.json"
 
 
@@ -274,88 +300,38 @@ def main() -> int:
             )
 
     # ---------------------------------------------------------------- 3/4. attacks
-    def attack_case(kind: str, model: DelayDistance | None, mode: str, fitted: dict) -> bool:
-        """One attack; True when the false claim is proven."""
-        t = int(rng.choice(hosts))
-        lat, lon = float(mesh.lat_deg[t]), float(mesh.lon_deg[t])
-        radius_km = float(rng.choice(ATTACK_RADII_KM))
-        from rttgeo.geo.sphere import destination
+    world = AttackWorld.build(mesh, anchors)
+    d_all = pairwise_distance_km(unit, unit)
 
-        far = radius_km + 50.0 + rng.uniform(0, 5000)
-        plat, plon = destination(lat, lon, rng.uniform(0, 360), far)
-        target = (float(plat), float(plon))
-        if rng.random() < 0.5:
-            lms, honest = honest_case(t)
-            l_unit = to_unit_vectors([x.lat_deg for x in lms], [x.lon_deg for x in lms])
-        else:
-            pick = rng.choice(len(anchors), 100, replace=False)
-            lms = [anchors[i] for i in pick]
-            l_unit = a_unit[pick]
-            honest = inflation.sample_rtt_ms(pairwise_distance_km(unit[t][None, :], l_unit)[0], rng)
-        faults = int(kind[-1]) if kind[-1].isdigit() else 0
-        if kind == "keyless-accomplice":
-            # The accomplice near the claimed place answers by itself: its own RTTs, no relay leg.
-            alat, alon = destination(*target, rng.uniform(0, 360), rng.uniform(0, 20.0))
-            d_a = pairwise_distance_km(to_unit_vectors(float(alat), float(alon))[None, :], l_unit)[0]
-            rtt = inflation.sample_rtt_ms(d_a, rng)
-        elif kind.startswith("faulty-landmarks"):
-            faults = int(kind[-1])
-            d_p = pairwise_distance_km(to_unit_vectors(*target)[None, :], l_unit)[0]
-            liars = np.argsort(d_p)[:faults]
-            rtt = honest.copy()
-            rtt[liars] = np.maximum(d_p[liars] / MAX_KM_PER_RTT_MS, 0.05)  # "the host is at the claim"
-        elif kind.startswith("misplaced-landmarks"):
-            # f landmarks' catalog positions are wrong: they stand at the claimed place (within 50 km)
-            # while their honest RTTs were measured from where they really are.
-            faults = int(kind[-1])
-            d_h = pairwise_distance_km(unit[t][None, :], l_unit)[0]
-            moved = np.argsort(d_h)[:faults]  # the host's nearest landmarks: the most damaging move
-            lms = list(lms)
-            for i in moved:
-                mlat, mlon = destination(*target, rng.uniform(0, 360), rng.uniform(0, 50.0))
-                lms[i] = Landmark(lms[i].id, float(mlat), float(mlon))
-            rtt = honest
-        else:
-            rtt = attack_rtts(kind, unit[t], target, l_unit, honest, inflation, rng, model=model)
-        cal = None
-        if mode == "calibrated":
-            cal = fitted.get(t)
-            if cal is None:
-                cal = fitted[t] = CalibratedModel(
-                    loo_model(t), DEFAULT_Z, "WonderProxy 2020 without the host"
-                )
-            cal = cal
+    @cache
+    def loo_model(t: int) -> DelayDistance:
+        """The verifier's model for host t: fitted on the mesh without it."""
+        keep = ok.copy()
+        keep[t] = False
+        r, d = mesh_pairs(mesh, d_all, keep)
+        return DelayDistance.fit(r, d)
+
+    def calibrated_for(t: int, setting: tuple[float, float | None, int]) -> CalibratedModel:
+        z, z_lower, k = setting
+        return CalibratedModel(
+            loo_model(t), z, "WonderProxy 2020 without the host", max_landmarks=k, z_lower=z_lower
+        )
+
+    def attack_proven(case: FalseClaim, mode: str, setting: tuple[float, float | None, int]) -> bool:
+        """True when the false claim is proven."""
         dec = decide(
-            RadiusClaim(*target, radius_km),
-            lms,
-            rtt,
+            case.claim,
+            case.landmarks,
+            case.rtt_ms,
             mode=mode,
-            faults=faults,
-            model=cal,
+            faults=case.faults,
+            model=calibrated_for(case.host, setting) if mode == "calibrated" else None,
             end_level=args.end_level,
             refine_region=False,
         )
         return dec.outcome == "proven"
 
-    pairs_cache: dict[int, DelayDistance] = {}
-    u_all = unit
-    d_all = pairwise_distance_km(u_all, u_all)
-
-    def loo_model(t: int) -> DelayDistance:
-        if t not in pairs_cache:
-            keep = ok.copy()
-            keep[t] = False
-            r, d = mesh_pairs(mesh, d_all, keep)
-            pairs_cache[t] = DelayDistance.fit(r, d)
-        return pairs_cache[t]
-
-    kinds = (
-        *ATTACKS,
-        "faulty-landmarks-1",
-        "faulty-landmarks-2",
-        "misplaced-landmarks-1",
-        "misplaced-landmarks-2",
-    )
+    kinds = FALSE_CLAIM_KINDS
     if args.kinds:
         kinds = tuple(k for k in kinds if k in args.kinds.split(","))
     if "sound" not in skip:
@@ -366,7 +342,10 @@ def main() -> int:
         print(f"   {'attack':<22}{'attacks':>9}{'false accepts':>15}{'95 % bound':>12}{'s':>7}")
         for kind in kinds:
             t0 = time.perf_counter()
-            fa = sum(attack_case(kind, None, "sound", {}) for _ in range(args.attacks))
+            fa = sum(
+                attack_proven(false_claim(kind, world, rng), "sound", SOUND)
+                for _ in range(args.attacks)
+            )
             print(
                 f"   {kind:<22}{args.attacks:>9,}{fa:>15}{pct(upper_95(fa, args.attacks)):>12}"
                 f"{time.perf_counter() - t0:>7.0f}"
@@ -380,7 +359,10 @@ def main() -> int:
         n_acc = (
             max(args.attacks // 10, 100) if not args.kinds or "keyless-accomplice" in args.kinds else 0
         )
-        timing = sum(attack_case("keyless-accomplice", None, "sound", {}) for _ in range(n_acc))
+        timing = sum(
+            attack_proven(false_claim("keyless-accomplice", world, rng), "sound", SOUND)
+            for _ in range(n_acc)
+        )
         if n_acc:
             print(
                 f"   keyless accomplice answering by itself: timing alone would prove {pct(timing / n_acc)} "
@@ -391,78 +373,193 @@ def main() -> int:
             )
 
     if "calibrated" not in skip:
-        fitted: dict[int, CalibratedModel] = {}
-        print(f"\n4. calibrated mode (z = {DEFAULT_Z}; model fitted leave-one-out on WonderProxy 2020)")
-        outs = []
-        for t in hosts:
-            lms, r = honest_case(t)
-            cal = fitted.get(t) or CalibratedModel(
-                loo_model(t), DEFAULT_Z, "WonderProxy 2020 without the host"
-            )
-            fitted[t] = cal
-            lat, lon = float(mesh.lat_deg[t]), float(mesh.lon_deg[t])
-            outs.append(
-                decide(
-                    RadiusClaim(lat, lon, 500), lms, r, mode="calibrated", model=cal, refine_region=False
-                ).outcome
-            )
-        share = outs.count("proven") / len(outs)
-        print(
-            f"   honest 500 km claims: proven {pct(share)}, "
-            f"refuted {pct(outs.count('refuted') / len(outs))}, "
-            f"undecided {pct(outs.count('undecided') / len(outs))} ({len(outs)} hosts)"
-        )
-        total_fa, total_n, by = 0, 0, {}
-        print(f"   {'attack':<22}{'attacks':>9}{'false accepts':>15}{'95 % bound':>12}")
-        for kind in kinds:
-            n = args.calibrated_attacks
-            fa = 0
-            for _ in range(n):
-                t_model = None
-                fa += attack_case(kind, t_model if t_model else default_pooled(), "calibrated", fitted)
-            by[kind] = (fa, n)
-            total_fa += fa
-            total_n += n
-            print(f"   {kind:<22}{n:>9,}{fa:>15}{pct(upper_95(fa, n)):>12}")
-        rate = total_fa / total_n
-        ub = upper_95(total_fa, total_n)
-        print(f"   all attacks: {total_fa} of {total_n:,} = {pct(rate)} (95 % bound {pct(ub)})")
-        goals.check(
-            "calibrated at 500 km: >= 80 % of honest claims proven with false accepts < 1 %",
-            share >= 0.80 and ub < 0.01,
-            f"{pct(share)} proven; false accepts {pct(rate)}, bound {pct(ub)}",
-        )
-        provenance = (
-            f"benchmarks/bench_verify_adversary.py --seed {args.seed} "
-            f"--calibrated-attacks {args.calibrated_attacks} --end-level {args.end_level}, "
-            f"{date.today().isoformat()}: false claims of 100-1,000 km under delay-random, "
-            "delay-shaped (against the model), relay, fast-path and 1-2 lying landmarks; hosts from "
-            "WonderProxy 2020 (model fitted without the host), landmarks WonderProxy or 100 RIPE "
-            "Atlas anchors"
-        )
-        if args.write_rate and not args.quick:
-            RATE_FILE.write_text(
-                json.dumps(
-                    {
-                        "false_accepts": total_fa,
-                        "attacks": total_n,
-                        "upper_95": ub,
-                        "z": DEFAULT_Z,
-                        "max_landmarks": DEFAULT_MAX_LANDMARKS,
-                        "by_attack": {k: list(v) for k, v in by.items()},
-                        "provenance": provenance,
-                    },
-                    indent=2,
-                )
-                + "\n"
-            )
-            print(f"   wrote {RATE_FILE}")
+        calibrated_part(args, goals, world, hosts, kinds, attack_proven, calibrated_for)
 
     print(f"\ntotal time {time.perf_counter() - t_start:,.0f} s")
     if goals.missed:
         print(f"goals missed: {', '.join(goals.missed)}")
         return 1
     return 0
+
+
+def honest_radius_km(world: AttackWorld, t: int, model: CalibratedModel, end_level: int) -> float:
+    """Smallest radius around host t's true position that calibrated mode proves (km; inf when
+    the region is empty, a landmark fault)."""
+    mesh = world.mesh
+    lat, lon = float(mesh.lat_deg[t]), float(mesh.lon_deg[t])
+    lms, r = world.honest_case(t)
+    dec = decide(RadiusClaim(lat, lon, 20_000), lms, r, mode="calibrated", model=model, end_level=end_level)
+    return float("inf") if dec.outcome == "landmark-fault" else sound_radius_of(dec, lat, lon)
+
+
+def estimator_ceiling(world: AttackWorld, hosts: np.ndarray, levels: tuple[float, ...]) -> None:
+    """Print how often the default estimator (leave-one-out) puts its point, and its credible
+    region at each level, within 500 km of the truth: a 500 km claim around the truth is proven
+    only when the consistent region lies within 500 km of it."""
+    from rttgeo.estimate import DEFAULT_METHOD
+    from rttgeo.estimate.evaluate import leave_one_out
+
+    mesh = world.mesh
+    res = leave_one_out(mesh, DEFAULT_METHOD, targets=[int(t) for t in hosts], keep_estimates=True)
+    print(
+        f"   ceiling: the default estimator ({DEFAULT_METHOD}, leave-one-out) puts its point within "
+        f"500 km of the truth for {pct(float(np.mean(res.error_km <= 500)))} of {len(hosts)} hosts "
+        f"(median error {np.median(res.error_km):,.0f} km); a region proving 500 km must lie wholly "
+        "within 500 km of the truth"
+    )
+    inside = {p: [] for p in levels}
+    for t, est in zip(hosts, res.estimates, strict=True):
+        here = to_unit_vectors(float(mesh.lat_deg[t]), float(mesh.lon_deg[t]))[None, :]
+        if est is None or est.posterior is None:
+            for p in levels:
+                inside[p].append(False)
+            continue
+        post = est.posterior
+        order = np.argsort(-post.mass)
+        cum = np.cumsum(post.mass[order])
+        reach = (
+            pairwise_distance_km(cell_unit_vectors(post.level, post.rows, post.cols), here)[:, 0]
+            + circumradius_km(post.level, post.rows)
+        )[order]
+        for p in levels:
+            k = min(int(np.searchsorted(cum, p) + 1), len(order))
+            inside[p].append(bool(np.max(reach[:k]) <= 500.0))
+    print(
+        "   the estimator's own credible region lies within 500 km of the truth for "
+        + ", ".join(f"{pct(float(np.mean(inside[p])))} at {100 * p:g} %" for p in levels)
+        + " (honest hosts; a calibrated region built on it would prove no more)"
+    )
+
+
+def calibrated_part(args, goals, world, hosts, kinds, attack_proven, calibrated_for) -> None:
+    """Part 4: the sweep of calibrated settings, the chosen one, and its measured rate."""
+    mesh = world.mesh
+    select, held_out = hosts[::2], hosts[1::2]
+    n_sweep = max(args.calibrated_attacks // 10, 20)
+    print(
+        "\n4. calibrated mode (the verifier's model fitted leave-one-out: on WonderProxy 2020 without "
+        "the host)\n"
+        f"   selection: honest 500 km claims of every other trusted host ({len(select)} hosts, "
+        f"selection half), false claims {n_sweep} of each of {len(kinds)} kinds (seed {args.seed + 1}, "
+        "shaping aimed at the pooled model); the setting proving most selection hosts among those "
+        "whose false-accept 95 % bound is below 1 % is chosen. Held out: the other "
+        f"{len(held_out)} hosts, and a fresh attack sample of {args.calibrated_attacks:,} per kind "
+        f"(seed {args.seed + 2})."
+    )
+    estimator_ceiling(world, hosts, (0.5, 0.9, 0.99))
+    sweep_rng = np.random.default_rng(args.seed + 1)
+    sweep_cases = [
+        false_claim(k, world, sweep_rng, model=default_pooled()) for k in kinds for _ in range(n_sweep)
+    ]
+    radius: dict[tuple, np.ndarray] = {}
+    rows = []
+    print(
+        f"   {'z':>5}{'z_lower':>9}{'landmarks':>10}{'proven 500 km':>15}{'fault':>8}"
+        f"{'median radius':>15}{'false accepts':>15}{'95 % bound':>12}"
+    )
+    for setting in SWEEP:
+        rad = np.array(
+            [honest_radius_km(world, t, calibrated_for(t, setting), 5) for t in select]
+        )
+        radius[setting] = rad
+        fa = sum(attack_proven(c, "calibrated", setting) for c in sweep_cases)
+        ub = upper_95(fa, len(sweep_cases))
+        share = float(np.mean(rad <= 500.0))
+        rows.append((setting, share, ub))
+        z, z_lower, k = setting
+        print(
+            f"   {z:>5}{'none' if z_lower is None else z_lower:>9}{k:>10}{pct(share):>15}"
+            f"{pct(float(np.mean(np.isinf(rad)))):>8}{np.median(rad):>13,.0f} km"
+            f"{fa:>9} of {len(sweep_cases):,}{pct(ub):>10}",
+            flush=True,
+        )
+    allowed = [r for r in rows if r[2] < 0.01]
+    chosen = max(allowed, key=lambda r: r[1])[0] if allowed else DEFAULT_SETTING
+    best_any = np.mean(np.any(np.stack([radius[s] <= 500 for s in SWEEP]), axis=0))
+    if not allowed:
+        print("   no setting's 95 % bound is below 1 % on this sample: the package default is kept")
+    print(
+        f"   chosen: z = {chosen[0]}, z_lower = {chosen[1]}, {chosen[2]} landmarks"
+        f" (the package default: z = {DEFAULT_Z}, z_lower = {DEFAULT_Z_LOWER}, "
+        f"{DEFAULT_MAX_LANDMARKS} landmarks"
+        + ("" if chosen == DEFAULT_SETTING else "; NOT the same: update rttgeo.verify.calibrated")
+        + ")"
+    )
+    print(
+        f"   ceiling of this family on the selection half: {pct(float(best_any))} of hosts are "
+        "proven at 500 km by at least one setting above (whatever its false accepts)"
+    )
+    # Held out: the chosen setting on the other hosts (and on all), a fresh attack sample.
+    outs = []
+    for t in hosts:
+        lat, lon = float(mesh.lat_deg[t]), float(mesh.lon_deg[t])
+        lms, r = world.honest_case(t)
+        cal = calibrated_for(t, chosen)
+        outs.append(
+            decide(
+                RadiusClaim(lat, lon, 500), lms, r, mode="calibrated", model=cal, refine_region=False
+            ).outcome
+        )
+    outs_arr = np.array(outs)
+    held = np.isin(hosts, held_out)
+    halves = (("held-out half", held), ("selection half", ~held), ("all trusted hosts", held | ~held))
+    for name, m in halves:
+        o = list(outs_arr[m])
+        print(
+            f"   honest 500 km claims, {name} ({len(o)} hosts): proven {pct(o.count('proven') / len(o))}, "
+            f"refuted {pct(o.count('refuted') / len(o))}, undecided {pct(o.count('undecided') / len(o))}, "
+            f"landmark fault {pct(o.count('landmark-fault') / len(o))}"
+        )
+    share = float(np.mean(outs_arr[held] == "proven"))
+    rng = np.random.default_rng(args.seed + 2)
+    total_fa, total_n, by = 0, 0, {}
+    print(f"   {'attack':<22}{'attacks':>9}{'false accepts':>15}{'95 % bound':>12}")
+    for kind in kinds:
+        n = args.calibrated_attacks
+        fa = sum(
+            attack_proven(false_claim(kind, world, rng, model=default_pooled()), "calibrated", chosen)
+            for _ in range(n)
+        )
+        by[kind] = (fa, n)
+        total_fa += fa
+        total_n += n
+        print(f"   {kind:<22}{n:>9,}{fa:>15}{pct(upper_95(fa, n)):>12}", flush=True)
+    rate = total_fa / total_n
+    ub = upper_95(total_fa, total_n)
+    print(f"   all attacks: {total_fa} of {total_n:,} = {pct(rate)} (95 % bound {pct(ub)})")
+    goals.check(
+        "calibrated at 500 km: >= 80 % of honest claims proven (held-out hosts) with false accepts < 1 %",
+        share >= 0.80 and ub < 0.01,
+        f"{pct(share)} proven; false accepts {pct(rate)}, bound {pct(ub)}",
+    )
+    provenance = (
+        f"benchmarks/bench_verify_adversary.py --seed {args.seed} "
+        f"--calibrated-attacks {args.calibrated_attacks} --end-level {args.end_level}, "
+        f"{date.today().isoformat()}: false claims of 100-1,000 km under {', '.join(kinds)} "
+        f"(shaping against the pooled model; seed {args.seed + 2}); hosts from WonderProxy 2020 "
+        "(model fitted without the host), landmarks WonderProxy or 100 RIPE Atlas anchors"
+    )
+    if args.write_rate and not args.quick:
+        if chosen != DEFAULT_SETTING:
+            print("   the rate is written for the chosen setting; decisions carry it only once the "
+                  "package default is that setting")
+        RATE_FILE.write_text(
+            json.dumps(
+                {
+                    "false_accepts": total_fa,
+                    "attacks": total_n,
+                    "upper_95": ub,
+                    "z": chosen[0],
+                    "z_lower": chosen[1],
+                    "max_landmarks": chosen[2],
+                    "by_attack": {k: list(v) for k, v in by.items()},
+                    "provenance": provenance,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        print(f"   wrote {RATE_FILE}")
 
 
 _POOLED: list[DelayDistance] = []

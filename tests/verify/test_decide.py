@@ -268,7 +268,8 @@ def test_calibrated_decisions_carry_the_rate_measured_for_their_model(monkeypatc
     from rttgeo.verify.describe import describe_decision
 
     rate = calibrated.FalseAcceptRate(
-        3, 1000, 0.008, calibrated.DEFAULT_Z, calibrated.DEFAULT_MAX_LANDMARKS, "test", {}
+        3, 1000, 0.008, calibrated.DEFAULT_Z, calibrated.DEFAULT_MAX_LANDMARKS, "test", {},
+        z_lower=calibrated.DEFAULT_Z_LOWER,
     )
     monkeypatch.setattr(calibrated, "load_false_accept_rate", lambda: rate)
     lms = [lm(0, 50.11, 8.68), lm(1, 48.86, 2.35), lm(2, 52.23, 21.01)]
@@ -277,9 +278,14 @@ def test_calibrated_decisions_carry_the_rate_measured_for_their_model(monkeypatc
     assert "not-sound-against-adversary" in d.reasons
     text = describe_decision(d)
     assert "NOT sound against a lying host" in text and "0.30 % (3 of 1,000" in text
-    other = calibrated.CalibratedModel(default_delay_distance(), z=1.0)
+    other = calibrated.CalibratedModel(default_delay_distance(), z=calibrated.DEFAULT_Z + 0.5)
     d2 = decide(RadiusClaim(50.11, 8.68, 1000), lms, [1.0, 9.5, 14.0], mode="calibrated", model=other)
     assert d2.false_accept is None and "NOT measured" in describe_decision(d2)
+    # Another lower spread is another model too: the rate does not apply.
+    z_lower = 2.0 if calibrated.DEFAULT_Z_LOWER is None else None
+    other = calibrated.CalibratedModel(default_delay_distance(), z_lower=z_lower)
+    d3 = decide(RadiusClaim(50.11, 8.68, 1000), lms, [1.0, 9.5, 14.0], mode="calibrated", model=other)
+    assert d3.false_accept is None
     # Calibrated annuli are never wider than the sound discs.
     assert d.area_km2 <= decide(RadiusClaim(50.11, 8.68, 1000), lms, [1.0, 9.5, 14.0]).area_km2
 

@@ -102,8 +102,15 @@ def test_json_out_geojson_and_quiet(files, tmp_path, capsys):
     assert fc["type"] == "FeatureCollection" and fc["features"][0]["properties"]["outcome"] == "proven"
 
 
-def test_calibrated_mode_is_labelled_not_sound(files, capsys):
-    cat, rtts = files
+def test_calibrated_mode_is_labelled_not_sound(files, capsys, tmp_path):
+    cat, _ = files
+    # Typical inflation (the fixture's 14 ms to Warsaw, 891 km, is near fibre speed: faster than
+    # calibrated mode's upper bound, so its annuli would not meet, a landmark fault, exit 12).
+    rtts = tmp_path / "typical.csv"
+    rtts.write_text(
+        "target,landmark,protocol,sent_unix_ns,rtt_ms\n"
+        "me,fra,icmp,0,1.0\nme,par,icmp,0,9.5\nme,waw,icmp,0,18.0\nme,mad,icmp,0,28.0\n"
+    )
     code, out, _ = run(
         capsys,
         "--mode",

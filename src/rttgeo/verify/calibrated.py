@@ -3,10 +3,13 @@
 The model is rttgeo.estimate's pooled delay-distance model (:class:`~rttgeo.estimate.delay.
 DelayDistance`): for an RTT r, log(1 + d / D0) is Gaussian with median mu(r) and spread sigma(r),
 fitted on a mesh of landmark-to-landmark RTTs (by default the bundled WonderProxy 2020 mesh). The
-annulus of a landmark is that distribution's central interval at ``z`` spreads:
-D0 (exp(mu -+ z sigma) - 1), capped above by the sound radius. It is far tighter than light in
-vacuum and it is NOT sound: a host on a path faster than the model's (microwave, hollow-core
-fibre), one that shapes its delays, or plain bad luck in the tail can get a false claim proven.
+annulus of a landmark runs from D0 (exp(mu - z_lower sigma) - 1) to D0 (exp(mu + z sigma) - 1),
+capped above by the sound radius: one-sided quantiles, since the two tails differ (on the mesh's
+pairs the upper tail is thin, 99.9 % of residuals below +2.6 spreads, because no path beats fibre
+by much; the lower one heavy, 1 % below -6, because routes detour). ``z_lower`` None drops the
+lower bound. It is far tighter than light in vacuum and it is NOT sound: a host on a path
+faster than the model's (microwave, hollow-core fibre), one that shapes its delays, or plain bad
+luck in the tail can get a false claim proven.
 How often is measured, not assumed: ``benchmarks/bench_verify_adversary.py`` writes the rate
 with its provenance to ``rttgeo/data/verify_false_accept.json``, which every calibrated decision
 carries (:func:`load_false_accept_rate`).
@@ -28,6 +31,7 @@ from rttgeo.estimate.delay import DelayDistance
 __all__ = [
     "DEFAULT_MAX_LANDMARKS",
     "DEFAULT_Z",
+    "DEFAULT_Z_LOWER",
     "FALSE_ACCEPT_FILE",
     "CalibratedModel",
     "FalseAcceptRate",
@@ -36,14 +40,21 @@ __all__ = [
     "rule_of_three",
 ]
 
-#: Spreads of the delay-distance model on each side of the median (see docs/verify.md for how it
-#: was chosen: on the WonderProxy 2020 mesh, the honest-host goal at 500 km against false accepts).
-DEFAULT_Z = 3.0
+# The three hyper-parameters below were chosen by benchmarks/bench_verify_adversary.py part 4
+# (docs/verify.md, "Calibrated mode, chosen how"): the most honest 500 km claims proven on the
+# selection half of the WonderProxy hosts, among the settings whose measured false-accept rate
+# (95 % bound) stays below 1 %; the other half is held out.
+
+#: Spreads of the delay-distance model above the median: the upper distance bound of each RTT.
+DEFAULT_Z = 1.2
+
+#: Spreads below the median: the lower distance bound (None: no lower bound).
+DEFAULT_Z_LOWER: float | None = 3.0
 
 #: Annuli come from at most this many landmarks, the nearest by RTT (the estimator's rule); a
 #: delay-distance model describes near landmarks best, and every annulus adds a chance that a
 #: heavy-tailed honest path falls outside it.
-DEFAULT_MAX_LANDMARKS = 5
+DEFAULT_MAX_LANDMARKS = 10
 
 FALSE_ACCEPT_FILE = "verify_false_accept.json"
 
@@ -52,7 +63,8 @@ FloatArray = NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class CalibratedModel:
-    """A delay-distance model and the number of spreads ``z`` its annuli span."""
+    """A delay-distance model and its annuli: ``z`` spreads above the median, ``z_lower`` below
+    (None: no lower bound), from at most ``max_landmarks`` landmarks."""
 
     model: DelayDistance
     z: float = DEFAULT_Z
@@ -60,6 +72,12 @@ class CalibratedModel:
     max_landmarks: int = DEFAULT_MAX_LANDMARKS
     near_factor: float = 2.0
     near_extra_ms: float = 10.0
+    z_lower: float | None = DEFAULT_Z_LOWER
+
+    @property
+    def setting(self) -> tuple[float, float | None, int]:
+        """(z, z_lower, max_landmarks): what a measured false-accept rate applies to."""
+        return (self.z, self.z_lower, self.max_landmarks)
 
     def select(self, rtt_ms: ArrayLike) -> NDArray[np.bool_]:
         """The landmarks whose annulus is used: the estimator's rule (RTT at most
@@ -79,7 +97,10 @@ class CalibratedModel:
         """(lo, hi) distance in km allowed by each RTT (not capped: the caller caps at the sound radius)."""
         mu, sigma = self.model.params(np.asarray(rtt_ms, dtype=float))
         d0 = self.model.D0_KM
-        lo = d0 * np.expm1(np.maximum(mu - self.z * sigma, 0.0))
+        if self.z_lower is None:
+            lo = np.zeros_like(mu)
+        else:
+            lo = d0 * np.expm1(np.maximum(mu - self.z_lower * sigma, 0.0))
         hi = d0 * np.expm1(mu + self.z * sigma)
         return lo, hi
 
@@ -87,6 +108,7 @@ class CalibratedModel:
         return {
             "model": "delay-distance (pooled)",
             "z": self.z,
+            "z_lower": self.z_lower,
             "max_landmarks": self.max_landmarks,
             "calibration": self.source,
         }
@@ -108,8 +130,8 @@ def rule_of_three(attacks: int) -> float:
 @dataclass(frozen=True, slots=True)
 class FalseAcceptRate:
     """A measured false-accept rate: ``false_accepts`` of ``attacks``, its 95 % upper bound, and how
-    it was measured (``z`` and ``max_landmarks`` of the model, the command, the date, the data). A
-    decision carries it only when its model has the same ``z`` and ``max_landmarks``."""
+    it was measured (``z``, ``z_lower`` and ``max_landmarks`` of the model, the command, the date,
+    the data). A decision carries it only when its model has the same setting."""
 
     false_accepts: int
     attacks: int
@@ -118,17 +140,36 @@ class FalseAcceptRate:
     max_landmarks: int
     provenance: str
     by_attack: dict[str, tuple[int, int]]
+    z_lower: float | None = None
+
+    @property
+    def setting(self) -> tuple[float, float | None, int]:
+        return (self.z, self.z_lower, self.max_landmarks)
 
     @property
     def rate(self) -> float:
         return self.false_accepts / self.attacks if self.attacks else float("nan")
 
+    @property
+    def worst(self) -> tuple[str, int, int] | None:
+        """(kind, false accepts, attacks) of the attack kind with the highest measured rate
+        (None without per-kind counts): the pooled rate averages over kinds, an attacker picks one."""
+        if not self.by_attack:
+            return None
+        kind, (k, n) = max(self.by_attack.items(), key=lambda kv: kv[1][0] / max(kv[1][1], 1))
+        return kind, k, n
+
     def describe(self) -> str:
         how = "rule of three" if self.false_accepts == 0 else "Clopper-Pearson"
-        return (
+        text = (
             f"measured false-accept rate {100 * self.rate:.2f} % ({self.false_accepts} of "
             f"{self.attacks:,} simulated attacks; 95 % bound {100 * self.upper_95:.2f} % by {how})"
         )
+        worst = self.worst
+        if worst is not None and worst[1] > 0 and len(self.by_attack) > 1:
+            kind, k, n = worst
+            text += f"; worst attack {kind}: {100 * k / n:.2f} % ({k} of {n:,})"
+        return text
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,6 +178,7 @@ class FalseAcceptRate:
             "rate": self.rate,
             "upper_95": self.upper_95,
             "z": self.z,
+            "z_lower": self.z_lower,
             "max_landmarks": self.max_landmarks,
             "provenance": self.provenance,
             "by_attack": {k: list(v) for k, v in self.by_attack.items()},
@@ -159,4 +201,10 @@ def load_false_accept_rate() -> FalseAcceptRate | None:
         max_landmarks=int(d["max_landmarks"]),
         provenance=str(d["provenance"]),
         by_attack={k: (int(v[0]), int(v[1])) for k, v in d.get("by_attack", {}).items()},
+        # Files from before z_lower existed were measured with the central interval: z both ways.
+        z_lower=(
+            float(d["z"]) if "z_lower" not in d
+            else None if d["z_lower"] is None
+            else float(d["z_lower"])
+        ),
     )

@@ -299,10 +299,7 @@ def decide(
         use = model.select(r)
         lo, hi = np.where(use, lo, 0.0), np.where(use, hi, sound_hi)
         false_accept = load_false_accept_rate()
-        if false_accept is not None and (false_accept.z, false_accept.max_landmarks) != (
-            model.z,
-            model.max_landmarks,
-        ):
+        if false_accept is not None and false_accept.setting != model.setting:
             false_accept = None  # measured for another model: it does not apply
         params.update(model.params())
     params["position_uncertainty_km"] = (

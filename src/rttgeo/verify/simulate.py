@@ -8,6 +8,9 @@
   the pairs of the same distance bin.
 - :func:`attack_rtts`: the RTTs a lying host at ``host`` produces for each attack of
   :data:`ATTACKS` when claiming to be near ``target``.
+- :class:`AttackWorld` and :func:`false_claim`: one simulated false claim of a kind of
+  :data:`FALSE_CLAIM_KINDS` on real landmark geometry (the adversary benchmark's and the tests'
+  shared generator).
 """
 
 from __future__ import annotations
@@ -21,10 +24,23 @@ from numpy.typing import NDArray
 from rttgeo.estimate.base import greedy_outliers
 from rttgeo.estimate.delay import DelayDistance, symmetric_rtt_ms
 from rttgeo.geo.sphere import destination, pairwise_distance_km, to_unit_vectors
-from rttgeo.models import Mesh
+from rttgeo.models import Landmark, Mesh
 from rttgeo.units import MAX_KM_PER_RTT_MS
+from rttgeo.verify.claims import RadiusClaim
 
-__all__ = ["ATTACKS", "SHORT_KM", "Inflation", "attack_rtts", "model_rtt_ms", "trusted_hosts"]
+__all__ = [
+    "ATTACKS",
+    "FALSE_CLAIM_KINDS",
+    "FALSE_CLAIM_RADII_KM",
+    "SHORT_KM",
+    "AttackWorld",
+    "FalseClaim",
+    "Inflation",
+    "attack_rtts",
+    "false_claim",
+    "model_rtt_ms",
+    "trusted_hosts",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -32,6 +48,20 @@ FloatArray = NDArray[np.float64]
 #: place; a relay through an accomplice at the claimed place (the host signs, the accomplice
 #: answers from there); paths near the speed of light (microwave, hollow-core fibre) with shaping.
 ATTACKS = ("delay-random", "delay-shaped", "relay", "fast-path")
+
+#: Every kind of false claim :func:`false_claim` makes: the attacks of :data:`ATTACKS`, then f
+#: landmarks lying for the host (RTTs placing it at the claim) and f landmarks listed at the claimed
+#: place, decided with faults = f.
+FALSE_CLAIM_KINDS = (
+    *ATTACKS,
+    "faulty-landmarks-1",
+    "faulty-landmarks-2",
+    "misplaced-landmarks-1",
+    "misplaced-landmarks-2",
+)
+
+#: Radii of the simulated false claims, km.
+FALSE_CLAIM_RADII_KM = (100, 250, 500, 1000)
 
 #: Below this distance the inflation is an additive excess over the vacuum RTT (ms), above a ratio.
 SHORT_KM = 200.0
@@ -151,3 +181,110 @@ def attack_rtts(
         fast = d_host / MAX_KM_PER_RTT_MS * rng.uniform(1.0, 1.1, len(d_host)) + 1e-3
         return np.maximum(fast, want)
     raise ValueError(f"unknown attack {kind!r}; choose from {', '.join(ATTACKS)}")
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class AttackWorld:
+    """Real landmark geometry for simulated claims: a mesh's trusted hosts (as hosts, and as each
+    other's landmarks with their real RTTs), its inflation, and a catalog of anchors (landmarks
+    with RTTs drawn from that inflation)."""
+
+    mesh: Mesh
+    hosts: NDArray[np.int64]
+    sym_rtt_ms: FloatArray
+    unit: FloatArray
+    landmarks: tuple[Landmark, ...]
+    inflation: Inflation
+    anchors: tuple[Landmark, ...]
+    anchors_unit: FloatArray
+
+    @staticmethod
+    def build(mesh: Mesh, anchors: tuple[Landmark, ...] | list[Landmark]) -> AttackWorld:
+        ok, _ = trusted_hosts(mesh)
+        a = tuple(anchors)
+        return AttackWorld(
+            mesh=mesh,
+            hosts=np.flatnonzero(ok),
+            sym_rtt_ms=symmetric_rtt_ms(mesh.rtt_ms),
+            unit=to_unit_vectors(mesh.lat_deg, mesh.lon_deg),
+            landmarks=tuple(mesh.landmarks()),
+            inflation=Inflation.from_mesh(mesh, ok),
+            anchors=a,
+            anchors_unit=to_unit_vectors([x.lat_deg for x in a], [x.lon_deg for x in a]),
+        )
+
+    def honest_case(self, t: int) -> tuple[list[Landmark], FloatArray]:
+        """Host ``t``'s landmarks (every other trusted host) and its real RTTs to them (ms)."""
+        idx = [j for j in self.hosts if j != t]
+        return [self.landmarks[j] for j in idx], self.sym_rtt_ms[t, idx]
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class FalseClaim:
+    """A false claim to decide: ``claim`` (its centre farther than its radius + 50 km from host
+    ``host``), the landmarks, the RTTs the attack shows them, and the faults to decide with."""
+
+    kind: str
+    host: int
+    claim: RadiusClaim
+    landmarks: tuple[Landmark, ...]
+    rtt_ms: FloatArray
+    faults: int
+
+
+def false_claim(
+    kind: str,
+    world: AttackWorld,
+    rng: np.random.Generator,
+    *,
+    model: DelayDistance | None = None,
+    anchors_per_case: int = 100,
+) -> FalseClaim:
+    """One false claim of ``kind`` (:data:`FALSE_CLAIM_KINDS`, or ``keyless-accomplice``).
+
+    A random trusted host claims a disc of a radius of :data:`FALSE_CLAIM_RADII_KM` whose centre lies
+    50-5,050 km beyond that radius from it. Half the cases use the other hosts as landmarks with the
+    host's real RTTs as its honest baseline, half ``anchors_per_case`` random anchors with RTTs
+    drawn from the inflation. ``model``: what delay shaping aims at (None: light in vacuum).
+    ``keyless-accomplice``: an accomplice within 20 km of the claim answers by itself (only
+    signatures stop it).
+    """
+    mesh, unit = world.mesh, world.unit
+    t = int(rng.choice(world.hosts))
+    lat, lon = float(mesh.lat_deg[t]), float(mesh.lon_deg[t])
+    radius_km = float(rng.choice(FALSE_CLAIM_RADII_KM))
+    far = radius_km + 50.0 + rng.uniform(0, 5000)
+    plat, plon = destination(lat, lon, rng.uniform(0, 360), far)
+    target = (float(plat), float(plon))
+    if rng.random() < 0.5:
+        lms, honest = world.honest_case(t)
+        l_unit = to_unit_vectors([x.lat_deg for x in lms], [x.lon_deg for x in lms])
+    else:
+        pick = rng.choice(len(world.anchors), anchors_per_case, replace=False)
+        lms = [world.anchors[i] for i in pick]
+        l_unit = world.anchors_unit[pick]
+        honest = world.inflation.sample_rtt_ms(pairwise_distance_km(unit[t][None, :], l_unit)[0], rng)
+    faults = int(kind[-1]) if kind[-1].isdigit() else 0
+    if kind == "keyless-accomplice":
+        # The accomplice near the claimed place answers by itself: its own RTTs, no relay leg.
+        alat, alon = destination(*target, rng.uniform(0, 360), rng.uniform(0, 20.0))
+        d_a = pairwise_distance_km(to_unit_vectors(float(alat), float(alon))[None, :], l_unit)[0]
+        rtt = world.inflation.sample_rtt_ms(d_a, rng)
+    elif kind.startswith("faulty-landmarks"):
+        d_p = pairwise_distance_km(to_unit_vectors(*target)[None, :], l_unit)[0]
+        liars = np.argsort(d_p)[:faults]
+        rtt = honest.copy()
+        rtt[liars] = np.maximum(d_p[liars] / MAX_KM_PER_RTT_MS, 0.05)  # "the host is at the claim"
+    elif kind.startswith("misplaced-landmarks"):
+        # f landmarks' catalog positions are wrong: they stand at the claimed place (within 50 km)
+        # while their honest RTTs were measured from where they really are.
+        d_h = pairwise_distance_km(unit[t][None, :], l_unit)[0]
+        moved = np.argsort(d_h)[:faults]  # the host's nearest landmarks: the most damaging move
+        lms = list(lms)
+        for i in moved:
+            mlat, mlon = destination(*target, rng.uniform(0, 360), rng.uniform(0, 50.0))
+            lms[i] = Landmark(lms[i].id, float(mlat), float(mlon))
+        rtt = honest
+    else:
+        rtt = attack_rtts(kind, unit[t], target, l_unit, honest, world.inflation, rng, model=model)
+    return FalseClaim(kind, t, RadiusClaim(*target, radius_km), tuple(lms), np.asarray(rtt), faults)
