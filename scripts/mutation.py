@@ -43,6 +43,9 @@ EQUIVALENT = ROOT / "scripts" / "mutation_equivalent.toml"
 #: detected (the mutant made the tests hang or die); 0 is a survivor, 5 and 33 "no tests".
 KILLED = {1, 3}
 DETECTED = {36, -24, 24, 152, 255, -11, -9}
+#: Of those, the timeouts (wall or CPU time): on a loaded machine a niced test run can time out
+#: without any fault of the mutant, so the report counts them (a figure is clean with none).
+TIMEOUT = {36, -24, 24, 152, 255}
 NO_TESTS = {5, 33}
 
 
@@ -264,6 +267,7 @@ def run_target(
         "module": f"src/{target.module}",
         "total": total,
         "detected": detected,
+        "timeouts": sum(v in TIMEOUT for v in codes.values()),
         "equivalent": len(equivalent_hits),
         "message_only": len(messages),
         "survived": len(survivors),
@@ -319,7 +323,8 @@ def main() -> int:
             f"{name:<18}{r['module']:<32} {r['detected']:>4} / {r['total'] - apart:<4}"
             f" detected = {100 * r['score']:5.1f} %  (apart: {r['equivalent']} documented"
             f" equivalent, {r['message_only']} message text only; raw {r['detected']} /"
-            f" {r['total']} = {100 * r['raw_score']:.1f} %; {r['elapsed_s'] / 60:.0f} min"
+            f" {r['total']} = {100 * r['raw_score']:.1f} %; {r['timeouts']} of the detected by"
+            f" timeout; {r['elapsed_s'] / 60:.0f} min"
             f"{f'; a sample of every {args.sample}th mutant' if args.sample > 1 else ''})",
             flush=True,
         )

@@ -109,6 +109,25 @@ def test_cbg_on_discs_smaller_than_a_cell_is_consistent_with_its_point_inside_th
     assert not e.region.empty and "smaller than the grid's cells" in e.note
 
 
+#: Three landmarks 1.5 degrees (166.8 km) from the North Pole, 120 degrees apart.
+NEAR_POLE = [Landmark("a", 88.5, 0.0), Landmark("b", 88.5, 120.0), Landmark("c", 88.5, -120.0)]
+
+
+@pytest.mark.parametrize("rtt_ms", [1.75, 2.0, 3.0])
+def test_cbg_at_the_pole_is_consistent_despite_the_grids_polar_limit(rtt_ms: float) -> None:
+    """The grid's documented polar limit (rttgeo.geo.grid: at level 5 no cell centre lies within
+    252 km of a pole; this was test_geo_grid.py's strict xfail) must not reach an estimate. Discs of
+    175-300 km around these landmarks share a cap at the pole that holds no cell centre; CBG finds
+    their common point exactly, calls the constraints consistent, and its point lies in every
+    disc, in a region of the whole polar row (the cells that touch it)."""
+    e = make_estimator("cbg").fit(Mesh.from_landmarks(NEAR_POLE)).locate(np.full(3, rtt_ms))
+    radius_km = rtt_ms * MAX_KM_PER_RTT_MS * 2.0 / 3.0  # CBG's fibre radius
+    assert e.consistent and e.params["radius_scale"] == 1.0, e.note
+    assert "smaller than the grid's cells" in e.note
+    assert all(d.distance_km <= radius_km + 1e-6 for d in e.landmarks)
+    assert e.lat_deg >= 88.5 - 1e-9 and e.region.contains(e.lat_deg, e.lon_deg)
+
+
 def test_when_every_landmark_is_left_out_the_error_says_why() -> None:
     # Loopback landmarks given the positions of three capitals: nothing can be located, and the
     # user must learn why (not "every RTT is missing").

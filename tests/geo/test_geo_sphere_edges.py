@@ -49,6 +49,24 @@ def test_single_precision_inputs_are_computed_in_double() -> None:
     np.testing.assert_array_equal(got[1], want[1])
 
 
+def test_distances_are_double_for_any_float_input_on_either_side() -> None:
+    """Each side of a distance is converted to float64 on its own, so neither a float32 nor an
+    extended-precision (long double) array on one side changes the result: float64 (FloatArray),
+    equal to the distance of the float64-rounded inputs. (Where long double is double, as on
+    Windows or ARM macOS, this only checks float64 in, float64 out.)"""
+    u = to_unit_vectors(LAT, LON)
+    v = u[::-1]
+    for wide in (np.float32, np.longdouble):
+        for a, b in ((u.astype(wide), v), (u, v.astype(wide))):
+            a64, b64 = np.asarray(a).astype(float), np.asarray(b).astype(float)
+            d = unit_distance_km(a, b)
+            assert d.dtype == np.float64, (wide, d.dtype)
+            np.testing.assert_array_equal(d, unit_distance_km(a64, b64))
+            p = pairwise_distance_km(a, b)
+            assert p.dtype == np.float64, (wide, p.dtype)
+            np.testing.assert_array_equal(p, pairwise_distance_km(a64, b64))
+
+
 def test_destination_broadcasts_like_numpy() -> None:
     """Scalars, vectors and 2-D grids of bearings and distances: each element as if alone."""
     lat, lon = destination(48.0, 2.0, 90.0, 100.0)
