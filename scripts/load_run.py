@@ -9,8 +9,9 @@ The hogs are child processes of this script, at the default priority (not niced)
 spins a Python loop; the I/O hog writes 64 MiB files with fsync under a scratch folder of this
 run, over and over. They start before the first run and are killed (by their process ids) after
 the last. Each run is ``python -m pytest -q -p no:cacheprovider ARGS``; the report gives, per run,
-pytest's exit status, its summary line and the ids of the tests that failed or errored, then the
-load average seen during the runs. Exit 1 if any run failed.
+pytest's exit status, its summary line, the tests that failed or errored and the skips with their
+reasons, then the load average seen during the runs. Exit 1 if any run failed. SIGTERM or Ctrl-C
+stops the run in progress and the hogs.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ while True:
 def _summary(out: str) -> tuple[str, list[str]]:
     """pytest -q's last summary line and the failed/errored test ids (from -ra's short summary)."""
     lines = [x for x in out.splitlines() if x.strip()]
-    summary = next((x for x in reversed(lines) if re.search(r"\b(passed|failed|error)", x)), "?")
-    bad = [x.split(" ", 1)[1].split(" - ")[0] for x in lines if x.startswith(("FAILED ", "ERROR "))]
+    summary = next((x for x in reversed(lines) if re.search(r"\b(passed|failed|error)", x)),
+                   "no summary line (pytest -qq)")
+    bad = [x.split(" - ")[0] for x in lines if x.startswith(("FAILED ", "ERROR "))]
+    bad += [x for x in lines if x.startswith("SKIPPED ")]  # with the reason
     return summary.strip("= "), bad
 
 
@@ -60,6 +63,8 @@ def main() -> int:
     hogs: list[subprocess.Popen[bytes]] = []
     loads: list[float] = []
     failed_runs = 0
+    # SIGTERM ends the runs like Ctrl-C: subprocess.run kills the pytest child, finally the hogs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="rttgeo-load-") as scratch:
         try:
             for _ in range(args.cpu_hogs):

@@ -14,7 +14,9 @@ mutant's diff. Counted apart, never as killed: surviving mutants listed in
 change any result), and mutants that only rewrite the prose of an error or warning message (the
 machine-readable reasons and exit codes are what the tests hold). Exit status 1 when a target
 scores below ``--goal`` (90 % by default, issue #15) or a mutant survives that is not documented
-as equivalent.
+as equivalent. Timeouts count as detected (a mutant that makes the tests hang), but the report says
+how many there were: on a loaded machine a niced test run can time out through no fault of the
+mutant, so a figure is clean only with few or none (run it when the machine is quiet).
 
 Needs the ``mutation`` extra (``pip install -e '.[mutation,all,test]'``). Scores are recorded
 in docs/testing.md.
