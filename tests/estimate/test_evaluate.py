@@ -148,3 +148,27 @@ def test_credible_level_is_nan_without_posterior(wonderproxy) -> None:
     p = leave_one_out(wonderproxy, "spotter", targets=range(4), jobs=2)
     s = leave_one_out(wonderproxy, "spotter", targets=range(4), jobs=1)
     np.testing.assert_array_equal(p.credible_level, s.credible_level)
+
+
+def test_leave_one_out_runs_with_one_blas_thread(wonderproxy, monkeypatch) -> None:
+    """The estimators' products are (cells, 3) x (3, landmarks): BLAS threads only spin (issue
+    #11: up to twice the CPU time for the same wall time), so the leave-one-out limits them to 1."""
+    import importlib
+
+    threadpool_info = pytest.importorskip(
+        "threadpoolctl", reason="threadpoolctl (a core dependency) is not installed here"
+    ).threadpool_info
+
+    ev = importlib.import_module("rttgeo.estimate.evaluate")  # rttgeo.estimate is also a verb
+
+    seen: list[list[int]] = []
+    real = ev.make_estimator
+
+    def spy(method: str, **kw: object):
+        seen.append([p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"])
+        return real(method, **kw)
+
+    monkeypatch.setattr(ev, "make_estimator", spy)
+    ev.leave_one_out(wonderproxy, "shortest-ping", targets=[0, 1], jobs=1)
+    assert len(seen) == 2
+    assert all(threads and set(threads) == {1} for threads in seen), seen

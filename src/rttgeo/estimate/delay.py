@@ -207,10 +207,12 @@ def _group_medians(sorted_values: FloatArray, start: NDArray[np.int64], size: ND
 
 
 def _sorted_within(values: FloatArray, group: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Order that sorts ``values`` within each run of equal, non-decreasing ``group`` and keeps
-    the runs in place (``np.lexsort((values, group))``, with numpy's fast sorts)."""
+    """Order that sorts ``values`` within each run of equal ``group`` (non-decreasing, >= 0) and
+    keeps the runs in place: ``np.lexsort((values, group))``, with numpy's fast sorts."""
     order = np.argsort(values)
-    return order[np.argsort(group[order], kind="stable")]
+    # Small non-negative group numbers in their smallest dtype: numpy sorts those stably by radix.
+    small = group[order].astype(np.min_scalar_type(int(group.max(initial=0))))
+    return order[np.argsort(small, kind="stable")]
 
 
 def _row_nanmedians(a: FloatArray) -> FloatArray:

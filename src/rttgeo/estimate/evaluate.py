@@ -157,6 +157,28 @@ def leave_one_out(
                     progress(done, len(tgt))
             parts = [f.result() for f in futs]
         return _merge(parts, tgt, mesh)
+    # One BLAS thread: the estimators' matrix products are (cells, 3) x (3, landmarks), too small
+    # for threads, and OpenBLAS's idle threads spin. With its default (a thread per core) every
+    # method took up to twice the CPU time for the same wall time on 2 cores, and worker processes
+    # competed with each other's threads (issue #11). Results are the same to the last bit, so an
+    # environment installed before threadpoolctl became a dependency still runs, only slower.
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - an install older than the dependency
+        return _leave_one_out(mesh, method, params, tgt, keep_estimates, progress)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _leave_one_out(mesh, method, params, tgt, keep_estimates, progress)
+
+
+def _leave_one_out(
+    mesh: Mesh,
+    method: str,
+    params: dict | None,
+    tgt: list[int],
+    keep_estimates: bool,
+    progress: Callable[[int, int], None] | None,
+) -> LooResult:
+    """:func:`leave_one_out` over ``tgt`` in this process."""
     sym = symmetric_rtt_ms(mesh.rtt_ms)
     errs, cov, area, cons, fit_ms, loc_ms, ests = [], [], [], [], [], [], []
     lat: list[float] = []
