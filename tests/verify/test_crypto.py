@@ -125,6 +125,21 @@ def test_a_key_with_a_torsion_component_is_rejected(key) -> None:  # type: ignor
     assert crypto.public_key_problem(mixed, subgroup=False) is None
 
 
+def test_verify_checks_the_key_with_the_subgroup_rule_it_was_given(key, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    seen: list[bool] = []
+    real = crypto.public_key_problem
+
+    def spy(k: bytes, *, subgroup: bool = True) -> str | None:
+        seen.append(subgroup)
+        return real(k, subgroup=subgroup)
+
+    monkeypatch.setattr(crypto, "public_key_problem", spy)
+    pk, msg = crypto.public_bytes(key), crypto.CONTEXT_RECEIPT + b"m"
+    sig = key.sign(msg)
+    assert crypto.verify(pk, sig, msg, subgroup=False) and crypto.verify(pk, sig, msg)
+    assert seen == [False, True]
+
+
 def test_non_canonical_key_encodings_are_rejected() -> None:
     for bad in (
         _with_sign("0100000000000000000000000000000000000000000000000000000000000000"),  # -0
