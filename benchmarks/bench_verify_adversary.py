@@ -24,9 +24,9 @@ great-circle distance (:class:`rttgeo.verify.simulate.Inflation`).
    the truth); a sweep of settings (upper spread z, lower spread z_lower, landmarks) on the
    selection half of the hosts (every other trusted host) against a sample of the same attacks,
    shaped against the pooled model; the chosen setting (most honest 500 km claims proven among
-   those whose false-accept 95 % bound is below 1 %) on the held-out half and a fresh attack
-   sample. That rate is written with its provenance to src/rttgeo/data/verify_false_accept.json
-   (--write-rate).
+   those whose worst attack kind's false-accept 95 % bound is below 1 %: an attacker picks one
+   kind) on the held-out half and a fresh attack sample. That rate is written with its
+   provenance to src/rttgeo/data/verify_false_accept.json (--write-rate).
 
     .venv/bin/python benchmarks/bench_verify_adversary.py                 # full run
     .venv/bin/python benchmarks/bench_verify_adversary.py --quick         # smoke run (goals not judged)
@@ -58,7 +58,7 @@ from rttgeo.verify.calibrated import (
     DEFAULT_Z,
     DEFAULT_Z_LOWER,
     CalibratedModel,
-    rule_of_three,
+    upper_95,
 )
 from rttgeo.verify.claims import FP_SLACK_KM
 from rttgeo.verify.decide import SPHERE_ERROR
@@ -75,24 +75,18 @@ RADII_KM = (100, 250, 500, 1000, 2000)
 ATTACK_RADII_KM = (100, 250, 500, 1000)
 DENSITIES = (25, 50, 100, 200, 400, 784)
 #: Calibrated settings swept in part 4: (z, z_lower, landmarks). (3.0, 3.0, 5) was the default
-#: before the sweep (a central interval of 3 spreads from the 5 nearest landmarks).
+#: before the first sweep (a central interval of 3 spreads from the 5 nearest landmarks); (1.2,
+#: 3.0, 10) the first sweep's choice (on the pooled bound; its fast-path attackers got 4.45 %).
+#: Below z = 1.2 the first sweep found empty intersections taking over and more false accepts; a
+#: missing lower bound (None) changed little there, so it is tried only where the choice falls.
 SWEEP = (
-    (3.0, 3.0, 5),
-    *[(z, zl, k) for k in (5, 10) for zl in (None, 3.0) for z in (0.6, 0.8, 1.0, 1.2, 1.5, 2.0)],
+    *[(z, 3.0, k) for k in (5, 10) for z in (1.2, 2.0, 2.5, 3.0, 3.5, 4.0)],
+    *[(z, None, 10) for z in (2.5, 3.0, 3.5)],
 )
 DEFAULT_SETTING = (DEFAULT_Z, DEFAULT_Z_LOWER, DEFAULT_MAX_LANDMARKS)
 #: The sound mode's "setting" (unused by sound decisions).
 SOUND = DEFAULT_SETTING
 RATE_FILE = Path(__file__).resolve().parents[1] / "src" / "rttgeo" / "data" / "verify_false_accept.json"
-
-
-def upper_95(k: int, n: int) -> float:
-    """One-sided 95 % upper bound of a rate: rule of three at k = 0, else Clopper-Pearson."""
-    if k == 0:
-        return rule_of_three(n)
-    from scipy.stats import beta
-
-    return float(beta.ppf(0.95, k + 1, n - k))
 
 
 def sound_radius_of(decision, lat: float, lon: float) -> float:
@@ -159,6 +153,10 @@ def main() -> int:
     ap.add_argument(
         "--calibrated-attacks", type=int, default=2_000, help="calibrated attacks of each kind"
     )
+    ap.add_argument(
+        "--sweep-attacks", type=int, default=500,
+        help="calibrated attacks of each kind per swept setting (>= 300 for a 1 %% bound to be reachable)",
+    )
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--end-level", type=int, default=4, help="grid level of the attack decisions")
     ap.add_argument("--quick", action="store_true", help="few hosts and attacks; goals not judged")
@@ -172,7 +170,7 @@ def main() -> int:
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     if args.quick:
-        args.attacks, args.calibrated_attacks = 200, 100
+        args.attacks, args.calibrated_attacks, args.sweep_attacks = 200, 100, 20
     goals = Goals(judge=not args.quick)
     rng = np.random.default_rng(args.seed)
     t_start = time.perf_counter()
@@ -435,14 +433,15 @@ def calibrated_part(args, goals, world, hosts, kinds, attack_proven, calibrated_
     """Part 4: the sweep of calibrated settings, the chosen one, and its measured rate."""
     mesh = world.mesh
     select, held_out = hosts[::2], hosts[1::2]
-    n_sweep = max(args.calibrated_attacks // 10, 20)
+    n_sweep = args.sweep_attacks
     print(
         "\n4. calibrated mode (the verifier's model fitted leave-one-out: on WonderProxy 2020 without "
         "the host)\n"
         f"   selection: honest 500 km claims of every other trusted host ({len(select)} hosts, "
         f"selection half), false claims {n_sweep} of each of {len(kinds)} kinds (seed {args.seed + 1}, "
         "shaping aimed at the pooled model); the setting proving most selection hosts among those "
-        "whose false-accept 95 % bound is below 1 % is chosen. Held out: the other "
+        "whose WORST attack kind's false-accept 95 % bound is below 1 % is chosen (an attacker picks "
+        "the kind that works best, so the pooled rate would understate the risk). Held out: the other "
         f"{len(held_out)} hosts, and a fresh attack sample of {args.calibrated_attacks:,} per kind "
         f"(seed {args.seed + 2})."
     )
@@ -455,29 +454,39 @@ def calibrated_part(args, goals, world, hosts, kinds, attack_proven, calibrated_
     rows = []
     print(
         f"   {'z':>5}{'z_lower':>9}{'landmarks':>10}{'proven 500 km':>15}{'fault':>8}"
-        f"{'median radius':>15}{'false accepts':>15}{'95 % bound':>12}"
+        f"{'median radius':>15}{'pooled false accepts':>22}{'bound':>8}"
+        f"   {'worst kind':<22}{'false accepts':>14}{'bound':>8}"
     )
     for setting in SWEEP:
         rad = np.array(
             [honest_radius_km(world, t, calibrated_for(t, setting), 5) for t in select]
         )
         radius[setting] = rad
-        fa = sum(attack_proven(c, "calibrated", setting) for c in sweep_cases)
+        by = {kind: 0 for kind in kinds}
+        for c in sweep_cases:
+            by[c.kind] += attack_proven(c, "calibrated", setting)
+        fa = sum(by.values())
         ub = upper_95(fa, len(sweep_cases))
+        worst = max(kinds, key=lambda kind: by[kind])
+        worst_ub = upper_95(by[worst], n_sweep)
         share = float(np.mean(rad <= 500.0))
-        rows.append((setting, share, ub))
+        rows.append((setting, share, worst_ub))
         z, z_lower, k = setting
         print(
             f"   {z:>5}{'none' if z_lower is None else z_lower:>9}{k:>10}{pct(share):>15}"
             f"{pct(float(np.mean(np.isinf(rad)))):>8}{np.median(rad):>13,.0f} km"
-            f"{fa:>9} of {len(sweep_cases):,}{pct(ub):>10}",
+            f"{fa:>12} of {len(sweep_cases):,}{pct(ub):>8}"
+            f"   {worst:<22}{by[worst]:>7} of {n_sweep:,}{pct(worst_ub):>8}",
             flush=True,
         )
     allowed = [r for r in rows if r[2] < 0.01]
     chosen = max(allowed, key=lambda r: r[1])[0] if allowed else DEFAULT_SETTING
     best_any = np.mean(np.any(np.stack([radius[s] <= 500 for s in SWEEP]), axis=0))
     if not allowed:
-        print("   no setting's 95 % bound is below 1 % on this sample: the package default is kept")
+        print(
+            "   no setting's worst-kind 95 % bound is below 1 % on this sample: the package default "
+            "is kept"
+        )
     print(
         f"   chosen: z = {chosen[0]}, z_lower = {chosen[1]}, {chosen[2]} landmarks"
         f" (the package default: z = {DEFAULT_Z}, z_lower = {DEFAULT_Z_LOWER}, "
@@ -526,16 +535,25 @@ def calibrated_part(args, goals, world, hosts, kinds, attack_proven, calibrated_
         print(f"   {kind:<22}{n:>9,}{fa:>15}{pct(upper_95(fa, n)):>12}", flush=True)
     rate = total_fa / total_n
     ub = upper_95(total_fa, total_n)
+    worst = max(kinds, key=lambda kind: by[kind][0])
+    worst_ub = upper_95(*by[worst])
     print(f"   all attacks: {total_fa} of {total_n:,} = {pct(rate)} (95 % bound {pct(ub)})")
+    print(
+        f"   worst kind: {worst}, {by[worst][0]} of {by[worst][1]:,} = "
+        f"{pct(by[worst][0] / by[worst][1])} (95 % bound {pct(worst_ub)})"
+    )
     goals.check(
-        "calibrated at 500 km: >= 80 % of honest claims proven (held-out hosts) with false accepts < 1 %",
-        share >= 0.80 and ub < 0.01,
-        f"{pct(share)} proven; false accepts {pct(rate)}, bound {pct(ub)}",
+        "calibrated at 500 km: >= 80 % of honest claims proven (held-out hosts) with false accepts "
+        "< 1 % (95 % bound of the worst attack kind)",
+        share >= 0.80 and worst_ub < 0.01,
+        f"{pct(share)} proven; worst kind {worst} {pct(by[worst][0] / by[worst][1])}, bound "
+        f"{pct(worst_ub)}; pooled {pct(rate)}, bound {pct(ub)}",
     )
     provenance = (
         f"benchmarks/bench_verify_adversary.py --seed {args.seed} "
-        f"--calibrated-attacks {args.calibrated_attacks} --end-level {args.end_level}, "
-        f"{date.today().isoformat()}: false claims of 100-1,000 km under {', '.join(kinds)} "
+        f"--calibrated-attacks {args.calibrated_attacks} --sweep-attacks {args.sweep_attacks} "
+        f"--end-level {args.end_level}, {date.today().isoformat()}: setting chosen on the worst "
+        f"attack kind's 95 % bound; false claims of 100-1,000 km under {', '.join(kinds)} "
         f"(shaping against the pooled model; seed {args.seed + 2}); hosts from WonderProxy 2020 "
         "(model fitted without the host), landmarks WonderProxy or 100 RIPE Atlas anchors"
     )
