@@ -96,7 +96,7 @@ TARGETS: dict[str, Target] = {
     "store-commit": Target(
         "rttgeo/store/sqlite.py",
         ("xǁCampaignStoreǁ__init__", "xǁCampaignStoreǁ_exec", "xǁCampaignStoreǁbegin_campaign",
-         "xǁCampaignStoreǁset_protocol", "xǁCampaignStoreǁadd_sample",
+         "xǁCampaignStoreǁadd_sample",
          "xǁCampaignStoreǁend_campaign", "xǁCampaignStoreǁclose"),
         ("tests/store",),
     ),

@@ -214,10 +214,6 @@ class CampaignStore:
         )
         return int(cur.lastrowid or 0)
 
-    def set_protocol(self, campaign_id: int, protocol: str) -> None:
-        """Record the protocol actually used (known once the prober is chosen)."""
-        self._exec("UPDATE campaign SET protocol = ? WHERE id = ?", (protocol, campaign_id))
-
     def add_sample(
         self,
         campaign_id: int,
