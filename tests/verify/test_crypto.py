@@ -174,6 +174,28 @@ def test_non_canonical_signatures_are_rejected(key) -> None:  # type: ignore[no-
     assert not crypto.verify(pk, sig[:63], msg)
 
 
+def test_the_canonical_r_encodings_of_x_zero_points_are_accepted_and_their_negations_refused(key) -> None:  # type: ignore[no-untyped-def]
+    # y = 1 and y = p - 1 are the two points with x = 0: canonical only with the sign bit clear.
+    # S's low byte is set so that a check reading past R's 32 bytes would see a "sign".
+    s_bytes = (0xAB).to_bytes(32, "little")
+    for y in (1, P - 1):
+        r = y.to_bytes(32, "little")
+        assert crypto.signature_problem(r + s_bytes) is None, y
+        negated = (y | (1 << 255)).to_bytes(32, "little")
+        assert (crypto.signature_problem(negated + s_bytes) or "").startswith(
+            "the signature's R is not a canonical"), y
+    too_big = L.to_bytes(32, "little")
+    assert (crypto.signature_problem(bytes(32) + too_big) or "").startswith(
+        "the signature's S is not below the group order"), "the reason is the API's text"
+
+
+def test_the_answer_message_is_context_session_landmark_key_then_nonce() -> None:
+    sid, lk, nonce = b"s" * 16, b"k" * 32, b"n" * 32
+    msg = crypto.answer_message(sid, lk, nonce)
+    assert msg == crypto.CONTEXT_ANSWER + sid + lk + nonce
+    assert crypto.answer_message(sid, lk, b"") + nonce == msg  # the prefix the signers precompute
+
+
 def test_any_changed_byte_or_other_context_fails(key) -> None:  # type: ignore[no-untyped-def]
     pk = crypto.public_bytes(key)
     body = b"same body"
