@@ -98,6 +98,7 @@ def test_unsigned_or_bad_receipts_cannot_be_encoded(landmark_key) -> None:  # ty
     # the upper limit is the 16-bit field's own: 65,535 encodes, 65,536 is a ValueError naming
     # the field (not struct.error from the packer)
     assert replace(r, rounds=0xFFFF).body()
+    assert replace(r, rounds=1).body() and replace(r, landmark_id="a").body()  # lower limits
     with pytest.raises(ValueError, match="rounds"):
         replace(r, rounds=0x10000).body()
 
