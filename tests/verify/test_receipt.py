@@ -173,3 +173,53 @@ def test_decode_challenge_raises_only_wire_format_errors(data: bytes) -> None:
     for d in (data, framed):
         with contextlib.suppress(WireFormatError):  # anything else fails the test
             wire.decode_challenge(d)
+
+
+def _with_fields(data: bytes, **kw: int) -> bytes:
+    """``data`` with fixed-layout fields replaced (no re-signing: decode checks layout only)."""
+    from rttgeo.receipt import _FIXED
+
+    names = ("magic", "version", "clock", "rounds", "sid", "lkey", "hkey", "chal", "lat", "lon",
+             "rtt", "start", "end", "idlen")
+    values = dict(zip(names, _FIXED.unpack_from(data, 0), strict=True))
+    values.update(kw)
+    return _FIXED.pack(*values.values()) + data[_FIXED.size:]
+
+
+# Every limit decode_receipt checks, at the limit and one past it (issue #15: mutants of these
+# bounds survived the tests above).
+def test_decode_accepts_each_limit_and_refuses_one_past_it(landmark_key) -> None:  # type: ignore[no-untyped-def]
+    from rttgeo.receipt import _FIXED
+
+    e7 = 10_000_000
+    data = make_receipt(landmark_key).to_bytes()
+    for field, ok, bad, words in (
+        ("lat", (-90 * e7, 90 * e7), (-90 * e7 - 1, 90 * e7 + 1), "position out of range"),
+        ("lon", (-180 * e7, 180 * e7), (-180 * e7 - 1, 180 * e7 + 1), "position out of range"),
+        ("rounds", (1,), (0,), "no answered round"),
+    ):
+        for v in ok:
+            assert getattr(decode_receipt(_with_fields(data, **{field: v})), {
+                "lat": "lat_e7", "lon": "lon_e7", "rounds": "rounds"}[field]) == v
+        for v in bad:
+            with pytest.raises(VerificationError, match=f"^receipt: {words}$"):
+                decode_receipt(_with_fields(data, **{field: v}))
+    r = make_receipt(landmark_key)
+    same = _with_fields(data, end=r.start_unix_ns)  # a session may start and end in one ns
+    assert decode_receipt(same).end_unix_ns == r.start_unix_ns
+    with pytest.raises(VerificationError, match="ends before it starts"):
+        decode_receipt(_with_fields(data, end=r.start_unix_ns - 1))
+    # landmark ids of 1 and 64 bytes: the shortest and the longest receipt decode, version kept
+    for lid in ("a", "x" * 64):
+        one = make_receipt(landmark_key, landmark_id=lid)
+        back = decode_receipt(one.to_bytes())
+        assert back == one and back.version == one.version
+    shortest = make_receipt(landmark_key, landmark_id="a").to_bytes()
+    assert len(shortest) == _FIXED.size + 1 + crypto.SIGNATURE_SIZE
+    with pytest.raises(VerificationError, match=r"^receipt: \d+ bytes is too short"):
+        decode_receipt(shortest[:-1])
+    longest = make_receipt(landmark_key, landmark_id="x" * 64).to_bytes()
+    with pytest.raises(VerificationError, match="landmark id length"):
+        decode_receipt(_with_fields(longest, idlen=65) + b"x")
+    with pytest.raises(VerificationError, match="landmark id length"):
+        decode_receipt(_with_fields(shortest, idlen=0))
