@@ -271,3 +271,19 @@ def test_the_fast_signer_gives_the_same_signatures(key) -> None:  # type: ignore
     for msg in (b"", crypto.CONTEXT_ANSWER + bytes(80), os.urandom(300)):
         assert sign(msg) == key.sign(msg)
         assert crypto.verify(crypto.public_bytes(key), sign(msg), msg)
+
+
+def test_decoding_then_encoding_gives_back_every_valid_key() -> None:
+    # Both signs of x: a decoder that got the sign wrong would still pass the order checks (a
+    # point and its negation have the same order), so the round trip states it directly.
+    signs = set()
+    for _ in range(16):
+        pk = crypto.public_bytes(crypto.generate_key())
+        point = crypto._decode_point(pk)
+        assert point is not None and _encode(point) == pk
+        signs.add(pk[31] >> 7)
+    assert signs == {0, 1}
+    # y = p exactly is the non-canonical form of y = 0
+    y_is_p = bytes.fromhex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")
+    assert crypto._decode_point(y_is_p) is None
+    assert "canonical" in (crypto.public_key_problem(y_is_p) or "")
