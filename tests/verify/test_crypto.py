@@ -287,3 +287,10 @@ def test_decoding_then_encoding_gives_back_every_valid_key() -> None:
     y_is_p = bytes.fromhex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")
     assert crypto._decode_point(y_is_p) is None
     assert "canonical" in (crypto.public_key_problem(y_is_p) or "")
+
+
+def test_negative_zero_x_is_not_decoded() -> None:
+    # y = 1 and y = p - 1 have x = 0; with the sign bit set they are "negative zero" encodings
+    for y in (1, P - 1):
+        assert crypto._decode_point(y.to_bytes(32, "little")) is not None
+        assert crypto._decode_point((y | (1 << 255)).to_bytes(32, "little")) is None
