@@ -294,3 +294,39 @@ def test_end_level_outside_the_grid_is_an_input_error():
     with pytest.raises(InputError) as e:
         decide(RadiusClaim(0, 0, 100), [lm(0, 0, 0)], [5.0], end_level=9)
     assert e.value.field == "end_level"
+
+
+class _Ring:
+    """A calibrated model stub: every RTT reads as 500-600 km from its landmark."""
+
+    setting = (0.0, 0.0, 0)
+
+    def select(self, rtt_ms):  # type: ignore[no-untyped-def]
+        return np.ones(len(np.atleast_1d(rtt_ms)), dtype=bool)
+
+    def annulus_km(self, rtt_ms):  # type: ignore[no-untyped-def]
+        n = len(np.atleast_1d(rtt_ms))
+        return np.full(n, 500.0), np.full(n, 600.0)
+
+    def params(self) -> dict:
+        return {}
+
+
+def test_calibrated_annuli_widen_both_ways_by_the_position_uncertainty() -> None:
+    # A landmark whose position is uncertain by 200 km: the host may be 300-800 km from where the
+    # catalog puts it. A claim 350 km away is consistent; without the uncertainty it is refuted.
+    lms = [lm(0, 30.0, 10.0)]
+    near = destination(30.0, 10.0, 90.0, 350.0)
+    claim = RadiusClaim(float(near[0]), float(near[1]), 60.0)
+    d = decide(claim, lms, [10.0], mode="calibrated", model=_Ring(), position_uncertainty_km=200.0)
+    assert d.outcome != "refuted", d.reasons
+    d0 = decide(claim, lms, [10.0], mode="calibrated", model=_Ring(), position_uncertainty_km=0.0)
+    assert d0.outcome == "refuted", d0.reasons
+    out = destination(30.0, 10.0, 90.0, 750.0)  # beyond 600 km, inside the widened 800 km
+    d2 = decide(RadiusClaim(float(out[0]), float(out[1]), 40.0), lms, [10.0], mode="calibrated",
+                model=_Ring(), position_uncertainty_km=200.0)
+    assert d2.outcome != "refuted", d2.reasons
+    far = destination(30.0, 10.0, 90.0, 850.0)  # past the widened outer edge (800 km) by 50 km
+    d1 = decide(RadiusClaim(float(far[0]), float(far[1]), 40.0), lms, [10.0], mode="calibrated",
+                model=_Ring(), position_uncertainty_km=200.0)
+    assert d1.outcome == "refuted", d1.reasons
