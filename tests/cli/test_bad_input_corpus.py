@@ -12,9 +12,11 @@ the classes that once gave tracebacks or silent nonsense.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -177,8 +179,8 @@ def test_the_sweep_covers_every_typed_option() -> None:
     assert len(OPTIONS) > 60  # every command's numbers, outputs and choices
 
 
-@pytest.fixture
-def stub_handlers(monkeypatch):  # type: ignore[no-untyped-def]
+@contextlib.contextmanager
+def stubbed_handlers() -> Iterator[list[str]]:
     """main() runs for real up to the handler, which only records that it was reached."""
     reached: list[str] = []
 
@@ -193,8 +195,15 @@ def stub_handlers(monkeypatch):  # type: ignore[no-untyped-def]
                     stack.extend(a.choices.values())
         return parser
 
-    monkeypatch.setattr("rttgeo.cli.build_parser", build)
-    return reached
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("rttgeo.cli.build_parser", build)
+        yield reached
+
+
+@pytest.fixture
+def stub_handlers():  # type: ignore[no-untyped-def]
+    with stubbed_handlers() as reached:
+        yield reached
 
 
 @pytest.mark.parametrize(("command", "option", "kind"), OPTIONS,

@@ -6,7 +6,6 @@ replaced by stubs that fail the test if reached by bad input)."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import tempfile
@@ -17,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rttgeo.cli import build_parser, main, measure_cmds
+from rttgeo.cli import main, measure_cmds
 from rttgeo.errors import LabError
 from rttgeo.measure.fake import FakeProber, Loss
 
-from .test_bad_input_corpus import CORPUS, OPTIONS
+from .test_bad_input_corpus import CORPUS, OPTIONS, stubbed_handlers
 
 GOOD_CATALOG = str(CORPUS / "good_catalog.csv")
 GOOD_SAMPLES = str(CORPUS / "good_samples.csv")
@@ -163,26 +162,6 @@ def test_generated_toml(text: str, capsys) -> None:  # type: ignore[no-untyped-d
 
 
 # -- option values ------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _stubbed_handlers() -> Iterator[list[str]]:
-    reached: list[str] = []
-
-    def build() -> argparse.ArgumentParser:
-        parser = build_parser()
-        stack = [parser]
-        while stack:
-            p = stack.pop()
-            p.set_defaults(handler=lambda args: reached.append("handler") or 0)
-            for a in p._actions:
-                if isinstance(a, argparse._SubParsersAction):
-                    stack.extend(a.choices.values())
-        return parser
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("rttgeo.cli.build_parser", build)
-        yield reached
-
-
 VALUE = st.one_of(
     st.text(max_size=20),
     st.floats().map(repr),
@@ -196,7 +175,7 @@ VALUE = st.one_of(
 def test_generated_option_values(option, value: str, capsys) -> None:  # type: ignore[no-untyped-def]
     command, name, _kind = option
     with tempfile.TemporaryDirectory() as d, pytest.MonkeyPatch.context() as mp, \
-            _stubbed_handlers():
+            stubbed_handlers():
         mp.chdir(d)
         code = main([*command.split(), f"{name}={value}"])
         err = capsys.readouterr().err
