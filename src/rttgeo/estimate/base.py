@@ -266,7 +266,7 @@ class Estimator:
             if left_out is not None:
                 left_out.setdefault(i, []).append(why)
         if not use.any():
-            raise EstimationError(self._nothing_usable(rtt_ms, notes))
+            raise EstimationError(self._nothing_usable(notes))
         usable = use.copy()
         est = self._locate_one(rtt_ms, use)  # may narrow ``use`` to what the method really used
         for i in np.flatnonzero(usable & ~use):
@@ -275,7 +275,7 @@ class Estimator:
             est = self.c_discs_point(est, rtt_ms, usable)
         return self._with_diagnostics(est, rtt_ms, use, notes)
 
-    def _nothing_usable(self, rtt_ms: FloatArray, notes: Mapping[int, str]) -> str:
+    def _nothing_usable(self, notes: Mapping[int, str]) -> str:
         """Why no landmark is usable, for the error (the reasons were recorded per landmark)."""
         if not notes:
             return "no usable landmark: every RTT is missing (NaN): no landmark answered"
