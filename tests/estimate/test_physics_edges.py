@@ -236,6 +236,56 @@ def test_left_out_landmarks_are_noted_and_warned_once_per_call() -> None:
         est.locate(rtts[0])  # a single target: no "(for k of n targets)"
 
 
+def test_every_measured_landmark_carries_a_note_that_says_why_it_was_not_used() -> None:
+    """A locate result lists every landmark that answered, with the reason it was not used: excluded
+    at fit (with the fit's reason), left out at locate (faster than light), or not used by the
+    method (a method may keep only its lowest RTTs); a used landmark has no note. ``describe`` shows
+    the first two kinds as "left out" and not the third (it is the method's choice, not a fault)."""
+    from rttgeo.estimate.describe import describe
+
+    fast = {(5, j): 1.0 for j in range(4)}  # h5 is excluded at fit (test above)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RttgeoWarning)
+        est = make_estimator("spotter", max_landmarks=2).fit(mesh_with(fast))
+    lon = np.array([lm.lon_deg for lm in LINE])
+    rtts = distance_km(0.0, 11.0, 0.0, lon) / FIBRE_KM_PER_RTT_MS * 1.3 + 1.0  # a host at 0, 11
+    rtts[4] = 1.0  # h4, 3,200 km away, in 1 ms: faster than light given h1's RTT (2.4 ms)
+    rtts[5] = 5.0
+    with pytest.warns(RttgeoWarning, match="landmark 'h4' left out: faster than light"):
+        e = est.locate(rtts)
+    notes = {d.id: d.note for d in e.landmarks}
+    used = {d.id for d in e.landmarks if d.used}
+    assert used == {"h1", "h2"}  # the two lowest RTTs of the landmarks kept
+    assert notes["h1"] == notes["h2"] == ""
+    assert notes["h0"] == notes["h3"] == "not used by this method (it keeps the lowest RTTs)"
+    assert notes["h4"].startswith("left out: faster than light for its stated position")
+    assert notes["h5"] == "excluded at fit: " + est.excluded_["h5"]
+    shown = describe(e)
+    assert "left out: h4: left out: faster" in shown and "left out: h5: excluded at fit" in shown
+    assert "h0:" not in shown and "h3:" not in shown
+    # the point stays in the light disc of every landmark kept, used by the method or not
+    dist = distance_km(e.lat_deg, e.lon_deg, 0.0, lon[:4])
+    assert np.all(dist <= rtts[:4] * MAX_KM_PER_RTT_MS)
+    # a landmark that did not answer is not listed at all
+    rtts[3] = np.nan
+    with pytest.warns(RttgeoWarning, match="'h4'"):
+        assert "h3" not in {d.id for d in est.locate(rtts).landmarks}
+
+
+def test_warnings_point_at_the_callers_line() -> None:
+    """The landmark warnings of fit and locate name the caller's file (stacklevel 2), so that a user
+    sees which of their calls left a landmark out, and warning filters by module work."""
+    fast = {(5, j): 1.0 for j in range(4)}
+    with pytest.warns(RttgeoWarning, match="'h5' left out") as rec:
+        est = make_estimator("cbg").fit(mesh_with(fast))
+    assert [w.filename for w in rec] == [__file__]
+    rtts = np.full(6, 20.0)
+    rtts[4] = 0.5  # h4 in 0.5 ms contradicts every other landmark 1,100+ km away at 20 ms
+    with pytest.warns(RttgeoWarning, match="'h4' left out") as rec:
+        est.locate(rtts)
+    assert [w.filename for w in rec] == [__file__]
+
+
 def test_c_discs_point_moves_a_point_into_the_light_discs_and_says_how() -> None:
     """The point of a region method lies inside every kept landmark's disc at c when those discs
     meet; else inside the discs widened by the physics slack; else at their smallest common
