@@ -35,10 +35,6 @@ VARIANTS: dict[str, dict[str, float | bool]] = {
     "pooled-model": {"per_landmark": False},
     "cut-extra-5ms": {"near_extra_ms": 5.0},
     "cut-extra-20ms": {"near_extra_ms": 20.0},
-    "correlated": {"correlated": True},
-    "student-t-3": {"tail_nu": 3.0},
-    "student-t-8": {"tail_nu": 8.0},
-    "correlated-point-temperature-1": {"correlated": True, "temperature": 1.0},
 }
 
 

@@ -145,11 +145,6 @@ class Spotter(Estimator):
     #: Whether the region's temperature depends on the landmarks' geometry seen from the point
     #: (:func:`common_mode_share`), or only on how many landmarks there are.
     geometry_aware = False
-    #: Whether the likelihood models the residuals' common correlation (:meth:`_correlated_quad`)
-    #: instead of multiplying the landmarks as independent witnesses and tempering afterwards.
-    correlated = False
-    #: Student-t degrees of freedom of the residuals (None: Gaussian).
-    tail_nu: float | None = None
 
     #: Refinement stops one level early when the last level would hold more cells than this.
     MAX_CELLS = 20000
@@ -231,8 +226,6 @@ class Spotter(Estimator):
         """Temperature to search cells at: the broadest the region may need."""
         if self.region_temperature is not None:
             return max(float(self.region_temperature), self.temperature)
-        if self.correlated:
-            return max(1.0, self.temperature)
         return max(self.correlation_.temperature(q.weight), self.temperature)
 
     def _region_temperature(self, q: _Query, point_u: FloatArray) -> float:
@@ -240,8 +233,6 @@ class Spotter(Estimator):
         the landmarks seen from the point (:func:`common_mode_share`)."""
         if self.region_temperature is not None:
             return float(self.region_temperature)
-        if self.correlated:  # the likelihood already holds s^2 and rho
-            return 1.0
         c = self.correlation_
         if not self.geometry_aware:
             return c.temperature(q.weight)
@@ -262,47 +253,10 @@ class Spotter(Estimator):
         """
         dist = arc_km(u @ self.unit_[q.idx].T)
         pad = 0.0 if pad_km is None else np.asarray(pad_km)[:, None]
-        if self.correlated:
-            z, log_norm = self.model_.standardized(dist, q.rtt_ms[q.idx], cap, q.idx, pad)
-            log_norm *= q.weight[None, :]
-            ll_sum = log_norm.sum(axis=1) - 0.5 * self._correlated_quad(z, q.weight)
-            return ll_sum / q.temperature
-        if self.tail_nu is not None:
-            z, ll = self.model_.standardized(dist, q.rtt_ms[q.idx], cap, q.idx, pad)
-            ll -= self._tail_penalty(z)
-        else:
-            ll = self.model_.log_likelihood(dist, q.rtt_ms[q.idx], cap, q.idx, pad)
+        ll = self.model_.log_likelihood(dist, q.rtt_ms[q.idx], cap, q.idx, pad)
         # A weight of 0 never meets -inf here: such landmarks are not in the query.
         ll *= q.weight[None, :]
         return ll.sum(axis=1) / q.temperature
-
-    def _correlated_quad(self, z: FloatArray, weight: FloatArray) -> FloatArray:
-        """z^T C^-1 z for residuals ``z`` (M, L) of variance s^2 and common correlation rho
-        (:class:`ResidualCorrelation`), a landmark of weight w counting as w of one:
-        (sum w z^2 - c (sum w z)^2) / (s^2 (1 - rho)), c = rho / (1 - rho + rho sum w).
-
-        A shift common to every residual (a slow access link makes the host look far from all
-        landmarks at once) costs little; differences between landmarks cost 1 / (1 - rho) more
-        than under independence."""
-        s2, rho = self._correlation_terms()
-        c = rho / (1.0 - rho + rho * float(np.sum(weight)))
-        wz = z * weight[None, :]
-        sq = np.einsum("ij,ij->i", wz, z)
-        tot = wz.sum(axis=1)
-        return (sq - c * tot * tot) / (s2 * (1.0 - rho))
-
-    def _tail_penalty(self, z: FloatArray) -> FloatArray:
-        """-log density of a Student-t residual with ``tail_nu`` degrees of freedom (up to a
-        constant): (nu + 1) / 2 log(1 + z^2 / nu); z^2 / 2 as nu grows."""
-        nu = float(self.tail_nu)  # type: ignore[arg-type]
-        return (0.5 * (nu + 1.0)) * np.log1p(z * z / nu)
-
-    #: Upper bound on rho in the correlated likelihood (1 would make a common shift free).
-    MAX_RHO = 0.9
-
-    def _correlation_terms(self) -> tuple[float, float]:
-        c = self.correlation_
-        return max(float(c.variance), 1e-6), float(min(max(c.rho, 0.0), self.MAX_RHO))
 
     def _posterior(self, q: _Query) -> tuple[int, IntArray, IntArray, FloatArray, bool]:
         """:meth:`posterior_cells` with the speed-of-light cut, or without it when nothing is left
@@ -364,8 +318,6 @@ class Spotter(Estimator):
         np.minimum(np.maximum(near, 1.0, out=near), HALF_CIRCUMFERENCE_KM, out=near)
         far = np.add(dist, pad, out=dist)
         np.minimum(np.maximum(far, 1.0, out=far), HALF_CIRCUMFERENCE_KM - 1.0, out=far)
-        if self.correlated:  # the residuals' range over the cell (z grows with the distance)
-            z_lo, z_hi = ((np.log1p(x / d0) - mu) / sigma for x in (near, far))
         # The best distance reachable inside the cell: the target distance clipped to [near, far].
         best = np.maximum(d0 * np.expm1(mu)[None, :], near)
         np.minimum(best, far, out=best)
@@ -382,47 +334,16 @@ class Spotter(Estimator):
         if cap:
             np.copyto(log_norm, -np.inf, where=~(near <= (rtt * MAX_KM_PER_RTT_MS).astype(f4)))
         w = q.weight.astype(f4)[None, :]
-        if self.correlated:
-            quad = self._correlated_quad_lower_bound(z_lo, z_hi, q.weight)
-        else:
-            z = np.divide(best, d0, out=best)
-            np.log1p(z, out=z)
-            z -= mu
-            z /= sigma
-            if self.tail_nu is not None:
-                quad = 2.0 * (w * self._tail_penalty(z)).sum(axis=1)
-            else:
-                wz = np.multiply(w, z)
-                wz *= z
-                quad = wz.sum(axis=1)
+        z = np.divide(best, d0, out=best)
+        np.log1p(z, out=z)
+        z -= mu
+        z /= sigma
+        wz = np.multiply(w, z)
+        wz *= z
+        quad = wz.sum(axis=1)
         log_norm *= w
         ll = -0.5 * quad + log_norm.sum(axis=1)
         return ll.astype(np.float64) / q.temperature
-
-    def _correlated_quad_lower_bound(
-        self, z_lo: FloatArray, z_hi: FloatArray, weight: FloatArray, iterations: int = 40
-    ) -> FloatArray:
-        """Lower bound of :meth:`_correlated_quad` over z_lo <= z <= z_hi (per landmark, (M, L)).
-
-        The quadratic form is convex (c sum w < 1); its minimum over the box has z_i = clip(c t,
-        lo_i, hi_i) with t = sum w z, the root of a decreasing function of t, bracketed by sum w lo
-        and sum w hi and found by bisection. Each step's bracket end gives a box point, and the
-        bound is taken a little below the value there (float32 arithmetic, 1e-3 of the value)."""
-        s2, rho = self._correlation_terms()
-        w = np.asarray(weight, dtype=z_lo.dtype)
-        c = z_lo.dtype.type(rho / (1.0 - rho + rho * float(np.sum(weight))))
-        a = (z_lo * w).sum(axis=1)
-        b = (z_hi * w).sum(axis=1)
-        for _ in range(iterations):
-            t = 0.5 * (a + b)
-            g = (np.clip(c * t[:, None], z_lo, z_hi) * w).sum(axis=1) - t
-            up = g > 0
-            a = np.where(up, t, a)
-            b = np.where(up, b, t)
-        z = np.clip(c * (0.5 * (a + b))[:, None], z_lo, z_hi)
-        wz = z * w
-        q = ((wz * z).sum(axis=1) - c * wz.sum(axis=1) ** 2) / (s2 * (1.0 - rho))
-        return np.maximum(q, 0.0) * z_lo.dtype.type(1.0 - 1e-3)
 
     # -- locate ----------------------------------------------------------------------------------
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
@@ -500,8 +421,6 @@ class PopulationPosterior(Spotter):
         top_k: int = 5,
         place_km: float = 25.0,
         low_confidence_km2: float = 1e6,
-        correlated: bool = False,
-        tail_nu: float | None = None,
     ) -> None:
         self.level = level
         self.temperature = temperature
@@ -519,8 +438,6 @@ class PopulationPosterior(Spotter):
         self.top_k = top_k
         self.place_km = place_km
         self.low_confidence_km2 = low_confidence_km2
-        self.correlated = correlated
-        self.tail_nu = tail_nu
 
     def _fit(self) -> None:
         from rttgeo.estimate.prior import population_prior
