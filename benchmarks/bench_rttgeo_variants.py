@@ -35,6 +35,10 @@ VARIANTS: dict[str, dict[str, float | bool]] = {
     "pooled-model": {"per_landmark": False},
     "cut-extra-5ms": {"near_extra_ms": 5.0},
     "cut-extra-20ms": {"near_extra_ms": 20.0},
+    "population-alpha-0.7": {"alpha": 0.7},
+    "population-alpha-1.3": {"alpha": 1.3},
+    "place-50km": {"place_km": 50.0},
+    "min-nearest-5": {"min_nearest": 5},
 }
 
 
