@@ -5,6 +5,7 @@ property it protects; docs/testing.md gives the mutation score they reach."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -91,6 +92,9 @@ def test_physics_outliers_counts_pairs_strictly_faster_than_allowed() -> None:
     assert counts.tolist() == [0.0, 0.0, 0.0] and not removed.any()
     removed, _ = physics_outliers(d, rtt, 100.0, min_violations=2)
     assert not removed.any()
+    # no slack unless one is given: half a km beyond RTT x speed is already a violation
+    d2, rtt2 = np.array([[0.0, 100.5], [100.5, 0.0]]), np.array([[np.nan, 1.0], [1.0, np.nan]])
+    assert physics_outliers(d2, rtt2, 100.0)[1].tolist() == [1.0, 1.0]
 
 
 # -- fit: the mesh-time exclusion ---------------------------------------------------------------
@@ -209,8 +213,43 @@ def test_a_conflict_is_strictly_farther_than_the_two_reaches() -> None:
 def test_the_hint_about_sub_millisecond_rtts_only_for_them() -> None:
     far = Landmark("F", 0.0, 60.0)  # 6,672 km from A
     est = make_estimator("cbg").fit(Mesh.from_landmarks([A, far]))
-    out = est.light_conflicts(np.array([5.0, 5.0]), np.array([True, True]))
-    assert out.keys() == {0, 1} and not any("under 1 ms" in w for w in out.values())
+    for rtt_ms in (1.0, 1.5, 5.0):  # 1 ms itself is not "under 1 ms"
+        out = est.light_conflicts(np.array([rtt_ms, rtt_ms]), np.array([True, True]))
+        assert out.keys() == {0, 1} and not any("under 1 ms" in w for w in out.values()), rtt_ms
+    out = est.light_conflicts(np.array([0.999, 0.999]), np.array([True, True]))
+    assert all("under 1 ms" in w for w in out.values()) and out.keys() == {0, 1}
+
+
+def test_discs_that_touch_do_not_conflict() -> None:
+    """Two landmarks whose reaches sum exactly to their distance are consistent (the point where
+    the discs touch satisfies both); a hair less and both are left out. With no timing floor, an
+    RTT of 0 reaches exactly the position uncertainty, so the tie is exact in floating point."""
+    est = make_estimator("cbg").fit(Mesh.from_landmarks([A, B]))
+    d = float(est.distance_km_[0, 1])
+    est.rtt_floor_ms = 0.0
+    zero, use = np.array([0.0, 0.0]), np.array([True, True])
+    est.position_uncertainty_km = d / 2.0
+    assert est.c_reach_km(zero).sum() == d
+    assert est.light_conflicts(zero, use) == {}
+    est.position_uncertainty_km = float(np.nextafter(d / 2.0, 0.0))
+    assert est.light_conflicts(zero, use).keys() == {0, 1}
+
+
+def test_the_reason_names_the_landmark_contradicted_most_and_the_figures() -> None:
+    """A landmark in several conflicts is explained by the one it contradicts most (the largest
+    excess of distance over the two reaches), with the allowed distance (the sum of the reaches),
+    the stated distance and how many landmarks it contradicts."""
+    x = Landmark("X", 0.0, 0.0)
+    p1, p2 = Landmark("P1", 0.0, 5.0), Landmark("P2", 0.0, 9.0)  # 556 and 1,001 km from X
+    est = make_estimator("cbg").fit(Mesh.from_landmarks([x, p1, p2]))
+    rtts = np.array([0.1, 1.0, 5.0])
+    reach = est.c_reach_km(rtts)  # 32, 167, 760 km: X-P1 exceeds by 356 km, X-P2 by 209 km
+    out = est.light_conflicts(rtts, np.array([True, True, True]))
+    assert out.keys() == {0}
+    why = out[0]
+    assert f"landmark 'P1''s 1.000 ms allow at most {reach[0] + reach[1]:,.0f} km" in why
+    assert f"stated positions are {est.distance_km_[0, 1]:,.0f} km apart" in why
+    assert "its RTT 0.100 ms" in why and "contradicts 2 landmark(s)" in why and "under 1 ms" in why
 
 
 def test_when_every_landmark_is_left_out_locate_raises_and_nothing_is_guessed() -> None:
@@ -219,6 +258,33 @@ def test_when_every_landmark_is_left_out_locate_raises_and_nothing_is_guessed() 
         est.locate(np.array([1.0, 1.0]))
     with pytest.raises(EstimationError, match="every RTT is missing"):
         est.locate(np.array([np.nan, np.nan]))
+
+
+def test_nothing_answered_says_missing_even_with_a_landmark_excluded_at_fit() -> None:
+    """A landmark excluded at fit that did not answer either is not counted as one that answered:
+    with no RTT at all the error still says every RTT is missing."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RttgeoWarning)
+        est = make_estimator("cbg").fit(mesh_with({(5, j): 1.0 for j in range(4)}))
+    assert not est.usable_[5]
+    with pytest.raises(EstimationError, match="every RTT is missing"):
+        est.locate(np.full(6, np.nan))
+
+
+def test_the_point_is_in_the_light_disc_of_landmarks_the_method_did_not_use() -> None:
+    """Spotter keeping only its lowest RTT puts its point by that one landmark; the others were
+    kept by the checks, so the point is moved into their light discs too, and the note says so."""
+    lms = [Landmark("A", 0.0, 0.0), Landmark("B", 0.0, 3.0), Landmark("C", 3.0, 1.5),
+           Landmark("D", 0.0, 8.0)]
+    est = make_estimator("spotter", max_landmarks=1).fit(Mesh.from_landmarks(lms))
+    rtts = np.array([5.0, 5.0, 5.0, 6.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RttgeoWarning)
+        e = est.locate(rtts)
+    assert [d.used for d in e.landmarks] == [True, False, False, False]
+    assert e.note.startswith("point moved ") and e.params["moved_into_c_discs_km"] > 1.0
+    dist = distance_km(e.lat_deg, e.lon_deg, [lm.lat_deg for lm in lms], [lm.lon_deg for lm in lms])
+    assert np.all(dist <= rtts * MAX_KM_PER_RTT_MS + 1e-6), dist
 
 
 def test_left_out_landmarks_are_noted_and_warned_once_per_call() -> None:
@@ -320,6 +386,20 @@ def test_c_discs_point_moves_a_point_into_the_light_discs_and_says_how() -> None
     # Pairwise close enough, jointly not even with the slack: the smallest common widening.
     out, d = moved([0.05, 0.05, 0.05])
     assert "smallest common widening" in out.note
+    # an estimate without a note gets the move as its whole note; its candidates' distances are
+    # measured from the moved point
+    from rttgeo.models import Candidate
+
+    cands = (Candidate("P", "XX", 0.5, 1.5, 0.6, 50.0, 0.0), Candidate("Q", "", 2.0, 0.5, 0.3, 50.0, 0.0))
+    bare = Estimate(-5.0, -5.0, "cbg", {}, None, float("nan"), None, True, candidates=cands)
+    out = est.c_discs_point(bare, np.array([2.0, 3.0, 3.0]), kept)
+    assert out.note.startswith("point moved ") and out.note.endswith("speed-of-light disc")
+    assert [c.name for c in out.candidates] == ["P", "Q"]
+    for c, was in zip(out.candidates, cands, strict=True):
+        assert c.distance_km == pytest.approx(
+            float(distance_km(out.lat_deg, out.lon_deg, c.lat_deg, c.lon_deg)), rel=1e-12)
+        assert c.distance_km > 10.0 and replace(c, distance_km=0.0) == was
+
     # and a point already inside every disc is left alone, note and all
     inside = Estimate(0.5, 1.5, "cbg", {}, None, float("nan"), None, True, note="given")
     assert est.c_discs_point(inside, np.array([2.0, 3.0, 3.0]), kept) is inside
