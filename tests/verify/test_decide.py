@@ -13,7 +13,7 @@ from rttgeo.datasets import load_wonderproxy
 from rttgeo.errors import InputError
 from rttgeo.estimate.delay import symmetric_rtt_ms
 from rttgeo.geo.feasible import annulus_tests
-from rttgeo.geo.grid import cell_bounds, cell_unit_vectors, circumradius_km, global_cells
+from rttgeo.geo.grid import cell_bounds, cell_centers, cell_unit_vectors, circumradius_km, global_cells
 from rttgeo.geo.sphere import destination, distance_km, to_unit_vectors
 from rttgeo.models import Landmark
 from rttgeo.units import MAX_KM_PER_RTT_MS
@@ -330,3 +330,172 @@ def test_calibrated_annuli_widen_both_ways_by_the_position_uncertainty() -> None
     d1 = decide(RadiusClaim(float(far[0]), float(far[1]), 40.0), lms, [10.0], mode="calibrated",
                 model=_Ring(), position_uncertainty_km=200.0)
     assert d1.outcome == "refuted", d1.reasons
+
+
+def test_exactly_two_contradicting_landmarks_are_named_and_no_other_pair():
+    # Two landmarks 6,700 km apart that each put the host within 150 km of them: the only pair.
+    lms = [lm(0, 0.0, 0.0), lm(1, 0.0, 60.0)]
+    d = decide(RadiusClaim(0.0, 30.0, 5000), lms, [1.0, 1.0])
+    assert d.outcome == "landmark-fault"
+    assert d.reasons == ("empty-intersection", "landmark-pairs-contradict")
+    assert d.conflicts == (("L0", "L1"),)
+    assert d.faults_needed == 1
+    # A third landmark whose disc overlaps both (wide, 4,500 km) contradicts neither of them.
+    d3 = decide(RadiusClaim(0.0, 30.0, 5000), [*lms, lm(2, 10.0, 30.0)], [1.0, 1.0, 30.0])
+    assert d3.outcome == "landmark-fault" and d3.conflicts == (("L0", "L1"),)
+
+
+def test_discs_that_touch_at_one_point_do_not_contradict():
+    # The host may sit exactly at the point where two discs touch: not a conflict; 1 m apart is.
+    unit = to_unit_vectors(np.array([0.0, 0.0]), np.array([0.0, 40.0]))
+    gap = float(decide_mod.pairwise_distance_km(unit[:1], unit[1:])[0, 0])
+    assert decide_mod._conflicts(unit, np.array([gap / 2, gap / 2]), ["A", "B"]) == ()
+    assert decide_mod._conflicts(unit, np.array([gap / 2, gap / 2 - 0.001]), ["A", "B"]) == (("A", "B"),)
+
+
+def test_contradicting_pairs_are_listed_in_order_up_to_twenty():
+    # Seven landmarks around the equator, each claiming the host within 150 km: all 21 pairs
+    # contradict; the first 20 in (i, j) order are listed.
+    lms = [lm(i, 0.0, -150.0 + 50.0 * i) for i in range(7)]
+    d = decide(RadiusClaim(0.0, 0.0, 1000), lms, [1.0] * 7)
+    assert d.outcome == "landmark-fault"
+    pairs = [(f"L{i}", f"L{j}") for i in range(7) for j in range(i + 1, 7)]
+    assert len(pairs) == 21 and d.conflicts == tuple(pairs[:20])
+
+
+@pytest.mark.parametrize("where", [(-33.87, 151.21), (50.3, 8.9)], ids=["far", "inside-the-region"])
+def test_a_disc_covering_the_whole_earth_changes_nothing(where):
+    # 200 ms allows 30,000 km: past half the circumference (20,015 km), every point satisfies it.
+    # Adding such a landmark, far away or in the middle of the region, leaves the decision, its
+    # region and its deciding landmarks unchanged.
+    lms = [lm(0, 50.11, 8.68), lm(1, 48.86, 2.35), lm(2, 52.23, 21.01)]
+    rtt = [3.0, 9.5, 14.0]
+    claim = RadiusClaim(50.11, 8.68, 600)
+    base = decide(claim, lms, rtt, end_level=4)
+    wide = decide(claim, [*lms, lm(3, *where)], [*rtt, 200.0], end_level=4)
+    assert sound_radius_km(200.0, 10.0) > np.pi * 6371.0088
+    assert wide.outcome == base.outcome and wide.reasons == base.reasons
+    assert np.array_equal(wide.region.keys(), base.region.keys())
+    assert [x.id for x in wide.deciding] == [x.id for x in base.deciding]
+    assert "L3" not in {x.id for x in wide.deciding} and wide.landmarks_used == 4
+
+
+class _Annuli:
+    """A calibrated model stub: RTTs under 100 ms read as a disc of 100 km/ms; longer ones as the
+    annulus ``wide`` (lo, hi) km."""
+
+    setting = (0.0, 0.0, 0)
+
+    def __init__(self, wide: tuple[float, float]) -> None:
+        self.wide = wide
+
+    def select(self, rtt_ms):  # type: ignore[no-untyped-def]
+        return np.ones(len(np.atleast_1d(rtt_ms)), dtype=bool)
+
+    def annulus_km(self, rtt_ms):  # type: ignore[no-untyped-def]
+        r = np.atleast_1d(rtt_ms)
+        short = r < 100
+        return np.where(short, 0.0, self.wide[0]), np.where(short, r * 100.0, self.wide[1])
+
+    def params(self) -> dict:
+        return {}
+
+
+@pytest.mark.parametrize(
+    ("wide", "constrains"),
+    [
+        ((0.0, np.pi * 6371.0088), False),  # a disc of exactly half the circumference: all points
+        ((0.5, 30_000.0), True),  # a hole of 0.5 km, however wide the outer edge: a constraint
+    ],
+)
+def test_an_annulus_constrains_unless_it_is_a_disc_reaching_half_the_circumference(wide, constrains):
+    # A landmark (L1) inside the region of a 500 km disc: named among the deciding landmarks exactly
+    # when its annulus excludes some point (a hole at its own position), never for a whole-Earth disc.
+    lms = [lm(0, 10.0, 20.0), lm(1, 10.5, 20.5)]
+    d = decide(RadiusClaim(10.0, 20.0, 2000), lms, [5.0, 150.0], mode="calibrated", model=_Annuli(wide),
+               position_uncertainty_km=0.0, end_level=3)
+    assert d.outcome == "proven", d.reasons
+    assert d.deciding[0].id == "L0" and d.deciding_radius_km[0] == pytest.approx(500.0)
+    assert ("L1" in {x.id for x in d.deciding}) == constrains
+
+
+def test_a_disc_smaller_than_one_cell_still_gives_a_region_holding_the_landmark():
+    # A landmark at the centre of a level-0 cell (about 440 km across) with a 1.5 km disc: at
+    # every level the disc meets a single cell, which must be kept (never a landmark fault).
+    rows, cols = global_cells(0)
+    lat, lon = cell_centers(0, rows[2000], cols[2000])
+    lms = [Landmark("L0", float(lat), float(lon))]
+    d = decide(RadiusClaim(float(lat), float(lon), 60.0), lms, [0.01], position_uncertainty_km=0.0,
+               end_level=4)
+    assert d.outcome == "proven", d.reasons
+    assert d.region.contains(float(lat), float(lon)) and 0 < d.area_km2 < 60.0**2 * np.pi
+
+
+@pytest.mark.parametrize("end_level", [2, 3])
+def test_the_region_is_brought_to_the_finest_level_within_the_cell_cap(monkeypatch, end_level):
+    # The region of one 1,500 km disc: n cells at end_level. A cap of exactly n keeps end_level (the
+    # cap is inclusive); n - 1 takes the next coarser level; a cap no level meets gives level 0.
+    lms = [lm(0, 10.0, 20.0)]
+    claim = RadiusClaim(10.0, 20.0, 3000)
+    n = len(decide(claim, lms, [10.0], end_level=end_level).region)
+    for cap, want in ((n, end_level), (n - 1, end_level - 1), (1, 0)):
+        monkeypatch.setattr(decide_mod, "MAX_REGION_CELLS", cap)
+        region = decide(claim, lms, [10.0], end_level=end_level).region
+        assert region.level == want, (cap, region.level)
+        assert region.contains(10.0, 20.0)
+
+
+def test_region_level_counts_coarser_cells_as_their_descendants(monkeypatch):
+    # Cells of level 1 (2 of them) and 3 (5): at level 3 they are 2 x 16 + 5 = 37 cells, at level 2
+    # 2 x 4 + 5 (finer cells count at most once each) = 13, at level 1 7, at level 0 7.
+    r = np.arange(2, dtype=np.int64)
+    cells = [(1, r, r), (3, np.arange(5, dtype=np.int64), np.arange(5, dtype=np.int64))]
+    got = {}
+    for cap in (37, 36, 13, 12, 7, 6):
+        monkeypatch.setattr(decide_mod, "MAX_REGION_CELLS", cap)
+        got[cap] = decide_mod._region_level(cells, 3)
+    assert got == {37: 3, 36: 2, 13: 2, 12: 1, 7: 1, 6: 0}
+
+
+def random_case(rng):
+    """A random decision problem: up to 6 landmarks around a host (honest RTTs with added delay, at
+    times a lying landmark, an unmeasured one or one whose disc covers the Earth), a claim near the
+    host, and a fault budget."""
+    n = int(rng.integers(1, 7))
+    host = (rng.uniform(-70, 70), rng.uniform(-180, 180))
+    spread = float(rng.choice([500.0, 2000.0, 8000.0]))
+    pts = [destination(host[0], host[1], rng.uniform(0, 360), rng.uniform(0, spread)) for _ in range(n)]
+    lat = np.array([float(p[0]) for p in pts])
+    lon = np.array([float(p[1]) for p in pts])
+    rtt = distance_km(host[0], host[1], lat, lon) / MAX_KM_PER_RTT_MS * rng.uniform(1.0, 2.5, n)
+    rtt += rng.uniform(0.05, 3, n)
+    if rng.random() < 0.3:
+        rtt[rng.integers(n)] = rng.uniform(0.2, 2)  # a liar: the host right next to it
+    if rng.random() < 0.1:
+        rtt[rng.integers(n)] = np.nan
+    if rng.random() < 0.1:
+        rtt[rng.integers(n)] = rng.uniform(140, 300)
+    c = destination(host[0], host[1], rng.uniform(0, 360), rng.uniform(0, 2 * spread))
+    radius_km = float(rng.choice([50, 200, 1000, 3000]) * rng.uniform(0.5, 1.5))
+    claim = RadiusClaim(float(c[0]), float(c[1]), radius_km)
+    measured = int(np.isfinite(rtt).sum())
+    faults = int(rng.integers(0, max(measured, 1))) if rng.random() < 0.5 else 0
+    lms = [lm(i, a, o) for i, (a, o) in enumerate(zip(lat, lon, strict=True))]
+    kwargs = {"faults": faults, "end_level": int(rng.integers(1, 4)),
+              "position_uncertainty_km": float(rng.choice([0.0, 10.0, 100.0]))}
+    return claim, lms, rtt, kwargs
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_refining_only_what_the_verdict_needs_gives_the_same_verdict(seed):
+    """refine_region=False stops refining cells that cannot change the verdict: the outcome and its
+    reason are those of the fully refined decision, and its blockier region covers the sharp one."""
+    rng = np.random.default_rng(100 + seed)
+    for _ in range(12):
+        claim, lms, rtt, kwargs = random_case(rng)
+        sharp = decide(claim, lms, rtt, refine_region=True, **kwargs)
+        quick = decide(claim, lms, rtt, refine_region=False, **kwargs)
+        assert (quick.outcome, quick.reasons[:1]) == (sharp.outcome, sharp.reasons[:1]), (claim, kwargs)
+        assert quick.region.level <= sharp.region.level
+        centres = cell_centers(sharp.region.level, sharp.region.rows, sharp.region.cols)
+        assert np.all(quick.region.contains(*centres))
