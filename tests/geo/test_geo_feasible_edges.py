@@ -6,15 +6,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM, disc_intersection, smallest_common_scale
+from rttgeo.geo.feasible import (
+    HALF_CIRCUMFERENCE_KM,
+    annulus_tests,
+    disc_intersection,
+    smallest_common_scale,
+)
 from rttgeo.geo.grid import (
     CellRegion,
     cell_centers,
     cell_unit_vectors,
+    circumradius_km,
     global_cells,
     level_shape,
 )
-from rttgeo.geo.sphere import destination, to_unit_vectors, unit_distance_km
+from rttgeo.geo.sphere import arc_km, destination, to_unit_vectors, unit_distance_km
 from rttgeo.units import EARTH_RADIUS_KM
 
 
@@ -216,3 +222,128 @@ def test_smallest_common_scale_passes_max_cells_on_and_floors_radii_at_1_km() ->
     s0, _ = smallest_common_scale(np.stack([a, b]), np.array([0.0, 1.0]), end_level=3)
     s1, _ = smallest_common_scale(np.stack([a, b]), np.array([1.0, 1.0]), end_level=3)
     assert s0 == s1 and s0 > 5.0
+
+
+# -- annulus_tests: exact counts, closed bounds, the slack and chunking ---------------------------
+#
+# The rule (annulus_tests' docstring): a cell's distances to an annulus' centre lie in the closed
+# band [d - pad, d + pad] (d to the cell's centre, pad = circumradius + slack); the annulus is the
+# closed interval [lo, hi]. Definite: band and annulus are disjoint. Possible: the band is not
+# inside the annulus. Crossing: they overlap without the band being inside.
+
+SLACK_KM = 0.2  # annulus_tests' documented default
+
+
+def band_km(level: int, rows: np.ndarray, cols: np.ndarray, centres: np.ndarray) -> tuple:
+    """(cell centres, circumradii, d (cells, annuli) as the module computes it, pad + slack)."""
+    u = cell_unit_vectors(level, rows, cols)
+    pad = circumradius_km(level, rows)
+    d = arc_km(u @ centres.T)
+    return u, pad, d, pad[:, None] + SLACK_KM
+
+
+def interval_rule(d_km: np.ndarray, pad_km: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple:
+    """The documented rule evaluated densely and independently (atan2 distances welcome)."""
+    out = (d_km + pad_km < lo) | (d_km - pad_km > hi)
+    inside = (d_km - pad_km >= lo) & (d_km + pad_km <= hi)
+    return out.sum(axis=1), (~inside).sum(axis=1), np.any(~out & ~inside, axis=0)
+
+
+def test_annulus_tests_counts_each_cell_exactly_by_the_interval_rule() -> None:
+    """Two cells 5,000 km apart and four annuli, each far (50 km or more) from any tie: per cell
+    exact definite / possible counts, and exactly the annuli that cross some cell."""
+    rows, cols = np.array([60, 100]), np.array([100, 400])
+    u, pad, _, _ = band_km(2, rows, cols, np.eye(3))
+    lat, lon = cell_centers(2, rows, cols)
+    far = float(unit_distance_km(u[0], u[1]))
+    assert far > 5000.0
+    beside = to_unit_vectors(*destination(lat[0], lon[0], 10.0, 300.0))
+    centres = np.stack([u[0], beside, u[1], u[0]])
+    r0 = float(pad[0]) + SLACK_KM
+    lo = np.array([r0 + 50.0, 0.0, 0.0, far - 300.0])
+    hi = np.array([r0 + 500.0, 300.0 + r0 + 60.0, r0 / 2, far + 300.0])
+    # Cell 0: annulus 0 lies beyond it (definite), the disc 1 holds it (certain), 2 (at the other
+    # cell) is too far (definite), 3 too near (definite). Cell 1: 0 and 1 lie far away
+    # (definite), 2 is a disc around its centre smaller than the cell (crossing), 3 holds it.
+    definite, possible, crossing = annulus_tests(u, pad, centres, lo, hi)
+    assert definite.tolist() == [3, 2] and possible.tolist() == [3, 3]
+    assert crossing.tolist() == [False, False, True, False]
+    want = interval_rule(unit_distance_km(u[:, None, :], centres[None]), pad[:, None] + SLACK_KM,
+                         lo, hi)
+    assert [definite.tolist(), possible.tolist(), crossing.tolist()] == [w.tolist() for w in want]
+    # One cell, one annulus, and either of them empty: the shapes follow the inputs.
+    one = annulus_tests(u[1:], pad[1:], centres[2:3], lo[2:3], hi[2:3])
+    assert [x.tolist() for x in one] == [[0], [1], [True]]
+    for m, n in ((2, 0), (0, 4)):
+        definite, possible, crossing = annulus_tests(u[:m], pad[:m], centres[:n], lo[:n], hi[:n])
+        assert definite.tolist() == possible.tolist() == [0] * m and crossing.tolist() == [False] * n
+
+
+def test_annulus_tests_bounds_are_closed_a_band_touching_an_edge_is_uncertain() -> None:
+    """Exact ties, computed as the module computes them: a band whose end touches an annulus' edge
+    from outside is not definitely violated (and crosses it); a band whose ends touch both edges
+    from inside is certain (not possibly violated, not crossing)."""
+    rows, cols = np.array([100]), np.array([333])
+    centre = to_unit_vectors(*destination(*cell_centers(2, rows, cols), 40.0, 900.0))[0]
+    centres = np.stack([centre] * 3)
+    u, pad_km, d, pad = band_km(2, rows, cols, centres)
+    near, far = float((d - pad)[0, 0]), float((d + pad)[0, 0])
+    lo = np.array([far, 0.0, near])  # touches the band's far end / nothing / its near end
+    hi = np.array([far + 100.0, near, far])  # - / touches the near end / touches the far end
+    for i in range(3):
+        definite, possible, crossing = annulus_tests(u, pad_km, centres[i : i + 1], lo[i : i + 1],
+                                                     hi[i : i + 1])
+        assert (int(definite[0]), int(possible[0]), bool(crossing[0])) == (
+            (0, 1, True), (0, 1, True), (0, 0, False)
+        )[i], i
+
+
+def test_annulus_tests_slack_is_two_tenths_of_a_km_by_default() -> None:
+    """The default slack widens the band by 0.2 km, no more, no less: an annulus that begins 0.5 km
+    beyond the cell's farthest point is certainly violated, one that begins 0.1 km beyond it
+    possibly satisfied; likewise inside (an annulus 0.1 km wider than the band, each side, is not
+    certain; 0.5 km wider is)."""
+    rows, cols = np.array([40]), np.array([45])
+    centre = to_unit_vectors(*destination(*cell_centers(2, rows, cols), 200.0, 1500.0))[0]
+    u, pad_km, d, _ = band_km(2, rows, cols, centre[None, :])
+    near, far = float(d[0, 0] - pad_km[0]), float(d[0, 0] + pad_km[0])
+    centres = np.stack([centre] * 4)
+    lo = np.array([far + 0.5, far + 0.1, near - 0.5, near - 0.1])
+    hi = np.array([far + 50.0, far + 50.0, far + 0.5, far + 0.1])
+    definite, possible, crossing = annulus_tests(u, pad_km, centres, lo, hi)
+    assert definite.tolist() == [1] and possible.tolist() == [3]
+    assert crossing.tolist() == [False, True, False, True]
+    definite, possible, _ = annulus_tests(u, pad_km, centres, lo, hi, slack_km=0.0)
+    assert definite.tolist() == [2] and possible.tolist() == [2]
+
+
+def test_annulus_tests_chunks_give_the_dense_answer_with_many_cells_per_chunk_boundary() -> None:
+    """More cells than a chunk holds (every level-1 cell, 7 cells per chunk): the counts and the
+    crossing mask equal the one-chunk evaluation and the dense rule, including annuli that cross
+    only cells of early chunks (crossing accumulates over chunks)."""
+    rows, cols = global_cells(1)
+    rng = np.random.default_rng(15)
+    n = 6
+    lat = rng.uniform(-70.0, 70.0, n)
+    centres = to_unit_vectors(lat, rng.uniform(-180.0, 180.0, n))
+    lo = rng.uniform(0.0, 800.0, n)
+    hi = lo + rng.uniform(50.0, 600.0, n)
+    u, pad_km, _, _ = band_km(1, rows, cols, centres)
+    want = interval_rule(unit_distance_km(u[:, None, :], centres[None]), pad_km[:, None] + SLACK_KM,
+                         lo, hi)
+    one = annulus_tests(u, pad_km, centres, lo, hi)
+    chunked = annulus_tests(u, pad_km, centres, lo, hi, chunk=7 * n + 3)
+    for got in (one, chunked):
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+    # A chunk smaller than one cell's annuli still takes a cell at a time.
+    tiny = annulus_tests(u[:300], pad_km[:300], centres, lo, hi, chunk=1)
+    for g, w in zip(tiny, annulus_tests(u[:300], pad_km[:300], centres, lo, hi), strict=True):
+        np.testing.assert_array_equal(g, w)
+    # The test means something: annuli cross cells, but none in the last chunk (the polar row the
+    # grid ends with), so a crossing mask kept from the last chunk alone would be all False.
+    d = unit_distance_km(u[:, None, :], centres[None])
+    p = pad_km[:, None] + SLACK_KM
+    cross = ~((d + p < lo) | (d - p > hi)) & ~((d - p >= lo) & (d + p <= hi))
+    assert want[2].sum() >= 4 and not cross[-7:].any()
+    assert want[0].max() == n and want[1].min() < n  # cells out of all, cells certainly in one

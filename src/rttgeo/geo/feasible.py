@@ -127,6 +127,14 @@ def annulus_tests(
     point of it may violate (so ``definite <= true violations of any point <= possible``), and the
     (L,) mask of annuli whose boundary may cross at least one of the cells. ``slack_km`` absorbs
     the arccos rounding of distances (about 0.1 km near 0): it only widens the uncertain band.
+
+    Exactly: with d the arccos distance from a cell's centre to an annulus' centre and
+    pad = circumradius + slack, the cell's band [d - pad, d + pad] and the annulus [lo, hi] are
+    both closed. The annulus counts in ``definite`` when they are disjoint, in ``possible`` when
+    the band is not inside the annulus, and is ``crossing`` when they overlap without the band
+    being inside it: a band that only touches an edge is uncertain, never decided. ``chunk``
+    bounds the (cells x annuli) temporaries, about ``chunk`` floats each; results do not depend
+    on it (tested with more cells than a chunk holds).
     """
     m, n = len(u), len(lo_km)
     definite = np.zeros(m, dtype=np.int64)
