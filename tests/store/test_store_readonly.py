@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -72,7 +73,7 @@ def test_estimate_of_a_foreign_sqlite_file_changes_nothing(tmp_path, capsys):
 def test_writer_refuses_a_foreign_sqlite_file_before_changing_it(tmp_path):
     foreign = _foreign(tmp_path / "foreign.sqlite")
     before = _digest(foreign)
-    with pytest.raises(StoreError, match="not a campaign store"):
+    with pytest.raises(StoreError, match=f"^{re.escape(str(foreign))}: not a campaign store"):
         CampaignStore(foreign)
     assert _digest(foreign) == before
     text = tmp_path / "notes.txt"

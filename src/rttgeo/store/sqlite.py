@@ -137,7 +137,7 @@ class CampaignStore:
             _check_schema(self._db, self.path, allow_empty=True)
             if wal:
                 mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":  # pragma: no cover - filesystems without shm
+                if str(mode).lower() != "wal":  # ':memory:', or a filesystem without shm
                     raise StoreError(f"{self.path}: cannot use WAL mode (got {mode})")
             self._db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
             self._db.executescript(_SCHEMA)
@@ -149,7 +149,7 @@ class CampaignStore:
             raise StoreError(
                 f"{self.path}: not a usable campaign store ({exc}); give a new file name"
             ) from None
-        except OSError as exc:  # pragma: no cover - rare (permissions)
+        except OSError as exc:  # permissions, a name too long
             self.close()
             raise StoreError(
                 f"{self.path}: {exc.strerror}; check the path and permissions"
