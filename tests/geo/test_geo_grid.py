@@ -292,6 +292,14 @@ def test_cell_bounds_within_km_hold_every_point_within_the_margin_and_are_the_do
 
 
 def test_cell_bounds_within_km_span_all_longitudes_at_the_poles_and_stop_there() -> None:
+    """Boxes reaching a pole, or too close to one for the longitude growth to exist, span all
+    longitudes; latitudes stop at the poles; no floating-point warning reaches the caller."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _polar_boxes()
+
+
+def _polar_boxes() -> None:
     level = 3
     nr = level_shape(level)[0]
     # The polar rows touch a pole even without a margin: all longitudes, latitude to the pole.
