@@ -347,3 +347,27 @@ def test_annulus_tests_chunks_give_the_dense_answer_with_many_cells_per_chunk_bo
     cross = ~((d + p < lo) | (d - p > hi)) & ~((d - p >= lo) & (d + p <= hi))
     assert want[2].sum() >= 4 and not cross[-7:].any()
     assert want[0].max() == n and want[1].min() < n  # cells out of all, cells certainly in one
+
+
+def test_smallest_common_scale_floor_is_1_km_and_scales_with_the_radii() -> None:
+    """Radii of 1 km are not raised (the floor is 1 km, not more): doubling every radius halves
+    the scale, from 1 km up, as s = min over cells of max_i d_i / r_i says."""
+    lat, lon = cell_centers(3, 100, 300)
+    a = to_unit_vectors(lat, lon)
+    b = to_unit_vectors(*destination(lat, lon, 90.0, 30.0))
+    centres = np.stack([a, b])
+    s1, _ = smallest_common_scale(centres, np.array([1.0, 1.0]), end_level=3)
+    s2, _ = smallest_common_scale(centres, np.array([2.0, 2.0]), end_level=3)
+    assert s1 > 10.0 and s1 == pytest.approx(2.0 * s2, rel=1e-9)
+
+
+def test_smallest_common_scale_keeps_the_cell_of_a_disc_centred_on_a_cell_centre() -> None:
+    """A disc centred exactly on a coarse cell's centre gives a best ratio of 0 at that level:
+    the branch and bound must keep the cells whose lower bound is 0 (those that hold the centre),
+    and the discs are consistent (scale 1)."""
+    lat, lon = cell_centers(0, 20, 64)
+    centre = to_unit_vectors(lat, lon)
+    radius = np.array([100.0])
+    scale, region = smallest_common_scale(centre[None, :], radius, end_level=2)
+    assert scale == pytest.approx(1.0)
+    assert keys(region) == dense_keys(2, centre[None, :], radius) and not region.empty
