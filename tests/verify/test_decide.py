@@ -13,7 +13,14 @@ from rttgeo.datasets import load_wonderproxy
 from rttgeo.errors import InputError
 from rttgeo.estimate.delay import symmetric_rtt_ms
 from rttgeo.geo.feasible import annulus_tests
-from rttgeo.geo.grid import cell_bounds, cell_centers, cell_unit_vectors, circumradius_km, global_cells
+from rttgeo.geo.grid import (
+    MAX_LEVEL,
+    cell_bounds,
+    cell_centers,
+    cell_unit_vectors,
+    circumradius_km,
+    global_cells,
+)
 from rttgeo.geo.sphere import destination, distance_km, to_unit_vectors
 from rttgeo.models import Landmark
 from rttgeo.units import MAX_KM_PER_RTT_MS
@@ -242,10 +249,12 @@ def test_bad_parameters_raise_input_errors(kwargs, field):
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, np.inf])
 def test_bad_rtts_raise_input_errors(bad):
-    with pytest.raises(InputError, match="not a positive finite"):
+    with pytest.raises(InputError, match="not a positive finite") as e:
         decide(RadiusClaim(0, 0, 100), [lm(0, 0, 0), lm(1, 1, 1)], [5.0, bad])
-    with pytest.raises(InputError, match="align"):
+    assert e.value.field == "rtt_ms" and "'L1'" in str(e.value)
+    with pytest.raises(InputError, match="align") as e:
         decide(RadiusClaim(0, 0, 100), [lm(0, 0, 0)], [5.0, 5.0])
+    assert e.value.field == "rtt_ms"
 
 
 def test_unmeasured_landmarks_are_ignored_and_no_measurement_decides_nothing():
@@ -499,3 +508,76 @@ def test_refining_only_what_the_verdict_needs_gives_the_same_verdict(seed):
         assert quick.region.level <= sharp.region.level
         centres = cell_centers(sharp.region.level, sharp.region.rows, sharp.region.cols)
         assert np.all(quick.region.contains(*centres))
+
+
+def test_sound_radius_defaults_to_no_uncertainty_and_keeps_float64():
+    assert sound_radius_km(10.0) == sound_radius_km(10.0, 0.0) == 10 * MAX_KM_PER_RTT_MS * 1.00562
+    # float32 or integer RTTs are computed in float64 (a float32 radius would be off by metres).
+    for rtt in (np.float32(10.1), np.array([10.1], np.float32), np.array([7], np.int64)):
+        got = np.asarray(sound_radius_km(rtt))
+        want = np.asarray(rtt, dtype=np.float64) * 149.896229 * 1.00562
+        assert got.dtype == np.float64 and got == pytest.approx(want, rel=1e-12)
+
+
+def _redundancy_case(lo_j, hi_j_of_d, faults=0, hi_k=(100.0,)):
+    """_redundant on the reference discs k (radii ``hi_k``, 0 and 700 km west of (0, 0)) and an annulus j
+    (first) 300 km east of (0, 0): ``hi_j_of_d`` maps the distance d(j, k0) + 0.5 km the function uses
+    (0.5 km covers rounding) to j's outer radius. Returns whether j is dropped."""
+    lat = np.array([0.0, 0.0, 0.0][: 1 + len(hi_k)])
+    lon = np.array([float(destination(0.0, 0.0, 90.0, 300.0)[1]), 0.0, -700 / 111.195][: 1 + len(hi_k)])
+    unit = to_unit_vectors(lat, lon).reshape(-1, 3)
+    d = float(decide_mod.pairwise_distance_km(unit, unit[1:2])[0, 0]) + 0.5
+    lo = np.array([lo_j(d) if callable(lo_j) else lo_j, *([0.0] * len(hi_k))])
+    hi = np.array([hi_j_of_d(d), *hi_k])
+    out = decide_mod._redundant(unit, lo, hi, faults)
+    assert not out[1:].any(), "the reference discs themselves are never dropped"
+    return bool(out[0])
+
+
+def test_a_disc_is_dropped_as_redundant_exactly_when_it_contains_the_tightest_disc():
+    """Dropping annulus j is exact only when it contains the reference disc k: every consistent
+    point lies in k, so in j. The 0.5 km margin absorbs rounding (containment at the margin counts);
+    a disc missing even 0.1 km of k is kept."""
+    assert _redundancy_case(0.0, lambda d: d + 100.0 + 0.5)  # contains k with 1 km to spare
+    assert _redundancy_case(0.0, lambda d: d + 100.0)  # exactly at the margin
+    assert not _redundancy_case(0.0, lambda d: d - 0.5 + 100.0 - 0.1)  # misses 0.1 km of k
+    assert not _redundancy_case(0.0, lambda d: 250.0)  # overlaps k only partly
+
+
+def test_an_annulus_is_dropped_only_when_its_hole_clears_the_tightest_disc():
+    wide = lambda d: d + 5000.0  # noqa: E731 - the outer edge holds k with room to spare
+    assert _redundancy_case(lambda d: d - 0.5 - 100.0 - 1.0, wide)  # hole 1 km clear of k
+    assert _redundancy_case(lambda d: d - 1.0 - 100.0, wide)  # exactly at the margin
+    assert not _redundancy_case(lambda d: d - 0.5 - 100.0 + 0.1, wide)  # hole overlaps k by 0.1 km
+
+
+def test_with_faults_a_disc_is_redundant_only_when_it_contains_each_of_the_f_plus_1_tightest():
+    # Reference discs: 100 km at (0, 0) and 150 km 700 km west of it. A 2,000 km disc 300 km east of
+    # (0, 0) holds both: dropped with one fault tolerated. A 500 km one holds only the first: kept
+    # (a point may lie in the second disc alone when the first landmark is the faulty one).
+    big = lambda d: 2000.0  # noqa: E731
+    assert _redundancy_case(0.0, big, faults=1, hi_k=(100.0, 150.0))
+    assert not _redundancy_case(0.0, lambda d: 500.0, faults=1, hi_k=(100.0, 150.0))
+    assert _redundancy_case(0.0, lambda d: 500.0, faults=0, hi_k=(100.0, 150.0))
+    # With faults = 1 and only two discs, any point in either is consistent: nothing is dropped.
+    assert not _redundancy_case(0.0, big, faults=1, hi_k=(100.0,))
+
+
+def test_the_decision_refines_the_region_to_end_level_by_default():
+    d = decide(RadiusClaim(10.0, 20.0, 3000), [lm(0, 10.0, 20.0)], [10.0], end_level=3)
+    assert d.region.level == 3
+    quick = decide(RadiusClaim(10.0, 20.0, 3000), [lm(0, 10.0, 20.0)], [10.0], end_level=3,
+                   refine_region=False)
+    assert quick.region.level < 3 and quick.outcome == d.outcome == "proven"
+
+
+def test_end_level_accepts_every_grid_level_from_0_to_max_level():
+    # A 1.5 km disc: a handful of cells at every level, so the finest level is cheap.
+    lms = [lm(0, 10.0, 20.0)]
+    for level in (0, MAX_LEVEL):
+        d = decide(RadiusClaim(10.0, 20.0, 5000), lms, [0.01], position_uncertainty_km=0.0, end_level=level)
+        assert d.outcome == "proven" and d.end_level == level and d.region.level == level
+    for level in (-1, MAX_LEVEL + 1):
+        with pytest.raises(InputError) as e:
+            decide(RadiusClaim(10.0, 20.0, 5000), lms, [0.01], end_level=level)
+        assert e.value.field == "end_level"
