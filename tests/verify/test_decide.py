@@ -372,16 +372,22 @@ def test_contradicting_pairs_are_listed_in_order_up_to_twenty():
     assert len(pairs) == 21 and d.conflicts == tuple(pairs[:20])
 
 
+@pytest.mark.parametrize("mode", ["sound", "calibrated-fallback", "calibrated-model"])
 @pytest.mark.parametrize("where", [(-33.87, 151.21), (50.3, 8.9)], ids=["far", "inside-the-region"])
-def test_a_disc_covering_the_whole_earth_changes_nothing(where):
+def test_a_disc_covering_the_whole_earth_changes_nothing(where, mode):
     # 200 ms allows 30,000 km: past half the circumference (20,015 km), every point satisfies it.
     # Adding such a landmark, far away or in the middle of the region, leaves the decision, its
-    # region and its deciding landmarks unchanged.
+    # region and its deciding landmarks unchanged: in sound mode, in calibrated mode when the model
+    # does not select the RTT (the sound disc), and when the model's own annulus is such a disc.
     lms = [lm(0, 50.11, 8.68), lm(1, 48.86, 2.35), lm(2, 52.23, 21.01)]
     rtt = [3.0, 9.5, 14.0]
     claim = RadiusClaim(50.11, 8.68, 600)
-    base = decide(claim, lms, rtt, end_level=4)
-    wide = decide(claim, [*lms, lm(3, *where)], [*rtt, 200.0], end_level=4)
+    kwargs: dict = {"end_level": 4}
+    if mode != "sound":
+        kwargs.update(mode="calibrated", model=_Unselected() if mode == "calibrated-fallback" else
+                      _Annuli((0.0, 30_000.0)))
+    base = decide(claim, lms, rtt, **kwargs)
+    wide = decide(claim, [*lms, lm(3, *where)], [*rtt, 200.0], **kwargs)
     assert sound_radius_km(200.0, 10.0) > np.pi * 6371.0088
     assert wide.outcome == base.outcome and wide.reasons == base.reasons
     assert np.array_equal(wide.region.keys(), base.region.keys())
@@ -581,3 +587,60 @@ def test_end_level_accepts_every_grid_level_from_0_to_max_level():
         with pytest.raises(InputError) as e:
             decide(RadiusClaim(10.0, 20.0, 5000), lms, [0.01], end_level=level)
         assert e.value.field == "end_level"
+
+
+@pytest.mark.parametrize("mode", ["sound", "calibrated"])
+def test_position_uncertainty_widens_the_sound_disc(mode):
+    # One landmark, 5 ms: light reaches h km. A claim 60 km past h is refuted when the landmark's
+    # position is exact, and not refuted when it may be 100 km off (the host may be h + 100 km away).
+    # In calibrated mode an RTT the model does not select falls back to that same sound disc.
+    h = float(sound_radius_km(5.0))
+    far = destination(30.0, 10.0, 90.0, h + 60.0)
+    claim = RadiusClaim(float(far[0]), float(far[1]), 20.0)
+    kwargs = {"mode": mode, "end_level": 5}
+    if mode == "calibrated":
+        kwargs["model"] = _Unselected()
+    exact = decide(claim, [lm(0, 30.0, 10.0)], [5.0], position_uncertainty_km=0.0, **kwargs)
+    assert exact.outcome == "refuted", exact.reasons
+    loose = decide(claim, [lm(0, 30.0, 10.0)], [5.0], position_uncertainty_km=100.0, **kwargs)
+    assert loose.outcome == "undecided", loose.reasons
+    assert loose.deciding_radius_km == pytest.approx((h + 100.0,))
+
+
+class _Unselected(_Annuli):
+    """A calibrated model that selects no RTT: every landmark falls back to its sound disc."""
+
+    def __init__(self) -> None:
+        super().__init__((0.0, 1.0))
+
+    def select(self, rtt_ms):  # type: ignore[no-untyped-def]
+        return np.zeros(len(np.atleast_1d(rtt_ms)), dtype=bool)
+
+
+def test_calibrated_landmarks_the_model_does_not_select_get_exactly_the_sound_disc():
+    lms = [lm(0, 50.11, 8.68), lm(1, 48.86, 2.35), lm(2, 52.23, 21.01)]
+    rtt = [3.0, 9.5, 14.0]
+    for claim in (RadiusClaim(50.11, 8.68, 600), RadiusClaim(48.86, 2.35, 150)):
+        sound = decide(claim, lms, rtt, end_level=4)
+        cal = decide(claim, lms, rtt, mode="calibrated", model=_Unselected(), end_level=4)
+        assert cal.outcome == sound.outcome and cal.reasons[:1] == sound.reasons[:1]
+        assert np.array_equal(cal.region.keys(), sound.region.keys())
+        assert [x.id for x in cal.deciding] == [x.id for x in sound.deciding]
+        assert cal.deciding_radius_km == sound.deciding_radius_km
+
+
+def test_params_record_the_physics_and_the_uncertainty_used():
+    lms = [lm(0, 50.11, 8.68), lm(1, 48.86, 2.35)]
+    d = decide(RadiusClaim(50.11, 8.68, 600), lms, [3.0, 9.5], end_level=3, position_uncertainty_km=4.0)
+    assert d.params == {
+        "end_level": 3,
+        "km_per_rtt_ms": pytest.approx(149.896229 * 1.00562, rel=1e-12),
+        "position_uncertainty_km": 4.0,
+    }
+    d = decide(RadiusClaim(50.11, 8.68, 600), lms, [3.0, 9.5], end_level=3,
+               position_uncertainty_km=[4.0, 9.0])
+    assert d.params["position_uncertainty_km"] == "per landmark"
+    d = decide(RadiusClaim(50.11, 8.68, 600), lms, [3.0, 9.5], end_level=3,
+               position_uncertainty_km=[4.0, 4.0])
+    assert d.params["position_uncertainty_km"] == 4.0
+    assert d.to_json(with_region=False)["params"]["end_level"] == 3
