@@ -240,15 +240,15 @@ def test_the_reason_names_the_landmark_contradicted_most_and_the_figures() -> No
     excess of distance over the two reaches), with the allowed distance (the sum of the reaches),
     the stated distance and how many landmarks it contradicts."""
     x = Landmark("X", 0.0, 0.0)
-    p1, p2 = Landmark("P1", 0.0, 5.0), Landmark("P2", 0.0, 9.0)  # 556 and 1,001 km from X
-    est = make_estimator("cbg").fit(Mesh.from_landmarks([x, p1, p2]))
-    rtts = np.array([0.1, 1.0, 5.0])
-    reach = est.c_reach_km(rtts)  # 32, 167, 760 km: X-P1 exceeds by 356 km, X-P2 by 209 km
+    p2, p1 = Landmark("P2", 0.0, 9.0), Landmark("P1", 0.0, 5.0)  # 1,001 and 556 km from X
+    est = make_estimator("cbg").fit(Mesh.from_landmarks([x, p2, p1]))  # P1 is not the first
+    rtts = np.array([0.1, 5.0, 1.0])
+    reach = est.c_reach_km(rtts)  # 32, 760, 167 km: X-P1 exceeds by 356 km, X-P2 by 209 km
     out = est.light_conflicts(rtts, np.array([True, True, True]))
     assert out.keys() == {0}
     why = out[0]
-    assert f"landmark 'P1''s 1.000 ms allow at most {reach[0] + reach[1]:,.0f} km" in why
-    assert f"stated positions are {est.distance_km_[0, 1]:,.0f} km apart" in why
+    assert f"landmark 'P1''s 1.000 ms allow at most {reach[0] + reach[2]:,.0f} km" in why
+    assert f"stated positions are {est.distance_km_[0, 2]:,.0f} km apart" in why
     assert "its RTT 0.100 ms" in why and "contradicts 2 landmark(s)" in why and "under 1 ms" in why
 
 
@@ -403,3 +403,11 @@ def test_c_discs_point_moves_a_point_into_the_light_discs_and_says_how() -> None
     # and a point already inside every disc is left alone, note and all
     inside = Estimate(0.5, 1.5, "cbg", {}, None, float("nan"), None, True, note="given")
     assert est.c_discs_point(inside, np.array([2.0, 3.0, 3.0]), kept) is inside
+    # the discs are closed: a point exactly on the edge of every one is inside them, left alone
+    from rttgeo.geo.sphere import pairwise_distance_km, to_unit_vectors
+
+    edge_km = pairwise_distance_km(to_unit_vectors(0.5, 1.5)[None, :], est.unit_)[0]
+    on_edge = edge_km / MAX_KM_PER_RTT_MS
+    assert np.array_equal(on_edge * MAX_KM_PER_RTT_MS, edge_km)  # exact in floating point
+    assert est.c_discs_point(inside, on_edge, kept) is inside
+    assert est.c_discs_point(inside, np.nextafter(on_edge, 0.0), kept) is not inside
