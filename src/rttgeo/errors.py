@@ -24,6 +24,10 @@ message that tells the user what to do. Warnings go through :class:`RttgeoWarnin
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 __all__ = [
     "CatalogError",
     "DatasetError",
@@ -41,6 +45,7 @@ __all__ = [
     "VerificationError",
     "WorldError",
     "require",
+    "warn",
 ]
 
 
@@ -121,6 +126,22 @@ class MissingExtra(RttgeoError, ImportError):
 
 class RttgeoWarning(UserWarning):
     """Something was left out or adjusted; the message names what and why."""
+
+
+#: This package's directory: frames of files under it are rttgeo's own.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str) -> None:
+    """Warn with :class:`RttgeoWarning`, attributed to the first caller outside the rttgeo package
+    (as pandas' ``find_stack_level`` does): the warning names the user's line that led to it, and
+    filters by module match the user's module, however many rttgeo calls lie between."""
+    frame = sys._getframe(1)  # the caller of warn: stacklevel 2
+    level = 2
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, RttgeoWarning, stacklevel=level)
 
 
 def require(module: str, extra: str):  # type: ignore[no-untyped-def]

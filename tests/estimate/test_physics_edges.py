@@ -339,8 +339,9 @@ def test_every_measured_landmark_carries_a_note_that_says_why_it_was_not_used() 
 
 
 def test_warnings_point_at_the_callers_line() -> None:
-    """The landmark warnings of fit and locate name the caller's file (stacklevel 2), so that a user
-    sees which of their calls left a landmark out, and warning filters by module work."""
+    """The landmark warnings of fit and locate name the caller's file (the first frame outside
+    rttgeo, :func:`rttgeo.errors.warn`), so that a user sees which of their calls left a landmark
+    out, and warning filters by module work."""
     fast = {(5, j): 1.0 for j in range(4)}
     with pytest.warns(RttgeoWarning, match="'h5' left out") as rec:
         est = make_estimator("cbg").fit(mesh_with(fast))

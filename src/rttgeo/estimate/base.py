@@ -31,7 +31,6 @@ microseconds and whose positions are a few km apart, were all called "faster tha
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, Self
@@ -39,7 +38,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from rttgeo.errors import EstimationError, InputError, RttgeoWarning
+from rttgeo.errors import EstimationError, InputError, warn
 from rttgeo.estimate.delay import symmetric_rtt_ms
 from rttgeo.geo.caps import nearest_point_in_discs, smallest_scale_point
 from rttgeo.geo.density import CellDensity
@@ -181,7 +180,7 @@ class Estimator:
             for i in np.flatnonzero(removed)
         }
         for lid, why in self.excluded_.items():
-            warnings.warn(f"landmark {lid!r} left out: {why}", RttgeoWarning, stacklevel=2)
+            warn(f"landmark {lid!r} left out: {why}")
         self._fit()
         return self
 
@@ -199,11 +198,7 @@ class Estimator:
         # One warning per landmark per call, however many targets left it out.
         for i, whys in left_out.items():
             times = "" if single else f" (for {len(whys)} of {len(a)} targets)"
-            warnings.warn(
-                f"landmark {self.mesh_.ids[i]!r} left out{times}: {whys[0]}",
-                RttgeoWarning,
-                stacklevel=2,
-            )
+            warn(f"landmark {self.mesh_.ids[i]!r} left out{times}: {whys[0]}")
         return out[0] if single else out
 
     def c_reach_km(self, rtt_ms: FloatArray) -> FloatArray:
