@@ -106,6 +106,7 @@ PUBLIC = {
         "VerificationError",
         "WorldError",
         "require",
+        "warn",
     ],
     "rttgeo.geo": [
         "CellRegion",
