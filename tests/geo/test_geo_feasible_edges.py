@@ -371,3 +371,43 @@ def test_smallest_common_scale_keeps_the_cell_of_a_disc_centred_on_a_cell_centre
     scale, region = smallest_common_scale(centre[None, :], radius, end_level=2)
     assert scale == pytest.approx(1.0)
     assert keys(region) == dense_keys(2, centre[None, :], radius) and not region.empty
+
+
+def test_discs_of_half_the_circumference_constrain_nothing_even_with_max_cells() -> None:
+    """A disc of radius half the circumference (or more) covers the sphere and is left out: with no
+    other disc the region is every end-level cell, max_cells or not, exactly as with NaN radii."""
+    centre = to_unit_vectors(10.0, 20.0)[None, :]
+    for radius in (HALF_CIRCUMFERENCE_KM, HALF_CIRCUMFERENCE_KM + 1.0, np.nan):
+        region = disc_intersection(centre, np.array([radius]), end_level=2, max_cells=100)
+        assert region.level == 2 and len(region) == np.prod(level_shape(2)), radius
+
+
+def test_max_cells_stop_keeps_a_cell_whose_centre_is_exactly_on_the_boundary() -> None:
+    """The centre rule is closed at the level where max_cells stops refinement too. A disc around
+    the north pole (0, 0, 1), so that u . c is a cell's z exactly whatever the matrix product's
+    order, whose radius is exactly the distance to a level-1 row's centres: that whole row is in."""
+    level = 1
+    nr, nc = level_shape(level)
+    pole = np.array([[0.0, 0.0, 1.0]])
+    row = nr - 12
+    u = cell_unit_vectors(level, np.array([row]), np.array([0]))
+    r = arc_km(u @ pole.T)[0]
+    padded0, padded1 = counts(0, pole, r)[0], counts(1, pole, r)[0]
+    assert 4 * padded0 <= 4 * padded1 - 1
+    region = disc_intersection(pole, r, end_level=3, max_cells=4 * padded1 - 1)
+    assert region.level == 1
+    assert keys(region) == list(range(row * nc, nr * nc))  # rows row .. nr - 1, all columns
+
+
+def test_max_cells_stops_with_a_single_exact_cell_when_max_cells_is_under_32() -> None:
+    """Stopping needs max(max_cells // 16, 1) exact cells: one cell is enough when max_cells < 32.
+    A 200 km disc at a level-0 cell's centre: that centre alone is within it, and the 5 cells the
+    padded test keeps are more than max_cells / 4."""
+    lat, lon = cell_centers(0, 20, 64)
+    centre = to_unit_vectors(lat, lon)[None, :]
+    radius = np.array([200.0])
+    padded, exact = counts(0, centre, radius)
+    assert exact == 1 and 4 * padded > 19
+    for max_cells in (8, 19):
+        region = disc_intersection(centre, radius, end_level=3, max_cells=max_cells)
+        assert region.level == 0 and keys(region) == [20 * level_shape(0)[1] + 64], max_cells

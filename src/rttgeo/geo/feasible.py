@@ -62,7 +62,10 @@ def disc_intersection(
     discs larger than half the circumference cover everything. Discs whose constraint holds with room
     to spare for every surviving cell are dropped from the finer levels. With ``max_cells``, refinement
     stops early at the level where going on would exceed that many cells (a large region does not
-    need fine cells); the region then has that level. With ``cover`` the region is every cell that
+    need fine cells) if the centre rule there keeps at least max(max_cells // 16, 1) cells; the
+    region then has that level. Without any disc that constrains (every radius NaN or at least half
+    the circumference) the region is every cell of ``end_level``, whatever ``max_cells``. With
+    ``cover`` the region is every cell that
     may hold a point of the intersection (the module's second rule): it holds every point inside all
     discs, at every level it stops at.
     """
