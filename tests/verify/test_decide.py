@@ -644,3 +644,14 @@ def test_params_record_the_physics_and_the_uncertainty_used():
                position_uncertainty_km=[4.0, 4.0])
     assert d.params["position_uncertainty_km"] == 4.0
     assert d.to_json(with_region=False)["params"]["end_level"] == 3
+
+
+def test_none_values_read_as_missing_rtts_and_as_bad_uncertainties():
+    # A Python list may carry None (JSON null) for a lost probe: it is NaN, not measured.
+    lms = [lm(0, 50, 8), lm(1, 0, 0)]
+    d = decide(RadiusClaim(50, 8, 1000), lms, [2.0, None])
+    assert d.outcome == "proven" and d.landmarks_used == 1
+    # An uncertainty of None is no number: an input error naming the field, not a TypeError.
+    with pytest.raises(InputError) as e:
+        decide(RadiusClaim(50, 8, 1000), lms, [2.0, 3.0], position_uncertainty_km=[5.0, None])
+    assert e.value.field == "position_uncertainty_km"
