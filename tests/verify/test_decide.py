@@ -655,3 +655,17 @@ def test_none_values_read_as_missing_rtts_and_as_bad_uncertainties():
     with pytest.raises(InputError) as e:
         decide(RadiusClaim(50, 8, 1000), lms, [2.0, 3.0], position_uncertainty_km=[5.0, None])
     assert e.value.field == "position_uncertainty_km"
+
+
+def test_a_fault_budget_covering_every_constraining_landmark_excludes_no_place():
+    # One landmark puts the host within 150 km; two others' discs cover the Earth. Tolerating two
+    # faulty landmarks, the first may be one of them: every place on Earth is consistent, so a claim
+    # around the first landmark is not proven (and one elsewhere not refuted).
+    lms = [lm(0, 10.0, 20.0), lm(1, -30.0, 100.0), lm(2, 40.0, -100.0)]
+    rtt = [1.0, 200.0, 200.0]
+    near = decide(RadiusClaim(10.0, 20.0, 500), lms, rtt, faults=2, end_level=3)
+    assert near.outcome == "undecided" and near.reasons[0] == "consistent-inside-and-outside"
+    assert near.region.contains(-60.0, -120.0)
+    far = decide(RadiusClaim(-60.0, -120.0, 500), lms, rtt, faults=2, end_level=3)
+    assert far.outcome == "undecided"
+    assert decide(RadiusClaim(-60.0, -120.0, 500), lms, rtt, faults=0, end_level=3).outcome == "refuted"
