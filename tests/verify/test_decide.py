@@ -574,7 +574,10 @@ def test_the_decision_refines_the_region_to_end_level_by_default():
     assert d.region.level == 3
     quick = decide(RadiusClaim(10.0, 20.0, 3000), [lm(0, 10.0, 20.0)], [10.0], end_level=3,
                    refine_region=False)
-    assert quick.region.level < 3 and quick.outcome == d.outcome == "proven"
+    # Quick mode returns the region at the coarsest level it holds cells of: level 0 here.
+    assert quick.region.level == 0 and quick.outcome == d.outcome == "proven"
+    assert d.faults_needed == quick.faults_needed == 0 and d.reasons == ("region-inside-claim",)
+    assert "stopped_early" not in d.params
 
 
 def test_end_level_accepts_every_grid_level_from_0_to_max_level():
@@ -664,8 +667,26 @@ def test_a_fault_budget_covering_every_constraining_landmark_excludes_no_place()
     lms = [lm(0, 10.0, 20.0), lm(1, -30.0, 100.0), lm(2, 40.0, -100.0)]
     rtt = [1.0, 200.0, 200.0]
     near = decide(RadiusClaim(10.0, 20.0, 500), lms, rtt, faults=2, end_level=3)
-    assert near.outcome == "undecided" and near.reasons[0] == "consistent-inside-and-outside"
-    assert near.region.contains(-60.0, -120.0)
+    assert near.outcome == "undecided"
+    assert near.reasons == ("consistent-inside-and-outside", "tolerates-2-faulty-landmarks")
+    assert near.faults_needed == 0 and near.region.contains(-60.0, -120.0)
+    # Both witnesses are found on level 0: the decision stops there, the claim's border cells left
+    # unrefined (kept whole in the region), and says so.
+    assert near.params["stopped_early"] is True and len(near.region) == 5120 * 4**3
+    # At end_level 0 nothing is left to refine when it stops: not "stopped early".
+    assert "stopped_early" not in decide(RadiusClaim(10.0, 20.0, 500), lms, rtt, faults=2, end_level=0).params
     far = decide(RadiusClaim(-60.0, -120.0, 500), lms, rtt, faults=2, end_level=3)
     assert far.outcome == "undecided"
     assert decide(RadiusClaim(-60.0, -120.0, 500), lms, rtt, faults=0, end_level=3).outcome == "refuted"
+
+
+@pytest.mark.parametrize("refine_region", [True, False])
+def test_both_discs_of_a_lens_are_named_as_deciding(refine_region):
+    # Two 1,500 km discs 2,000 km apart: the region is their lens, and both borders shape it.
+    a = lm(0, 0.0, 0.0)
+    b = lm(1, 0.0, float(destination(0.0, 0.0, 90.0, 2000.0)[1]))
+    d = decide(RadiusClaim(0.0, 9.0, 1500), [a, b], [10.0, 10.0], position_uncertainty_km=0.0,
+               end_level=4, refine_region=refine_region)
+    assert d.outcome == "proven", d.reasons
+    assert sorted(x.id for x in d.deciding) == ["L0", "L1"]
+    assert d.deciding_radius_km == pytest.approx((sound_radius_km(10.0),) * 2)
