@@ -690,3 +690,19 @@ def test_both_discs_of_a_lens_are_named_as_deciding(refine_region):
     assert d.outcome == "proven", d.reasons
     assert sorted(x.id for x in d.deciding) == ["L0", "L1"]
     assert d.deciding_radius_km == pytest.approx((sound_radius_km(10.0),) * 2)
+
+
+def test_a_region_of_one_cell_is_a_region_and_a_fault_in_quick_mode_an_empty_one():
+    # At end_level 0, a 1.5 km disc at a cell's centre leaves exactly one cell: a (tiny) region,
+    # never a landmark fault.
+    rows, cols = global_cells(0)
+    lat, lon = cell_centers(0, rows[2000], cols[2000])
+    one = decide(RadiusClaim(float(lat), float(lon), 2000.0), [Landmark("L0", float(lat), float(lon))],
+                 [0.01], position_uncertainty_km=0.0, end_level=0)
+    assert one.outcome == "proven" and len(one.region) == 1
+    # Contradicting landmarks in quick mode: a landmark fault with an empty region, as when sharp.
+    lms = [lm(0, 0.0, 0.0), lm(1, 0.0, 60.0)]
+    for refine_region in (False, True):
+        d = decide(RadiusClaim(0.0, 30.0, 5000), lms, [1.0, 1.0], refine_region=refine_region)
+        assert d.outcome == "landmark-fault" and d.region.empty and d.area_km2 == 0
+        assert d.region_geojson()["coordinates"] == []
