@@ -706,3 +706,16 @@ def test_a_region_of_one_cell_is_a_region_and_a_fault_in_quick_mode_an_empty_one
         d = decide(RadiusClaim(0.0, 30.0, 5000), lms, [1.0, 1.0], refine_region=refine_region)
         assert d.outcome == "landmark-fault" and d.region.empty and d.area_km2 == 0
         assert d.region_geojson()["coordinates"] == []
+
+
+def test_quick_mode_names_every_disc_bordering_the_region_whichever_level_settled_it():
+    # A lens of two 900 km discs and a claim to its south-east, refuted. In quick mode the edge cells
+    # are settled on several levels (those far from the claim early, the rest later): the deciding
+    # landmarks gather all of them, as in the sharp decision.
+    lms = [lm(0, 0.0, 0.0), lm(1, 0.0, 9.2)]
+    claim = RadiusClaim(-6.0, 17.4, 930.0)
+    for refine_region in (False, True):
+        d = decide(claim, lms, [6.0, 6.0], position_uncertainty_km=0.0, end_level=2,
+                   refine_region=refine_region)
+        assert d.outcome == "refuted", d.reasons
+        assert sorted(x.id for x in d.deciding) == ["L0", "L1"], refine_region
