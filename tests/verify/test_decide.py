@@ -15,6 +15,7 @@ from rttgeo.estimate.delay import symmetric_rtt_ms
 from rttgeo.geo.feasible import annulus_tests
 from rttgeo.geo.grid import (
     MAX_LEVEL,
+    CellRegion,
     cell_bounds,
     cell_centers,
     cell_unit_vectors,
@@ -657,6 +658,7 @@ def test_none_values_read_as_missing_rtts_and_as_bad_uncertainties():
     # An uncertainty of None is no number: an input error naming the field, not a TypeError.
     with pytest.raises(InputError) as e:
         decide(RadiusClaim(50, 8, 1000), lms, [2.0, 3.0], position_uncertainty_km=[5.0, None])
+    assert str(e.value).endswith("position uncertainty must be finite and >= 0 km")
     assert e.value.field == "position_uncertainty_km"
 
 
@@ -719,3 +721,46 @@ def test_quick_mode_names_every_disc_bordering_the_region_whichever_level_settle
                    refine_region=refine_region)
         assert d.outcome == "refuted", d.reasons
         assert sorted(x.id for x in d.deciding) == ["L0", "L1"], refine_region
+
+
+@pytest.mark.parametrize("refine_region", [False, True])
+def test_with_one_fault_a_far_disc_keeps_a_claim_from_being_proven_or_refuted(refine_region):
+    """Tolerating one faulty landmark, the host may be in either of two far-apart discs. A claim
+    holding only one of them is neither proven nor refuted, at every level of refinement: cells of
+    the other disc settled early still count against the verdict."""
+    p = (10.0, 20.0)
+    q = destination(*p, 90.0, 5000.0)
+    tiny_far = [lm(0, *p), lm(1, float(q[0]), float(q[1]))]
+    # A 30 km disc at p (no cell of it wholly consistent) and a 1,500 km disc 5,000 km east: a claim
+    # of 500 km around p holds only the first.
+    d = decide(RadiusClaim(*p, 500.0), tiny_far, [0.2, 10.0], faults=1, end_level=3,
+               refine_region=refine_region)
+    assert d.outcome == "undecided", d.reasons
+    assert d.region.contains(float(q[0]), float(q[1])) and d.region.contains(*p)
+    # A 1,500 km disc at p inside a 3,000 km claim, and a 30 km disc 5,000 km east, outside it.
+    big_tiny = decide(RadiusClaim(*p, 3000.0), tiny_far, [10.0, 0.2], faults=1, end_level=3,
+                      refine_region=refine_region)
+    assert big_tiny.outcome == "undecided", big_tiny.reasons
+    assert decide(RadiusClaim(*p, 3000.0), tiny_far, [10.0, 0.2], faults=0, end_level=3).outcome == (
+        "landmark-fault"
+    )
+
+
+@pytest.mark.parametrize(("claim_km", "outcome"), [(2000.0, "refuted"), (20000.0, "proven")])
+def test_quick_mode_settles_everything_on_level_0_when_the_verdict_is_known_there(claim_km, outcome):
+    """A 1,500 km disc and a claim far from it (refuted) or around the whole Earth (proven): level 0
+    already holds a wholly consistent cell certainly outside (inside) the claim and no cell on the
+    claim's border, so quick mode refines nothing: its region is exactly the level-0 cells the disc
+    may reach."""
+    lms = [lm(0, 10.0, 20.0)]
+    far = destination(10.0, 20.0, 180.0, 5000.0)
+    claim = RadiusClaim(10.0, 20.0, claim_km) if outcome == "proven" else RadiusClaim(
+        float(far[0]), float(far[1]), claim_km)
+    d = decide(claim, lms, [10.0], position_uncertainty_km=0.0, end_level=4, refine_region=False)
+    assert d.outcome == outcome, d.reasons
+    rows, cols = global_cells(0)
+    definite, _, _ = annulus_tests(cell_unit_vectors(0, rows, cols), circumradius_km(0, rows),
+                                   to_unit_vectors(10.0, 20.0).reshape(1, 3), np.zeros(1),
+                                   sound_radius_km([10.0]))
+    want = CellRegion.from_cells(0, rows[definite == 0], cols[definite == 0])
+    assert d.region.level == 0 and np.array_equal(d.region.keys(), want.keys())
