@@ -764,3 +764,28 @@ def test_quick_mode_settles_everything_on_level_0_when_the_verdict_is_known_ther
                                    sound_radius_km([10.0]))
     want = CellRegion.from_cells(0, rows[definite == 0], cols[definite == 0])
     assert d.region.level == 0 and np.array_equal(d.region.keys(), want.keys())
+
+
+def test_quick_mode_refines_partly_consistent_cells_until_a_witness_is_found():
+    """Quick mode leaves a partly consistent cell unrefined only once a wholly consistent cell on
+    the same side of the claim is known; before that, refining it may find one. Here (a lens, a
+    claim across it) the wholly consistent cell outside the claim appears only on refining such
+    cells: quick mode finds it, and gives the sharp decision's reason."""
+    lms = [lm(0, 0.0, 0.0), lm(1, 0.0, 15.51)]
+    claim = RadiusClaim(8.38, 7.59, 2084.0)
+    sharp = decide(claim, lms, [9.9015, 9.9015], position_uncertainty_km=0.0, end_level=4)
+    quick = decide(claim, lms, [9.9015, 9.9015], position_uncertainty_km=0.0, end_level=4,
+                   refine_region=False)
+    assert sharp.reasons == quick.reasons == ("consistent-inside-and-outside",)
+
+
+@pytest.mark.parametrize("refine_region", [False, True])
+def test_a_landmark_fault_inside_the_claim_is_found_in_quick_mode_too(refine_region):
+    # Three landmarks in a row, 512 km apart, each 3.1 ms (467 km): the outer two cannot both be
+    # right. The claim holds the first's disc; quick mode must still refine the partly consistent
+    # cells inside the claim until none is left: a landmark fault, not a verdict.
+    lms = [lm(0, 0.0, 0.0), lm(1, 0.0, 4.6), lm(2, 0.0, 9.2)]
+    d = decide(RadiusClaim(0.0, -0.7, 940.0), lms, [3.1, 3.1, 3.1], position_uncertainty_km=0.0,
+               end_level=4, refine_region=refine_region)
+    assert d.outcome == "landmark-fault", d.reasons
+    assert d.conflicts == (("L0", "L2"),) and d.region.empty
