@@ -789,3 +789,24 @@ def test_a_landmark_fault_inside_the_claim_is_found_in_quick_mode_too(refine_reg
                end_level=4, refine_region=refine_region)
     assert d.outcome == "landmark-fault", d.reasons
     assert d.conflicts == (("L0", "L2"),) and d.region.empty
+
+
+def test_a_disc_holding_the_region_with_room_to_spare_is_not_named_as_deciding():
+    # The lens of two 1,507 km discs 2,000 km apart, and a wide disc from a landmark 3,000 km north
+    # of the lens whose border passes 50 km from the lens at its closest: the wide disc constrains
+    # nothing the lens does not, so only the two lens landmarks shaped the region. (Coarse cells
+    # near the lens, refined later, do straddle the wide disc's border: they do not count.)
+    a, b = lm(0, 0.0, 0.0), lm(1, 0.0, float(destination(0.0, 0.0, 90.0, 2000.0)[1]))
+    h = float(sound_radius_km(10.0))
+    mid = destination(0.0, 0.0, 90.0, 1000.0)
+    north = destination(float(mid[0]), float(mid[1]), 0.0, 3000.0)
+    rng = np.random.default_rng(0)
+    plat, plon = rng.uniform(-15, 15, 200_000), rng.uniform(-5, 25, 200_000)
+    lens = (distance_km(0.0, 0.0, plat, plon) <= h) & (distance_km(0.0, float(b.lon_deg), plat, plon) <= h)
+    reach = float(distance_km(float(north[0]), float(north[1]), plat[lens], plon[lens]).max()) + 50.0
+    c = lm(2, float(north[0]), float(north[1]))
+    rtt_c = reach / float(sound_radius_km(1.0))
+    d = decide(RadiusClaim(float(mid[0]), float(mid[1]), 1400.0), [a, b, c], [10.0, 10.0, rtt_c],
+               position_uncertainty_km=0.0, end_level=4)
+    assert d.outcome == "proven", d.reasons
+    assert sorted(x.id for x in d.deciding) == ["L0", "L1"]
