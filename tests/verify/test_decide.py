@@ -810,3 +810,14 @@ def test_a_disc_holding_the_region_with_room_to_spare_is_not_named_as_deciding()
                position_uncertainty_km=0.0, end_level=4)
     assert d.outcome == "proven", d.reasons
     assert sorted(x.id for x in d.deciding) == ["L0", "L1"]
+
+
+def test_among_equally_tight_discs_the_first_listed_is_the_reference():
+    # Two 100 km discs tie as the tightest: the first listed (index 2) is the reference, whatever
+    # the platform's sort does with ties, so the result does not depend on it. The 5,000 km disc
+    # around (0, 10) holds the first (dropped) but not the second.
+    lat = np.zeros(4)
+    lon = np.array([10.0, 150.0, 0.0, 60.0])
+    unit = to_unit_vectors(lat, lon).reshape(-1, 3)
+    hi = np.array([5000.0, 5000.0, 100.0, 100.0])
+    assert decide_mod._redundant(unit, np.zeros(4), hi, 0).tolist() == [True, False, False, False]
