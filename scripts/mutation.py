@@ -11,8 +11,9 @@ worktree's files are never touched). It runs under ``nice -n 19`` with one worke
 share the machine. For every target it prints killed / total, the score, and each surviving
 mutant's diff. Counted apart, never as killed: surviving mutants listed in
 ``scripts/mutation_equivalent.toml`` (matched by function and diff, with the reason they cannot
-change any result), and mutants that only rewrite the prose of an error or warning message (the
-machine-readable reasons and exit codes are what the tests hold). Exit status 1 when a target
+change any result), and mutants that only rewrite the prose of an error or warning message or of
+a reason or note (``prose_lines``: the machine-readable reasons and exit codes are what the tests
+hold; a SQL statement or a dict key is data, never prose). Exit status 1 when a target
 scores below ``--goal`` (90 % by default, issue #15) or a mutant survives that is not documented
 as equivalent. Timeouts count as detected (a mutant that makes the tests hang), but the report says
 how many there were: on a loaded machine a niced test run can time out through no fault of the
@@ -25,6 +26,7 @@ in docs/testing.md.
 from __future__ import annotations
 
 import argparse
+import ast
 import fnmatch
 import json
 import os
@@ -139,10 +141,43 @@ def diff_lines(diff: str) -> tuple[str, ...]:
 _STRING = re.compile(r"""[rbuf]*("[^"\\]*(?:\\.[^"\\]*)*"|'[^'\\]*(?:\\.[^'\\]*)*')""", re.I)
 
 
-def message_only(diff: str) -> bool:
-    """Whether a mutant only rewrites the prose of an error or warning message: one line changed,
-    identical once string literals are blanked, and that line raises or is a string continuation
-    line (inside a raise or warn call). Such mutants change no result; they are counted apart."""
+#: Names whose assigned strings are prose for a reader (a reason, a note), not data.
+PROSE_NAMES = frozenset({"why", "how", "note", "reason", "message", "msg", "excluded_"})
+
+
+def prose_lines(source: str) -> frozenset[str]:
+    """The stripped texts of the lines that lie only in prose: inside a ``raise``, a ``warn`` call,
+    or a value assigned to a name of :data:`PROSE_NAMES` (a line whose text also occurs elsewhere
+    does not count). A SQL statement split over lines, a dict key or an ``__all__`` entry is data."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    prose: set[int] = set()
+    for node in ast.walk(tree):
+        spans: list[ast.AST] = []
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            spans.append(node.exc)
+        elif isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+            if name.endswith("warn"):
+                spans.append(node)
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = {getattr(t, "attr", getattr(t, "id", "")) for t in targets}
+            if names & PROSE_NAMES:
+                spans.append(node.value)
+        for span in spans:
+            prose.update(range(span.lineno, (span.end_lineno or span.lineno) + 1))
+    inside = {lines[i - 1].strip() for i in prose}
+    outside = {line.strip() for i, line in enumerate(lines, 1) if i not in prose}
+    return frozenset(inside - outside)
+
+
+def message_only(diff: str, prose: frozenset[str] | None = None) -> bool:
+    """Whether a mutant only rewrites the prose of an error, warning or reason: one line changed,
+    identical once string literals are blanked, and that line raises, or is one of the module's
+    ``prose`` lines (:func:`prose_lines`; without it no continuation line counts). Such mutants
+    change no result; they are counted apart."""
     lines = diff_lines(diff)
     minus = [x[1:] for x in lines if x.startswith("-")]
     plus = [x[1:] for x in lines if x.startswith("+")]
@@ -151,8 +186,8 @@ def message_only(diff: str) -> bool:
     old, new = minus[0], plus[0]
     if _STRING.sub('""', old) != _STRING.sub('""', new):
         return False
-    if re.match(r"""^[rbuf]*["']""", old, re.I):  # a continuation line of a message
-        return True
+    if re.match(r"""^[rbuf]*["']""", old, re.I):  # a continuation line: prose only where it lies in prose
+        return prose is not None and old in prose
     a, b = list(_STRING.finditer(old)), list(_STRING.finditer(new))
     changed = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x.group() != y.group()]
     # In a raise or warn, only the last string literal (the message) is prose: the ones before it
@@ -247,6 +282,7 @@ def run_target(
     equiv_keys = {
         (e["function"], diff_lines(e["diff"])): e["why"] for e in equivalent if e["module"] == name
     }
+    prose = prose_lines((ROOT / "src" / target.module).read_text(encoding="utf-8"))
     survivors, equivalent_hits, messages = [], [], []
     for key, code in sorted(codes.items(), key=lambda kv: _natural(kv[0])):
         if code in KILLED or code in DETECTED:
@@ -257,7 +293,7 @@ def run_target(
         entry = {"key": key, "function": function, "code": code, "diff": diff}
         if why:
             equivalent_hits.append(entry | {"why": why})
-        elif message_only(diff):
+        elif message_only(diff, prose):
             messages.append(entry)
         else:
             survivors.append(entry)
