@@ -107,6 +107,18 @@ def test_a_refused_sample_stores_nothing(tmp_path):
         assert _count(path) == 1
 
 
+def test_a_send_time_sqlite_cannot_hold_is_a_store_error_and_stores_nothing(tmp_path):
+    path = tmp_path / "s.db"
+    with CampaignStore(path) as store:
+        cid = store.begin_campaign()
+        for good in (0, 2**63 - 1):  # the epoch, and the largest 64-bit signed integer
+            store.add_sample(cid, Sample("self", "a", "icmp", good, 2.0))
+        for bad in (2**63, -1):
+            with pytest.raises(StoreError, match=f"sent_unix_ns={bad}"):
+                store.add_sample(cid, Sample("self", "a", "icmp", bad, 2.0))
+        assert _count(path) == 2
+
+
 def test_the_campaign_record_holds_what_it_was_given(tmp_path):
     path = tmp_path / "s.db"
     with CampaignStore(path) as store:

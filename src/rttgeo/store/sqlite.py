@@ -227,6 +227,9 @@ class CampaignStore:
         rtt = sample.rtt_ms
         if rtt is not None and not (math.isfinite(rtt) and rtt > 0):
             raise StoreError(f"refusing sample with rtt_ms={rtt!r}: a lost probe is None, never 0")
+        sent = int(sample.sent_unix_ns)
+        if not 0 <= sent < 2**63:  # SQLite's INTEGER is 64-bit signed; the time is after 1970
+            raise StoreError(f"refusing sample with sent_unix_ns={sent}: not a time SQLite can store")
         self._exec(
             "INSERT INTO sample (campaign_id, target, landmark, protocol, sent_unix_ns, rtt_ms,"
             " timing, status, attempt, seq) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -235,7 +238,7 @@ class CampaignStore:
                 sample.target,
                 sample.landmark,
                 sample.protocol,
-                int(sample.sent_unix_ns),
+                sent,
                 rtt,
                 sample.timing,
                 status or ("timeout" if rtt is None else "ok"),
