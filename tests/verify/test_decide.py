@@ -821,3 +821,25 @@ def test_among_equally_tight_discs_the_first_listed_is_the_reference():
     unit = to_unit_vectors(lat, lon).reshape(-1, 3)
     hi = np.array([5000.0, 5000.0, 100.0, 100.0])
     assert decide_mod._redundant(unit, np.zeros(4), hi, 0).tolist() == [True, False, False, False]
+
+
+def test_input_error_messages_carry_the_figures_to_fix_the_input():
+    # The counts and ranges in the messages are data the user acts on.
+    lms = [lm(0, 0, 0), lm(1, 1, 1), lm(2, 2, 2)]
+    with pytest.raises(InputError) as e:
+        decide(RadiusClaim(0, 0, 100), lms[:1], [5.0, 5.0])
+    assert "2 RTTs for 1 landmarks: they must align" in str(e.value)
+    with pytest.raises(InputError) as e:
+        decide(RadiusClaim(0, 0, 100), lms[:1], [[5.0, 5.0]])
+    assert "(1, 2) RTTs for 1 landmarks: they must align" in str(e.value)
+    with pytest.raises(InputError) as e:
+        decide(RadiusClaim(0, 0, 100), lms[:2], [5.0, -1.0])
+    assert str(e.value).endswith(
+        "ms of landmark 'L1' is not a positive finite number (a lost probe is NaN, never 0 or negative)"
+    )
+    with pytest.raises(InputError) as e:
+        decide(RadiusClaim(0, 0, 100), lms, [5.0, 5.0, 5.0], faults=3)
+    assert str(e.value).endswith("faults must be an integer in [0, 2] (landmarks measured: 3), got 3")
+    with pytest.raises(InputError) as e:
+        decide(RadiusClaim(0, 0, 100), lms, [5.0, np.nan, np.nan], faults=1)
+    assert str(e.value).endswith("faults must be an integer in [0, 0] (landmarks measured: 1), got 1")
