@@ -834,8 +834,9 @@ def test_input_error_messages_carry_the_figures_to_fix_the_input():
     assert "(1, 2) RTTs for 1 landmarks: they must align" in str(e.value)
     with pytest.raises(InputError) as e:
         decide(RadiusClaim(0, 0, 100), lms[:2], [5.0, -1.0])
-    assert str(e.value).endswith(
-        "ms of landmark 'L1' is not a positive finite number (a lost probe is NaN, never 0 or negative)"
+    assert str(e.value).endswith(  # the value as a plain float, not NumPy 2's np.float64(-1.0)
+        "RTT -1.0 ms of landmark 'L1' is not a positive finite number (a lost probe is NaN, never 0 "
+        "or negative)"
     )
     with pytest.raises(InputError) as e:
         decide(RadiusClaim(0, 0, 100), lms, [5.0, 5.0, 5.0], faults=3)
@@ -843,3 +844,25 @@ def test_input_error_messages_carry_the_figures_to_fix_the_input():
     with pytest.raises(InputError) as e:
         decide(RadiusClaim(0, 0, 100), lms, [5.0, np.nan, np.nan], faults=1)
     assert str(e.value).endswith("faults must be an integer in [0, 0] (landmarks measured: 1), got 1")
+
+
+@pytest.mark.parametrize("refine_region", [True, False])
+@pytest.mark.parametrize("seed", range(8))
+def test_honest_rtts_never_report_a_disagreement(seed, refine_region):
+    """A host inside every landmark's disc forces no landmark out: faults_needed is 0 and no
+    "landmarks-disagree", whatever the fault budget. The count once came from the last level's
+    cells only, which quick mode fills with cells that are partly outside some disc (101 of 600
+    random honest decisions said the landmarks disagreed)."""
+    rng = np.random.default_rng(seed)
+    cities = [(50.11, 8.68), (48.86, 2.35), (52.23, 21.01), (45.46, 9.19), (51.51, -0.13)]
+    host = (48.21 + rng.uniform(-3, 3), 16.37 + rng.uniform(-3, 3))
+    lms = [lm(i, la, lo) for i, (la, lo) in enumerate(cities)]
+    # RTTs 1.5 x the light time plus up to 2 ms: every disc holds the host.
+    rtt = [1.5 * float(distance_km(*host, la, lo)) / MAX_KM_PER_RTT_MS + rng.uniform(0.1, 2.0)
+           for la, lo in cities]
+    for faults in (1, 2):
+        d = decide(RadiusClaim(40.0, 0.0, 500.0), lms, rtt, faults=faults, end_level=4,
+                   refine_region=refine_region)
+        assert d.faults_needed == 0, (faults, d.reasons)
+        assert "landmarks-disagree" not in d.reasons
+        assert d.outcome != "proven" and d.region.contains(*host)

@@ -258,7 +258,7 @@ def decide(
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"RTT {rtt[i]!r} ms of landmark {lms[i].id!r} is not a positive finite number (a lost "
+            f"RTT {float(rtt[i])!r} ms of landmark {lms[i].id!r} is not a positive finite number (a lost "
             "probe is NaN, never 0 or negative)",
             field="rtt_ms",
         )
@@ -326,7 +326,9 @@ def decide(
         rows, cols = rows[d0 < len(tight)], cols[d0 < len(tight)]
     all_inside = all_outside = True
     stopped_early = False
-    min_violated = 0
+    # The fewest landmarks any kept cell definitely violates, over every level's kept cells (a
+    # coarse cell's count is a lower bound of its points'): how many faults the RTTs force.
+    min_violated = len(a_lo) + 1
     for level in range(0, end_level + 1):
         if level > 0:
             rows, cols = children(rows, cols)
@@ -339,7 +341,7 @@ def decide(
         rows, cols, possible, u, pad = rows[keep], cols[keep], possible[keep], u[keep], pad[keep]
         if len(rows) == 0:
             break
-        min_violated = int(definite[keep].min())
+        definite = definite[keep]
         whole = possible <= faults  # every point of the cell is consistent
         cls = claim.classify(level, rows, cols)
         inside_witness |= bool(np.any(whole & (cls == 1)))
@@ -360,6 +362,8 @@ def decide(
         all_inside &= bool(np.all(cls[done] == 1))
         all_outside &= bool(np.all(cls[done] == -1))
         kept.append((level, rows[done], cols[done]))
+        if done.any():
+            min_violated = min(min_violated, int(definite[done].min()))
         # Annuli crossing the kept cells that are only partly consistent shape the region's edge.
         edge = done & ~whole
         if edge.any():
@@ -370,6 +374,8 @@ def decide(
             stopped_early = len(rows) > 0
             # The rest is over-approximated by the undecided cells themselves.
             kept.append((level, rows, cols))
+            if need.any():
+                min_violated = min(min_violated, int(definite[need].min()))
             all_inside = all_outside = False
             break
     n_kept = sum(len(rr) for _, rr, _ in kept)
