@@ -245,7 +245,8 @@ def band_km(level: int, rows: np.ndarray, cols: np.ndarray, centres: np.ndarray)
 def interval_rule(d_km: np.ndarray, pad_km: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple:
     """The documented rule evaluated densely and independently (atan2 distances welcome)."""
     out = (d_km + pad_km < lo) | (d_km - pad_km > hi)
-    inside = (d_km - pad_km >= lo) & (d_km + pad_km <= hi)
+    # Distances are never negative: the band's near end is max(d - pad, 0).
+    inside = (np.maximum(d_km - pad_km, 0.0) >= lo) & (d_km + pad_km <= hi)
     return out.sum(axis=1), (~inside).sum(axis=1), np.any(~out & ~inside, axis=0)
 
 
@@ -277,6 +278,22 @@ def test_annulus_tests_counts_each_cell_exactly_by_the_interval_rule() -> None:
     for m, n in ((2, 0), (0, 4)):
         definite, possible, crossing = annulus_tests(u[:m], pad[:m], centres[:n], lo[:n], hi[:n])
         assert definite.tolist() == possible.tolist() == [0] * m and crossing.tolist() == [False] * n
+
+
+def test_a_disc_around_a_cell_holding_it_whole_is_certain_there() -> None:
+    """An inner bound of 0 is no bound: the cell holding a disc's centre, wholly inside the disc,
+    is neither possibly violated nor crossed (it once was, since the band's near end d - pad is
+    below 0, which made that landmark 'deciding' for every region around it). A hole of 1 km, in
+    the same place, is uncertain there."""
+    rows, cols = np.array([100]), np.array([333])
+    u, pad_km, d, pad = band_km(2, rows, cols, cell_unit_vectors(2, rows, cols))
+    assert float((d - pad)[0, 0]) < 0.0
+    hi = np.array([float(pad[0, 0]) + 10.0])
+    got = annulus_tests(u, pad_km, u, np.array([0.0]), hi)
+    assert [x.tolist() for x in got] == [[0], [0], [False]]
+    got = annulus_tests(u, pad_km, u, np.array([1.0]), hi)
+    assert [x.tolist() for x in got] == [[0], [1], [True]]
+    assert [x.tolist() for x in interval_rule(d, pad, np.array([0.0]), hi)] == [[0], [0], [False]]
 
 
 def test_annulus_tests_bounds_are_closed_a_band_touching_an_edge_is_uncertain() -> None:

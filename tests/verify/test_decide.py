@@ -866,3 +866,16 @@ def test_honest_rtts_never_report_a_disagreement(seed, refine_region):
         assert d.faults_needed == 0, (faults, d.reasons)
         assert "landmarks-disagree" not in d.reasons
         assert d.outcome != "proven" and d.region.contains(*host)
+
+
+@pytest.mark.parametrize("refine_region", [True, False])
+def test_a_landmark_inside_the_region_whose_disc_holds_it_is_not_deciding(refine_region):
+    """L0 sits inside the region that L1's 600 km disc leaves, and its own 3,000 km disc holds
+    that region with room to spare: only L1 decides. (The cell holding L0's position was once
+    counted as possibly outside L0's disc, since its band's near end d - pad is below zero.)"""
+    lms = [lm(0, 0.0, 0.0), lm(1, 0.0, 3.0)]
+    per_ms = float(sound_radius_km(1.0, 0.0))
+    d = decide(RadiusClaim(0.0, 3.0, 2000.0), lms, [3000.0 / per_ms, 600.0 / per_ms],
+               refine_region=refine_region)
+    assert d.region.contains(0.0, 0.0)
+    assert d.outcome == "proven" and [x.id for x in d.deciding] == ["L1"]

@@ -135,7 +135,8 @@ def annulus_tests(
     pad = circumradius + slack, the cell's band [d - pad, d + pad] and the annulus [lo, hi] are
     both closed. The annulus counts in ``definite`` when they are disjoint, in ``possible`` when
     the band is not inside the annulus, and is ``crossing`` when they overlap without the band
-    being inside it: a band that only touches an edge is uncertain, never decided. ``chunk``
+    being inside it: a band that only touches an edge is uncertain, never decided. An inner bound
+    of 0 or less is no bound (no distance is negative): a disc's own centre cell is not uncertain. ``chunk``
     bounds the (cells x annuli) temporaries, about ``chunk`` floats each; results do not depend
     on it (tested with more cells than a chunk holds).
     """
@@ -152,7 +153,8 @@ def annulus_tests(
         d = _angles_km(u[a : a + step], centres_unit)
         pad = np.asarray(pad_km, dtype=float)[a : a + step, None] + slack_km
         out = (d + pad < lo) | (d - pad > hi)
-        maybe = (d - pad < lo) | (d + pad > hi)
+        # No distance is below 0: an inner bound of 0 or less (a disc) is never violated.
+        maybe = ((d - pad < lo) & (lo > 0.0)) | (d + pad > hi)
         definite[a : a + step] = out.sum(axis=1)
         possible[a : a + step] = maybe.sum(axis=1)
         crossing |= np.any(maybe & ~out, axis=0)
