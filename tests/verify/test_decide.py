@@ -879,3 +879,25 @@ def test_a_landmark_inside_the_region_whose_disc_holds_it_is_not_deciding(refine
                refine_region=refine_region)
     assert d.region.contains(0.0, 0.0)
     assert d.outcome == "proven" and [x.id for x in d.deciding] == ["L1"]
+
+
+def test_a_redundant_disc_is_never_named_as_deciding():
+    """L1's disc holds L0's (same centre, 1.5 km wider): every consistent point satisfies it, so
+    it is dropped and only L0 decides; its edge runs through the region's edge cells, so kept it
+    would be named too."""
+    lms = [lm(0, 10.0, 20.0), lm(1, 10.0, 20.0)]
+    per_ms = float(sound_radius_km(1.0, 0.0))
+    d = decide(RadiusClaim(10.0, 20.0, 3000.0), lms, [800.0 / per_ms, 801.5 / per_ms])
+    assert d.outcome == "proven" and [x.id for x in d.deciding] == ["L0"]
+
+
+def test_a_disc_over_the_whole_earth_is_never_named_as_deciding():
+    """With one fault tolerated and two landmarks, nothing is redundant; L1's disc holds the whole
+    Earth and constrains nothing, so it is left out, even at its antipode, where a cell's band
+    reaches past half the circumference."""
+    lms = [lm(0, 10.0, 20.0), lm(1, -30.0, 100.0)]
+    per_ms = float(sound_radius_km(1.0, 0.0))
+    d = decide(RadiusClaim(10.0, 20.0, 3000.0), lms, [800.0 / per_ms, 25000.0 / per_ms], faults=1,
+               end_level=2)
+    assert d.outcome == "undecided" and d.region.contains(30.0, -80.0)  # L1's antipode
+    assert "L1" not in [x.id for x in d.deciding]

@@ -217,7 +217,9 @@ def _redundant(unit: FloatArray, lo: FloatArray, hi: FloatArray, faults: int) ->
         return out
     k = np.argsort(hi, kind="stable")[: faults + 1]
     d = pairwise_distance_km(unit, unit[k]) + 0.5  # 0.5 km covers arccos rounding
-    holds = (d + hi[k][None, :] <= hi[:, None]) & (d - 1.0 - hi[k][None, :] >= lo[:, None])
+    # A hole of radius 0 or less (a disc) excludes nothing: no distance is negative.
+    clear = (lo[:, None] <= 0.0) | (d - 1.0 - hi[k][None, :] >= lo[:, None])
+    holds = (d + hi[k][None, :] <= hi[:, None]) & clear
     out = np.all(holds, axis=1)
     out[k] = False
     return out
@@ -326,9 +328,9 @@ def decide(
         rows, cols = rows[d0 < len(tight)], cols[d0 < len(tight)]
     all_inside = all_outside = True
     stopped_early = False
-    # The fewest landmarks any kept cell definitely violates, over every level's kept cells (a
-    # coarse cell's count is a lower bound of its points'): how many faults the RTTs force.
-    min_violated = len(a_lo) + 1
+    # The fewest landmarks any kept cell definitely violates, per level, over the cells kept there
+    # (a coarse cell's count is a lower bound of its points'): how many faults the RTTs force.
+    fewest_violated: list[int] = []
     for level in range(0, end_level + 1):
         if level > 0:
             rows, cols = children(rows, cols)
@@ -363,7 +365,7 @@ def decide(
         all_outside &= bool(np.all(cls[done] == -1))
         kept.append((level, rows[done], cols[done]))
         if done.any():
-            min_violated = min(min_violated, int(definite[done].min()))
+            fewest_violated.append(int(definite[done].min()))
         # Annuli crossing the kept cells that are only partly consistent shape the region's edge.
         edge = done & ~whole
         if edge.any():
@@ -375,7 +377,7 @@ def decide(
             # The rest is over-approximated by the undecided cells themselves.
             kept.append((level, rows, cols))
             if need.any():
-                min_violated = min(min_violated, int(definite[need].min()))
+                fewest_violated.append(int(definite[need].min()))
             all_inside = all_outside = False
             break
     n_kept = sum(len(rr) for _, rr, _ in kept)
@@ -406,7 +408,7 @@ def decide(
     if mode == "calibrated":
         reasons.append("not-sound-against-adversary")
     if faults and n_kept:
-        faults_needed = min_violated
+        faults_needed = min(fewest_violated)  # n_kept > 0: some level kept cells
         reasons.append(f"tolerates-{faults}-faulty-landmarks")
         if faults_needed:
             reasons.append("landmarks-disagree")
