@@ -47,6 +47,19 @@ def test_layout_round_trip_and_size(landmark_key) -> None:  # type: ignore[no-un
     assert MAX_RECEIPT_SIZE == wire._MAX_RECEIPT  # the wire module's copy of the bound
 
 
+def test_the_clock_that_timed_the_rounds_survives_the_round_trip(landmark_key) -> None:  # type: ignore[no-untyped-def]
+    """A receipt timed by the landmark's monotonic clock (no kernel stamps) says so once decoded,
+    and `rttgeo prove` reports which clock timed each landmark: the signed field must not fall
+    back to the default (kernel) one."""
+    from rttgeo.receipt import CLOCK_KERNEL, CLOCK_MONOTONIC
+
+    for clock in (CLOCK_MONOTONIC, CLOCK_KERNEL):
+        back = decode_receipt(make_receipt(landmark_key, clock=clock).to_bytes())
+        assert back.clock == clock
+        back.check_signature()
+    assert CLOCK_MONOTONIC != CLOCK_KERNEL
+
+
 def test_every_tampered_byte_is_caught(landmark_key) -> None:  # type: ignore[no-untyped-def]
     data = make_receipt(landmark_key).to_bytes()
     for i in range(len(data)):
