@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from rttgeo.datasets import load_wonderproxy
 from rttgeo.errors import InputError
 from rttgeo.estimate.delay import symmetric_rtt_ms
-from rttgeo.geo.feasible import annulus_tests
+from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM, annulus_tests
 from rttgeo.geo.grid import (
     MAX_LEVEL,
     CellRegion,
@@ -891,13 +891,19 @@ def test_a_redundant_disc_is_never_named_as_deciding():
     assert d.outcome == "proven" and [x.id for x in d.deciding] == ["L0"]
 
 
-def test_a_disc_over_the_whole_earth_is_never_named_as_deciding():
-    """With one fault tolerated and two landmarks, nothing is redundant; L1's disc holds the whole
-    Earth and constrains nothing, so it is left out, even at its antipode, where a cell's band
-    reaches past half the circumference."""
+@pytest.mark.parametrize("refine_region", [True, False])
+@pytest.mark.parametrize("beyond_km", [0.0, 10.0])
+def test_a_disc_over_the_whole_earth_is_never_named_as_deciding(beyond_km, refine_region):
+    """With one fault tolerated and two landmarks, nothing is redundant. L1's disc reaches half
+    the circumference (exactly, or 10 km past it): it holds the whole Earth and constrains
+    nothing, so it is left out, even at its antipode, where a cell's band reaches past its edge
+    (kept, quick mode named it as deciding)."""
     lms = [lm(0, 10.0, 20.0), lm(1, -30.0, 100.0)]
     per_ms = float(sound_radius_km(1.0, 0.0))
-    d = decide(RadiusClaim(10.0, 20.0, 3000.0), lms, [800.0 / per_ms, 25000.0 / per_ms], faults=1,
-               end_level=2)
+    # L1's radius is its 1 ms light radius plus an uncertainty that brings it to H + beyond_km.
+    unc = [0.0, HALF_CIRCUMFERENCE_KM + beyond_km - per_ms]
+    assert float(sound_radius_km(1.0, unc[1])) == HALF_CIRCUMFERENCE_KM + beyond_km
+    d = decide(RadiusClaim(10.0, 20.0, 3000.0), lms, [800.0 / per_ms, 1.0], faults=1,
+               end_level=2, position_uncertainty_km=unc, refine_region=refine_region)
     assert d.outcome == "undecided" and d.region.contains(30.0, -80.0)  # L1's antipode
     assert "L1" not in [x.id for x in d.deciding]
