@@ -160,12 +160,9 @@ def leave_one_out(
     # One BLAS thread: the estimators' matrix products are (cells, 3) x (3, landmarks), too small
     # for threads, and OpenBLAS's idle threads spin. With its default (a thread per core) every
     # method took up to twice the CPU time for the same wall time on 2 cores, and worker processes
-    # competed with each other's threads (issue #11). Results are the same to the last bit, so an
-    # environment installed before threadpoolctl became a dependency still runs, only slower.
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - an install older than the dependency
-        return _leave_one_out(mesh, method, params, tgt, keep_estimates, progress)
+    # competed with each other's threads (issue #11). The results are the same to the last bit.
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=1, user_api="blas"):
         return _leave_one_out(mesh, method, params, tgt, keep_estimates, progress)
 

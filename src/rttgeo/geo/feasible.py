@@ -65,9 +65,8 @@ def disc_intersection(
     need fine cells) if the centre rule there keeps at least max(max_cells // 16, 1) cells; the
     region then has that level. Without any disc that constrains (every radius NaN or at least half
     the circumference) the region is every cell of ``end_level``, whatever ``max_cells``. With
-    ``cover`` the region is every cell that
-    may hold a point of the intersection (the module's second rule): it holds every point inside all
-    discs, at every level it stops at.
+    ``cover`` the region is every cell that may hold a point of the intersection (the module's
+    second rule): it holds every point inside all discs, at every level it stops at.
     """
     radius = np.asarray(radius_km, dtype=float)
     keep = np.isfinite(radius) & (radius < HALF_CIRCUMFERENCE_KM)
@@ -136,9 +135,9 @@ def annulus_tests(
     both closed. The annulus counts in ``definite`` when they are disjoint, in ``possible`` when
     the band is not inside the annulus, and is ``crossing`` when they overlap without the band
     being inside it: a band that only touches an edge is uncertain, never decided. An inner bound
-    of 0 or less is no bound (no distance is negative): a disc's own centre cell is not uncertain. ``chunk``
-    bounds the (cells x annuli) temporaries, about ``chunk`` floats each; results do not depend
-    on it (tested with more cells than a chunk holds).
+    of 0 or less is no bound (no distance is negative): a disc's own centre cell is not uncertain.
+    ``chunk`` bounds the (cells x annuli) temporaries, about ``chunk`` floats each; results do not
+    depend on it (tested with more cells than a chunk holds).
     """
     m, n = len(u), len(lo_km)
     definite = np.zeros(m, dtype=np.int64)
