@@ -17,7 +17,8 @@ __all__ = ["MeshCheck", "check_mesh"]
 def check_mesh(mesh_or_path: Mesh | str | os.PathLike[str]) -> MeshCheck:
     """Load a mesh (any name or path :func:`rttgeo.datasets.load` takes: the generic folder format
     ``hosts.csv`` + ``pairs.csv``/``pairs.parquet``, a WonderProxy folder, a ``.parquet`` mesh) and
-    report the pairs faster than light for their stated positions and the hosts to blame
+    report the pairs faster than light for their stated positions, the hosts to blame, and for
+    each tied pair which stated position the rest of the mesh contradicts
     (:func:`rttgeo.estimate.meshcheck.check_mesh`). InputError names the file, line and field of a
     malformed file."""
     from rttgeo.datasets import load

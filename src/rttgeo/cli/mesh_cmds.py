@@ -22,14 +22,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="report the hosts whose RTTs break the speed of light for their stated positions",
         description="Read a mesh, validate it (file, line and field of every problem), and report "
         "every pair faster than light in vacuum for the hosts' stated positions, with the hosts "
-        "that explain them (the host in most such pairs first). Exit code 0 when every stated "
-        "position is possible, 2 when some are not or the files are malformed.",
+        "that explain them (the host in most such pairs first); for a pair whose two hosts are in no "
+        "other such pair, which stated position the rest of the mesh contradicts. Exit code 0 when "
+        "every stated position is possible, 2 when some are not or the files are malformed.",
     )
     q.add_argument("path", metavar="PATH",
                    help="mesh folder (hosts.csv + pairs.csv or pairs.parquet), a WonderProxy "
                    "folder, an rttgeo .parquet mesh, or wonderproxy-2020")
     add_convention(q, json_help="print {mesh, source, sha256, hosts, pairs, ok, "
-                   "faster_than_light, suspects, ...} as JSON")
+                   "faster_than_light, suspects, ties, ...} as JSON")
     q.set_defaults(handler=cmd_check)
     p.set_defaults(handler=lambda a: (p.print_help(sys.stderr), 2)[1])
 
@@ -46,8 +47,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(res.describe())
     if not res.ok:
         print(f"rttgeo: error: {args.path}: {len(res.suspects)} host(s) whose RTTs break the speed "
-              f"of light for their stated position: "
-              + ", ".join(s.id for s in res.suspects[:10]) + (" ..." if len(res.suspects) > 10 else ""),
-              file=sys.stderr)
+              f"of light for their stated position: {res.blame()}", file=sys.stderr)
         return int(ExitCode.USAGE)
     return int(ExitCode.OK)
