@@ -16,8 +16,10 @@ inter-region meshes, RIPE Atlas anchor pings). These stand-ins guard against fit
   distances. It keeps WonderProxy's spread of RTT given distance, not its per-host correlation.
 
 Each mesh: the leave-one-out of every method (calibration refitted without the target's RTTs).
-Goals printed (issue #11): rttgeo's 90 % region holds the truth for 85-95 % of targets, with a
-median area below CBG's; every goal missed is printed as MISSED and makes the exit status 1.
+Goals printed (issue #11): rttgeo's 90 % regions are calibrated (the count of targets they hold is
+consistent with 90 % by a two-sided binomial test at the 5 % level: about 85-95 % for 150 targets,
+82-100 % for 33, where one target is 3 points), with a median area below CBG's; every goal missed is
+printed as MISSED and makes the exit status 1.
 
 Run: ``python benchmarks/bench_heldout.py [--jobs N] [--mesh NAME]`` (a few minutes on 2 cores).
 Data: the bundled WonderProxy 2020 copy; the RIPE Atlas anchor snapshot (``shared/datasets``).
@@ -33,6 +35,7 @@ import time
 
 import numpy as np
 from _goals import Goals
+from scipy.stats import binomtest
 
 from rttgeo.datasets import dataset_dir, load_ripe_atlas, load_wonderproxy
 from rttgeo.estimate import METHODS
@@ -147,8 +150,11 @@ def main() -> int:
         print(format_table(list(sums.values())))
         best, cbg = sums["rttgeo"], sums["cbg"]
         spot = sums["spotter"].coverage
-        print(f"  rttgeo coverage {best.coverage:.1%} within 85-95 %: "
-              f"{goals.check(f'{name} coverage', 0.85 <= best.coverage <= 0.95)}")
+        covered = round(best.coverage * n)
+        p_value = binomtest(covered, n, 0.9).pvalue
+        print(f"  rttgeo coverage {best.coverage:.1%} ({covered} of {n}) consistent with 90 % "
+              f"(two-sided binomial test, p = {p_value:.2f} >= 0.05): "
+              f"{goals.check(f'{name} coverage', p_value >= 0.05)}")
         print(f"  rttgeo median area {best.median_area_km2:,.0f} < CBG's "
               f"{cbg.median_area_km2:,.0f} km2: "
               f"{goals.check(f'{name} area', best.median_area_km2 < cbg.median_area_km2)}")

@@ -39,6 +39,7 @@ VARIANTS: dict[str, dict[str, float | bool]] = {
     "population-alpha-1.3": {"alpha": 1.3},
     "place-50km": {"place_km": 50.0},
     "min-nearest-5": {"min_nearest": 5},
+    "no-landmark-places": {"landmark_places": False},
 }
 
 

@@ -177,3 +177,78 @@ def test_co_located_targets_are_placed_at_least_as_well_as_shortest_ping(wonderp
     assert len(err_ours) >= 55
     assert np.median(err_ours) <= 10.0
     assert np.median(err_ours) <= np.median(err_sp) + 1.0, (np.median(err_ours), np.median(err_sp))
+
+
+# The landmarks' places in the prior: the fit mesh says how often a host shares a place with
+# another, and the prior is made to agree (PopulationPosterior._landmark_place_boost).
+def _landmark_place_share(est) -> tuple[float, float]:
+    """(the prior's chance of a landmark's place after the factor, its chance before)."""
+    p = est.prior_
+    w = p.population ** est.alpha
+    nr, nc = 40 << est.end_level, 128 << est.end_level
+    total = w.sum() + est.background * nr * nc
+    near = est.landmark_place_boost_ != 0
+    p0 = w[near].sum() / total
+    m = np.exp(est.landmark_place_boost_[near][0])
+    return m * p0 / (m * p0 + 1 - p0), p0
+
+
+def _twin_mesh(base: Mesh, km: float) -> Mesh:
+    """``base`` with a twin of every host ``km`` east of it (RTTs copied, 0.2 ms between twins)."""
+    n = len(base)
+    lat = np.concatenate([base.lat_deg, base.lat_deg])
+    lon = np.concatenate([base.lon_deg, destination(base.lat_deg, base.lon_deg, 90.0, km)[1]])
+    rtt = np.tile(base.rtt_ms, (2, 2))
+    rtt[np.arange(n), np.arange(n) + n] = rtt[np.arange(n) + n, np.arange(n)] = 0.2
+    np.fill_diagonal(rtt, np.nan)
+    ids = tuple(base.ids) + tuple(f"{i}-twin" for i in base.ids)
+    return Mesh(ids, lat, lon, rtt, np.zeros(2 * n, dtype=bool), "twins")
+
+
+def test_the_prior_shares_places_with_landmarks_as_often_as_the_fit_mesh_does(wonderproxy) -> None:
+    good = np.flatnonzero(~wonderproxy.bad)[::3]
+    spread = wonderproxy.subset(good)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RttgeoWarning)
+        alone = make_estimator("rttgeo").fit(spread)
+        paired = make_estimator("rttgeo").fit(_twin_mesh(spread, 5.0))
+        off = make_estimator("rttgeo", landmark_places=False).fit(spread)
+    n = len(spread)
+    d = distance_km(spread.lat_deg[:, None], spread.lon_deg[:, None], spread.lat_deg, spread.lon_deg)
+    k = int(np.sum((d <= 25.0).sum(axis=1) > 1))
+    after, p0 = _landmark_place_share(alone)
+    # Exactly the fit mesh's share, as the posterior mean with two pseudo-hosts at the prior's P0.
+    assert after == pytest.approx((k + 2 * p0) / (n + 2), rel=1e-9)
+    assert after < p0  # WonderProxy keeps one host per city: its landmarks' places are rarer
+    after, p0 = _landmark_place_share(paired)
+    assert after == pytest.approx((2 * n + 2 * p0) / (2 * n + 2), rel=1e-9)  # every host paired
+    assert after > p0
+    assert not off.landmark_place_boost_.any()
+
+
+def test_a_target_goes_to_a_landmark_s_place_more_often_where_hosts_share_places(wonderproxy) -> None:
+    # The same RTTs, on a mesh of single hosts and on the same mesh with a silent twin of every
+    # landmark 5 km away (no RTT to it: the likelihood is the same, only the prior's share
+    # changes). Where hosts share places, more points land beside a landmark; where they do not,
+    # fewer (without the factor: 4 and 5 of 27 targets; with it: 1 and 24).
+    good = np.flatnonzero(~wonderproxy.bad)[::3]
+    spread = wonderproxy.subset(good)
+    twins = _twin_mesh(spread, 5.0)
+    sym = symmetric_rtt_ms(spread.rtt_ms)
+    n = len(spread)
+    beside: dict[tuple[str, bool], int] = {}
+    for name, mesh in (("alone", spread), ("paired", twins)):
+        for on in (True, False):
+            hits = 0
+            for t in range(0, n, 2):
+                keep = np.array([j for j in range(len(mesh)) if j % n != t])
+                rtt = np.where(keep < n, sym[t, keep % n], np.nan)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RttgeoWarning)
+                    est = make_estimator("rttgeo", landmark_places=on).fit(mesh.subset(keep))
+                    e = est.locate(rtt)
+                d = distance_km(e.lat_deg, e.lon_deg, spread.lat_deg, spread.lon_deg)
+                hits += bool(np.min(np.delete(d, t)) <= 25.0)
+            beside[name, on] = hits
+    assert beside["paired", True] > beside["paired", False], beside
+    assert beside["alone", True] < beside["alone", False], beside

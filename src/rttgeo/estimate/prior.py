@@ -10,6 +10,7 @@ import io
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -61,6 +62,14 @@ class PopulationPrior:
         a chain of towns for its largest). Depends on the prior's geography only; cached."""
         return _places(self, float(radius_km))
 
+    def near(self, unit: NDArray[np.float64], radius_km: float) -> NDArray[np.bool_]:
+        """Per city, whether it lies within ``radius_km`` of any of the points ``unit`` (N, 3)."""
+        out = np.zeros(len(self.population), dtype=bool)
+        chord = 2.0 * np.sin(radius_km / (2.0 * EARTH_RADIUS_KM))
+        for hits in _tree(self).query_ball_point(np.asarray(unit, dtype=float).reshape(-1, 3), chord):
+            out[hits] = True
+        return out
+
     def nearest(self, lat_deg: float, lon_deg: float, min_population: int = 100_000) -> int:
         """Index of the city nearest to a point among those of at least ``min_population``."""
         big = np.flatnonzero(self.population >= min_population)
@@ -70,6 +79,18 @@ class PopulationPrior:
 
 _KEY_CACHE: dict[tuple[int, int], tuple[NDArray[np.int64], NDArray[np.int64]]] = {}
 _PLACE_CACHE: dict[tuple[int, float], NDArray[np.int64]] = {}
+
+
+_TREE_CACHE: dict[int, object] = {}
+
+
+def _tree(prior: PopulationPrior) -> Any:
+    """A k-d tree of the cities' unit vectors (cached)."""
+    if id(prior) not in _TREE_CACHE:
+        from scipy.spatial import cKDTree
+
+        _TREE_CACHE[id(prior)] = cKDTree(prior.unit)
+    return _TREE_CACHE[id(prior)]
 
 
 def _places(prior: PopulationPrior, radius_km: float) -> NDArray[np.int64]:
