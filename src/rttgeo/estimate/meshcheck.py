@@ -272,9 +272,7 @@ def check_mesh(
     dist = pairwise_distance_km(u, u)
     rtt = symmetric_rtt_ms(mesh.rtt_ms)
     measured = np.isfinite(rtt)
-    allowed = (np.where(measured, rtt, 0.0) + rtt_floor_ms) * MAX_KM_PER_RTT_MS + (
-        2 * position_uncertainty_km
-    )
+    allowed = _allowed_km(np.where(measured, rtt, 0.0), rtt_floor_ms, position_uncertainty_km)
     fast = measured & (dist > allowed)
     np.fill_diagonal(fast, False)
     iu = np.triu_indices(n, 1)

@@ -96,10 +96,8 @@ def _tree(prior: PopulationPrior) -> Any:
 def _places(prior: PopulationPrior, radius_km: float) -> NDArray[np.int64]:
     k = (id(prior), radius_km)
     if k not in _PLACE_CACHE:
-        from scipy.spatial import cKDTree
-
         chord = 2.0 * np.sin(radius_km / (2.0 * EARTH_RADIUS_KM))
-        tree = cKDTree(prior.unit)
+        tree = _tree(prior)
         # The most populous city within the radius; ties by the lower index (the file is sorted
         # by population, largest first).
         rank = np.lexsort((np.arange(len(prior.population)), -prior.population))
