@@ -114,6 +114,27 @@ def test_best_estimator_keeps_its_figures(bundled_runs, reference_runs) -> None:
         assert best.within_100km > other.within_100km
 
 
+def test_colocated_targets_whose_positions_the_rtt_rules_out_are_told_apart() -> None:
+    """WonderProxy's twelve targets with a landmark under 1 ms away: six are beside it (Tokyo-Koto
+    4.7 km, Manhattan-Secaucus 9.1 km, Fremont-San Jose 21.8 km), six are 291-494 km from it
+    (Rome-Milan, Prague-Bratislava, Auckland-Wellington), more than light covers in that RTT.
+    Shortest Ping puts each at its landmark, so its error is that distance: the median of the
+    possible six is 9.1 km, of all twelve 156.6 km."""
+    from rttgeo.datasets import load_wonderproxy
+    from rttgeo.estimate.delay import symmetric_rtt_ms
+
+    mesh = load_wonderproxy(bundled=True)
+    near = np.flatnonzero(np.nanmin(symmetric_rtt_ms(mesh.rtt_ms), axis=1) < 1.0)
+    r = leave_one_out(mesh, "shortest-ping", targets=near.tolist(), jobs=1)
+    impossible = {mesh.labels[mesh.ids.index(t)].split(",")[0]
+                  for t, ok in zip(r.target_ids, r.min_rtt_possible, strict=True) if not ok}
+    assert impossible == {"Rome", "Milan", "Prague", "Bratislava", "Auckland", "Wellington"}
+    s = summarize(r)
+    assert (s.colocated, s.colocated_possible) == (12, 6)
+    assert s.colocated_possible_median_km == pytest.approx(9.1, abs=0.05)
+    assert s.colocated_median_km == pytest.approx(156.6, abs=0.05)
+
+
 def test_readme_figures_are_what_eval_prints_on_the_bundled_copy(bundled_runs) -> None:
     """Issue #11: every figure of the README's table is reproduced by ``rttgeo eval
     wonderproxy-2020-bundled --markdown`` from a fresh install (no data folder needed)."""

@@ -27,7 +27,7 @@ __all__ = ["EvaluationResult", "evaluate", "parse_methods"]
 PER_TARGET_COLUMNS = (
     "method", "target", "label", "true_lat_deg", "true_lon_deg", "est_lat_deg", "est_lon_deg",
     "error_km", "covered", "area_km2", "consistent", "fit_ms", "locate_ms",
-    "data", "data_sha256", "rttgeo_version",
+    "min_rtt_ms", "min_rtt_possible", "data", "data_sha256", "rttgeo_version",
 )
 
 
@@ -132,6 +132,8 @@ class EvaluationResult:
                     "consistent": bool(r.consistent[k]),
                     "fit_ms": _r3(r.fit_ms[k]),
                     "locate_ms": _r3(r.locate_ms[k]),
+                    "min_rtt_ms": _r3(r.min_rtt_ms[k]),
+                    "min_rtt_possible": int(r.min_rtt_possible[k]),
                     **prov,
                 })
         return rows

@@ -84,6 +84,10 @@ class LooResult:
     #: Per target, whether the point lies outside the speed-of-light disc (RTT x 149.9 km/ms) of a
     #: landmark that answered and that the physics checks kept.
     outside_c: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: Per target, whether its stated position lies within the vacuum speed-of-light disc (RTT x
+    #: 149.9 km/ms) of the landmark with its lowest RTT. False: the RTT and the stated positions
+    #: cannot both be right (no method can be judged on that target's error).
+    min_rtt_possible: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 #: A target whose lowest RTT is below this shares a city with a landmark (issue #11), ms.
@@ -109,6 +113,10 @@ class MethodSummary:
     #: Targets whose lowest RTT is below COLOCATED_RTT_MS, and their median error (NaN if none).
     colocated: int = 0
     colocated_median_km: float = math.nan
+    #: The same over the co-located targets whose stated position that lowest RTT allows
+    #: (``LooResult.min_rtt_possible``): the others' "truth" is wrong by the physics.
+    colocated_possible: int = 0
+    colocated_possible_median_km: float = math.nan
     #: Targets whose point lies outside a kept landmark's speed-of-light disc.
     outside_c: int = 0
 
@@ -182,6 +190,7 @@ def _leave_one_out(
     lon: list[float] = []
     levels: list[float] = []
     min_rtt: list[float] = []
+    possible: list[bool] = []
     outside: list[bool] = []
     has_region = True
     for k, t in enumerate(tgt):
@@ -208,6 +217,7 @@ def _leave_one_out(
         lon.append(math.nan if e is None else e.lon_deg)
         levels.append(_credible_level(e, mesh.lat_deg[t], mesh.lon_deg[t]))
         min_rtt.append(float(np.nanmin(rtt)) if np.isfinite(rtt).any() else math.nan)
+        possible.append(_min_rtt_possible(mesh, t, others, rtt))
         outside.append(e is not None and _outside_c(e))
         if e is None:
             errs.append(math.inf)
@@ -242,7 +252,18 @@ def _leave_one_out(
         estimates=tuple(ests),
         min_rtt_ms=np.array(min_rtt, dtype=float),
         outside_c=np.array(outside, dtype=bool),
+        min_rtt_possible=np.array(possible, dtype=bool),
     )
+
+
+def _min_rtt_possible(mesh: Mesh, t: int, others: NDArray[np.int64], rtt: NDArray[np.float64]) -> bool:
+    """Whether target ``t``'s stated position is within RTT x 149.9 km/ms of the landmark with its
+    lowest RTT (``rtt`` over ``others``); True when it has no RTT at all."""
+    if not np.isfinite(rtt).any():
+        return True
+    j = int(others[int(np.nanargmin(rtt))])
+    d = float(distance_km(mesh.lat_deg[t], mesh.lon_deg[t], mesh.lat_deg[j], mesh.lon_deg[j]))
+    return d <= float(np.nanmin(rtt)) * MAX_KM_PER_RTT_MS
 
 
 def _outside_c(e: Estimate) -> bool:
@@ -288,6 +309,7 @@ def _merge(parts: list[LooResult], order: list[int], mesh: Mesh) -> LooResult:
         estimates=tuple(ests[k] for k in perm) if ests else (),
         min_rtt_ms=cat("min_rtt_ms"),
         outside_c=cat("outside_c"),
+        min_rtt_possible=cat("min_rtt_possible"),
     )
 
 
@@ -297,6 +319,7 @@ def summarize(result: LooResult) -> MethodSummary:
     e = result.error_km
     co = result.min_rtt_ms < COLOCATED_RTT_MS if len(result.min_rtt_ms) == len(e) else np.zeros(
         len(e), dtype=bool)
+    co_ok = co & result.min_rtt_possible if len(result.min_rtt_possible) == len(e) else co
     return MethodSummary(
         method=result.method,
         n_targets=len(e),
@@ -312,6 +335,8 @@ def summarize(result: LooResult) -> MethodSummary:
         fit_ms_per_target=float(np.median(result.fit_ms)),
         colocated=int(np.sum(co)),
         colocated_median_km=float(np.median(e[co])) if co.any() else math.nan,
+        colocated_possible=int(np.sum(co_ok)),
+        colocated_possible_median_km=float(np.median(e[co_ok])) if co_ok.any() else math.nan,
         outside_c=int(np.sum(result.outside_c)),
     )
 
@@ -339,18 +364,22 @@ def format_markdown(summaries: Sequence[MethodSummary]) -> str:
     --markdown``), so that the documents hold exactly what the command prints."""
     lines = [
         "| method | median km | p80 km | p90 km | within 100 km | within 500 km | 90 % region "
-        "holds the truth | median region km² | co-located median km | outside a c disc |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "holds the truth | median region km² | co-located median km | ... whose positions the "
+        "RTT allows | outside a c disc |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     def pct(x: float) -> str:
         return "-" if math.isnan(x) else f"{100 * x:.1f} %"
 
     for s in summaries:
         area = "-" if math.isnan(s.median_area_km2) else f"{s.median_area_km2:,.0f}"
-        co = "-" if math.isnan(s.colocated_median_km) else f"{s.colocated_median_km:,.1f}"
+        co = "-" if math.isnan(s.colocated_median_km) else (
+            f"{s.colocated_median_km:,.1f} ({s.colocated})")
+        co_ok = "-" if math.isnan(s.colocated_possible_median_km) else (
+            f"{s.colocated_possible_median_km:,.1f} ({s.colocated_possible})")
         lines.append(
             f"| {s.method} | {s.median_km:,.0f} | {s.p80_km:,.0f} | {s.p90_km:,.0f} | "
             f"{pct(s.within_100km)} | {pct(s.within_500km)} | {pct(s.coverage)} | {area} | {co} | "
-            f"{s.outside_c} |"
+            f"{co_ok} | {s.outside_c} |"
         )
     return "\n".join(lines)
