@@ -425,7 +425,6 @@ class PopulationPosterior(Spotter):
         place_km: float = 25.0,
         low_confidence_km2: float = 1e6,
         landmark_places: bool = True,
-        urban_density: float | None = None,
     ) -> None:
         self.level = level
         self.temperature = temperature
@@ -444,7 +443,6 @@ class PopulationPosterior(Spotter):
         self.place_km = place_km
         self.low_confidence_km2 = low_confidence_km2
         self.landmark_places = landmark_places
-        self.urban_density = urban_density
 
     def _fit(self) -> None:
         from rttgeo.estimate.prior import population_prior
@@ -553,11 +551,6 @@ class PopulationPosterior(Spotter):
             members = member_of == first
             point_u = (np.exp(point_city[members] - top)[:, None] * atom_u[members]).sum(axis=0)
             point_u /= np.linalg.norm(point_u)
-            if getattr(self, "urban_density", None):
-                point_u = self._within_place(
-                    q, point_u, atom_u[members], log_pop[members],
-                    self.prior_.population[city[members]],
-                )
             la, lo = from_unit_vectors(point_u)
             lat, lon = float(la), float(lo)
         else:
@@ -585,42 +578,6 @@ class PopulationPosterior(Spotter):
             place=where, likelihood_landmarks=round(float(np.sum(q.weight)), 3),
             region_temperature_used=round(t_region, 3),
         )
-
-    def _within_place(
-        self, q: _Query, centre: FloatArray, atom_u: FloatArray, log_w: FloatArray,
-        population: FloatArray,
-    ) -> FloatArray:
-        """The posterior mean over the place's ground, each city spread as a disc-like Gaussian
-        of its area (population / density)."""
-        rho = float(self.urban_density)
-        sigma = np.sqrt(np.maximum(population, 1.0) / (math.pi * rho))
-        sigma = np.maximum(sigma, 1.0)
-        # The place's extent, seen from its centre.
-        d_atoms = arc_km(atom_u @ centre)
-        half = float(np.max(d_atoms + 2.0 * sigma))
-        half = min(max(half, 5.0), 150.0)
-        n = 101
-        x = np.linspace(-half, half, n)
-        e1 = np.cross(centre, [0.0, 0.0, 1.0])
-        if np.linalg.norm(e1) < 1e-9:
-            e1 = np.array([1.0, 0.0, 0.0])
-        e1 /= np.linalg.norm(e1)
-        e2 = np.cross(centre, e1)
-        gx, gy = np.meshgrid(x, x)
-        u = centre[None, :] + (gx.reshape(-1, 1) * e1 + gy.reshape(-1, 1) * e2) / EARTH_RADIUS_KM
-        u /= np.linalg.norm(u, axis=1, keepdims=True)
-        dist = arc_km(u @ atom_u.T)  # (grid, atoms)
-        w_atoms = np.exp(log_w - np.max(log_w))
-        prior = (w_atoms / (2 * math.pi * sigma**2) * np.exp(-0.5 * (dist / sigma) ** 2)).sum(axis=1)
-        ll = self.log_likelihood(u, replace(q, temperature=self.temperature), True)
-        with np.errstate(divide="ignore"):
-            lp = np.log(prior) + ll
-        if not np.isfinite(lp).any():
-            return centre
-        w = np.exp(lp - np.max(lp[np.isfinite(lp)]))
-        w[~np.isfinite(w)] = 0.0
-        out = (w[:, None] * u).sum(axis=0)
-        return out / np.linalg.norm(out)
 
     def _candidates(
         self,
