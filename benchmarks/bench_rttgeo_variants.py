@@ -40,9 +40,6 @@ VARIANTS: dict[str, dict[str, float | bool]] = {
     "place-50km": {"place_km": 50.0},
     "min-nearest-5": {"min_nearest": 5},
     "no-landmark-places": {"landmark_places": False},
-    "via-slack-1ms": {"via_slack_ms": 1.0},
-    "via-slack-3ms": {"via_slack_ms": 3.0},
-    "via-slack-10ms": {"via_slack_ms": 10.0},
 }
 
 

@@ -121,9 +121,6 @@ class _Query:
     idx: IntArray
     weight: FloatArray
     temperature: float = 1.0
-    #: Per landmark of ``idx``, how far its RTT is explained by a path through a nearer landmark
-    #: (1: fully; the likelihood then only penalises distances beyond the model's), or None.
-    via: FloatArray | None = None
 
 
 class Spotter(Estimator):
@@ -256,16 +253,7 @@ class Spotter(Estimator):
         """
         dist = arc_km(u @ self.unit_[q.idx].T)
         pad = 0.0 if pad_km is None else np.asarray(pad_km)[:, None]
-        if q.via is not None and np.any(q.via > 0):
-            z, log_norm = self.model_.standardized(dist, q.rtt_ms[q.idx], cap, q.idx, pad)
-            v = q.via[None, :]
-            _, sig = self.model_.params(q.rtt_ms[q.idx], q.idx)
-            ok = np.isfinite(log_norm)
-            two = np.where(ok, -0.5 * z * z + log_norm, 0.0)
-            one = -0.5 * np.maximum(z, 0.0) ** 2 - np.log(sig)
-            ll = np.where(ok, (1.0 - v) * two + v * one, -np.inf)
-        else:
-            ll = self.model_.log_likelihood(dist, q.rtt_ms[q.idx], cap, q.idx, pad)
+        ll = self.model_.log_likelihood(dist, q.rtt_ms[q.idx], cap, q.idx, pad)
         # A weight of 0 never meets -inf here: such landmarks are not in the query.
         ll *= q.weight[None, :]
         return ll.sum(axis=1) / q.temperature
@@ -350,14 +338,6 @@ class Spotter(Estimator):
         np.log1p(z, out=z)
         z -= mu
         z /= sigma
-        if q.via is not None and np.any(q.via > 0):
-            v = q.via.astype(f4)[None, :]
-            zp = np.maximum(z, 0)
-            ok = np.isfinite(log_norm)
-            two = np.where(ok, -0.5 * z * z + log_norm, 0)
-            ll_v = np.where(ok, (1 - v) * two + v * (-0.5 * zp * zp - np.log(sigma)), -np.inf)
-            ll_v *= q.weight.astype(f4)[None, :]
-            return ll_v.sum(axis=1).astype(np.float64) / q.temperature
         wz = np.multiply(w, z)
         wz *= z
         quad = wz.sum(axis=1)
@@ -445,7 +425,6 @@ class PopulationPosterior(Spotter):
         place_km: float = 25.0,
         low_confidence_km2: float = 1e6,
         landmark_places: bool = True,
-        via_slack_ms: float | None = None,
     ) -> None:
         self.level = level
         self.temperature = temperature
@@ -464,7 +443,6 @@ class PopulationPosterior(Spotter):
         self.place_km = place_km
         self.low_confidence_km2 = low_confidence_km2
         self.landmark_places = landmark_places
-        self.via_slack_ms = via_slack_ms
 
     def _fit(self) -> None:
         from rttgeo.estimate.prior import population_prior
@@ -515,22 +493,6 @@ class PopulationPosterior(Spotter):
         f = (beside + c * p0) / (len(idx) + c)
         boost[near] = math.log(f * (1.0 - p0) / (p0 * (1.0 - f)))
         return boost
-
-    def _query(self, rtt_ms: FloatArray, use: BoolArray) -> _Query:
-        q = super()._query(rtt_ms, use)
-        slack = getattr(self, "via_slack_ms", None)
-        if slack is None or len(q.idx) < 2:
-            return q
-        r = q.rtt_ms[q.idx]
-        pair = self.rtt_sym_ms_[np.ix_(q.idx, q.idx)]
-        through = r[:, None] + pair  # through[i, j]: to j through i
-        nearer = r[:, None] < r[None, :]
-        through = np.where(nearer & np.isfinite(through), through, np.inf)
-        best = through.min(axis=0)
-        excess = r - best
-        via = np.clip(excess / slack + 1.0, 0.0, 1.0)
-        via[~np.isfinite(best)] = 0.0
-        return replace(q, via=via)
 
     def _weights(self, rtt_ms: FloatArray) -> FloatArray:
         """Per row of ``rtt_ms`` (rows, landmarks; NaN = not usable), the weight of each
