@@ -39,8 +39,6 @@ FloatArray = NDArray[np.float64]
 
 #: Smallest slope a bestline may have: light in fibre, ms of RTT per km.
 MIN_SLOPE_MS_PER_KM = 1.0 / FIBRE_KM_PER_RTT_MS
-#: Half the Earth's circumference, km: the largest distance on the sphere.
-HALF_EARTH_KM = np.pi * EARTH_RADIUS_KM
 
 
 def symmetric_rtt_ms(rtt_ms: FloatArray) -> FloatArray:
@@ -228,63 +226,6 @@ def _row_nanmedians(a: FloatArray) -> FloatArray:
     return np.where(n == 0, np.nan, np.where(n % 2 == 1, lo, (lo + hi) / 2.0))
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class PairMarginal:
-    """Density of y = log(1 + d / D0) over the fit mesh's pairs, tabulated on [0, y_max].
-
-    A Gaussian kernel density (Silverman's bandwidth, at least ``MIN_BANDWIDTH``), reflected at
-    y = 0, mixed with ``FLOOR`` of the uniform density on [0, y_max] so that distances no pair
-    spans keep a finite ratio.
-    """
-
-    step: float
-    log_p: FloatArray
-    #: ``span_max[i, j]``: the largest -log p over grid points i..j (j >= i), for search bounds.
-    span_max: FloatArray
-
-    STEP = 0.02
-    MIN_BANDWIDTH = 0.1
-    FLOOR = 0.01
-
-    @staticmethod
-    def fit(y: FloatArray) -> PairMarginal:
-        y = np.asarray(y, dtype=float)
-        y = y[np.isfinite(y)]
-        step = PairMarginal.STEP
-        y_max = float(np.log1p(HALF_EARTH_KM / _LogNormalDistance.D0_KM))
-        n = int(np.ceil(y_max / step)) + 1
-        h = max(PairMarginal.MIN_BANDWIDTH, 1.06 * float(np.std(y)) * len(y) ** -0.2)
-        # Histogram of y and of its mirror -y on [-y_max, y_max], smoothed by the kernel; the
-        # density on [0, y_max] is twice the mirrored sample's (reflection at the boundary y = 0).
-        both = np.concatenate([y, -y])
-        idx = np.clip(np.rint(both / step).astype(np.int64) + (n - 1), 0, 2 * n - 2)
-        counts = np.bincount(idx, minlength=2 * n - 1).astype(float)
-        half = int(np.ceil(4 * h / step))
-        kern = np.exp(-0.5 * (np.arange(-half, half + 1) * step / h) ** 2)
-        kern /= kern.sum() * step
-        dens = 2.0 * np.convolve(counts, kern, mode="same")[n - 1 :] / len(both)
-        p = (1.0 - PairMarginal.FLOOR) * dens + PairMarginal.FLOOR / y_max
-        neg = -np.log(p)
-        span = np.full((n, n), -np.inf)
-        for i in range(n):
-            span[i, i:] = np.maximum.accumulate(neg[i:])
-        return PairMarginal(step, np.log(p), span)
-
-    def log_density(self, y: FloatArray) -> FloatArray:
-        """log p(y) by linear interpolation (y beyond the grid: its last value)."""
-        x = np.asarray(y) / self.step
-        i = np.clip(x.astype(np.int64), 0, len(self.log_p) - 2)
-        f = np.clip(x - i, 0.0, 1.0)
-        return self.log_p[i] * (1.0 - f) + self.log_p[i + 1] * f
-
-    def max_neg_log_density(self, y_lo: FloatArray, y_hi: FloatArray) -> FloatArray:
-        """An upper bound of -log p(y) over [y_lo, y_hi] (elementwise)."""
-        n = len(self.log_p)
-        i = np.clip(np.floor(np.asarray(y_lo) / self.step).astype(np.int64), 0, n - 1)
-        j = np.clip(np.ceil(np.asarray(y_hi) / self.step).astype(np.int64), 0, n - 1)
-        return self.span_max[i, np.maximum(i, j)]
-
-
 class _LogNormalDistance:
     """Shared density of the delay-distance models: log(1 + d / D0) ~ N(mu, sigma) per landmark."""
 
@@ -303,7 +244,6 @@ class _LogNormalDistance:
         cap: bool = True,
         landmark_idx: NDArray[np.int64] | None = None,
         pad_km: FloatArray | float = 0.0,
-        ratio: bool = False,
     ) -> FloatArray:
         """Log of the surface density of the host's position given one landmark's RTT.
 
@@ -313,16 +253,12 @@ class _LogNormalDistance:
         when ``cap`` (for a cell of circumradius ``pad_km`` (cells, 1), when no point of the cell is
         within that radius). ``landmark_idx`` (L,) names the landmarks, for per-landmark models.
         """
-        z, log_norm = self.standardized(distance_km, rtt_ms, cap, landmark_idx, pad_km, ratio)
+        z, log_norm = self.standardized(distance_km, rtt_ms, cap, landmark_idx, pad_km)
         # -0.5 z z + log_norm, in z's buffer (the same operations in the same order).
         out = np.multiply(z, -0.5)
         out *= z
         out += log_norm
         return out
-
-    def marginal(self) -> PairMarginal | None:
-        """The fit pairs' distribution of log(1 + d / D0), when the model keeps it."""
-        return None
 
     def standardized(
         self,
@@ -331,7 +267,6 @@ class _LogNormalDistance:
         cap: bool = True,
         landmark_idx: NDArray[np.int64] | None = None,
         pad_km: FloatArray | float = 0.0,
-        ratio: bool = False,
     ) -> tuple[FloatArray, FloatArray]:
         """(z, log_norm): the log-likelihood of :meth:`log_likelihood` is -z^2 / 2 + log_norm, with
         z = (log(1 + d / D0) - mu) / sigma the standardised residual and log_norm = -log(sigma)
@@ -347,20 +282,15 @@ class _LogNormalDistance:
         # posterior estimators spend most of their time here.
         z = np.divide(d, self.D0_KM)
         np.log1p(z, out=z)
-        marginal = self.marginal() if ratio else None
-        if marginal is not None:
-            log_norm = -marginal.log_density(z)
-            log_norm -= np.log(sigma)
         z -= mu
         z /= sigma
-        if marginal is None:
-            log_norm = np.divide(d, EARTH_RADIUS_KM)
-            np.minimum(log_norm, np.pi - 1e-6, out=log_norm)
-            np.sin(log_norm, out=log_norm)
-            d += self.D0_KM
-            np.multiply(d, log_norm, out=log_norm)
-            np.log(log_norm, out=log_norm)
-            np.subtract(-np.log(sigma), log_norm, out=log_norm)
+        log_norm = np.divide(d, EARTH_RADIUS_KM)
+        np.minimum(log_norm, np.pi - 1e-6, out=log_norm)
+        np.sin(log_norm, out=log_norm)
+        d += self.D0_KM
+        np.multiply(d, log_norm, out=log_norm)
+        np.log(log_norm, out=log_norm)
+        np.subtract(-np.log(sigma), log_norm, out=log_norm)
         if cap:
             reach = np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS
             far = np.subtract(distance_km, pad_km)
@@ -385,11 +315,6 @@ class DelayDistance(_LogNormalDistance):
     #: Below the first knot, the median falls in proportion to the RTT, to zero distance at zero
     #: RTT (False: flat, the median of the shortest pairs whatever the RTT; the old behaviour).
     through_origin: bool = True
-    #: The fit pairs' distance distribution (None: not kept; the likelihood ratio is unavailable).
-    pairs: PairMarginal | None = None
-
-    def marginal(self) -> PairMarginal | None:
-        return self.pairs
 
     @staticmethod
     def fit(
@@ -431,10 +356,7 @@ class DelayDistance(_LogNormalDistance):
         mu = _group_medians(y, start_of, size)
         dev = np.abs(y - mu[gid])
         mad = 1.4826 * _group_medians(dev[_sorted_within(dev, gid)], start_of, size)
-        return DelayDistance(
-            knots, np.maximum.accumulate(mu), np.maximum(mad, 0.05),
-            pairs=PairMarginal.fit(np.log1p(d / DelayDistance.D0_KM)),
-        )
+        return DelayDistance(knots, np.maximum.accumulate(mu), np.maximum(mad, 0.05))
 
     def params(
         self, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None = None
@@ -512,9 +434,6 @@ class LandmarkDelayDistance(_LogNormalDistance):
                 (k[has] * mad + shrink_pairs) / (k[has] + shrink_pairs), 1.0, 3.0
             )
         return LandmarkDelayDistance(pooled, shift, spread, (float(ramp_ms[0]), float(ramp_ms[1])))
-
-    def marginal(self) -> PairMarginal | None:
-        return self.pooled.pairs
 
     def params(
         self, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None = None

@@ -242,10 +242,6 @@ class Spotter(Estimator):
         return max(1.0, c.variance * (1.0 - c.rho + c.rho * share))
 
     # -- the posterior ---------------------------------------------------------------------------
-    def _ratio(self) -> bool:
-        """Whether each landmark's term is p(d | r) / p(d), the likelihood of the RTT."""
-        return bool(getattr(self, "pair_ratio", False)) and self.model_.marginal() is not None
-
     def log_likelihood(
         self, u: FloatArray, q: _Query, cap: bool = True, pad_km: FloatArray | None = None
     ) -> FloatArray:
@@ -257,7 +253,7 @@ class Spotter(Estimator):
         """
         dist = arc_km(u @ self.unit_[q.idx].T)
         pad = 0.0 if pad_km is None else np.asarray(pad_km)[:, None]
-        ll = self.model_.log_likelihood(dist, q.rtt_ms[q.idx], cap, q.idx, pad, self._ratio())
+        ll = self.model_.log_likelihood(dist, q.rtt_ms[q.idx], cap, q.idx, pad)
         # A weight of 0 never meets -inf here: such landmarks are not in the query.
         ll *= q.weight[None, :]
         return ll.sum(axis=1) / q.temperature
@@ -332,17 +328,9 @@ class Spotter(Estimator):
         sin_min = np.sin(np.multiply(near, r_inv))
         far *= r_inv
         np.minimum(sin_min, np.sin(far, out=far), out=sin_min)
-        if self._ratio():
-            marginal = self.model_.marginal()
-            assert marginal is not None
-            log_norm = marginal.max_neg_log_density(
-                np.log1p(near / d0), np.log1p(far * f4(EARTH_RADIUS_KM) / d0)
-            ).astype(f4)
-            log_norm -= np.log(sigma)
-        else:
-            log_norm = np.add(near, d0)
-            log_norm *= np.maximum(sin_min, f4(1e-12), out=sin_min)
-            np.subtract(-np.log(sigma), np.log(log_norm, out=log_norm), out=log_norm)
+        log_norm = np.add(near, d0)
+        log_norm *= np.maximum(sin_min, f4(1e-12), out=sin_min)
+        np.subtract(-np.log(sigma), np.log(log_norm, out=log_norm), out=log_norm)
         if cap:
             np.copyto(log_norm, -np.inf, where=~(near <= (rtt * MAX_KM_PER_RTT_MS).astype(f4)))
         w = q.weight.astype(f4)[None, :]
@@ -437,7 +425,6 @@ class PopulationPosterior(Spotter):
         place_km: float = 25.0,
         low_confidence_km2: float = 1e6,
         landmark_places: bool = True,
-        pair_ratio: bool = False,
     ) -> None:
         self.level = level
         self.temperature = temperature
@@ -456,7 +443,6 @@ class PopulationPosterior(Spotter):
         self.place_km = place_km
         self.low_confidence_km2 = low_confidence_km2
         self.landmark_places = landmark_places
-        self.pair_ratio = pair_ratio
 
     def _fit(self) -> None:
         from rttgeo.estimate.prior import population_prior
