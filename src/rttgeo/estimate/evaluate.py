@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from rttgeo.errors import EstimationError, RttgeoWarning
 from rttgeo.estimate import make_estimator
 from rttgeo.estimate.delay import symmetric_rtt_ms
+from rttgeo.estimate.meshcheck import allowed_km
 from rttgeo.geo.sphere import distance_km
 from rttgeo.models import Estimate, Mesh
 from rttgeo.units import MAX_KM_PER_RTT_MS
@@ -84,9 +85,10 @@ class LooResult:
     #: Per target, whether the point lies outside the speed-of-light disc (RTT x 149.9 km/ms) of a
     #: landmark that answered and that the physics checks kept.
     outside_c: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    #: Per target, whether its stated position lies within the vacuum speed-of-light disc (RTT x
-    #: 149.9 km/ms) of the landmark with its lowest RTT. False: the RTT and the stated positions
-    #: cannot both be right (no method can be judged on that target's error).
+    #: Per target, whether the landmark with its lowest RTT is as close to its stated position as
+    #: that RTT allows at c, with the physics slack of ``rttgeo mesh check`` (0.05 ms, 2 x 10 km).
+    #: False: the RTT and the stated positions cannot both be right (no method can be judged on
+    #: that target's error).
     min_rtt_possible: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
@@ -216,8 +218,13 @@ def _leave_one_out(
         lat.append(math.nan if e is None else e.lat_deg)
         lon.append(math.nan if e is None else e.lon_deg)
         levels.append(_credible_level(e, mesh.lat_deg[t], mesh.lon_deg[t]))
-        min_rtt.append(float(np.nanmin(rtt)) if np.isfinite(rtt).any() else math.nan)
-        possible.append(_min_rtt_possible(mesh, t, others, rtt))
+        if np.isfinite(rtt).any():
+            j = int(np.nanargmin(rtt))
+            min_rtt.append(float(rtt[j]))
+            possible.append(_possible(mesh, t, int(others[j]), float(rtt[j])))
+        else:
+            min_rtt.append(math.nan)
+            possible.append(True)
         outside.append(e is not None and _outside_c(e))
         if e is None:
             errs.append(math.inf)
@@ -256,14 +263,11 @@ def _leave_one_out(
     )
 
 
-def _min_rtt_possible(mesh: Mesh, t: int, others: NDArray[np.int64], rtt: NDArray[np.float64]) -> bool:
-    """Whether target ``t``'s stated position is within RTT x 149.9 km/ms of the landmark with its
-    lowest RTT (``rtt`` over ``others``); True when it has no RTT at all."""
-    if not np.isfinite(rtt).any():
-        return True
-    j = int(others[int(np.nanargmin(rtt))])
-    d = float(distance_km(mesh.lat_deg[t], mesh.lon_deg[t], mesh.lat_deg[j], mesh.lon_deg[j]))
-    return d <= float(np.nanmin(rtt)) * MAX_KM_PER_RTT_MS
+def _possible(mesh: Mesh, a: int, b: int, rtt_ms: float) -> bool:
+    """Whether hosts ``a`` and ``b``'s stated positions allow ``rtt_ms`` between them: the test of
+    ``rttgeo mesh check`` (:func:`~rttgeo.estimate.meshcheck.allowed_km`, c with its slack)."""
+    d = float(distance_km(mesh.lat_deg[a], mesh.lon_deg[a], mesh.lat_deg[b], mesh.lon_deg[b]))
+    return d <= float(allowed_km(rtt_ms))
 
 
 def _outside_c(e: Estimate) -> bool:

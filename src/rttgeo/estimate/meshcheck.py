@@ -56,6 +56,7 @@ __all__ = [
     "MeshCheck",
     "Suspect",
     "TiedPair",
+    "allowed_km",
     "check_mesh",
     "judge_tie",
 ]
@@ -272,7 +273,7 @@ def check_mesh(
     dist = pairwise_distance_km(u, u)
     rtt = symmetric_rtt_ms(mesh.rtt_ms)
     measured = np.isfinite(rtt)
-    allowed = _allowed_km(np.where(measured, rtt, 0.0), rtt_floor_ms, position_uncertainty_km)
+    allowed = allowed_km(np.where(measured, rtt, 0.0), rtt_floor_ms, position_uncertainty_km)
     fast = measured & (dist > allowed)
     np.fill_diagonal(fast, False)
     iu = np.triu_indices(n, 1)
@@ -323,9 +324,13 @@ def check_mesh(
     )
 
 
-def _allowed_km(rtt_ms: NDArray[np.float64], rtt_floor_ms: float, position_uncertainty_km: float
-                ) -> NDArray[np.float64]:
-    """The farthest two hosts may be for ``rtt_ms`` at c with the check's slack, km (NaN stays)."""
+def allowed_km(
+    rtt_ms: NDArray[np.float64] | float,
+    rtt_floor_ms: float = RTT_FLOOR_MS,
+    position_uncertainty_km: float = POSITION_UNCERTAINTY_KM,
+) -> NDArray[np.float64]:
+    """The farthest two hosts may be for ``rtt_ms`` at c with the check's slack, km (NaN stays):
+    farther, the RTT and their stated positions cannot both be right."""
     return (rtt_ms + rtt_floor_ms) * MAX_KM_PER_RTT_MS + 2 * position_uncertainty_km
 
 
@@ -348,13 +353,13 @@ def judge_tie(
     rtt = symmetric_rtt_ms(mesh.rtt_ms)
     rest = np.asarray(rest, dtype=np.intp)
     u_rest = to_unit_vectors(mesh.lat_deg[rest], mesh.lon_deg[rest])
-    pair_allowed = float(_allowed_km(rtt[i, j], rtt_floor_ms, position_uncertainty_km))
+    pair_allowed = float(allowed_km(rtt[i, j], rtt_floor_ms, position_uncertainty_km))
 
     def beyond_km(x: int, partner: int) -> float:
         r = rtt[partner, rest]
         ok = np.isfinite(r)
         q = nearest_point_in_discs(float(mesh.lat_deg[x]), float(mesh.lon_deg[x]), u_rest[ok],
-                                   _allowed_km(r[ok], rtt_floor_ms, position_uncertainty_km))
+                                   allowed_km(r[ok], rtt_floor_ms, position_uncertainty_km))
         if q is None:
             return float("nan")
         return float(distance_km(mesh.lat_deg[x], mesh.lon_deg[x], q[0], q[1])) - pair_allowed
