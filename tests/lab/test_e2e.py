@@ -13,7 +13,9 @@ import pytest
 
 from rttgeo.lab import world_from_mesh
 
-pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(150)]
+from .lab_helpers import settle_min_rtt
+
+pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(300)]
 
 #: |measured min RTT - matrix RTT| allowed, ms. UDP replies come from ``rttgeo serve``, a Python
 #: process whose wake-up and processing (0.1-0.6 ms here) would be part of every UDP RTT; the lab's
@@ -48,28 +50,35 @@ def test_locate_in_lab_matches_matrix_and_offline_estimate(make_lab, tmp_path: P
     for t in world.target_indices():
         target = world.hosts[t]
         row = world.rtt_ms[t, lm_idx]
+        want = {world.hosts[i].name: float(x) for i, x in zip(lm_idx, row, strict=True)}
         offline = estimator.locate(row)
         for proto in ("icmp", "tcp", "udp"):
-            tol = TOL_MS
-            # A VM whose host steals the CPU for tens of ms can spoil every sample of a near
-            # landmark in one run (k=5 samples of a 5 ms RTT span 25 ms): up to 3 runs, and one
-            # of them must have every landmark within the bound.
-            for runs in range(1, 4):  # noqa: B007 - reported below
-                est = _locate(lab, target.name, proto, tmp_path / f"{target.name}-{proto}.json",
-                              DEFAULT_METHOD)
+            out = tmp_path / f"{target.name}-{proto}.json"
+
+            def locate(proto: str = proto, out: Path = out,
+                       host: str = target.name) -> dict[str, float | None]:
+                est = _locate(lab, host, proto, out, DEFAULT_METHOD)
                 measured = {d["id"]: d["rtt_ms"] for d in est["landmarks"]}
-                assert set(measured) == {lm.id for lm in catalog}
                 got = np.array([measured[world.hosts[i].name] for i in lm_idx], dtype=float)
                 assert np.all(np.isfinite(got)), f"{proto}: lost landmarks {got}"
-                err = got - row
-                assert err.min() >= -0.01, f"{proto}: faster than the matrix: {err.min():.3f} ms"
-                if err.max() < tol:
-                    break
-            report.append((target.name, proto, runs, float(err.min()), float(np.median(err)),
-                           float(err.max())))
-            assert err.max() < tol, f"{proto} from {target.name}: errors {np.round(err, 3)}"
-            d_km = _haversine_km(est["point"]["lat_deg"], est["point"]["lon_deg"],
-                                 offline.lat_deg, offline.lon_deg)
+                # the estimate `rttgeo locate` reports is the estimator's on the RTTs it reports
+                mine = estimator.locate(got)
+                d_km = _haversine_km(est["point"]["lat_deg"], est["point"]["lon_deg"],
+                                     mine.lat_deg, mine.lon_deg)
+                assert d_km < 1.0, f"{proto}: reported estimate {d_km:.1f} km from its RTTs'"
+                return measured
+
+            # k=5 samples a run; a VM whose host steals the CPU for tens of ms can spoil every
+            # sample of a near landmark in one run, so runs repeat until each landmark's minimum
+            # over them has settled (lab_helpers.settle_min_rtt)
+            settled = settle_min_rtt(locate, want, TOL_MS, what=f"{proto} from {target.name}",
+                                     max_rounds=4)
+            err = np.array(list(settled.excess.values()))
+            report.append((target.name, proto, settled.rounds, float(err.min()),
+                           float(np.median(err)), float(err.max())))
+            lab_est = estimator.locate(np.array([settled.best[k] for k in want]))
+            d_km = _haversine_km(lab_est.lat_deg, lab_est.lon_deg, offline.lat_deg,
+                                 offline.lon_deg)
             assert d_km < EST_TOL_KM, f"{proto}: lab estimate {d_km:.1f} km from offline"
     print("target protocol runs err_min err_median err_max (ms):")
     for line in report:

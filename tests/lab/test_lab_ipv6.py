@@ -23,8 +23,8 @@ from rttgeo.lab import load_world, parse_world
 from rttgeo.lab.lab import ULA_NETWORK, ipv6_supported, network6_for
 from rttgeo.lab.world import LAB_NETWORK
 
-from .lab_helpers import EXAMPLES, ping_min_ms, prober_rtts_ms
-from .test_lab import TOL_MS, UDP_TOL_MS, _small_world
+from .lab_helpers import EXAMPLES, ping_min_ms, settle_min_rtt
+from .test_lab import TOL_MS, UDP_TOL_MS, _small_world, settle_ping, settle_probers
 from .test_lab_locate import WORLD as TEACH_WORLD
 
 NO_IPV6 = "this kernel has no IPv6 (no /proc/sys/net/ipv6: booted with ipv6.disable=1)"
@@ -36,10 +36,6 @@ def make_lab6(make_lab):  # type: ignore[no-untyped-def]
     if not ipv6_supported():
         pytest.skip(NO_IPV6)
     return make_lab
-
-
-def _ping6_min_ms(lab, src: str, dst: str, count: int = 10):  # type: ignore[no-untyped-def]
-    return ping_min_ms(lab, src, lab.address6(dst), count=count)
 
 
 # ------------------------------------------------------------------------------ addressing, no root
@@ -80,20 +76,15 @@ def test_ping6_matches_configured_rtt_and_nothing_else_reaches_the_engine(make_l
     shown = lab.exec("lyon", ["ip", "-6", "-o", "addr", "show", "dev", lab.host("lyon").tun])
     assert f"{lab.address6('lyon')}/128" in shown.stdout and "fe80" not in shown.stdout
 
-    errors = []
-    for src in ("lyon", "milan"):
-        for dst in ("paris", "london", "warsaw"):
-            got, received = _ping6_min_ms(lab, src, dst)
-            assert received >= 8 and got is not None, f"{src}->{dst}: {received} of 10 answered"
-            want = world.rtt_ms[world.index(src), world.index(dst)]
-            errors.append(got - want)
-            assert got >= want - 0.01, f"{src}->{dst} over IPv6 faster than configured"
-    assert max(abs(e) for e in errors) < TOL_MS, errors
+    dsts = ("paris", "london", "warsaw")
+    settled = [settle_ping(lab, world, src, {d: lab.address6(d) for d in dsts}, TOL_MS)
+               for src in ("lyon", "milan")]
     st = lab.stats(fresh=True)
-    # 6 pairs x 10 echoes x 2 packets crossed as IPv6, and nothing else did: no neighbour
+    # 6 pairs x 10 echoes a round x 2 packets crossed as IPv6, and nothing else did: no neighbour
     # solicitation, router solicitation or MLD report reached the engine (they would be dropped as
     # unroutable: their destinations are multicast)
-    assert st["received_ipv6"] >= 6 * 8 * 2 and st["received"] == st["received_ipv6"]
+    assert st["received_ipv6"] >= 3 * 8 * 2 * sum(s.rounds for s in settled)
+    assert st["received"] == st["received_ipv6"]
     assert st["dropped_unroutable"] == st["dropped_not_ip"] == 0, st
     assert st["forwarded"] == st["received"]
 
@@ -111,17 +102,9 @@ def test_icmp6_tcp_udp_probers_over_ipv6(make_lab6) -> None:  # type: ignore[no-
     assert {k: (v.lat_deg, v.lon_deg) for k, v in cat4.items()} == {
         k: (v.lat_deg, v.lon_deg) for k, v in cat6.items()}
     for proto in ("icmp6", "tcp", "udp", "udp-t"):
-        for dst in ("a", "b"):
-            rtts = prober_rtts_ms(lab, "t", cat6[dst], proto, count=6)
-            got = [r for r in rtts if r is not None]
-            assert len(got) >= 4, f"{proto} over IPv6 t->{dst}: {rtts}"
-            want = world.rtt_ms[world.index("t"), world.index(dst)]
-            tol = UDP_TOL_MS if proto == "udp" else TOL_MS
-            assert want - 0.01 <= min(got) < want + tol, f"{proto} t->{dst}: {min(got)} vs {want}"
+        settle_probers(lab, world, cat6, proto, UDP_TOL_MS if proto == "udp" else TOL_MS)
     # the same dual-stack servers still answer over IPv4
-    rtts = prober_rtts_ms(lab, "t", cat4["a"], "udp-t", count=4)
-    want = world.rtt_ms[world.index("t"), world.index("a")]
-    assert want - 0.01 <= min(r for r in rtts if r is not None) < want + TOL_MS
+    settle_probers(lab, world, {"a": cat4["a"]}, "udp-t", TOL_MS)
 
 
 @pytest.mark.root
@@ -130,12 +113,8 @@ def test_python_engine_routes_ipv6(make_lab6) -> None:  # type: ignore[no-untype
     world = _small_world()
     lab = make_lab6(world, serve=False, engine="python")
     assert lab.state["engine"] == "python"
-    for dst in ("a", "b"):
-        got, received = _ping6_min_ms(lab, "t", dst)
-        want = world.rtt_ms[world.index("t"), world.index(dst)]
-        assert received >= 8 and got is not None, f"t->{dst}: {received} of 10 answered"
-        # the same bound as the Python engine's IPv4 test (test_lab.test_python_engine_lab)
-        assert want - 0.01 <= got < want + 2 * TOL_MS, (dst, got, want)
+    # the same bound as the Python engine's IPv4 test (test_lab.test_python_engine_lab)
+    settle_ping(lab, world, "t", {d: lab.address6(d) for d in ("a", "b")}, 2 * TOL_MS)
     st = lab.stats(fresh=True)
     assert st["engine"] == "python" and st["ipv6"] is True and st["received_ipv6"] >= 32
     assert st["dropped_unroutable"] == st["dropped_not_ip"] == 0, st
@@ -175,20 +154,20 @@ def test_cli_up_status_and_locate_over_ipv6(lab_env, tmp_path: Path) -> None:  #
 
         lm_idx = world.landmark_indices()
         t = world.index("lyon")
-        for proto, extra, tol in (("icmp6", [], TOL_MS), ("udp", ["--subtract-turnaround"],
-                                                          TOL_MS)):
+        want = {world.hosts[i].name: world.rtt_ms[t, i] for i in lm_idx}
+        for proto, extra in (("icmp6", []), ("udp", ["--subtract-turnaround"])):
             out = tmp_path / f"{proto}.json"
-            r = run("lab", "exec", "lyon", "--", *cli, "locate", "--landmarks",
-                    status["catalog6"], "--protocol", proto, "-k", "3", "-q", "--method", "cbg",
-                    "--out", str(out), *extra)
-            assert r.returncode == 0, f"{proto}: {r.stderr[-2000:]}"
-            est = json.loads(out.read_text())["estimate"]
-            measured = {d["id"]: d["rtt_ms"] for d in est["landmarks"]}
-            assert set(measured) == {world.hosts[i].name for i in lm_idx}
-            for i in lm_idx:
-                want = world.rtt_ms[t, i]
-                got = measured[world.hosts[i].name]
-                assert want - 0.01 <= got < want + tol, f"{proto} lyon->{world.hosts[i].name}"
+
+            def locate(proto: str = proto, extra: list[str] = extra,
+                       out: Path = out) -> dict[str, float | None]:
+                r = run("lab", "exec", "lyon", "--", *cli, "locate", "--landmarks",
+                        status["catalog6"], "--protocol", proto, "-k", "3", "-q", "--method",
+                        "cbg", "--out", str(out), *extra)
+                assert r.returncode == 0, f"{proto}: {r.stderr[-2000:]}"
+                est = json.loads(out.read_text())["estimate"]
+                return {d["id"]: d["rtt_ms"] for d in est["landmarks"]}
+
+            settle_min_rtt(locate, want, TOL_MS, what=f"rttgeo locate --protocol {proto} in lyon")
 
         r = run("lab", "locate", "lyon", "--protocol", "icmp6", "--method", "cbg", "--json", "-q",
                 "-k", "2", "--timeout", "1")
