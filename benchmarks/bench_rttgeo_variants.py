@@ -40,7 +40,6 @@ VARIANTS: dict[str, dict[str, float | bool]] = {
     "place-50km": {"place_km": 50.0},
     "min-nearest-5": {"min_nearest": 5},
     "no-landmark-places": {"landmark_places": False},
-    "landmark-atoms": {"landmark_atoms": True},
 }
 
 

@@ -40,7 +40,6 @@ from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM
 from rttgeo.geo.grid import (
     CellRegion,
     cell_area_km2,
-    cell_index,
     cell_unit_vectors,
     children,
     circumradius_km,
@@ -426,7 +425,6 @@ class PopulationPosterior(Spotter):
         place_km: float = 25.0,
         low_confidence_km2: float = 1e6,
         landmark_places: bool = True,
-        landmark_atoms: bool = False,
     ) -> None:
         self.level = level
         self.temperature = temperature
@@ -445,7 +443,6 @@ class PopulationPosterior(Spotter):
         self.place_km = place_km
         self.low_confidence_km2 = low_confidence_km2
         self.landmark_places = landmark_places
-        self.landmark_atoms = landmark_atoms
 
     def _fit(self) -> None:
         from rttgeo.estimate.prior import population_prior
@@ -460,7 +457,6 @@ class PopulationPosterior(Spotter):
         self.correlation_ = self._residual_correlation()
         self.prior_ = population_prior()
         self.landmark_place_boost_ = self._landmark_place_boost()
-        self._fit_landmark_atoms()
 
     #: Weight of the population prior's own answer (P0) in the estimate of f, in hosts.
     LANDMARK_PLACE_PSEUDO_HOSTS = 2.0
@@ -498,42 +494,6 @@ class PopulationPosterior(Spotter):
         boost[near] = math.log(f * (1.0 - p0) / (p0 * (1.0 - f)))
         return boost
 
-    def _fit_landmark_atoms(self) -> None:
-        """Where a host in a landmark's place is: at the landmark (``landmark_atoms``).
-
-        The place's prior mass (its cities' weights with the landmark-place factor) moves from its
-        cities to atoms at its landmarks, split evenly between them: a host that shares a place
-        with a landmark is taken to share its site, as Shortest Ping does, instead of sitting at
-        the place's centre of population. Sets ``replaced_`` (cities whose mass moved),
-        ``atom_unit_`` (A, 3), ``atom_log_w_`` (A,) and ``atom_head_`` (A,), the city naming
-        each atom's place.
-        """
-        n = len(self.prior_.population)
-        self.replaced_ = np.zeros(n, dtype=bool)
-        self.atom_unit_ = np.zeros((0, 3))
-        self.atom_log_w_ = np.zeros(0)
-        self.atom_head_ = np.zeros(0, dtype=np.int64)
-        idx = np.flatnonzero(self.usable_)
-        if not (self.landmark_atoms and self.landmark_places) or len(idx) < 2:
-            return
-        from rttgeo.estimate.prior import _tree
-
-        head = self.prior_.places(self.place_km)
-        chord = 2.0 * np.sin(self.place_km / (2.0 * EARTH_RADIUS_KM))
-        dist, nearest = _tree(self.prior_).query(self.unit_[idx], k=1, distance_upper_bound=chord)
-        has = np.isfinite(dist)
-        if not has.any():
-            return
-        lm_head = head[nearest[has]]
-        units = self.unit_[idx[has]]
-        self.replaced_ = np.isin(head, lm_head)
-        log_w = self.alpha * np.log(np.maximum(self.prior_.population, 1.0)) + self.landmark_place_boost_
-        heads, inv, count = np.unique(lm_head, return_inverse=True, return_counts=True)
-        place_log_w = np.array([np.logaddexp.reduce(log_w[head == h]) for h in heads])
-        self.atom_unit_ = units
-        self.atom_log_w_ = place_log_w[inv] - np.log(count[inv])
-        self.atom_head_ = lm_head.astype(np.int64)
-
     def _weights(self, rtt_ms: FloatArray) -> FloatArray:
         """Per row of ``rtt_ms`` (rows, landmarks; NaN = not usable), the weight of each
         landmark's log-likelihood: 1 up to (1 - near_ramp / 2) r_cut, 0 from (1 + near_ramp / 2)
@@ -559,25 +519,11 @@ class PopulationPosterior(Spotter):
         order = np.argsort(rows * level_shape(level)[1] + cols)  # row-major, as cities_in_cells needs
         rows, cols, logl = rows[order], cols[order], logl[order]
         city, cell_of = self.prior_.cities_in_cells(level, rows, cols)
-        if len(self.atom_log_w_):
-            keep = ~self.replaced_[city]
-            city, cell_of = city[keep], cell_of[keep]
         log_pop = self.alpha * np.log(np.maximum(self.prior_.population[city], 1.0))
         log_pop += self.landmark_place_boost_[city]
         atom_u = self.prior_.unit[city]
-        head_of = self.prior_.places(self.place_km)[city]
-        if len(self.atom_log_w_):
-            la, lo = from_unit_vectors(self.atom_unit_)
-            ar, ac = cell_index(level, la, lo)
-            nc = level_shape(level)[1]
-            keys = rows * nc + cols
-            pos = np.clip(np.searchsorted(keys, ar * nc + ac), 0, len(keys) - 1)
-            inside = keys[pos] == ar * nc + ac
-            cell_of = np.concatenate([cell_of, pos[inside]])
-            log_pop = np.concatenate([log_pop, self.atom_log_w_[inside]])
-            atom_u = np.concatenate([atom_u, self.atom_unit_[inside]])
-            head_of = np.concatenate([head_of, self.atom_head_[inside]])
         logl_city = self.log_likelihood(atom_u, q, cap)
+        head_of = self.prior_.places(self.place_km)[city]
         # The background weight is per end-level cell: scale it to this level's (larger) cells.
         log_bg = np.log(self.background) + np.log(cell_area_km2(level) / cell_area_km2(self.end_level))
         # Likelihoods come at the search temperature; rescale them for the point's and the region's.
