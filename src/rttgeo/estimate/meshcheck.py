@@ -290,7 +290,8 @@ def check_mesh(
     tied = np.zeros(n, dtype=bool)
     tied[[k for ij in tie_pairs for k in ij]] = True
     rest = np.flatnonzero(~removed & ~tied & ~np.asarray(mesh.bad, dtype=bool))
-    ties = tuple(judge_tie(mesh, i, j, rest, rtt_floor_ms=rtt_floor_ms,
+    cbg = _fit_cbg(mesh, rest) if tie_pairs else None  # every tie is judged by the same rest
+    ties = tuple(judge_tie(mesh, i, j, rest, cbg=cbg, rtt_floor_ms=rtt_floor_ms,
                            position_uncertainty_km=position_uncertainty_km)
                  for i, j in tie_pairs)
     suspects = []
@@ -334,12 +335,26 @@ def allowed_km(
     return (rtt_ms + rtt_floor_ms) * MAX_KM_PER_RTT_MS + 2 * position_uncertainty_km
 
 
+def _fit_cbg(mesh: Mesh, rest: NDArray[np.intp]) -> Estimator | None:
+    """CBG fitted on the hosts ``rest`` of ``mesh`` (its notes on left-out landmarks silenced),
+    or None when it cannot be fitted."""
+    from rttgeo.estimate import make_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return make_estimator("cbg").fit(mesh.subset(np.asarray(rest, dtype=np.intp)))
+        except RttgeoError:
+            return None
+
+
 def judge_tie(
     mesh: Mesh,
     i: int,
     j: int,
     rest: NDArray[np.intp],
     *,
+    cbg: Estimator | None = None,
     rtt_floor_ms: float = RTT_FLOOR_MS,
     position_uncertainty_km: float = POSITION_UNCERTAINTY_KM,
 ) -> TiedPair:
@@ -347,9 +362,9 @@ def judge_tie(
 
     See the module docstring: the speed-of-light test first (exact up to 1 mm,
     :func:`~rttgeo.geo.caps.nearest_point_in_discs`), then CBG's 2/3 c regions (20 km cells).
+    ``cbg``: CBG fitted on ``mesh.subset(rest)``, so that ties judged by the same rest share one
+    fit; None fits it here (no CBG verdict when that fails).
     """
-    from rttgeo.estimate import make_estimator
-
     rtt = symmetric_rtt_ms(mesh.rtt_ms)
     rest = np.asarray(rest, dtype=np.intp)
     u_rest = to_unit_vectors(mesh.lat_deg[rest], mesh.lon_deg[rest])
@@ -367,19 +382,20 @@ def judge_tie(
     beyond = (beyond_km(i, j), beyond_km(j, i))
     points = [(float("nan"), float("nan"))] * 2
     held = [0, 0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the fit's and locate's notes on left-out landmarks
-        try:
-            est = make_estimator("cbg").fit(mesh.subset(rest))
-            for k, x in enumerate((i, j)):
-                e = est.locate(rtt[x, rest])
-                if e.consistent and e.region is not None and not e.region.empty:
-                    points[k] = (e.lat_deg, e.lon_deg)
-                    inside = e.region.contains(mesh.lat_deg[[i, j]], mesh.lon_deg[[i, j]])
-                    held[0] += int(inside[0])
-                    held[1] += int(inside[1])
-        except RttgeoError:
-            points, held = [(float("nan"), float("nan"))] * 2, [0, 0]
+    est = cbg if cbg is not None else _fit_cbg(mesh, rest)
+    if est is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # locate's notes on left-out landmarks
+            try:
+                for k, x in enumerate((i, j)):
+                    e = est.locate(rtt[x, rest])
+                    if e.consistent and e.region is not None and not e.region.empty:
+                        points[k] = (e.lat_deg, e.lon_deg)
+                        inside = e.region.contains(mesh.lat_deg[[i, j]], mesh.lon_deg[[i, j]])
+                        held[0] += int(inside[0])
+                        held[1] += int(inside[1])
+            except RttgeoError:
+                points, held = [(float("nan"), float("nan"))] * 2, [0, 0]
     if not all(np.isfinite(points[k][0]) for k in range(2)):
         held = [0, 0]  # one host could not be located: no CBG verdict
     evidence = tuple(
