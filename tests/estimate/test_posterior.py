@@ -252,3 +252,47 @@ def test_a_target_goes_to_a_landmark_s_place_more_often_where_hosts_share_places
             beside[name, on] = hits
     assert beside["paired", True] > beside["paired", False], beside
     assert beside["alone", True] < beside["alone", False], beside
+
+
+# The landmarks' sites: where hosts share buildings (RIPE Atlas anchors), a host in a landmark's
+# place is often at the landmark itself; the fit mesh says how often (_fit_landmark_sites).
+def test_hosts_share_a_landmark_s_site_as_often_as_the_fit_mesh_does(wonderproxy) -> None:
+    spread = wonderproxy.subset(np.flatnonzero(~wonderproxy.bad)[::3])
+    n = len(spread)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RttgeoWarning)
+        alone = make_estimator("rttgeo").fit(wonderproxy)  # no two hosts within 4.7 km
+        sited = make_estimator("rttgeo").fit(_twin_mesh(spread, 0.3))
+        near = make_estimator("rttgeo").fit(_twin_mesh(spread, 5.0))
+        off = make_estimator("rttgeo", site_km=0.0).fit(_twin_mesh(spread, 0.3))
+    assert alone.site_share_ == 0.0 and len(alone.atom_unit_) == 0 and not alone.site_scale_.any()
+    assert near.site_share_ == 0.0  # twins 5 km apart share a place, not a site
+    # Every host has its twin 0.3 km away: 2n of 2n, with two pseudo-hosts at 0.
+    assert sited.site_share_ == pytest.approx(2 * n / (2 * n + 2), rel=1e-12)
+    assert len(sited.atom_unit_) > n  # an atom at each landmark of a place (some have no city)
+    assert np.allclose(sited.site_scale_[sited.site_scale_ != 0], np.log1p(-sited.site_share_))
+    assert off.site_share_ == 0.0 and len(off.atom_unit_) == 0
+
+
+def test_a_target_at_a_landmark_s_site_is_placed_there_where_hosts_share_sites(wonderproxy) -> None:
+    # A twin 0.3 km from every host, 0.2 ms from it, with its RTTs to everyone else: each twin in
+    # turn is the target. Without the sites the point is the place's centre of mass (median
+    # 1.2 km, p90 3.7 km here, where WonderProxy's hosts sit at their cities' coordinates); with
+    # them it is the landmark's site, as Shortest Ping's (0.3 km).
+    spread = wonderproxy.subset(np.flatnonzero(~wonderproxy.bad)[::3])
+    n = len(spread)
+    twins = _twin_mesh(spread, 0.3)
+    sym = symmetric_rtt_ms(twins.rtt_ms)
+    err: dict[str, list[float]] = {"sites": [], "no-sites": [], "shortest-ping": []}
+    for t in range(n, 2 * n, 2):
+        keep = np.array([j for j in range(2 * n) if j != t])
+        for name, method, params in (("sites", "rttgeo", {}), ("no-sites", "rttgeo", {"site_km": 0.0}),
+                                     ("shortest-ping", "shortest-ping", {})):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RttgeoWarning)
+                e = make_estimator(method, **params).fit(twins.subset(keep)).locate(sym[t, keep])
+            err[name].append(float(distance_km(e.lat_deg, e.lon_deg, twins.lat_deg[t], twins.lon_deg[t])))
+    med = {k: float(np.median(v)) for k, v in err.items()}
+    assert med["sites"] <= med["shortest-ping"] + 0.1, med
+    assert med["no-sites"] >= med["sites"] + 0.5, med
+    assert np.percentile(err["sites"], 80) <= 1.0, np.sort(err["sites"])
