@@ -26,6 +26,8 @@ from rttgeo.catalog.signed import load_signed_catalog
 from rttgeo.lab.world import parse_world
 from rttgeo.verify.evidence import build_bundle
 
+from .lab_helpers import settle_min_rtt
+
 pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(240)]
 
 #: Landmark-timed minimum RTT minus the configured one, ms: the engine's two wake-ups and the
@@ -112,17 +114,25 @@ def test_the_signed_lab_and_an_honest_host(signed_lab, tmp_path: Path) -> None: 
         crypto.parse_public_key(str(lab.catalog_key_path))])
     assert [lm.id for lm in catalog.landmarks] == ["paris", "london", "frankfurt", "madrid",
                                                    "rome", "warsaw"]
-    code, out, receipts = _prove(lab, "lyon", tmp_path)
-    assert code == 0, out
-    ev = build_bundle(receipts, catalog, tmp_path / "bundle.json",
-                      challenge=bytes.fromhex(CHALLENGE))
-    assert len(ev) == 6, out
-    ids = [lm.id for lm in ev.landmarks]
-    err = ev.rtt_ms - _configured_ms(lab, "lyon", ids)
-    assert err.min() >= -0.01, f"a landmark-timed RTT is shorter than the path: {err}"
-    assert err.max() < TOL_MS, f"landmark-timed RTT - configured, ms: {np.round(err, 3)}"
-    print("landmark-timed min RTT - configured (ms):", dict(zip(ids, np.round(err, 3),
-                                                              strict=True)))
+    ids = [lm.id for lm in catalog.landmarks]
+    want = dict(zip(ids, _configured_ms(lab, "lyon", ids), strict=True))
+    runs: list = []  # (output, receipts, bundle) of each run of prove
+
+    def prove_once() -> dict[str, float | None]:
+        code, out, receipts = _prove(lab, "lyon", tmp_path)
+        assert code == 0, out
+        ev = build_bundle(receipts, catalog, tmp_path / "bundle.json",
+                          challenge=bytes.fromhex(CHALLENGE))
+        assert [lm.id for lm in ev.landmarks] == ids, out
+        runs.append((out, receipts, ev))
+        return dict(zip(ids, map(float, ev.rtt_ms), strict=True))
+
+    # Every run's RTTs are never shorter than the path; their minimum over a few runs is within
+    # TOL_MS of it (one run alone can be late by more on a busy machine: lab_helpers.settle_min_rtt).
+    settled = settle_min_rtt(prove_once, want, TOL_MS, what="landmark-timed RTT", max_rounds=4)
+    print(f"landmark-timed min RTT - configured (ms), {settled.rounds} run(s):",
+          {k: round(v, 3) for k, v in settled.excess.items()})
+    out, receipts, ev = runs[-1]  # the verdicts below judge the last run's receipts
     # the verifier: receipts -> bundle, and decisions anyone can re-check from the bundle
     bundle = tmp_path / "verified.json"
     code, out = _verify(lab, tmp_path, "--receipts", str(receipts), "--challenge", CHALLENGE,
@@ -300,30 +310,36 @@ def test_prove_behind_nat(signed_lab, nat, tmp_path: Path) -> None:  # type: ign
     lab = signed_lab
     catalog = load_signed_catalog(lab.signed_catalog_path, trusted_keys=[
         crypto.parse_public_key(str(lab.catalog_key_path))])
-    keys, procs = {}, {}
+    keys = {}
     for name in ("nat-a", "nat-b"):
         keys[name] = tmp_path / f"{name}.key"
         crypto.save_private_key(crypto.generate_key(), keys[name])
-        procs[name] = subprocess.Popen(nat.command(name, [
+    ids = [lm.id for lm in catalog.landmarks]
+    configured = _configured_ms(lab, "zurich-nat", ids)
+
+    def prove_both() -> dict[tuple[str, str], float | None]:
+        procs = {name: subprocess.Popen(nat.command(name, [
             sys.executable, "-m", "rttgeo", "prove", "--key", str(keys[name]), "--catalog",
             str(lab.signed_catalog_path), "--catalog-key", str(lab.catalog_key_path), "--out",
             str(tmp_path / f"{name}.receipts.json"), "--challenge", CHALLENGE, "--rounds", "5"]),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    outs = {name: p.communicate(timeout=180)[0] for name, p in procs.items()}
-    for name, p in procs.items():
-        assert p.returncode == 0, outs[name]
-    ids = [lm.id for lm in catalog.landmarks]
-    configured = _configured_ms(lab, "zurich-nat", ids)
-    for name in ("nat-a", "nat-b"):
-        ev = build_bundle(tmp_path / f"{name}.receipts.json", catalog,
-                          challenge=bytes.fromhex(CHALLENGE))
-        assert [lm.id for lm in ev.landmarks] == ids, outs[name]
-        assert ev.host_key == crypto.public_bytes(crypto.load_private_key(keys[name]))
-        err = ev.rtt_ms - configured
-        assert err.min() >= -0.01, f"{name}: a landmark-timed RTT is shorter than the path: {err}"
-        assert err.max() < TOL_MS, f"{name}: landmark-timed RTT - configured: {np.round(err, 3)}"
-        print(f"{name} behind NAT, landmark-timed min RTT - configured (ms):",
-              dict(zip(ids, np.round(err, 3), strict=True)))
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for name in keys}
+        outs = {name: p.communicate(timeout=180)[0] for name, p in procs.items()}
+        got: dict[tuple[str, str], float | None] = {}
+        for name, p in procs.items():
+            assert p.returncode == 0, outs[name]
+            ev = build_bundle(tmp_path / f"{name}.receipts.json", catalog,
+                              challenge=bytes.fromhex(CHALLENGE))
+            assert [lm.id for lm in ev.landmarks] == ids, outs[name]
+            assert ev.host_key == crypto.public_bytes(crypto.load_private_key(keys[name]))
+            got.update({(name, lid): float(r) for lid, r in zip(ids, ev.rtt_ms, strict=True)})
+        return got
+
+    # Both hosts at once, a few times at most: every RTT never shorter than the NAT's path, the
+    # minima within TOL_MS of it (lab_helpers.settle_min_rtt).
+    want = {(name, lid): float(c) for name in keys for lid, c in zip(ids, configured, strict=True)}
+    settled = settle_min_rtt(prove_both, want, TOL_MS, what="behind NAT", max_rounds=4)
+    print(f"behind NAT, landmark-timed min RTT - configured (ms), {settled.rounds} run(s):",
+          {f"{n}/{lid}": round(v, 3) for (n, lid), v in settled.excess.items()})
     # every session left with the NAT's address: conntrack entries in the gateway, one per
     # inside host and landmark, whose reply goes to the NAT's address
     table = conntrack_entries(lab, "zurich-nat")
