@@ -43,7 +43,7 @@ from _goals import Goals
 from scipy.stats import binomtest
 
 from rttgeo.datasets import dataset_dir, load_ripe_atlas, load_wonderproxy
-from rttgeo.estimate import METHODS
+from rttgeo.estimate import METHODS, make_estimator
 from rttgeo.estimate.evaluate import format_table, leave_one_out, summarize
 from rttgeo.geo.sphere import pairwise_distance_km, to_unit_vectors
 from rttgeo.models import Mesh
@@ -147,6 +147,10 @@ def main() -> int:
         params = {k: float(v) for k, v in (p.split("=", 1) for p in args.rttgeo_param)}
     except ValueError:
         ap.error("--rttgeo-param takes KEY=NUMBER, e.g. site_km=0")
+    try:
+        make_estimator("rttgeo", **params)
+    except TypeError as exc:
+        ap.error(f"--rttgeo-param: {exc}")
     wp = load_wonderproxy(bundled=True)
     meshes = {"cloud-33": cloud_33(wp), "spread-33": spread_33(wp)}
     for syn in (synthetic_ripe(wp), synthetic_ripe(wp, 300, spread=False)):

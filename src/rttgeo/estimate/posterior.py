@@ -496,11 +496,15 @@ class PopulationPosterior(Spotter):
         p0 = float(weight[near].sum()) / (float(weight.sum()) + self.background * nr * nc)
         if not 0.0 < p0 < 1.0:
             return boost
-        beside = int(np.sum((self.distance_km_[np.ix_(idx, idx)] <= self.place_km).sum(axis=1) > 1))
         c = self.LANDMARK_PLACE_PSEUDO_HOSTS
-        f = (beside + c * p0) / (len(idx) + c)
+        f = (self._hosts_beside(self.place_km) + c * p0) / (len(idx) + c)
         boost[near] = math.log(f * (1.0 - p0) / (p0 * (1.0 - f)))
         return boost
+
+    def _hosts_beside(self, km: float) -> int:
+        """How many of the fit mesh's usable hosts have another within ``km``."""
+        idx = np.flatnonzero(self.usable_)
+        return int(np.sum((self.distance_km_[np.ix_(idx, idx)] <= km).sum(axis=1) > 1))
 
     def _fit_landmark_sites(self) -> None:
         """Where a host in a landmark's place is: a share g of the place's prior mass sits at its
@@ -526,10 +530,7 @@ class PopulationPosterior(Spotter):
         idx = np.flatnonzero(self.usable_)
         if not self.landmark_places or self.site_km <= 0.0 or len(idx) < 2:
             return
-        others = self.distance_km_[np.ix_(idx, idx)] + np.diag(np.full(len(idx), np.inf))
-        nearest_km = others.min(axis=1)
-        k_place = int(np.sum(nearest_km <= self.place_km))
-        k_site = int(np.sum(nearest_km <= self.site_km))
+        k_site, k_place = self._hosts_beside(self.site_km), self._hosts_beside(self.place_km)
         g = k_site / (k_place + self.LANDMARK_PLACE_PSEUDO_HOSTS)
         if g <= 0.0:
             return
