@@ -25,6 +25,10 @@ consistent with 90 % by a two-sided binomial test at the 5 % level: about 85-95 
 82-100 % for 33, where one target is 3 points), with a median area below CBG's; every goal missed is
 printed as MISSED and makes the exit status 1.
 
+Also printed: rttgeo's posterior mass in the cells that hold a landmark against the share of
+targets whose truth is in such a cell (equal on average when the posterior is calibrated).
+``--mesh wonderproxy-2020`` adds the leave-one-out of the mesh rttgeo was designed on.
+
 Run: ``python benchmarks/bench_heldout.py [--jobs N] [--mesh NAME] [--rttgeo-param KEY=NUMBER]``
 (a few minutes on 2 cores).
 Data: the bundled WonderProxy 2020 copy; the RIPE Atlas anchor snapshot (``shared/datasets``).
@@ -44,7 +48,8 @@ from scipy.stats import binomtest
 
 from rttgeo.datasets import dataset_dir, load_ripe_atlas, load_wonderproxy
 from rttgeo.estimate import METHODS, make_estimator
-from rttgeo.estimate.evaluate import format_table, leave_one_out, summarize
+from rttgeo.estimate.evaluate import LooResult, format_table, leave_one_out, summarize
+from rttgeo.geo.grid import cell_index, level_shape
 from rttgeo.geo.sphere import pairwise_distance_km, to_unit_vectors
 from rttgeo.models import Mesh
 
@@ -131,6 +136,31 @@ def synthetic_ripe(wp: Mesh, n: int = 150, seed: int = 0, spread: bool = True) -
     )
 
 
+def landmark_cells_check(mesh: Mesh, run: LooResult) -> tuple[float, float, int]:
+    """(mean posterior mass in the cells that hold a landmark, share of targets whose truth is in
+    such a cell, targets counted), over the targets with a posterior.
+
+    A calibrated posterior puts on average as much mass on any fixed kind of cell as the truth
+    falls there (the mean of a posterior probability over the data is the prior's, which matches
+    the frequency when the model is right): more mass than truths means the posterior favours the
+    landmarks' own cells. The cells are the posterior's own (level 3 unless broad: about 40 km).
+    """
+    mass, truth = [], []
+    for tid, e in zip(run.target_ids, run.estimates, strict=True):
+        if e is None or e.posterior is None:
+            continue
+        i = mesh.index(tid)
+        post = e.posterior
+        others = np.arange(len(mesh)) != i
+        r, c = cell_index(post.level, mesh.lat_deg[others], mesh.lon_deg[others])
+        cols = level_shape(post.level)[1]
+        held = np.isin(post.rows * cols + post.cols, r * cols + c)
+        mass.append(float(post.mass[held].sum()))
+        tr, tc = cell_index(post.level, mesh.lat_deg[i : i + 1], mesh.lon_deg[i : i + 1])
+        truth.append(bool(np.isin(tr * cols + tc, r * cols + c)[0]))
+    return float(np.mean(mass)), float(np.mean(truth)), len(mass)
+
+
 def _named(mesh: Mesh, name: str) -> Mesh:
     return Mesh(mesh.ids, mesh.lat_deg, mesh.lon_deg, mesh.rtt_ms, mesh.bad, name, mesh.labels,
                 mesh.source, mesh.sha256)
@@ -153,6 +183,8 @@ def main() -> int:
         ap.error(f"--rttgeo-param: {exc}")
     wp = load_wonderproxy(bundled=True)
     meshes = {"cloud-33": cloud_33(wp), "spread-33": spread_33(wp)}
+    if args.mesh and "wonderproxy-2020" in args.mesh:
+        meshes["wonderproxy-2020"] = wp  # the mesh rttgeo was designed on: only when named
     for syn in (synthetic_ripe(wp), synthetic_ripe(wp, 300, spread=False)):
         if syn is None:
             print("synthetic RIPE meshes: skipped, the RIPE Atlas snapshot (shared/datasets) is absent")
@@ -192,6 +224,9 @@ def main() -> int:
         print(f"  rttgeo points outside a kept c disc: {outside} ({best.outside_c} with the "
               f"{int(no_point.sum())} targets whose c discs share no point): "
               f"{goals.check(f'{name} c discs', outside == 0)}")
+        lm_mass, lm_truth, counted = landmark_cells_check(mesh, runs["rttgeo"])
+        print(f"  rttgeo posterior mass in the landmarks' cells {lm_mass:.1%} on average; truth "
+              f"in such a cell for {lm_truth:.1%} of {counted} targets (equal when calibrated)")
         print(f"  spotter coverage {spot:.1%} (its regions are labelled NOT calibrated"
               f"{'' if 0.85 <= spot <= 0.95 else '; here too it is off by more than 5 points'})")
     return goals.exit_status()
