@@ -431,6 +431,8 @@ class PopulationPosterior(Spotter):
         low_confidence_km2: float = 1e6,
         landmark_places: bool = True,
         site_km: float = 1.0,
+        pair_ratio: int = 0,
+        jacobian_floor_km: float = 1.0,
     ) -> None:
         self.level = level
         self.temperature = temperature
@@ -450,6 +452,8 @@ class PopulationPosterior(Spotter):
         self.low_confidence_km2 = low_confidence_km2
         self.landmark_places = landmark_places
         self.site_km = site_km
+        self.pair_ratio = pair_ratio
+        self.jacobian_floor_km = jacobian_floor_km
 
     def _fit(self) -> None:
         from rttgeo.estimate.prior import population_prior
@@ -463,8 +467,40 @@ class PopulationPosterior(Spotter):
         )
         self.correlation_ = self._residual_correlation()
         self.prior_ = population_prior()
+        self._fit_pair_density(d)
         self.landmark_place_boost_ = self._landmark_place_boost()
         self._fit_landmark_sites()
+
+    def _fit_pair_density(self, d: FloatArray) -> None:
+        """VARIANT (pair_ratio): log g(u) on a grid of u = log(1 + d / D0), g the fit mesh's pair
+        distance density (Gaussian KDE in u, Silverman, mixed with 1 / (pairs + 1) of the uniform)
+        over the density of pairs spread uniformly on the sphere. p(d | r) / g = p(r | d) times the
+        uniform pair density the surface density already divides out."""
+        from scipy.stats import gaussian_kde
+
+        d0 = DelayDistance.D0_KM
+        ug = np.linspace(0.0, math.log1p(math.pi * EARTH_RADIUS_KM / d0), 4000)
+        dg = d0 * np.expm1(ug)
+        unif = np.sin(np.minimum(dg / EARTH_RADIUS_KM, math.pi)) / (2 * EARTH_RADIUS_KM) * (d0 + dg)
+        up = np.log1p(d / d0)
+        kde = gaussian_kde(up)(ug) if len(up) > 10 else unif
+        eps = 1.0 / (len(up) + 1.0)
+        emp = (1 - eps) * kde + eps * unif
+        self.pair_log_g_ = (ug, np.log(np.maximum(emp, 1e-300)) - np.log(np.maximum(unif, 1e-300)))
+
+    def _variant_correction(self, u: FloatArray, q: _Query) -> tuple[FloatArray, FloatArray]:
+        """VARIANT: (pair-ratio term, Jacobian-floor term) of points ``u``, at the search
+        temperature."""
+        dist = arc_km(u @ self.unit_[q.idx].T)
+        w = q.weight[None, :]
+        ug, lg = self.pair_log_g_
+        pair = -(np.interp(np.log1p(dist / DelayDistance.D0_KM), ug, lg) * w).sum(axis=1)
+        d = np.maximum(dist, 1.0)
+        f = np.maximum(d, self.jacobian_floor_km)
+        d0 = DelayDistance.D0_KM
+        jac = (np.log((d0 + d) * np.sin(np.minimum(d / EARTH_RADIUS_KM, np.pi - 1e-6)))
+               - np.log((d0 + f) * np.sin(np.minimum(f / EARTH_RADIUS_KM, np.pi - 1e-6))))
+        return pair / q.temperature, (jac * w).sum(axis=1) / q.temperature
 
     #: Weight of the population prior's own answer (P0) in the estimate of f, in hosts.
     LANDMARK_PLACE_PSEUDO_HOSTS = 2.0
@@ -593,6 +629,15 @@ class PopulationPosterior(Spotter):
             atom_u = np.concatenate([atom_u, self.atom_unit_[inside]])
             head_of = np.concatenate([head_of, self.atom_head_[inside]])
         logl_city = self.log_likelihood(atom_u, q, cap)
+        pair_cell = pair_city = 0.0
+        if self.pair_ratio or self.jacobian_floor_km > 1.0:
+            pc, jc = self._variant_correction(cell_unit_vectors(level, rows, cols), q)
+            pa, ja = self._variant_correction(atom_u, q) if len(atom_u) else (np.zeros(0),) * 2
+            logl, logl_city = logl + jc, logl_city + ja
+            if self.pair_ratio == 2:
+                logl, logl_city = logl + pc, logl_city + pa
+            elif self.pair_ratio == 1:
+                pair_cell, pair_city = pc, pa
         # The background weight is per end-level cell: scale it to this level's (larger) cells.
         log_bg = np.log(self.background) + np.log(cell_area_km2(level) / cell_area_km2(self.end_level))
         # Likelihoods come at the search temperature; rescale them for the point's and the region's.
@@ -628,7 +673,8 @@ class PopulationPosterior(Spotter):
             lat, lon, where = float(la), float(lo), "no city stands out"
         t_region = self._region_temperature(q, point_u)
         to_region = t_search / t_region
-        reg_bg, reg_city = log_bg + to_region * logl, log_pop + to_region * logl_city
+        reg_bg = log_bg + to_region * (logl + pair_cell)
+        reg_city = log_pop + to_region * (logl_city + pair_city)
         region_mass = self._cell_mass(reg_bg, reg_city, cell_of)
         region, w = hpd_region(level, rows, cols, np.log(np.maximum(region_mass, 1e-300)), self.level)
         low = region.area_km2 > self.low_confidence_km2
