@@ -43,6 +43,7 @@ VARIANTS: dict[str, dict[str, float | bool]] = {
     "pair-ratio-region": {"pair_ratio": 1},
     "pair-ratio": {"pair_ratio": 2},
     "jacobian-floor-10km": {"jacobian_floor_km": 10.0},
+    "forward-model": {"forward_model": 1},
 }
 
 

@@ -433,6 +433,7 @@ class PopulationPosterior(Spotter):
         site_km: float = 1.0,
         pair_ratio: int = 0,
         jacobian_floor_km: float = 1.0,
+        forward_model: int = 0,
     ) -> None:
         self.level = level
         self.temperature = temperature
@@ -454,6 +455,7 @@ class PopulationPosterior(Spotter):
         self.site_km = site_km
         self.pair_ratio = pair_ratio
         self.jacobian_floor_km = jacobian_floor_km
+        self.forward_model = forward_model
 
     def _fit(self) -> None:
         from rttgeo.estimate.prior import population_prior
@@ -468,6 +470,7 @@ class PopulationPosterior(Spotter):
         self.correlation_ = self._residual_correlation()
         self.prior_ = population_prior()
         self._fit_pair_density(d)
+        self._fit_forward(r, d)
         self.landmark_place_boost_ = self._landmark_place_boost()
         self._fit_landmark_sites()
 
@@ -487,6 +490,36 @@ class PopulationPosterior(Spotter):
         eps = 1.0 / (len(up) + 1.0)
         emp = (1 - eps) * kde + eps * unif
         self.pair_log_g_ = (ug, np.log(np.maximum(emp, 1e-300)) - np.log(np.maximum(unif, 1e-300)))
+
+    def _fit_forward(self, r: FloatArray, d: FloatArray) -> None:
+        """EXPERIMENT: log RTT given u = log(1 + d / D0), median and 1.4826 MAD per bin of 0.15 in u
+        (at least 10 pairs); below the first bin the median RTT falls in proportion to d."""
+        d0 = DelayDistance.D0_KM
+        u, lr = np.log1p(d / d0), np.log(r)
+        edges = np.arange(0.0, u.max() + 0.15, 0.15)
+        mids, mus, sigs = [], [], []
+        for lo in edges:
+            m = (u >= lo) & (u < lo + 0.15)
+            if m.sum() >= 10:
+                med = float(np.median(lr[m]))
+                mids.append(float(np.median(u[m])))
+                mus.append(med)
+                sigs.append(max(1.4826 * float(np.median(np.abs(lr[m] - med))), 0.05))
+        self.fwd_ = (np.array(mids), np.array(mus), np.array(sigs))
+
+    def _forward_loglik(self, u: FloatArray, q: _Query, base: FloatArray) -> FloatArray:
+        """EXPERIMENT: sum of w log p(log r | d) at points ``u``; -inf where ``base`` is."""
+        d0 = DelayDistance.D0_KM
+        dist = np.maximum(arc_km(u @ self.unit_[q.idx].T), 1.0)
+        uu = np.log1p(dist / d0)
+        mids, mus, sigs = self.fwd_
+        mu = np.interp(uu, mids, mus)
+        d_first = d0 * np.expm1(mids[0])
+        mu = np.where(dist < d_first, mus[0] + np.log(dist / d_first), mu)
+        sig = np.interp(uu, mids, sigs)
+        z = (np.log(q.rtt_ms[q.idx])[None, :] - mu) / sig
+        ll = ((-0.5 * z * z - np.log(sig)) * q.weight[None, :]).sum(axis=1) / q.temperature
+        return np.where(np.isfinite(base), ll, -np.inf)
 
     def _variant_correction(self, u: FloatArray, q: _Query) -> tuple[FloatArray, FloatArray]:
         """VARIANT: (pair-ratio term, Jacobian-floor term) of points ``u``, at the search
@@ -630,6 +663,10 @@ class PopulationPosterior(Spotter):
             head_of = np.concatenate([head_of, self.atom_head_[inside]])
         logl_city = self.log_likelihood(atom_u, q, cap)
         pair_cell = pair_city = 0.0
+        if self.forward_model:
+            logl = self._forward_loglik(cell_unit_vectors(level, rows, cols), q, logl)
+            if len(atom_u):
+                logl_city = self._forward_loglik(atom_u, q, logl_city)
         if self.pair_ratio or self.jacobian_floor_km > 1.0:
             pc, jc = self._variant_correction(cell_unit_vectors(level, rows, cols), q)
             pa, ja = self._variant_correction(atom_u, q) if len(atom_u) else (np.zeros(0),) * 2
