@@ -479,14 +479,22 @@ class PopulationPosterior(Spotter):
         distance density (Gaussian KDE in u, Silverman, mixed with 1 / (pairs + 1) of the uniform)
         over the density of pairs spread uniformly on the sphere. p(d | r) / g = p(r | d) times the
         uniform pair density the surface density already divides out."""
-        from scipy.stats import gaussian_kde
-
         d0 = DelayDistance.D0_KM
         ug = np.linspace(0.0, math.log1p(math.pi * EARTH_RADIUS_KM / d0), 4000)
         dg = d0 * np.expm1(ug)
         unif = np.sin(np.minimum(dg / EARTH_RADIUS_KM, math.pi)) / (2 * EARTH_RADIUS_KM) * (d0 + dg)
         up = np.log1p(d / d0)
-        kde = gaussian_kde(up)(ug) if len(up) > 10 else unif
+        if len(up) > 10 and self.pair_ratio:
+            # Gaussian KDE (Silverman's bandwidth), binned on the grid.
+            h = 1.06 * float(np.std(up)) * len(up) ** -0.2
+            step = ug[1] - ug[0]
+            hist = np.bincount(np.clip(np.rint(up / step).astype(int), 0, len(ug) - 1),
+                               minlength=len(ug)).astype(float)
+            k = np.arange(-int(4 * h / step) - 1, int(4 * h / step) + 2) * step
+            kernel = np.exp(-0.5 * (k / h) ** 2)
+            kde = np.convolve(hist, kernel / (kernel.sum() * step * len(up)), mode="same")
+        else:
+            kde = unif
         eps = 1.0 / (len(up) + 1.0)
         emp = (1 - eps) * kde + eps * unif
         self.pair_log_g_ = (ug, np.log(np.maximum(emp, 1e-300)) - np.log(np.maximum(unif, 1e-300)))
