@@ -40,10 +40,6 @@ VARIANTS: dict[str, dict[str, float | bool]] = {
     "place-50km": {"place_km": 50.0},
     "min-nearest-5": {"min_nearest": 5},
     "no-landmark-places": {"landmark_places": False},
-    "pair-ratio-region": {"pair_ratio": 1},
-    "pair-ratio": {"pair_ratio": 2},
-    "jacobian-floor-10km": {"jacobian_floor_km": 10.0},
-    "forward-model": {"forward_model": 1},
 }
 
 

@@ -431,9 +431,6 @@ class PopulationPosterior(Spotter):
         low_confidence_km2: float = 1e6,
         landmark_places: bool = True,
         site_km: float = 1.0,
-        pair_ratio: int = 0,
-        jacobian_floor_km: float = 1.0,
-        forward_model: int = 0,
     ) -> None:
         self.level = level
         self.temperature = temperature
@@ -453,9 +450,6 @@ class PopulationPosterior(Spotter):
         self.low_confidence_km2 = low_confidence_km2
         self.landmark_places = landmark_places
         self.site_km = site_km
-        self.pair_ratio = pair_ratio
-        self.jacobian_floor_km = jacobian_floor_km
-        self.forward_model = forward_model
 
     def _fit(self) -> None:
         from rttgeo.estimate.prior import population_prior
@@ -469,79 +463,8 @@ class PopulationPosterior(Spotter):
         )
         self.correlation_ = self._residual_correlation()
         self.prior_ = population_prior()
-        self._fit_pair_density(d)
-        self._fit_forward(r, d)
         self.landmark_place_boost_ = self._landmark_place_boost()
         self._fit_landmark_sites()
-
-    def _fit_pair_density(self, d: FloatArray) -> None:
-        """VARIANT (pair_ratio): log g(u) on a grid of u = log(1 + d / D0), g the fit mesh's pair
-        distance density (Gaussian KDE in u, Silverman, mixed with 1 / (pairs + 1) of the uniform)
-        over the density of pairs spread uniformly on the sphere. p(d | r) / g = p(r | d) times the
-        uniform pair density the surface density already divides out."""
-        d0 = DelayDistance.D0_KM
-        ug = np.linspace(0.0, math.log1p(math.pi * EARTH_RADIUS_KM / d0), 4000)
-        dg = d0 * np.expm1(ug)
-        unif = np.sin(np.minimum(dg / EARTH_RADIUS_KM, math.pi)) / (2 * EARTH_RADIUS_KM) * (d0 + dg)
-        up = np.log1p(d / d0)
-        if len(up) > 10 and self.pair_ratio:
-            # Gaussian KDE (Silverman's bandwidth), binned on the grid.
-            h = 1.06 * float(np.std(up)) * len(up) ** -0.2
-            step = ug[1] - ug[0]
-            hist = np.bincount(np.clip(np.rint(up / step).astype(int), 0, len(ug) - 1),
-                               minlength=len(ug)).astype(float)
-            k = np.arange(-int(4 * h / step) - 1, int(4 * h / step) + 2) * step
-            kernel = np.exp(-0.5 * (k / h) ** 2)
-            kde = np.convolve(hist, kernel / (kernel.sum() * step * len(up)), mode="same")
-        else:
-            kde = unif
-        eps = 1.0 / (len(up) + 1.0)
-        emp = (1 - eps) * kde + eps * unif
-        self.pair_log_g_ = (ug, np.log(np.maximum(emp, 1e-300)) - np.log(np.maximum(unif, 1e-300)))
-
-    def _fit_forward(self, r: FloatArray, d: FloatArray) -> None:
-        """EXPERIMENT: log RTT given u = log(1 + d / D0), median and 1.4826 MAD per bin of 0.15 in u
-        (at least 10 pairs); below the first bin the median RTT falls in proportion to d."""
-        d0 = DelayDistance.D0_KM
-        u, lr = np.log1p(d / d0), np.log(r)
-        edges = np.arange(0.0, u.max() + 0.15, 0.15)
-        mids, mus, sigs = [], [], []
-        for lo in edges:
-            m = (u >= lo) & (u < lo + 0.15)
-            if m.sum() >= 10:
-                med = float(np.median(lr[m]))
-                mids.append(float(np.median(u[m])))
-                mus.append(med)
-                sigs.append(max(1.4826 * float(np.median(np.abs(lr[m] - med))), 0.05))
-        self.fwd_ = (np.array(mids), np.array(mus), np.array(sigs))
-
-    def _forward_loglik(self, u: FloatArray, q: _Query, base: FloatArray) -> FloatArray:
-        """EXPERIMENT: sum of w log p(log r | d) at points ``u``; -inf where ``base`` is."""
-        d0 = DelayDistance.D0_KM
-        dist = np.maximum(arc_km(u @ self.unit_[q.idx].T), 1.0)
-        uu = np.log1p(dist / d0)
-        mids, mus, sigs = self.fwd_
-        mu = np.interp(uu, mids, mus)
-        d_first = d0 * np.expm1(mids[0])
-        mu = np.where(dist < d_first, mus[0] + np.log(dist / d_first), mu)
-        sig = np.interp(uu, mids, sigs)
-        z = (np.log(q.rtt_ms[q.idx])[None, :] - mu) / sig
-        ll = ((-0.5 * z * z - np.log(sig)) * q.weight[None, :]).sum(axis=1) / q.temperature
-        return np.where(np.isfinite(base), ll, -np.inf)
-
-    def _variant_correction(self, u: FloatArray, q: _Query) -> tuple[FloatArray, FloatArray]:
-        """VARIANT: (pair-ratio term, Jacobian-floor term) of points ``u``, at the search
-        temperature."""
-        dist = arc_km(u @ self.unit_[q.idx].T)
-        w = q.weight[None, :]
-        ug, lg = self.pair_log_g_
-        pair = -(np.interp(np.log1p(dist / DelayDistance.D0_KM), ug, lg) * w).sum(axis=1)
-        d = np.maximum(dist, 1.0)
-        f = np.maximum(d, self.jacobian_floor_km)
-        d0 = DelayDistance.D0_KM
-        jac = (np.log((d0 + d) * np.sin(np.minimum(d / EARTH_RADIUS_KM, np.pi - 1e-6)))
-               - np.log((d0 + f) * np.sin(np.minimum(f / EARTH_RADIUS_KM, np.pi - 1e-6))))
-        return pair / q.temperature, (jac * w).sum(axis=1) / q.temperature
 
     #: Weight of the population prior's own answer (P0) in the estimate of f, in hosts.
     LANDMARK_PLACE_PSEUDO_HOSTS = 2.0
@@ -670,19 +593,6 @@ class PopulationPosterior(Spotter):
             atom_u = np.concatenate([atom_u, self.atom_unit_[inside]])
             head_of = np.concatenate([head_of, self.atom_head_[inside]])
         logl_city = self.log_likelihood(atom_u, q, cap)
-        pair_cell = pair_city = 0.0
-        if self.forward_model:
-            logl = self._forward_loglik(cell_unit_vectors(level, rows, cols), q, logl)
-            if len(atom_u):
-                logl_city = self._forward_loglik(atom_u, q, logl_city)
-        if self.pair_ratio or self.jacobian_floor_km > 1.0:
-            pc, jc = self._variant_correction(cell_unit_vectors(level, rows, cols), q)
-            pa, ja = self._variant_correction(atom_u, q) if len(atom_u) else (np.zeros(0),) * 2
-            logl, logl_city = logl + jc, logl_city + ja
-            if self.pair_ratio == 2:
-                logl, logl_city = logl + pc, logl_city + pa
-            elif self.pair_ratio == 1:
-                pair_cell, pair_city = pc, pa
         # The background weight is per end-level cell: scale it to this level's (larger) cells.
         log_bg = np.log(self.background) + np.log(cell_area_km2(level) / cell_area_km2(self.end_level))
         # Likelihoods come at the search temperature; rescale them for the point's and the region's.
@@ -718,8 +628,7 @@ class PopulationPosterior(Spotter):
             lat, lon, where = float(la), float(lo), "no city stands out"
         t_region = self._region_temperature(q, point_u)
         to_region = t_search / t_region
-        reg_bg = log_bg + to_region * (logl + pair_cell)
-        reg_city = log_pop + to_region * (logl_city + pair_city)
+        reg_bg, reg_city = log_bg + to_region * logl, log_pop + to_region * logl_city
         region_mass = self._cell_mass(reg_bg, reg_city, cell_of)
         region, w = hpd_region(level, rows, cols, np.log(np.maximum(region_mass, 1e-300)), self.level)
         low = region.area_km2 > self.low_confidence_km2
