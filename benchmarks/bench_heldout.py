@@ -193,6 +193,10 @@ def main() -> int:
             print("synthetic RIPE meshes: skipped, the RIPE Atlas snapshot (shared/datasets) is absent")
             break
         meshes[syn.name] = syn
+    unknown = sorted(set(args.mesh or []) - set(meshes) - {"wonderproxy-2020"})
+    if unknown:
+        ap.error(f"--mesh {unknown[0]}: no such mesh here (known: {', '.join(meshes)}, "
+                 "wonderproxy-2020)")
     print(f"setup: {args.jobs} worker processes, {os.cpu_count()} cores, python "
           f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
     goals = Goals()
