@@ -25,8 +25,10 @@ consistent with 90 % by a two-sided binomial test at the 5 % level: about 85-95 
 82-100 % for 33, where one target is 3 points), with a median area below CBG's; every goal missed is
 printed as MISSED and makes the exit status 1.
 
-Also printed: rttgeo's posterior mass in the cells that hold a landmark against the share of
-targets whose truth is in such a cell (equal on average when the posterior is calibrated).
+Also printed: rttgeo's, CBG's and Shortest Ping's median error by distance to the target's nearest other host
+(within 1 km, 1-25 km, farther), and rttgeo's posterior mass in the cells that hold a landmark
+against the share of targets whose truth is in such a cell (equal on average when the posterior
+is calibrated).
 ``--mesh wonderproxy-2020`` adds the leave-one-out of the mesh rttgeo was designed on.
 
 Run: ``python benchmarks/bench_heldout.py [--jobs N] [--mesh NAME] [--method NAME]
@@ -162,6 +164,21 @@ def landmark_cells_check(mesh: Mesh, run: LooResult) -> tuple[float, float, int]
     return float(np.mean(mass)), float(np.mean(truth)), len(mass)
 
 
+def by_neighbour(mesh: Mesh, run: LooResult) -> str:
+    """Median error (km) of the targets whose nearest other host is within 1 km (co-sited),
+    1-25 km (same place) or farther (alone), with their counts."""
+    u = to_unit_vectors(mesh.lat_deg, mesh.lon_deg)
+    d = pairwise_distance_km(u, u)
+    np.fill_diagonal(d, np.inf)
+    nearest = d.min(axis=1)[[mesh.index(t) for t in run.target_ids]]
+    parts = []
+    for label, sel in (("within 1 km", nearest < 1.0), ("1-25 km", (nearest >= 1.0) & (nearest < 25.0)),
+                       ("alone", nearest >= 25.0)):
+        if sel.any():
+            parts.append(f"{label} ({int(sel.sum())}) {np.median(run.error_km[sel]):.1f}")
+    return ", ".join(parts)
+
+
 def _named(mesh: Mesh, name: str) -> Mesh:
     return Mesh(mesh.ids, mesh.lat_deg, mesh.lon_deg, mesh.rtt_ms, mesh.bad, name, mesh.labels,
                 mesh.source, mesh.sha256)
@@ -233,6 +250,11 @@ def main() -> int:
         print(f"  rttgeo points outside a kept c disc: {outside} ({best.outside_c} with the "
               f"{int(no_point.sum())} targets whose c discs share no point): "
               f"{goals.check(f'{name} c discs', outside == 0)}")
+        print("  median error by distance to the nearest other host: " + "; ".join(
+            f"{m} {groups}" for m, groups in (
+                (m, by_neighbour(mesh, runs[m])) for m in runs if m in ("rttgeo", "cbg", "shortest-ping")
+            )
+        ))
         lm_mass, lm_truth, counted = landmark_cells_check(mesh, runs["rttgeo"])
         print(f"  rttgeo posterior mass in the landmarks' cells {lm_mass:.1%} on average; truth "
               f"in such a cell for {lm_truth:.1%} of {counted} targets (equal when calibrated)")
