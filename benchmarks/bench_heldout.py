@@ -25,10 +25,10 @@ consistent with 90 % by a two-sided binomial test at the 5 % level: about 85-95 
 82-100 % for 33, where one target is 3 points), with a median area below CBG's; every goal missed is
 printed as MISSED and makes the exit status 1.
 
-Also printed: rttgeo's, CBG's and Shortest Ping's median error by distance to the target's nearest other host
-(within 1 km, 1-25 km, farther), and rttgeo's posterior mass in the cells that hold a landmark
-against the share of targets whose truth is in such a cell (equal on average when the posterior
-is calibrated).
+Also printed: rttgeo's, CBG's and Shortest Ping's median error by distance to the target's
+nearest other host (within 1 km, 1-25 km, farther), and rttgeo's posterior mass in the cells that
+hold a landmark against the share of targets whose truth is in such a cell (equal on average when
+the posterior is calibrated).
 ``--mesh wonderproxy-2020`` adds the leave-one-out of the mesh rttgeo was designed on.
 
 Run: ``python benchmarks/bench_heldout.py [--jobs N] [--mesh NAME] [--method NAME]
