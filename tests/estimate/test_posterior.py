@@ -296,3 +296,16 @@ def test_a_target_at_a_landmark_s_site_is_placed_there_where_hosts_share_sites(w
     assert med["sites"] <= med["shortest-ping"] + 0.1, med
     assert med["no-sites"] >= med["sites"] + 0.5, med
     assert np.percentile(err["sites"], 80) <= 1.0, np.sort(err["sites"])
+
+
+def test_the_prior_names_the_nearest_city_within_a_radius_or_none() -> None:
+    from rttgeo.estimate.prior import population_prior
+    from rttgeo.geo.sphere import to_unit_vectors
+
+    prior = population_prior()
+    # central Paris, 0.5 km from the Louvre; mid-Atlantic, no city within 25 km
+    k = prior.nearest_within(to_unit_vectors(np.array([48.8606, 0.0]), np.array([2.3376, -30.0])), 25.0)
+    assert k[1] == -1
+    assert str(prior.name[k[0]]).startswith("Paris")  # GeoNames: "Paris 01 Louvre"
+    d = distance_km(48.8606, 2.3376, prior.lat_deg[k[0]], prior.lon_deg[k[0]])
+    assert d == pytest.approx(float(np.min(distance_km(48.8606, 2.3376, prior.lat_deg, prior.lon_deg))))

@@ -534,18 +534,17 @@ class PopulationPosterior(Spotter):
         g = k_site / (k_place + self.LANDMARK_PLACE_PSEUDO_HOSTS)
         if g <= 0.0:
             return
-        from rttgeo.estimate.prior import _tree
-
         head = self.prior_.places(self.place_km)
-        chord = 2.0 * np.sin(self.place_km / (2.0 * EARTH_RADIUS_KM))
-        dist, nearest = _tree(self.prior_).query(self.unit_[idx], k=1, distance_upper_bound=chord)
-        has = np.isfinite(dist)
+        nearest = self.prior_.nearest_within(self.unit_[idx], self.place_km)
+        has = nearest >= 0
         if not has.any():
             return
         lm_head = head[nearest[has]]
         log_w = self.alpha * np.log(np.maximum(self.prior_.population, 1.0)) + self.landmark_place_boost_
         heads, inv, count = np.unique(lm_head, return_inverse=True, return_counts=True)
-        place_log_w = np.array([np.logaddexp.reduce(log_w[head == h]) for h in heads])
+        # Each place's weight: the sum over its cities (one pass, scaled by the largest term).
+        top = float(np.max(log_w))
+        place_log_w = np.log(np.bincount(head, np.exp(log_w - top), minlength=len(head))[heads]) + top
         self.site_share_ = g
         self.site_scale_[np.isin(head, lm_head)] = math.log1p(-g)
         self.atom_unit_ = self.unit_[idx[has]]

@@ -70,6 +70,14 @@ class PopulationPrior:
             out[hits] = True
         return out
 
+    def nearest_within(self, unit: NDArray[np.float64], radius_km: float) -> NDArray[np.int64]:
+        """Per point of ``unit`` (N, 3), the index of the nearest city within ``radius_km``, or
+        -1 where there is none."""
+        chord = 2.0 * np.sin(radius_km / (2.0 * EARTH_RADIUS_KM))
+        dist, k = _tree(self).query(np.asarray(unit, dtype=float).reshape(-1, 3), k=1,
+                                    distance_upper_bound=chord)
+        return np.where(np.isfinite(dist), k, -1).astype(np.int64)
+
     def nearest(self, lat_deg: float, lon_deg: float, min_population: int = 100_000) -> int:
         """Index of the city nearest to a point among those of at least ``min_population``."""
         big = np.flatnonzero(self.population >= min_population)
