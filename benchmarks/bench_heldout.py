@@ -32,7 +32,7 @@ the posterior is calibrated).
 ``--mesh wonderproxy-2020`` adds the leave-one-out of the mesh rttgeo was designed on.
 
 Run: ``python benchmarks/bench_heldout.py [--jobs N] [--mesh NAME] [--method NAME]
-[--rttgeo-param KEY=NUMBER]``
+[--rttgeo-param KEY=VALUE]``
 (a few minutes on 2 cores).
 Data: the bundled WonderProxy 2020 copy; the RIPE Atlas anchor snapshot (``shared/datasets``).
 """
@@ -184,22 +184,28 @@ def _named(mesh: Mesh, name: str) -> Mesh:
                 mesh.source, mesh.sha256)
 
 
+def _number_or_text(value: str) -> float | str:
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--mesh", action="append", help="only this mesh (repeatable)")
     ap.add_argument("--method", action="append", choices=METHODS,
                     help="only this method (repeatable; cbg runs too, the area goal needs it)")
-    ap.add_argument("--rttgeo-param", action="append", default=[], metavar="KEY=NUMBER",
-                    help="a parameter of rttgeo, e.g. site_km=0 (repeatable)")
+    ap.add_argument("--rttgeo-param", action="append", default=[], metavar="KEY=VALUE",
+                    help="a parameter of rttgeo, e.g. site_km=0 or delay_model=inverse (repeatable)")
     args = ap.parse_args()
-    try:
-        params = {k: float(v) for k, v in (p.split("=", 1) for p in args.rttgeo_param)}
-    except ValueError:
-        ap.error("--rttgeo-param takes KEY=NUMBER, e.g. site_km=0")
+    if any("=" not in p for p in args.rttgeo_param):
+        ap.error("--rttgeo-param takes KEY=VALUE, e.g. site_km=0")
+    params = {k: _number_or_text(v) for k, v in (p.split("=", 1) for p in args.rttgeo_param)}
     try:
         make_estimator("rttgeo", **params)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         ap.error(f"--rttgeo-param: {exc}")
     wp = load_wonderproxy(bundled=True)
     meshes = {"cloud-33": cloud_33(wp), "spread-33": spread_33(wp)}

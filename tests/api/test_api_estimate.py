@@ -133,6 +133,25 @@ def test_unknown_method_and_several_targets_are_input_errors() -> None:
     assert r.confidence.nearest_id == "atlas-6031"
 
 
+def test_bad_hyper_parameters_are_input_errors_naming_them() -> None:
+    with pytest.raises(InputError, match="delay_model must be one of forward, inverse, got 'sideways'"):
+        rttgeo.estimate({"atlas-6025": 4.0}, params={"delay_model": "sideways"})
+    with pytest.raises(InputError, match=r"bad hyper-parameter for rttgeo: .*no_such"):
+        rttgeo.estimate({"atlas-6025": 4.0}, params={"no_such": 1})
+
+
+def test_both_delay_models_answer_from_the_same_rtts(row) -> None:
+    _, sub, lms, rtts = row
+    fwd = rttgeo.estimate(rtts, landmarks=lms, calibration=sub, params={"delay_model": "forward"})
+    inv = rttgeo.estimate(rtts, landmarks=lms, calibration=sub, params={"delay_model": "inverse"})
+    # Each estimate records which model made it; both are consistent with every RTT.
+    assert fwd.estimate.params["delay_model"] == "forward"
+    assert inv.estimate.params["delay_model"] == "inverse"
+    for r in (fwd, inv):
+        assert r.estimate.consistent
+        assert r.estimate.region is not None and r.estimate.region.area_km2 > 0
+
+
 def test_warnings_once_per_landmark_with_the_reason() -> None:
     """Two landmarks whose RTTs are faster than light for their positions given the others'."""
     from rttgeo.models import Landmark

@@ -10,6 +10,7 @@ from rttgeo.estimate.delay import (
     MIN_SLOPE_MS_PER_KM,
     Bestline,
     DelayDistance,
+    ForwardDelayDistance,
     LandmarkDelayDistance,
     SpeedOfLight,
     fit_bestline,
@@ -178,3 +179,91 @@ def test_fast_medians_equal_numpys_to_the_last_bit() -> None:
         got = _group_medians(v[_sorted_within(v, group)], start, size)
         assert np.array_equal(got, [np.median(v[group == g]) for g in range(len(size))])
 
+
+
+# The forward model p(RTT | distance): the likelihood rttgeo multiplies by default.
+def test_forward_model_median_tracks_data_down_to_the_bestline_floor() -> None:
+    rng = np.random.default_rng(4)
+    d = rng.uniform(30.0, 12000.0, 5000)
+    r = 0.3 + d / 60.0 * np.exp(rng.normal(0.0, 0.2, d.size))  # 60 km per ms, 0.3 ms floor
+    model = ForwardDelayDistance.fit(r, d)
+    z, _ = model.standardized(np.array([600.0, 6000.0]), np.array([10.3, 100.3]), False)
+    np.testing.assert_allclose(z, 0.0, atol=0.25)  # the median RTT at 600 and 6,000 km
+    # Below the first knot (about 40 km) the median falls linearly to the bestline's intercept,
+    # which lies under every point (the floor 0.3 ms plus the fastest 1 km of 60 km per ms).
+    assert 0.0 < model.floor_ms <= 0.3 + 1.0 / 60.0
+    d1 = model.D0_KM * np.expm1(model.knots_u[0])
+    r1 = np.exp(model.mu[0])
+    for km in (1.0, 0.5 * d1):
+        expected = model.floor_ms + (r1 - model.floor_ms) * km / d1
+        z, _ = model.standardized(np.array([km]), np.array([expected]), False)
+        assert abs(z[0]) < 1e-9
+    mu = [model.standardized(np.array([k]), np.array([1.0]), False)[0][0] for k in (2.0, 10.0, 30.0)]
+    assert mu[0] > mu[1] > mu[2], "a longer distance means a longer median RTT, so a lower z"
+    ll = model.log_likelihood(np.array([[100.0, 2000.0]]), np.array([1.0, 10.0]))
+    assert np.isinf(ll[0, 1]), "2000 km in 10 ms RTT is faster than light: zero density"
+
+
+def test_forward_model_learns_each_landmarks_routes() -> None:
+    r, d = _synthetic_mesh()
+    usable = np.ones(len(r), dtype=bool)
+    usable[3] = False
+    iu = np.triu_indices(len(r), 1)
+    model = ForwardDelayDistance.fit(r[iu], d[iu]).per_landmark(r, d, usable)
+    # Landmark 0's routes are 1.5x longer: its median log RTT moves up by most of log 1.5.
+    assert 0.6 * np.log(1.5) < model.shift[0] < 1.1 * np.log(1.5)
+    assert np.all(np.abs(model.shift[2:]) < 0.1)
+    assert model.spread[1] > 1.5 and np.all((model.spread >= 1.0) & (model.spread <= 3.0))
+    assert model.shift[3] == 0.0 and model.spread[3] == 1.0
+    # At 100 ms the shift acts in full, below 10 ms not at all.
+    far = model.standardized(np.array([[4000.0, 4000.0]]), np.array([100.0, 100.0]), False,
+                             np.array([0, 5]))[0][0]
+    # 100 ms for 4,000 km is the pool's 1.5x: a poor fit for landmark 5, a fair one for 0.
+    assert abs(far[0]) < 1.0 and far[1] > 2.5
+    near = model.standardized(np.array([[300.0]]), np.array([5.0]), False, np.array([0]))[0]
+    pooled = model.standardized(np.array([[300.0]]), np.array([5.0]), False)[0]
+    np.testing.assert_array_equal(near, pooled)
+    with pytest.raises(ValueError, match="ramp_ms"):
+        model.per_landmark(r, d, usable, ramp_ms=(50.0, 10.0))
+
+
+@pytest.mark.parametrize("per_landmark", [False, True])
+def test_forward_model_cell_bound_is_above_every_point_of_the_cell(per_landmark: bool) -> None:
+    # The coarse-to-fine search drops cells by this bound: it must never be below the
+    # log-likelihood at any distance the cell allows, knots and the first-knot bend included.
+    r, d = _synthetic_mesh()
+    iu = np.triu_indices(len(r), 1)
+    model = ForwardDelayDistance.fit(r[iu], d[iu])
+    if per_landmark:
+        model = model.per_landmark(r, d, np.ones(len(r), dtype=bool))
+    rng = np.random.default_rng(8)
+    cells, lms = 400, 6
+    centre = np.exp(rng.uniform(np.log(1.0), np.log(15000.0), (cells, lms)))
+    pad = np.exp(rng.uniform(np.log(0.5), np.log(3000.0), cells))
+    rtt = np.exp(rng.uniform(np.log(0.2), np.log(250.0), lms))
+    idx = rng.integers(0, len(r), lms)
+    weight = rng.uniform(0.2, 1.0, lms)
+    bound = model.upper_log_likelihood(centre, pad, rtt, idx, weight, cap=True)
+    best = np.full(cells, -np.inf)
+    for t in np.linspace(-1.0, 1.0, 201):
+        dist = np.maximum(centre + t * pad[:, None], 0.0)
+        ll = model.log_likelihood(dist, rtt, True, idx) * weight
+        best = np.maximum(best, ll.sum(axis=1))
+    # The bound takes each landmark's best distance on its own, so it is loose but never low.
+    assert np.all(bound >= best - 1e-9)
+    assert np.isfinite(bound).sum() > cells // 10
+
+
+def test_forward_model_distance_scale_is_the_inverse_slope_of_z() -> None:
+    # Where the RTT is the median one (z = 0), km of distance per unit of z, as the region's
+    # temperature linearises it: -1 / (dz / dd), by central differences.
+    r, d = _synthetic_mesh()
+    iu = np.triu_indices(len(r), 1)
+    model = ForwardDelayDistance.fit(r[iu], d[iu])
+    dist = np.array([3.0, 20.0, 300.0, 700.0, 2500.0, 5000.0])
+    z1, log_norm = model.standardized(dist, np.ones_like(dist), False)
+    rtt = np.exp(-z1 * np.exp(-log_norm))  # the median RTT at each distance
+    h = 1e-4 * dist
+    slope = (model.residuals(dist + h, rtt) - model.residuals(dist - h, rtt)) / (2 * h)
+    np.testing.assert_allclose(model.residuals(dist, rtt), 0.0, atol=1e-9)
+    np.testing.assert_allclose(model.distance_scale_km(rtt, None, dist), -1.0 / slope, rtol=1e-3)

@@ -70,7 +70,7 @@ def estimate(
 
         try:
             estimator = make_estimator(method, **dict(params or {}))
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise InputError(f"bad hyper-parameter for {method}: {exc}", field="params") from None
         est = estimator.fit(mesh).locate(vector)
     assert not isinstance(est, list)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rttgeo.errors import RttgeoWarning
-from rttgeo.estimate.delay import DelayDistance, fit_bestline, mesh_pairs
+from rttgeo.estimate.delay import DelayDistance, ForwardDelayDistance, fit_bestline, mesh_pairs
 from rttgeo.geo.sphere import pairwise_distance_km, to_unit_vectors
 from rttgeo.units import FIBRE_KM_PER_RTT_MS
 
@@ -26,6 +26,7 @@ __all__ = [
     "default_bestline",
     "default_calibration_source",
     "default_delay_distance",
+    "default_forward_delay_distance",
     "default_residual_correlation",
 ]
 
@@ -56,13 +57,21 @@ def default_delay_distance() -> DelayDistance:
 
 
 @lru_cache(maxsize=1)
-def default_residual_correlation() -> ResidualCorrelation:
-    """Residual variance and correlation of the pooled model on the bundled mesh, for estimators
-    fitted on landmarks without enough RTTs between them (see :mod:`rttgeo.estimate.posterior`)."""
+def default_forward_delay_distance() -> ForwardDelayDistance:
+    """Pooled p(RTT | distance) model of the bundled mesh."""
+    r, d = _bundled_pairs()
+    return ForwardDelayDistance.fit(r, d)
+
+
+@lru_cache(maxsize=2)
+def default_residual_correlation(delay_model: str = "inverse") -> ResidualCorrelation:
+    """Residual variance and correlation of the pooled ``delay_model`` on the bundled mesh, for
+    estimators fitted on landmarks without enough RTTs between them (see
+    :mod:`rttgeo.estimate.posterior`)."""
     from rttgeo.datasets import load_wonderproxy
     from rttgeo.estimate.posterior import PopulationPosterior
 
-    est = PopulationPosterior(per_landmark=False)
+    est = PopulationPosterior(per_landmark=False, delay_model=delay_model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RttgeoWarning)
         est.fit(load_wonderproxy(bundled=True))

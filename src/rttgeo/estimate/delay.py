@@ -13,21 +13,26 @@ distances in km on the sphere of :data:`~rttgeo.units.EARTH_RADIUS_KM`.
   that vary smoothly with log RTT, fitted by binned robust statistics; hard cap at the speed of light.
 - :class:`LandmarkDelayDistance`: the pooled model adjusted per landmark (its own median offset and
   spread, from its own mesh pairs), for RTTs long enough that the landmark's routes matter.
+- :class:`ForwardDelayDistance`: the other way round, p(RTT | d): log RTT is Gaussian given
+  log(1 + d / d0), pooled and per landmark. The likelihood of a position, free of the fit mesh's
+  distribution of pair distances that p(d | RTT) carries.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
+from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM
 from rttgeo.models import Mesh
 from rttgeo.units import EARTH_RADIUS_KM, FIBRE_KM_PER_RTT_MS, MAX_KM_PER_RTT_MS
 
 __all__ = [
     "Bestline",
     "DelayDistance",
+    "ForwardDelayDistance",
     "LandmarkDelayDistance",
     "SpeedOfLight",
     "fit_bestline",
@@ -297,6 +302,73 @@ class _LogNormalDistance:
             np.copyto(log_norm, -np.inf, where=~(far <= reach))
         return z, log_norm
 
+    def residuals(
+        self, distance_km: FloatArray, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None = None
+    ) -> FloatArray:
+        """Standardised residuals (log(1 + d / D0) - mu) / sigma at the true distances."""
+        mu, sigma = self.params(rtt_ms, landmark_idx)
+        return (np.log1p(np.asarray(distance_km) / self.D0_KM) - mu) / sigma
+
+    def distance_scale_km(
+        self, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None, distance_km: FloatArray
+    ) -> FloatArray:
+        """km of distance per unit of z at ``distance_km``: sigma (D0 + d)."""
+        _, sigma = self.params(rtt_ms, landmark_idx)
+        return sigma * (self.D0_KM + distance_km)
+
+    def upper_log_likelihood(
+        self,
+        distance_km: FloatArray,
+        pad_km: FloatArray,
+        rtt_ms: FloatArray,
+        landmark_idx: NDArray[np.int64] | None,
+        weight: FloatArray,
+        cap: bool,
+    ) -> FloatArray:
+        """Upper bound, per cell, of the weighted sum of log-likelihoods over a cell whose distances
+        from each landmark lie within ``distance_km`` (cells, L; float32, overwritten) +- ``pad_km``
+        (cells,).
+
+        Computed in float32 (about 1e-6 relative): the bound only decides which cells to refine,
+        with a margin of many nats.
+        """
+        f4 = np.float32
+        rtt = rtt_ms
+        dist = distance_km
+        # (cells, landmarks) arrays, each step in place (clip = minimum of maximum).
+        mu, sigma = (a.astype(f4) for a in self.params(rtt, landmark_idx))
+        d0 = f4(self.D0_KM)
+        pad = pad_km.astype(f4)[:, None]
+        near = np.subtract(dist, pad)
+        np.minimum(np.maximum(near, 1.0, out=near), HALF_CIRCUMFERENCE_KM, out=near)
+        far = np.add(dist, pad, out=dist)
+        np.minimum(np.maximum(far, 1.0, out=far), HALF_CIRCUMFERENCE_KM - 1.0, out=far)
+        # The best distance reachable inside the cell: the target distance clipped to [near, far].
+        best = np.maximum(d0 * np.expm1(mu)[None, :], near)
+        np.minimum(best, far, out=best)
+        # Within the cell the Jacobian terms vary too: -log(D0 + d) is largest at the nearest
+        # distance, and -log(sin(d / R)) at whichever end of the range has the smaller sine (sin is
+        # concave on [0, pi], so its minimum over an interval is at an end).
+        r_inv = f4(1.0 / EARTH_RADIUS_KM)
+        sin_min = np.sin(np.multiply(near, r_inv))
+        far *= r_inv
+        np.minimum(sin_min, np.sin(far, out=far), out=sin_min)
+        log_norm = np.add(near, d0)
+        log_norm *= np.maximum(sin_min, f4(1e-12), out=sin_min)
+        np.subtract(-np.log(sigma), np.log(log_norm, out=log_norm), out=log_norm)
+        if cap:
+            np.copyto(log_norm, -np.inf, where=~(near <= (rtt * MAX_KM_PER_RTT_MS).astype(f4)))
+        w = weight.astype(f4)[None, :]
+        z = np.divide(best, d0, out=best)
+        np.log1p(z, out=z)
+        z -= mu
+        z /= sigma
+        wz = np.multiply(w, z)
+        wz *= z
+        quad = wz.sum(axis=1)
+        log_norm *= w
+        return -0.5 * quad + log_norm.sum(axis=1)
+
 
 @dataclass(frozen=True, slots=True)
 class DelayDistance(_LogNormalDistance):
@@ -449,3 +521,274 @@ class LandmarkDelayDistance(_LogNormalDistance):
             sigma * (1.0 + w * (self.spread[landmark_idx] - 1.0)),
         )
 
+
+@dataclass(frozen=True, slots=True)
+class ForwardDelayDistance:
+    """Probabilistic model of the RTT given the distance, p(RTT | d), pooled and per landmark.
+
+    log RTT is Gaussian with median ``mu(u)`` and spread ``sigma(u)`` in u = log(1 + d / D0_KM),
+    both piecewise linear between knots (``knots_u``) fitted from the mesh pairs (median and 1.4826
+    MAD of log RTT per bin of u, so outliers from bad coordinates weigh little); the median is made
+    non-decreasing in distance. Beyond the last knot both stay flat. Below the first knot the
+    spread stays flat and the median RTT falls linearly with the distance, as propagation delay
+    does, to ``floor_ms`` at zero distance: the intercept of the pooled CBG bestline of the fit
+    pairs (Gueye et al. 2006: the delay that no distance explains; WonderProxy 2020: 0.22 ms), at
+    most half the first knot's RTT. A sparse mesh's first knot can be 500-2,000 km out, and a mesh
+    seldom has pairs within one city.
+
+    Per landmark (``shift``, ``spread``; empty for the pooled model) the median moves by the
+    landmark's own median residual in log RTT and the spread widens by its own MAD, both shrunk
+    towards the pool by k / (k + ``shrink_pairs``) for k pairs, acting in full from the RTT
+    ``ramp_ms[1]`` and not at all below ``ramp_ms[0]``, as in :class:`LandmarkDelayDistance`.
+
+    Unlike :class:`DelayDistance`'s p(d | RTT), this likelihood carries no trace of how the fit
+    mesh's pairs are spread in distance: multiplied over K landmarks, p(d | RTT) counts the mesh's
+    pair-distance distribution K times (docs/estimation.md, "Where the clustered mesh's excess
+    confidence comes from"). The density is 0 beyond the speed-of-light radius.
+    """
+
+    knots_u: FloatArray
+    mu: FloatArray
+    sigma: FloatArray
+    #: Median RTT at zero distance (ms): the pooled CBG bestline's intercept of the fit pairs.
+    floor_ms: float = 0.0
+    shift: FloatArray = field(default_factory=lambda: np.zeros(0))
+    spread: FloatArray = field(default_factory=lambda: np.ones(0))
+    ramp_ms: tuple[float, float] = (10.0, 50.0)
+    #: Tables of the search bound (:meth:`_bound_tables`), made at construction.
+    bound_tables_: tuple[FloatArray, FloatArray, FloatArray, NDArray[np.int64]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    D0_KM = 50.0
+
+    @staticmethod
+    def fit(
+        rtt_ms: FloatArray,
+        distance_km: FloatArray,
+        min_per_bin: int = 20,
+        bin_width: float = 0.15,
+    ) -> ForwardDelayDistance:
+        """Pooled model from pairs (``rtt_ms``, ``distance_km``): bins of ``bin_width`` in u,
+        merged from the short end until each holds ``min_per_bin`` pairs."""
+        r = np.asarray(rtt_ms, dtype=float)
+        d = np.asarray(distance_km, dtype=float)
+        ok = np.isfinite(r) & (r > 0) & np.isfinite(d)
+        r, d = r[ok], d[ok]
+        if len(r) < 2 * min_per_bin:
+            raise ValueError(f"need at least {2 * min_per_bin} mesh pairs, got {len(r)}")
+        u = np.log1p(np.maximum(d, 1.0) / ForwardDelayDistance.D0_KM)
+        order = np.argsort(u)
+        u, lr = u[order], np.log(r[order])
+        edges = np.arange(u[0], u[-1] + bin_width, bin_width)
+        cut = np.searchsorted(u, edges[1:-1])
+        groups: list[tuple[int, int]] = []
+        start = 0
+        for c in [*cut.tolist(), len(u)]:
+            if c - start >= min_per_bin or (c == len(u) and c > start):
+                if c - start < min_per_bin and groups:
+                    groups[-1] = (groups[-1][0], c)
+                else:
+                    groups.append((start, c))
+                start = c
+        start_of = np.array([g[0] for g in groups])
+        size = np.array([g[1] - g[0] for g in groups])
+        gid = np.repeat(np.arange(len(groups)), size)
+        knots = _group_medians(u, start_of, size)
+        lr = lr[_sorted_within(lr, gid)]
+        mu = _group_medians(lr, start_of, size)
+        dev = np.abs(lr - mu[gid])
+        mad = 1.4826 * _group_medians(dev[_sorted_within(dev, gid)], start_of, size)
+        physical = r * FIBRE_KM_PER_RTT_MS >= d
+        _, floor = fit_bestline(d[physical], r[physical]) if physical.any() else (0.0, 0.0)
+        floor = min(float(floor), 0.5 * float(np.exp(mu[0])))
+        return ForwardDelayDistance(knots, np.maximum.accumulate(mu), np.maximum(mad, 0.05), floor)
+
+    def per_landmark(
+        self,
+        rtt_ms: FloatArray,
+        distance_km: FloatArray,
+        usable: NDArray[np.bool_],
+        shrink_pairs: float = 5.0,
+        ramp_ms: tuple[float, float] = (10.0, 50.0),
+    ) -> ForwardDelayDistance:
+        """This pooled model with each landmark's offsets, from the symmetric (N, N) ``rtt_ms`` and
+        ``distance_km`` matrices (class docstring)."""
+        if not 0 < ramp_ms[0] < ramp_ms[1]:
+            raise ValueError(f"ramp_ms must be 0 < low < high, got {ramp_ms}")
+        r = np.where(usable[None, :] & usable[:, None], np.asarray(rtt_ms, dtype=float), np.nan)
+        np.fill_diagonal(r, np.nan)
+        ok = np.isfinite(r) & (r > 0)
+        mu, sigma = self._curve(np.asarray(distance_km, dtype=float))
+        e = np.where(ok, np.log(np.where(ok, r, 1.0)) - mu, np.nan)
+        k = ok.sum(axis=1)
+        has = k > 0
+        shrink = k / (k + shrink_pairs)
+        shift = np.zeros(len(r))
+        spread = np.ones(len(r))
+        if has.any():
+            shift[has] = _row_nanmedians(e[has]) * shrink[has]
+            z = (e[has] - shift[has, None]) / sigma[has]
+            mad = 1.4826 * _row_nanmedians(np.abs(z - _row_nanmedians(z)[:, None]))
+            spread[has] = np.clip((k[has] * mad + shrink_pairs) / (k[has] + shrink_pairs), 1.0, 3.0)
+        return ForwardDelayDistance(
+            self.knots_u, self.mu, self.sigma, self.floor_ms, shift, spread,
+            (float(ramp_ms[0]), float(ramp_ms[1])),
+        )
+
+    def _curve(self, distance_km: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Pooled (median log RTT, spread) at each distance (floored at 1 km)."""
+        d = np.maximum(distance_km, 1.0)
+        u = np.log1p(d / self.D0_KM)
+        mu = np.interp(u, self.knots_u, self.mu)
+        d1 = self.D0_KM * np.expm1(self.knots_u[0])
+        r1 = np.exp(self.mu[0])
+        below = np.log(self.floor_ms + (r1 - self.floor_ms) * np.minimum(d, d1) / d1)
+        mu = np.where(u < self.knots_u[0], below, mu)
+        return mu, np.interp(u, self.knots_u, self.sigma)
+
+    def _offsets(
+        self, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None
+    ) -> tuple[FloatArray | float, FloatArray | float]:
+        """(shift of the median log RTT, factor of the spread) of each landmark at its RTT."""
+        if landmark_idx is None or len(self.shift) == 0:
+            return 0.0, 1.0
+        lo, hi = np.log(self.ramp_ms[0]), np.log(self.ramp_ms[1])
+        w = np.clip((np.log(np.asarray(rtt_ms, dtype=float)) - lo) / (hi - lo), 0.0, 1.0)
+        return w * self.shift[landmark_idx], 1.0 + w * (self.spread[landmark_idx] - 1.0)
+
+    def residuals(
+        self, distance_km: FloatArray, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None = None
+    ) -> FloatArray:
+        """Standardised residuals (log RTT - median) / spread at the true distances."""
+        return self.standardized(distance_km, rtt_ms, False, landmark_idx)[0]
+
+    def standardized(
+        self,
+        distance_km: FloatArray,
+        rtt_ms: FloatArray,
+        cap: bool = True,
+        landmark_idx: NDArray[np.int64] | None = None,
+        pad_km: FloatArray | float = 0.0,
+    ) -> tuple[FloatArray, FloatArray]:
+        """(z, log_norm): the log-likelihood is -z^2 / 2 + log_norm, with z = (log RTT - median)
+        / spread and log_norm = -log(spread) (-inf beyond the speed-of-light radius when ``cap``,
+        for a cell of circumradius ``pad_km`` when no point of it is within the radius)."""
+        mu, sigma = self._curve(np.asarray(distance_km, dtype=float))
+        shift, factor = self._offsets(rtt_ms, landmark_idx)
+        sigma = sigma * factor
+        z = (np.log(np.asarray(rtt_ms, dtype=float)) - shift - mu) / sigma
+        log_norm = -np.log(sigma)
+        if cap:
+            reach = np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS
+            far = np.subtract(distance_km, pad_km)
+            log_norm = np.where(far <= reach, log_norm, -np.inf)
+        return z, log_norm
+
+    def log_likelihood(
+        self,
+        distance_km: FloatArray,
+        rtt_ms: FloatArray,
+        cap: bool = True,
+        landmark_idx: NDArray[np.int64] | None = None,
+        pad_km: FloatArray | float = 0.0,
+    ) -> FloatArray:
+        """log p(RTT | d) of the host at ``distance_km`` (cells, L) from landmarks with ``rtt_ms``
+        (L,), up to a constant per landmark (:meth:`standardized`)."""
+        z, log_norm = self.standardized(distance_km, rtt_ms, cap, landmark_idx, pad_km)
+        return -0.5 * z * z + log_norm
+
+    def distance_scale_km(
+        self, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None, distance_km: FloatArray
+    ) -> FloatArray:
+        """km of distance per unit of z at ``distance_km``: spread (D0 + d) / (d median / du),
+        very large where the median is flat (the RTT then says nothing of the distance)."""
+        u = np.log1p(np.maximum(distance_km, 1.0) / self.D0_KM)
+        slope_knots = np.diff(self.mu) / np.maximum(np.diff(self.knots_u), 1e-12)
+        seg = np.clip(np.searchsorted(self.knots_u, u, side="right") - 1, 0, max(len(slope_knots) - 1, 0))
+        slope = slope_knots[seg] if len(slope_knots) else np.zeros_like(u)
+        # Below the first knot mu = log(r0 + (r1 - r0) d / d1): d mu / du = (r1 - r0) (D0 + d) /
+        # (d1 exp(mu)).
+        d = np.maximum(distance_km, 1.0)
+        d1 = self.D0_KM * np.expm1(self.knots_u[0])
+        r1 = np.exp(self.mu[0])
+        r_d = self.floor_ms + (r1 - self.floor_ms) * np.minimum(d, d1) / d1
+        slope = np.where(u < self.knots_u[0], (r1 - self.floor_ms) * (self.D0_KM + d) / (d1 * r_d),
+                         np.where(u >= self.knots_u[-1], 0.0, slope))
+        _, sigma = self._curve(distance_km)
+        _, factor = self._offsets(rtt_ms, landmark_idx)
+        return sigma * factor * (self.D0_KM + distance_km) / np.maximum(slope, 1e-6)
+
+    def upper_log_likelihood(
+        self,
+        distance_km: FloatArray,
+        pad_km: FloatArray,
+        rtt_ms: FloatArray,
+        landmark_idx: NDArray[np.int64] | None,
+        weight: FloatArray,
+        cap: bool,
+    ) -> FloatArray:
+        """Upper bound, per cell, of the weighted sum of log-likelihoods over a cell whose distances
+        from each landmark lie within ``distance_km`` (cells, L) +- ``pad_km`` (cells,).
+
+        The median is non-decreasing in d, so the smallest |log RTT - median| over the cell is at
+        least the gap between log RTT and [median(near), median(far)]; the spread lies between its
+        smallest and largest values over [near, far]. Both are read from tables on a grid of
+        ``BOUND_STEP`` in u (:meth:`_bound_tables`): the median at the grid nodes around [near,
+        far] and the spread's extremes over the grid cells that cover it, so the bound is looser
+        by at most one grid cell (5 % of distance), never below the log-likelihood.
+        """
+        f4 = np.float32
+        mu_node, s_hi_tab, s_lo_tab, log2_floor = self.bound_tables_
+        last = len(mu_node) - 2  # the last grid cell
+        pad = np.asarray(pad_km, dtype=f4)[:, None]
+        dist = np.asarray(distance_km, dtype=f4)
+        near = np.maximum(dist - pad, f4(1.0))
+        far = np.maximum(dist + pad, f4(1.0))
+        inv_step = f4(1.0 / self.BOUND_STEP)
+        d0 = f4(self.D0_KM)
+        j = np.minimum((np.log1p(near / d0) * inv_step).astype(np.int64), last)
+        k = np.minimum((np.log1p(far / d0) * inv_step).astype(np.int64), last)
+        shift, factor = self._offsets(rtt_ms, landmark_idx)
+        lr = (np.log(np.asarray(rtt_ms, dtype=float)) - shift).astype(f4)
+        gap = np.maximum(np.maximum(mu_node[j] - lr, lr - mu_node[k + 1]), f4(0.0))
+        level = log2_floor[k - j + 1]
+        k2 = k - (1 << level) + 1
+        s_hi = np.maximum(s_hi_tab[level, j], s_hi_tab[level, k2])
+        s_lo = np.minimum(s_lo_tab[level, j], s_lo_tab[level, k2])
+        fac = np.asarray(factor, dtype=f4)
+        gap /= s_hi * fac
+        gap *= gap
+        ll = f4(-0.5) * gap - np.log(s_lo * fac)
+        if cap:
+            ll[~(near <= (np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS).astype(f4))] = -np.inf
+        return (ll * np.asarray(weight, dtype=f4)[None, :]).sum(axis=1)
+
+    #: Grid step in u = log(1 + d / D0) of the search bound's tables (about 5 % of distance).
+    BOUND_STEP = 0.05
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bound_tables_", self._bound_tables())
+
+    def _bound_tables(self) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.int64]]:
+        """(median at the grid nodes, sparse tables of the spread's max and min over runs of 2^l
+        grid cells, floor(log2 n)), float32, for :meth:`upper_log_likelihood`."""
+        step = self.BOUND_STEP
+        n_cells = int(np.ceil(np.log1p(HALF_CIRCUMFERENCE_KM / self.D0_KM) / step)) + 1
+        nodes = np.arange(n_cells + 1) * step
+        mu_node, s_node = self._curve(self.D0_KM * np.expm1(nodes))
+        # Each grid cell's spread extremes: at its two nodes or at a knot inside (piecewise linear).
+        s_hi = np.maximum(s_node[:-1], s_node[1:])
+        s_lo = np.minimum(s_node[:-1], s_node[1:])
+        inside = np.minimum((self.knots_u / step).astype(np.int64), n_cells - 1)
+        np.maximum.at(s_hi, inside, self.sigma)
+        np.minimum.at(s_lo, inside, self.sigma)
+        his, los = [s_hi], [s_lo]
+        while (1 << len(his)) <= n_cells:
+            h = 1 << (len(his) - 1)
+            his.append(np.concatenate([np.maximum(his[-1][:-h], his[-1][h:]), his[-1][-h:]]))
+            los.append(np.concatenate([np.minimum(los[-1][:-h], los[-1][h:]), los[-1][-h:]]))
+        log2_floor = np.zeros(n_cells + 2, dtype=np.int64)
+        log2_floor[2:] = np.floor(np.log2(np.arange(2, n_cells + 2))).astype(np.int64)
+        f4 = np.float32
+        return mu_node.astype(f4), np.array(his, dtype=f4), np.array(los, dtype=f4), log2_floor

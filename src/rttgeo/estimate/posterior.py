@@ -33,10 +33,14 @@ from numpy.typing import NDArray
 
 from rttgeo.errors import EstimationError
 from rttgeo.estimate.base import Estimator
-from rttgeo.estimate.defaults import default_delay_distance
-from rttgeo.estimate.delay import DelayDistance, LandmarkDelayDistance, mesh_pairs
+from rttgeo.estimate.defaults import default_delay_distance, default_forward_delay_distance
+from rttgeo.estimate.delay import (
+    DelayDistance,
+    ForwardDelayDistance,
+    LandmarkDelayDistance,
+    mesh_pairs,
+)
 from rttgeo.geo.density import CellDensity
-from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM
 from rttgeo.geo.grid import (
     CellRegion,
     cell_area_km2,
@@ -174,7 +178,7 @@ class Spotter(Estimator):
     # -- fit -------------------------------------------------------------------------------------
     def _fit(self) -> None:
         r, d = mesh_pairs(self.mesh_, self.distance_km_, self.usable_)
-        self.model_: DelayDistance | LandmarkDelayDistance = (
+        self.model_: DelayDistance | LandmarkDelayDistance | ForwardDelayDistance = (
             DelayDistance.fit(r, d) if len(r) >= 50 else default_delay_distance()
         )
         self.correlation_ = self._residual_correlation()
@@ -193,12 +197,11 @@ class Spotter(Estimator):
         if len(hosts) < self.MIN_PSEUDO_TARGETS:
             from rttgeo.estimate.defaults import default_residual_correlation
 
-            return default_residual_correlation()
+            return default_residual_correlation(getattr(self, "delay_model", "inverse"))
         w = self._weights(r)
         rows, cols = np.nonzero(w > 0)
-        mu, sigma = self.model_.params(r[rows, cols], cols)
         z = np.zeros_like(w)
-        z[rows, cols] = (np.log1p(self.distance_km_[hosts[rows], cols] / self.model_.D0_KM) - mu) / sigma
+        z[rows, cols] = self.model_.residuals(self.distance_km_[hosts[rows], cols], r[rows, cols], cols)
         return ResidualCorrelation.from_residuals(z, w)
 
     def max_distance_km(self, rtt_ms: FloatArray, idx: IntArray) -> FloatArray:
@@ -238,8 +241,8 @@ class Spotter(Estimator):
         if not self.geometry_aware:
             return c.temperature(q.weight)
         d = EARTH_RADIUS_KM * np.arccos(np.clip(self.unit_[q.idx] @ point_u, -1.0, 1.0))
-        _, sigma = self.model_.params(q.rtt_ms[q.idx], q.idx)
-        share = common_mode_share(point_u, self.unit_[q.idx], sigma * (self.model_.D0_KM + d), q.weight)
+        scale = self.model_.distance_scale_km(q.rtt_ms[q.idx], q.idx, d)
+        share = common_mode_share(point_u, self.unit_[q.idx], scale, q.weight)
         return max(1.0, c.variance * (1.0 - c.rho + c.rho * share))
 
     # -- the posterior ---------------------------------------------------------------------------
@@ -303,48 +306,14 @@ class Spotter(Estimator):
     def _soft_log_likelihood(
         self, u: FloatArray, q: _Query, pad_km: FloatArray, cap: bool
     ) -> FloatArray:
-        """Upper bound of the log-likelihood over each cell (distances may shift by the pad).
-
-        Computed in float32 (about 1e-6 relative): the bound only decides which cells to refine,
-        with a margin of ``prune_nats``.
-        """
+        """Upper bound of the log-likelihood over each cell (distances may shift by the pad):
+        the model's own bound (``upper_log_likelihood``), at ``q.temperature``. Distances in
+        float32 (about 1e-6 relative): the bound only decides which cells to refine, with a
+        margin of ``prune_nats``."""
         f4 = np.float32
-        rtt = q.rtt_ms[q.idx]
-        # (cells, landmarks) arrays, each step in place (clip = minimum of maximum).
         dist = arc_km(u.astype(f4) @ self.unit_[q.idx].T.astype(f4))
-        mu, sigma = (a.astype(f4) for a in self.model_.params(rtt, q.idx))
-        d0 = f4(self.model_.D0_KM)
-        pad = pad_km.astype(f4)[:, None]
-        near = np.subtract(dist, pad)
-        np.minimum(np.maximum(near, 1.0, out=near), HALF_CIRCUMFERENCE_KM, out=near)
-        far = np.add(dist, pad, out=dist)
-        np.minimum(np.maximum(far, 1.0, out=far), HALF_CIRCUMFERENCE_KM - 1.0, out=far)
-        # The best distance reachable inside the cell: the target distance clipped to [near, far].
-        best = np.maximum(d0 * np.expm1(mu)[None, :], near)
-        np.minimum(best, far, out=best)
-        # Within the cell the Jacobian terms vary too: -log(D0 + d) is largest at the nearest
-        # distance, and -log(sin(d / R)) at whichever end of the range has the smaller sine (sin is
-        # concave on [0, pi], so its minimum over an interval is at an end).
-        r_inv = f4(1.0 / EARTH_RADIUS_KM)
-        sin_min = np.sin(np.multiply(near, r_inv))
-        far *= r_inv
-        np.minimum(sin_min, np.sin(far, out=far), out=sin_min)
-        log_norm = np.add(near, d0)
-        log_norm *= np.maximum(sin_min, f4(1e-12), out=sin_min)
-        np.subtract(-np.log(sigma), np.log(log_norm, out=log_norm), out=log_norm)
-        if cap:
-            np.copyto(log_norm, -np.inf, where=~(near <= (rtt * MAX_KM_PER_RTT_MS).astype(f4)))
-        w = q.weight.astype(f4)[None, :]
-        z = np.divide(best, d0, out=best)
-        np.log1p(z, out=z)
-        z -= mu
-        z /= sigma
-        wz = np.multiply(w, z)
-        wz *= z
-        quad = wz.sum(axis=1)
-        log_norm *= w
-        ll = -0.5 * quad + log_norm.sum(axis=1)
-        return ll.astype(np.float64) / q.temperature
+        ll = self.model_.upper_log_likelihood(dist, pad_km, q.rtt_ms[q.idx], q.idx, q.weight, cap)
+        return np.asarray(ll, dtype=np.float64) / q.temperature
 
     # -- locate ----------------------------------------------------------------------------------
     def _locate_one(self, rtt_ms: FloatArray, use: BoolArray) -> Estimate:
@@ -379,10 +348,16 @@ class PopulationPosterior(Spotter):
       large as the fit mesh's share of hosts within ``site_km`` of another among those that share
       a place (:meth:`_fit_landmark_sites`): RIPE Atlas anchors often share a building, and a host
       0.45 ms from a landmark is then at it, not at the metropolis' centre; none on WonderProxy.
-    - Likelihood (Spotter-like, and Hu et al.'s "the nearest landmarks matter most"): the
-      delay-distance model of the nearest landmarks by RTT, zero beyond their speed-of-light radii;
-      pooled over the mesh and, with ``per_landmark``, adjusted to each landmark's own routes
-      (:class:`~rttgeo.estimate.delay.LandmarkDelayDistance`; neutral without a mesh of RTTs).
+    - Likelihood (Hu et al.'s "the nearest landmarks matter most"): the delay model of the
+      nearest landmarks by RTT, zero beyond their speed-of-light radii; pooled over the mesh and,
+      with ``per_landmark``, adjusted to each landmark's own routes (neutral without a mesh of
+      RTTs). ``delay_model="forward"``: p(RTT | distance),
+      :class:`~rttgeo.estimate.delay.ForwardDelayDistance`, a function of the position that
+      carries nothing of the fit mesh's pair distances. ``"inverse"`` (the default): the surface
+      density of p(distance | RTT), :class:`~rttgeo.estimate.delay.LandmarkDelayDistance`
+      (Spotter-like), which carries them once per landmark: it favours the
+      landmarks' own cells on a clustered mesh and the mesh's typical pair distance on a sparse
+      one (docs/estimation.md).
       Which ones: the landmarks whose RTT is within the cut, r_cut = ``near_factor`` x the lowest
       + ``near_extra_ms``, moved up to the ``min_nearest``-th lowest RTT and down to the
       ``max_nearest``-th. Each log-likelihood is weighted 1 up to (1 - ``near_ramp`` / 2) r_cut,
@@ -431,6 +406,7 @@ class PopulationPosterior(Spotter):
         low_confidence_km2: float = 1e6,
         landmark_places: bool = True,
         site_km: float = 1.0,
+        delay_model: str = "inverse",
     ) -> None:
         self.level = level
         self.temperature = temperature
@@ -450,17 +426,32 @@ class PopulationPosterior(Spotter):
         self.low_confidence_km2 = low_confidence_km2
         self.landmark_places = landmark_places
         self.site_km = site_km
+        if delay_model not in self.DELAY_MODELS:
+            choices = ", ".join(self.DELAY_MODELS)
+            raise ValueError(f"delay_model must be one of {choices}, got {delay_model!r}")
+        self.delay_model = delay_model
+
+    #: The delay models ``delay_model`` names: p(RTT | distance) and p(distance | RTT).
+    DELAY_MODELS = ("forward", "inverse")
 
     def _fit(self) -> None:
         from rttgeo.estimate.prior import population_prior
 
         r, d = mesh_pairs(self.mesh_, self.distance_km_, self.usable_)
-        pooled = DelayDistance.fit(r, d) if len(r) >= 50 else default_delay_distance()
-        self.model_ = (
-            LandmarkDelayDistance.fit(pooled, self.rtt_sym_ms_, self.distance_km_, self.usable_)
-            if self.per_landmark
-            else pooled
-        )
+        if self.delay_model == "forward":
+            fwd = ForwardDelayDistance.fit(r, d) if len(r) >= 50 else default_forward_delay_distance()
+            self.model_ = (
+                fwd.per_landmark(self.rtt_sym_ms_, self.distance_km_, self.usable_)
+                if self.per_landmark
+                else fwd
+            )
+        else:
+            pooled = DelayDistance.fit(r, d) if len(r) >= 50 else default_delay_distance()
+            self.model_ = (
+                LandmarkDelayDistance.fit(pooled, self.rtt_sym_ms_, self.distance_km_, self.usable_)
+                if self.per_landmark
+                else pooled
+            )
         self.correlation_ = self._residual_correlation()
         self.prior_ = population_prior()
         self.landmark_place_boost_ = self._landmark_place_boost()
