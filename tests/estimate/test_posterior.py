@@ -230,7 +230,9 @@ def test_a_target_goes_to_a_landmark_s_place_more_often_where_hosts_share_places
     # The same RTTs, on a mesh of single hosts and on the same mesh with a silent twin of every
     # landmark 5 km away (no RTT to it: the likelihood is the same, only the prior's share
     # changes). Where hosts share places, more points land beside a landmark; where they do not,
-    # fewer (without the factor: 4 and 5 of 27 targets; with it: 1 and 24).
+    # no more (without the factor: 0 and 1 of 27 targets; with it: 0 and 16). With the
+    # likelihood p(RTT | distance) no target of the single hosts lands beside a landmark even
+    # without the factor (p(distance | RTT) put 4 there, 1 with the factor).
     good = np.flatnonzero(~wonderproxy.bad)[::3]
     spread = wonderproxy.subset(good)
     twins = _twin_mesh(spread, 5.0)
@@ -251,7 +253,7 @@ def test_a_target_goes_to_a_landmark_s_place_more_often_where_hosts_share_places
                 hits += bool(np.min(np.delete(d, t)) <= 25.0)
             beside[name, on] = hits
     assert beside["paired", True] > beside["paired", False], beside
-    assert beside["alone", True] < beside["alone", False], beside
+    assert beside["alone", True] <= beside["alone", False], beside
 
 
 # The landmarks' sites: where hosts share buildings (RIPE Atlas anchors), a host in a landmark's

@@ -351,11 +351,11 @@ class PopulationPosterior(Spotter):
     - Likelihood (Hu et al.'s "the nearest landmarks matter most"): the delay model of the
       nearest landmarks by RTT, zero beyond their speed-of-light radii; pooled over the mesh and,
       with ``per_landmark``, adjusted to each landmark's own routes (neutral without a mesh of
-      RTTs). ``delay_model="forward"``: p(RTT | distance),
+      RTTs). ``delay_model="forward"`` (the default): p(RTT | distance),
       :class:`~rttgeo.estimate.delay.ForwardDelayDistance`, a function of the position that
-      carries nothing of the fit mesh's pair distances. ``"inverse"`` (the default): the surface
-      density of p(distance | RTT), :class:`~rttgeo.estimate.delay.LandmarkDelayDistance`
-      (Spotter-like), which carries them once per landmark: it favours the
+      carries nothing of the fit mesh's pair distances. ``"inverse"``: the surface density of
+      p(distance | RTT), :class:`~rttgeo.estimate.delay.LandmarkDelayDistance` (Spotter-like;
+      the default until 2026-12-02), which carries them once per landmark: it favours the
       landmarks' own cells on a clustered mesh and the mesh's typical pair distance on a sparse
       one (docs/estimation.md).
       Which ones: the landmarks whose RTT is within the cut, r_cut = ``near_factor`` x the lowest
@@ -406,7 +406,7 @@ class PopulationPosterior(Spotter):
         low_confidence_km2: float = 1e6,
         landmark_places: bool = True,
         site_km: float = 1.0,
-        delay_model: str = "inverse",
+        delay_model: str = "forward",
     ) -> None:
         self.level = level
         self.temperature = temperature
