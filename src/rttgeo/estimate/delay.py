@@ -556,7 +556,7 @@ class ForwardDelayDistance:
     spread: FloatArray = field(default_factory=lambda: np.ones(0))
     ramp_ms: tuple[float, float] = (10.0, 50.0)
     #: Tables of the search bound (:meth:`_bound_tables`), made at construction.
-    bound_tables_: tuple[FloatArray, FloatArray, FloatArray, NDArray[np.int64]] = field(
+    bound_tables_: tuple[FloatArray, FloatArray, FloatArray] = field(
         init=False, repr=False, compare=False
     )
 
@@ -641,10 +641,11 @@ class ForwardDelayDistance:
         d = np.maximum(distance_km, 1.0)
         u = np.log1p(d / self.D0_KM)
         mu = np.interp(u, self.knots_u, self.mu)
-        d1 = self.D0_KM * np.expm1(self.knots_u[0])
-        r1 = np.exp(self.mu[0])
-        below = np.log(self.floor_ms + (r1 - self.floor_ms) * np.minimum(d, d1) / d1)
-        mu = np.where(u < self.knots_u[0], below, mu)
+        low = u < self.knots_u[0]
+        if low.any():  # few cells are that near a landmark: compute there only
+            d1 = self.D0_KM * np.expm1(self.knots_u[0])
+            r1 = np.exp(self.mu[0])
+            mu[low] = np.log(self.floor_ms + (r1 - self.floor_ms) * d[low] / d1)
         return mu, np.interp(u, self.knots_u, self.sigma)
 
     def _offsets(
@@ -736,26 +737,26 @@ class ForwardDelayDistance:
         smallest and largest values over [near, far]. Both are read from tables on a grid of
         ``BOUND_STEP`` in u (:meth:`_bound_tables`): the median at the grid nodes around [near,
         far] and the spread's extremes over the grid cells that cover it, so the bound is looser
-        by at most one grid cell (5 % of distance), never below the log-likelihood.
+        by at most one grid cell (5 % of distance) at each end, never below the log-likelihood.
         """
         f4 = np.float32
-        mu_node, s_hi_tab, s_lo_tab, log2_floor = self.bound_tables_
-        last = len(mu_node) - 2  # the last grid cell
+        mu_node, s_hi_tab, s_lo_tab = self.bound_tables_
+        n = len(mu_node) - 1  # grid cells
         pad = np.asarray(pad_km, dtype=f4)[:, None]
         dist = np.asarray(distance_km, dtype=f4)
         near = np.maximum(dist - pad, f4(1.0))
         far = np.maximum(dist + pad, f4(1.0))
         inv_step = f4(1.0 / self.BOUND_STEP)
         d0 = f4(self.D0_KM)
-        j = np.minimum((np.log1p(near / d0) * inv_step).astype(np.int64), last)
-        k = np.minimum((np.log1p(far / d0) * inv_step).astype(np.int64), last)
+        j = np.minimum((np.log1p(near / d0) * inv_step).astype(np.int32), n - 1)
+        k = np.minimum((np.log1p(far / d0) * inv_step).astype(np.int32), n - 1)
         shift, factor = self._offsets(rtt_ms, landmark_idx)
         lr = (np.log(np.asarray(rtt_ms, dtype=float)) - shift).astype(f4)
-        gap = np.maximum(np.maximum(mu_node[j] - lr, lr - mu_node[k + 1]), f4(0.0))
-        level = log2_floor[k - j + 1]
-        k2 = k - (1 << level) + 1
-        s_hi = np.maximum(s_hi_tab[level, j], s_hi_tab[level, k2])
-        s_lo = np.minimum(s_lo_tab[level, j], s_lo_tab[level, k2])
+        gap = np.maximum(np.take(mu_node, j) - lr, lr - np.take(mu_node, k + 1))
+        np.maximum(gap, f4(0.0), out=gap)
+        jk = j * n + k
+        s_hi = np.take(s_hi_tab, jk)
+        s_lo = np.take(s_lo_tab, jk)
         fac = np.asarray(factor, dtype=f4)
         gap /= s_hi * fac
         gap *= gap
@@ -770,25 +771,24 @@ class ForwardDelayDistance:
     def __post_init__(self) -> None:
         object.__setattr__(self, "bound_tables_", self._bound_tables())
 
-    def _bound_tables(self) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.int64]]:
-        """(median at the grid nodes, sparse tables of the spread's max and min over runs of 2^l
-        grid cells, floor(log2 n)), float32, for :meth:`upper_log_likelihood`."""
+    def _bound_tables(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """(median at the grid nodes, the spread's max and min over grid cells j..k at j n + k),
+        float32, for :meth:`upper_log_likelihood`."""
         step = self.BOUND_STEP
-        n_cells = int(np.ceil(np.log1p(HALF_CIRCUMFERENCE_KM / self.D0_KM) / step)) + 1
-        nodes = np.arange(n_cells + 1) * step
+        n = int(np.ceil(np.log1p(HALF_CIRCUMFERENCE_KM / self.D0_KM) / step)) + 1
+        nodes = np.arange(n + 1) * step
         mu_node, s_node = self._curve(self.D0_KM * np.expm1(nodes))
         # Each grid cell's spread extremes: at its two nodes or at a knot inside (piecewise linear).
         s_hi = np.maximum(s_node[:-1], s_node[1:])
         s_lo = np.minimum(s_node[:-1], s_node[1:])
-        inside = np.minimum((self.knots_u / step).astype(np.int64), n_cells - 1)
+        inside = np.minimum((self.knots_u / step).astype(np.int64), n - 1)
         np.maximum.at(s_hi, inside, self.sigma)
         np.minimum.at(s_lo, inside, self.sigma)
-        his, los = [s_hi], [s_lo]
-        while (1 << len(his)) <= n_cells:
-            h = 1 << (len(his) - 1)
-            his.append(np.concatenate([np.maximum(his[-1][:-h], his[-1][h:]), his[-1][-h:]]))
-            los.append(np.concatenate([np.minimum(los[-1][:-h], los[-1][h:]), los[-1][-h:]]))
-        log2_floor = np.zeros(n_cells + 2, dtype=np.int64)
-        log2_floor[2:] = np.floor(np.log2(np.arange(2, n_cells + 2))).astype(np.int64)
+        # Over cells j..k (k >= j): running extremes from each j (about 120 x 120 values).
+        hi = np.full((n, n), np.nan)
+        lo = np.full((n, n), np.nan)
+        for j in range(n):
+            hi[j, j:] = np.maximum.accumulate(s_hi[j:])
+            lo[j, j:] = np.minimum.accumulate(s_lo[j:])
         f4 = np.float32
-        return mu_node.astype(f4), np.array(his, dtype=f4), np.array(los, dtype=f4), log2_floor
+        return mu_node.astype(f4), hi.ravel().astype(f4), lo.ravel().astype(f4)
