@@ -49,6 +49,26 @@ def test_common_mode_share_is_all_when_one_sided_and_none_when_surrounded() -> N
     assert common_mode_share(point, line, scale[:3], np.ones(3)) == pytest.approx(3.0)
 
 
+def test_region_temperature_follows_the_residuals_below_1_and_stops_at_its_floor(wonderproxy) -> None:
+    # Landmarks all around the point: no common shift moves it, so the temperature is
+    # s^2 (1 - rho); with s^2 < 1 (a model spread wider than its residuals) that sharpens the
+    # product, and with rho near 1 it would reach 0 but stops at MIN_REGION_TEMPERATURE.
+    est = make_estimator("rttgeo").fit(Mesh.from_landmarks(wonderproxy.landmarks()))
+    point = to_unit_vectors(48.0, 10.0)
+    lm = to_unit_vectors(*destination(48.0, 10.0, np.array([0.0, 90.0, 180.0, 270.0]), 400.0))
+    est.unit_ = np.vstack([lm, est.unit_[4:]])
+    rtt = np.full(len(est.unit_), np.nan)
+    rtt[:4] = 6.0
+    q = est._query(rtt, np.isfinite(rtt))
+    assert sorted(q.idx.tolist()) == [0, 1, 2, 3]
+    est.correlation_ = ResidualCorrelation(0.8, 0.4, 100)
+    assert est._region_temperature(q, point) == pytest.approx(0.8 * 0.6, rel=1e-6)
+    est.correlation_ = ResidualCorrelation(0.8, 1.0, 100)
+    assert est._region_temperature(q, point) == est.MIN_REGION_TEMPERATURE
+    # Spotter's temperature, by the number of landmarks alone, stays at 1 or more.
+    assert ResidualCorrelation(0.8, 0.0, 100).temperature(np.ones(4)) == 1.0
+
+
 def test_landmarks_near_the_cut_enter_with_a_weight_that_falls_linearly(wonderproxy) -> None:
     est = make_estimator("rttgeo").fit(Mesh.from_landmarks(wonderproxy.landmarks()[:6]))
     # Lowest 5 ms: cut = 2 x 5 + 10 = 20 ms; the ramp is 10 % of the cut, centred on it.

@@ -151,6 +151,10 @@ class Spotter(Estimator):
     #: (:func:`common_mode_share`), or only on how many landmarks there are.
     geometry_aware = False
 
+    #: The geometry-aware region temperature never falls below this (x10 sharper than the plain
+    #: product at most).
+    MIN_REGION_TEMPERATURE = 0.1
+
     #: Refinement stops one level early when the last level would hold more cells than this.
     MAX_CELLS = 20000
 
@@ -243,7 +247,10 @@ class Spotter(Estimator):
         d = EARTH_RADIUS_KM * np.arccos(np.clip(self.unit_[q.idx] @ point_u, -1.0, 1.0))
         scale = self.model_.distance_scale_km(q.rtt_ms[q.idx], q.idx, d)
         share = common_mode_share(point_u, self.unit_[q.idx], scale, q.weight)
-        return max(1.0, c.variance * (1.0 - c.rho + c.rho * share))
+        # Below 1 when the fit mesh's residuals vary less than the model's spread says (s^2 < 1:
+        # the forward model's MAD per bin of distance holds the spread within each bin). Never
+        # below MIN_REGION_TEMPERATURE, where rho near 1 would make it 0.
+        return max(self.MIN_REGION_TEMPERATURE, c.variance * (1.0 - c.rho + c.rho * share))
 
     # -- the posterior ---------------------------------------------------------------------------
     def log_likelihood(
