@@ -24,6 +24,13 @@ def test_curves_are_the_fitted_models(wonderproxy) -> None:
     cbg = make_estimator("cbg-bestline").fit(wonderproxy)
     assert len(c.landmark_bestlines) == int(cbg.usable_.sum())
     assert set(c.excluded) == set(cbg.excluded_) == {"220", "204"}
+    # The forward model's median RTT: rttgeo's pooled model, rising with distance from the floor.
+    rttgeo = make_estimator("rttgeo", per_landmark=False).fit(wonderproxy)
+    assert np.all(np.diff(c.forward_km) > 0)
+    np.testing.assert_allclose(c.forward_median_ms, rttgeo.model_.rtt_quantile_ms(c.forward_km))
+    assert np.all(np.diff(c.forward_median_ms) >= 0)
+    at_1000 = float(np.interp(1000.0, c.forward_km, c.forward_median_ms))
+    assert 10.0 < at_1000 < 40.0  # 1,000 km: light in fibre alone is 10 ms
     slope, icpt = c.pooled_bestline
     assert 1.0 / slope == pytest.approx(98.0, abs=3.0)  # near light in fibre: the lower envelope
     assert 0.0 <= icpt < 5.0

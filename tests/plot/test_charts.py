@@ -121,12 +121,14 @@ def test_model_figure_draws_bands_and_bestlines(tmp_path: Path) -> None:
         landmark_bestlines=c.landmark_bestlines,
         delay_median=(c.rtt_ms, c.median_km),
         delay_intervals={p: (c.rtt_ms, lo, hi) for p, (lo, hi) in c.intervals_km.items()},
+        rtt_median=(c.forward_km, c.forward_median_ms),
     )
     text = _texts(out)
     for needle in (
         "delay-distance model: central 90% of distances at each RTT",
         "delay-distance model: central 50% of distances at each RTT",
         "delay-distance model: median",
+        "forward model (rttgeo's): median RTT at each distance",
         f"CBG bestlines of the {len(c.landmark_bestlines)} landmarks: central 80 %",
         "light in fibre (2/3 c)",
         "speed of light in vacuum",

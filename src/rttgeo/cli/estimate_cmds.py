@@ -206,7 +206,8 @@ def _plot_model(args: argparse.Namespace, mesh: Any) -> None:
     c = calibration_curves(mesh)
     rtt_vs_distance(mesh, args.plot_model, bestlines={"pooled": c.pooled_bestline},
                     landmark_bestlines=c.landmark_bestlines, delay_median=(c.rtt_ms, c.median_km),
-                    delay_intervals={p: (c.rtt_ms, lo, hi) for p, (lo, hi) in c.intervals_km.items()})
+                    delay_intervals={p: (c.rtt_ms, lo, hi) for p, (lo, hi) in c.intervals_km.items()},
+                    rtt_median=(c.forward_km, c.forward_median_ms))
     narrate(args, f"wrote {args.plot_model}")
 
 

@@ -637,6 +637,12 @@ class ForwardDelayDistance:
             mu[low] = np.log(self.floor_ms + (r1 - self.floor_ms) * d[low] / d1)
         return mu, np.interp(u, self.knots_u, self.sigma)
 
+    def rtt_quantile_ms(self, distance_km: FloatArray, z: float = 0.0) -> FloatArray:
+        """The pooled model's RTT (ms) at ``z`` spreads from the median, at each distance (z = 0:
+        the median; +-1.645: the central 90 %)."""
+        mu, sigma = self._curve(np.asarray(distance_km, dtype=float))
+        return np.exp(mu + z * sigma)
+
     def _offsets(
         self, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None
     ) -> tuple[FloatArray | float, FloatArray | float]:

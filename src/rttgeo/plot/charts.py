@@ -220,6 +220,7 @@ def rtt_vs_distance(
     landmark_bestlines: ArrayLike | None = None,
     delay_median: tuple[ArrayLike, ArrayLike] | None = None,
     delay_intervals: Mapping[float, tuple[ArrayLike, ArrayLike, ArrayLike]] | None = None,
+    rtt_median: tuple[ArrayLike, ArrayLike] | None = None,
     highlight_ids: Sequence[str] | None = None,
     max_distance_km: float | None = None,
     title: str | None = None,
@@ -235,8 +236,9 @@ def rtt_vs_distance(
     intercept ms) lines to overlay (e.g. the pooled CBG bestline); ``landmark_bestlines``: (N, 2)
     (slope, intercept) of each landmark's bestline, drawn thin; ``delay_median`` = (rtt_ms,
     distance_km) and ``delay_intervals`` = {p: (rtt_ms, low_km, high_km)}: a delay-distance model's
-    median distance and central p intervals at each RTT, drawn as a line and shaded bands
-    (:func:`rttgeo.estimate.calibration.calibration_curves` makes all three). Saves to ``path``
+    median distance and central p intervals at each RTT, drawn as a line and shaded bands;
+    ``rtt_median`` = (distance_km, rtt_ms): a forward model's median RTT at each distance, drawn as
+    a line (:func:`rttgeo.estimate.calibration.calibration_curves` makes all four). Saves to ``path``
     (PNG, SVG or PDF) or returns the Figure; with ``ax`` draws on it and returns a dict of counts.
     """
     plt = _mpl.pyplot()
@@ -326,6 +328,10 @@ def rtt_vs_distance(
     if delay_median is not None:
         ax.plot(np.asarray(delay_median[1], dtype=float), np.asarray(delay_median[0], dtype=float),
                 color="#08519c", lw=1.4, ls=(0, (1, 1.2)), zorder=3, label="delay-distance model: median")
+    if rtt_median is not None:
+        ax.plot(np.asarray(rtt_median[0], dtype=float), np.asarray(rtt_median[1], dtype=float),
+                color="#1b7837", lw=1.6, zorder=3.1,
+                label="forward model (rttgeo's): median RTT at each distance")
     if landmark_bestlines is not None:
         lb = np.asarray(landmark_bestlines, dtype=float).reshape(-1, 2)
         if len(lb):
