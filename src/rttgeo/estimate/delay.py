@@ -257,6 +257,39 @@ def _row_nanmedians(a: FloatArray) -> FloatArray:
     return np.where(n == 0, np.nan, np.where(n % 2 == 1, lo, (lo + hi) / 2.0))
 
 
+def _check_ramp(ramp_ms: tuple[float, float]) -> tuple[float, float]:
+    if not 0 < ramp_ms[0] < ramp_ms[1]:
+        raise ValueError(f"ramp_ms must be 0 < low < high, got {ramp_ms}")
+    return float(ramp_ms[0]), float(ramp_ms[1])
+
+
+def _ramp_weight(rtt_ms: FloatArray, ramp_ms: tuple[float, float]) -> FloatArray:
+    """How much a landmark's own offsets act at each RTT: 0 below ``ramp_ms[0]``, 1 from
+    ``ramp_ms[1]``, linear in log RTT between."""
+    lo, hi = np.log(ramp_ms[0]), np.log(ramp_ms[1])
+    return np.clip((np.log(np.asarray(rtt_ms, dtype=float)) - lo) / (hi - lo), 0.0, 1.0)
+
+
+def _landmark_offsets(
+    e: FloatArray, sigma: FloatArray, shrink_pairs: float
+) -> tuple[FloatArray, FloatArray]:
+    """(shift, spread) per landmark from its pooled residuals ``e`` (N, N; NaN = no pair) and the
+    pool's spreads ``sigma``: the median residual and the MAD of the standardised ones, shrunk by k
+    / (k + ``shrink_pairs``) for k pairs (the spread towards 1, clipped to [1, 3]); a landmark
+    with no pairs gets (0, 1)."""
+    k = np.isfinite(e).sum(axis=1)
+    has = k > 0
+    shrink = k / (k + shrink_pairs)
+    shift = np.zeros(len(e))
+    spread = np.ones(len(e))
+    if has.any():
+        shift[has] = _row_nanmedians(e[has]) * shrink[has]
+        z = (e[has] - shift[has, None]) / sigma[has]
+        mad = 1.4826 * _row_nanmedians(np.abs(z - _row_nanmedians(z)[:, None]))
+        spread[has] = np.clip((k[has] * mad + shrink_pairs) / (k[has] + shrink_pairs), 1.0, 3.0)
+    return shift, spread
+
+
 class _LogNormalDistance:
     """Shared density of the delay-distance models: log(1 + d / D0) ~ N(mu, sigma) per landmark."""
 
@@ -492,28 +525,15 @@ class LandmarkDelayDistance(_LogNormalDistance):
         ramp_ms: tuple[float, float] = (10.0, 50.0),
     ) -> LandmarkDelayDistance:
         """Per-landmark offsets from the symmetric (N, N) ``rtt_ms`` and ``distance_km`` matrices."""
-        if not 0 < ramp_ms[0] < ramp_ms[1]:
-            raise ValueError(f"ramp_ms must be 0 < low < high, got {ramp_ms}")
+        ramp = _check_ramp(ramp_ms)
         r = np.where(usable[None, :] & usable[:, None], np.asarray(rtt_ms, dtype=float), np.nan)
         np.fill_diagonal(r, np.nan)
         ok = np.isfinite(r) & (r > 0)
         safe = np.where(ok, r, 1.0)
         mu, sigma = pooled.params(safe)
         e = np.where(ok, np.log1p(np.asarray(distance_km) / pooled.D0_KM) - mu, np.nan)
-        k = ok.sum(axis=1)
-        has = k > 0
-        shrink = k / (k + shrink_pairs)
-        shift = np.zeros(len(r))
-        spread = np.ones(len(r))
-        if has.any():
-            med = _row_nanmedians(e[has])
-            shift[has] = med * shrink[has]
-            z = (e[has] - shift[has, None]) / sigma[has]
-            mad = 1.4826 * _row_nanmedians(np.abs(z - _row_nanmedians(z)[:, None]))
-            spread[has] = np.clip(
-                (k[has] * mad + shrink_pairs) / (k[has] + shrink_pairs), 1.0, 3.0
-            )
-        return LandmarkDelayDistance(pooled, shift, spread, (float(ramp_ms[0]), float(ramp_ms[1])))
+        shift, spread = _landmark_offsets(e, sigma, shrink_pairs)
+        return LandmarkDelayDistance(pooled, shift, spread, ramp)
 
     def params(
         self, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None = None
@@ -522,8 +542,7 @@ class LandmarkDelayDistance(_LogNormalDistance):
         mu, sigma = self.pooled.params(rtt_ms)
         if landmark_idx is None:
             return mu, sigma
-        lo, hi = np.log(self.ramp_ms[0]), np.log(self.ramp_ms[1])
-        w = np.clip((np.log(np.asarray(rtt_ms, dtype=float)) - lo) / (hi - lo), 0.0, 1.0)
+        w = _ramp_weight(rtt_ms, self.ramp_ms)
         return (
             mu + w * self.shift[landmark_idx],
             sigma * (1.0 + w * (self.spread[landmark_idx] - 1.0)),
@@ -603,27 +622,14 @@ class ForwardDelayDistance:
     ) -> ForwardDelayDistance:
         """This pooled model with each landmark's offsets, from the symmetric (N, N) ``rtt_ms`` and
         ``distance_km`` matrices (class docstring)."""
-        if not 0 < ramp_ms[0] < ramp_ms[1]:
-            raise ValueError(f"ramp_ms must be 0 < low < high, got {ramp_ms}")
+        ramp = _check_ramp(ramp_ms)
         r = np.where(usable[None, :] & usable[:, None], np.asarray(rtt_ms, dtype=float), np.nan)
         np.fill_diagonal(r, np.nan)
         ok = np.isfinite(r) & (r > 0)
         mu, sigma = self._curve(np.asarray(distance_km, dtype=float))
         e = np.where(ok, np.log(np.where(ok, r, 1.0)) - mu, np.nan)
-        k = ok.sum(axis=1)
-        has = k > 0
-        shrink = k / (k + shrink_pairs)
-        shift = np.zeros(len(r))
-        spread = np.ones(len(r))
-        if has.any():
-            shift[has] = _row_nanmedians(e[has]) * shrink[has]
-            z = (e[has] - shift[has, None]) / sigma[has]
-            mad = 1.4826 * _row_nanmedians(np.abs(z - _row_nanmedians(z)[:, None]))
-            spread[has] = np.clip((k[has] * mad + shrink_pairs) / (k[has] + shrink_pairs), 1.0, 3.0)
-        return ForwardDelayDistance(
-            self.knots_u, self.mu, self.sigma, self.floor_ms, shift, spread,
-            (float(ramp_ms[0]), float(ramp_ms[1])),
-        )
+        shift, spread = _landmark_offsets(e, sigma, shrink_pairs)
+        return ForwardDelayDistance(self.knots_u, self.mu, self.sigma, self.floor_ms, shift, spread, ramp)
 
     def _curve(self, distance_km: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Pooled (median log RTT, spread) at each distance (floored at 1 km)."""
@@ -649,8 +655,7 @@ class ForwardDelayDistance:
         """(shift of the median log RTT, factor of the spread) of each landmark at its RTT."""
         if landmark_idx is None or len(self.shift) == 0:
             return 0.0, 1.0
-        lo, hi = np.log(self.ramp_ms[0]), np.log(self.ramp_ms[1])
-        w = np.clip((np.log(np.asarray(rtt_ms, dtype=float)) - lo) / (hi - lo), 0.0, 1.0)
+        w = _ramp_weight(rtt_ms, self.ramp_ms)
         return w * self.shift[landmark_idx], 1.0 + w * (self.spread[landmark_idx] - 1.0)
 
     def residuals(

@@ -150,6 +150,8 @@ class Spotter(Estimator):
     #: Whether the region's temperature depends on the landmarks' geometry seen from the point
     #: (:func:`common_mode_share`), or only on how many landmarks there are.
     geometry_aware = False
+    #: The delay model it multiplies: Spotter's is always p(distance | RTT).
+    delay_model = "inverse"
 
     #: The geometry-aware region temperature never falls below this (x10 sharper than the plain
     #: product at most).
@@ -201,7 +203,7 @@ class Spotter(Estimator):
         if len(hosts) < self.MIN_PSEUDO_TARGETS:
             from rttgeo.estimate.defaults import default_residual_correlation
 
-            return default_residual_correlation(getattr(self, "delay_model", "inverse"))
+            return default_residual_correlation(self.delay_model)
         w = self._weights(r)
         rows, cols = np.nonzero(w > 0)
         z = np.zeros_like(w)
