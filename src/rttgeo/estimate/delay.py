@@ -20,8 +20,7 @@ distances in km on the sphere of :data:`~rttgeo.units.EARTH_RADIUS_KM`.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -583,12 +582,6 @@ class ForwardDelayDistance:
     shift: FloatArray = field(default_factory=lambda: np.zeros(0))
     spread: FloatArray = field(default_factory=lambda: np.ones(0))
     ramp_ms: tuple[float, float] = (10.0, 50.0)
-    #: Shape of the standardised residual z: Gaussian of scale ``tail_lo`` below the median,
-    #: Student-t of scale ``tail_hi`` and ``tail_nu`` degrees of freedom above it (inf: Gaussian),
-    #: fitted by maximum likelihood on the fit pairs (:meth:`fit_tails`).
-    tail_lo: float = 1.0
-    tail_hi: float = 1.0
-    tail_nu: float = math.inf
     #: Tables of the search bound (:meth:`_bound_tables`), made at construction.
     bound_tables_: tuple[FloatArray, FloatArray, FloatArray] = field(
         init=False, repr=False, compare=False
@@ -617,52 +610,7 @@ class ForwardDelayDistance:
         physical = r * FIBRE_KM_PER_RTT_MS >= d
         _, floor = fit_bestline(d[physical], r[physical]) if physical.any() else (0.0, 0.0)
         floor = min(float(floor), 0.5 * float(np.exp(mu[0])))
-        model = ForwardDelayDistance(knots, np.maximum.accumulate(mu), np.maximum(mad, 0.05), floor)
-        mu_d, sigma_d = model._curve(d)
-        return replace(model, **model.fit_tails((np.log(r) - mu_d) / sigma_d))
-
-    #: Fewest residuals :meth:`fit_tails` fits a shape to; fewer keep the Gaussian.
-    MIN_TAIL_RESIDUALS = 200
-
-    @staticmethod
-    def fit_tails(z: FloatArray) -> dict[str, float]:
-        """Maximum-likelihood shape (``tail_lo``, ``tail_hi``, ``tail_nu``) of residuals ``z``.
-
-        Routes add delay and never remove it: log RTT falls little below its median at a
-        distance and often far above it (WonderProxy 2020: 0.9 % of pairs beyond 4 MADs above,
-        none below, where a Gaussian puts 0.003 % on each side). A half-Gaussian below and a
-        half-Student-t above, joined at 0 with one density, fit this: a = 0.84, b = 0.98,
-        nu = 3.2 on WonderProxy. The Gaussian (1, 1, inf) with fewer than ``MIN_TAIL_RESIDUALS``.
-        """
-        from scipy.optimize import minimize
-        from scipy.special import betaln
-
-        z = np.asarray(z, dtype=float)
-        z = z[np.isfinite(z)]
-        if len(z) < ForwardDelayDistance.MIN_TAIL_RESIDUALS:
-            return {"tail_lo": 1.0, "tail_hi": 1.0, "tail_nu": math.inf}
-        neg, pos = z[z <= 0], z[z > 0]
-
-        def nll(p: FloatArray) -> float:
-            a, b, nu = np.exp(p)
-            # Each side's integral of exp(-loss): a sqrt(pi / 2) and b sqrt(nu) B(1/2, nu/2) / 2.
-            half_t = 0.5 * b * math.sqrt(nu) * math.exp(float(betaln(0.5, 0.5 * nu)))
-            loss = 0.5 * np.sum((neg / a) ** 2) + 0.5 * (nu + 1) * np.sum(np.log1p((pos / b) ** 2 / nu))
-            return float(loss) / len(z) + math.log(a * math.sqrt(math.pi / 2) + half_t)
-
-        res = minimize(nll, np.log([1.0, 1.0, 5.0]), method="L-BFGS-B",
-                       bounds=[(math.log(0.2), math.log(5.0))] * 2 + [(0.0, math.log(200.0))])
-        a, b, nu = np.exp(res.x)
-        return {"tail_lo": float(a), "tail_hi": float(b), "tail_nu": float(nu)}
-
-    def loss(self, z: FloatArray) -> FloatArray:
-        """-log density of the standardised residual ``z``, up to a constant: z^2 / (2 a^2) below
-        0, (nu + 1) / 2 log(1 + z^2 / (nu b^2)) above (:meth:`fit_tails`)."""
-        z = np.asarray(z)
-        lo = 0.5 * np.square(z / self.tail_lo)
-        q = np.square(z / self.tail_hi)
-        hi = 0.5 * q if math.isinf(self.tail_nu) else 0.5 * (self.tail_nu + 1) * np.log1p(q / self.tail_nu)
-        return np.where(z <= 0, lo, hi)
+        return ForwardDelayDistance(knots, np.maximum.accumulate(mu), np.maximum(mad, 0.05), floor)
 
     def per_landmark(
         self,
@@ -681,7 +629,7 @@ class ForwardDelayDistance:
         mu, sigma = self._curve(np.asarray(distance_km, dtype=float))
         e = np.where(ok, np.log(np.where(ok, r, 1.0)) - mu, np.nan)
         shift, spread = _landmark_offsets(e, sigma, shrink_pairs)
-        return replace(self, shift=shift, spread=spread, ramp_ms=ramp)
+        return ForwardDelayDistance(self.knots_u, self.mu, self.sigma, self.floor_ms, shift, spread, ramp)
 
     def _curve(self, distance_km: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Pooled (median log RTT, spread) at each distance (floored at 1 km)."""
@@ -713,29 +661,8 @@ class ForwardDelayDistance:
     def residuals(
         self, distance_km: FloatArray, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None = None
     ) -> FloatArray:
-        """Standardised residuals at the true distances, made Gaussian: sign(z) sqrt(2 loss(z))
-        with z = (log RTT - median) / spread, so that the log-likelihood is -residual^2 / 2."""
-        z = self.standardized(distance_km, rtt_ms, False, landmark_idx)[0]
-        return self.score(z) / math.sqrt(self.information())
-
-    def score(self, z: FloatArray) -> FloatArray:
-        """d loss / dz (:meth:`loss`)."""
-        z = np.asarray(z)
-        lo = z / self.tail_lo**2
-        if math.isinf(self.tail_nu):
-            return np.where(z <= 0, lo, z / self.tail_hi**2)
-        nu_b2 = self.tail_nu * self.tail_hi**2
-        return np.where(z <= 0, lo, (self.tail_nu + 1) * z / (nu_b2 + z * z))
-
-    def information(self) -> float:
-        """E[score^2] under the model's own residual density exp(-loss) (1 for the Gaussian)."""
-        from scipy.integrate import quad
-
-        def moment(f: object) -> float:
-            lo = quad(lambda x: f(x) * math.exp(-float(self.loss(x))), -np.inf, 0.0)[0]  # type: ignore[operator]
-            return lo + quad(lambda x: f(x) * math.exp(-float(self.loss(x))), 0.0, np.inf)[0]  # type: ignore[operator]
-
-        return moment(lambda x: float(self.score(x)) ** 2) / moment(lambda x: 1.0)
+        """Standardised residuals (log RTT - median) / spread at the true distances."""
+        return self.standardized(distance_km, rtt_ms, False, landmark_idx)[0]
 
     def standardized(
         self,
@@ -770,7 +697,7 @@ class ForwardDelayDistance:
         """log p(RTT | d) of the host at ``distance_km`` (cells, L) from landmarks with ``rtt_ms``
         (L,), up to a constant per landmark (:meth:`standardized`)."""
         z, log_norm = self.standardized(distance_km, rtt_ms, cap, landmark_idx, pad_km)
-        return -self.loss(z) + log_norm
+        return -0.5 * z * z + log_norm
 
     def distance_scale_km(
         self, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None, distance_km: FloatArray
@@ -825,26 +752,15 @@ class ForwardDelayDistance:
         k = np.minimum((np.log1p(far / d0) * inv_step).astype(np.int32), n - 1)
         shift, factor = self._offsets(rtt_ms, landmark_idx)
         lr = (np.log(np.asarray(rtt_ms, dtype=float)) - shift).astype(f4)
+        gap = np.maximum(np.take(mu_node, j) - lr, lr - np.take(mu_node, k + 1))
+        np.maximum(gap, f4(0.0), out=gap)
         jk = j * n + k
         s_hi = np.take(s_hi_tab, jk)
         s_lo = np.take(s_lo_tab, jk)
         fac = np.asarray(factor, dtype=f4)
-        # The loss grows with |z| on each side: its least is at the RTT's gap to [median(near),
-        # median(far)] over the widest spread, below the median or above it (at most one > 0).
-        below = np.take(mu_node, j) - lr
-        above = lr - np.take(mu_node, k + 1)
-        scale = s_hi * fac
-        np.maximum(below, f4(0.0), out=below)
-        np.maximum(above, f4(0.0), out=above)
-        below /= scale * f4(self.tail_lo)
-        above /= scale * f4(self.tail_hi)
-        below *= below
-        above *= above
-        if math.isinf(self.tail_nu):
-            above *= f4(0.5)
-        else:
-            above = f4(0.5 * (self.tail_nu + 1)) * np.log1p(above / f4(self.tail_nu))
-        ll = f4(-0.5) * below - above - np.log(s_lo * fac)
+        gap /= s_hi * fac
+        gap *= gap
+        ll = f4(-0.5) * gap - np.log(s_lo * fac)
         if cap:
             ll[~(near <= (np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS).astype(f4))] = -np.inf
         return (ll * np.asarray(weight, dtype=f4)[None, :]).sum(axis=1)
