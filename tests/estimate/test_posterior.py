@@ -331,3 +331,35 @@ def test_the_prior_names_the_nearest_city_within_a_radius_or_none() -> None:
     assert str(prior.name[k[0]]).startswith("Paris")  # GeoNames: "Paris 01 Louvre"
     d = distance_km(48.8606, 2.3376, prior.lat_deg[k[0]], prior.lon_deg[k[0]])
     assert d == pytest.approx(float(np.min(distance_km(48.8606, 2.3376, prior.lat_deg, prior.lon_deg))))
+
+
+def test_far_landmarks_are_censored_at_the_end_of_the_ramp(wonderproxy) -> None:
+    six = Mesh.from_landmarks(wonderproxy.landmarks()[:6])
+    est = make_estimator("rttgeo", far_landmarks=True).fit(six)
+    # As above: cut 20 ms, the ramp ends at 21 ms; landmarks of weight w < 1 count 1 - w.
+    rtt = np.array([5.0, 8.0, 19.0, 20.0, 20.9, 30.0])
+    q = est._query(rtt, np.ones(6, dtype=bool))
+    assert q.far_idx.tolist() == [3, 4, 5]
+    assert q.far_weight == pytest.approx([0.5, 0.95, 1.0])
+    assert q.far_rtt_ms == pytest.approx([20.0, 20.9, 21.0])
+    plain = make_estimator("rttgeo").fit(six)
+    assert len(plain._query(rtt, np.ones(6, dtype=bool)).far_idx) == 0, "off by default"
+
+
+def test_far_landmarks_say_the_host_is_not_near_them(wonderproxy) -> None:
+    # Lisbon (WonderProxy 2020 leave-one-out): the near landmarks alone put it 275 km from Lyon,
+    # whose RTT (61 ms) is beyond the cut (41 ms); Lyon's censored RTT says "not near Lyon".
+    t = list(wonderproxy.ids).index("44")
+    sub, rtt = _split(wonderproxy, t)
+    truth = (wonderproxy.lat_deg[t], wonderproxy.lon_deg[t])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RttgeoWarning)
+        plain = make_estimator("rttgeo").fit(sub).locate(rtt)
+        far = make_estimator("rttgeo", far_landmarks=True).fit(sub)
+        e = far.locate(rtt)
+    assert distance_km(plain.lat_deg, plain.lon_deg, *truth) > 1000
+    assert distance_km(e.lat_deg, e.lon_deg, *truth) < 100
+    q = far._query(rtt, np.isfinite(rtt) & far.usable_)
+    near_far = to_unit_vectors(np.array([plain.lat_deg, e.lat_deg]), np.array([plain.lon_deg, e.lon_deg]))
+    s = far._far_log_survival(near_far, q)
+    assert np.all(s <= 0.0) and s[0] < s[1] - 1.0, "the plain point costs more: -3.8 vs -2.0"

@@ -26,7 +26,7 @@ chosen on the WonderProxy leave-one-out). Measured coverage, per mesh, is in doc
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -126,6 +126,11 @@ class _Query:
     idx: IntArray
     weight: FloatArray
     temperature: float = 1.0
+    #: Landmarks beyond the cut (``PopulationPosterior.far_landmarks``), their weights 1 - w and
+    #: the RTT (ms) each is censored at.
+    far_idx: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    far_weight: FloatArray = field(default_factory=lambda: np.zeros(0))
+    far_rtt_ms: FloatArray = field(default_factory=lambda: np.zeros(0))
 
 
 class Spotter(Estimator):
@@ -372,6 +377,14 @@ class PopulationPosterior(Spotter):
       ``max_nearest``-th. Each log-likelihood is weighted 1 up to (1 - ``near_ramp`` / 2) r_cut,
       falling linearly to 0 at (1 + ``near_ramp`` / 2) r_cut, so that the posterior moves smoothly
       with the RTTs (with a hard cut, 0.5 us could change which landmarks counted).
+    - Far landmarks (``far_landmarks``, off by default): a landmark left out by the cut still
+      says that the host is not near it. Each one of weight w < 1 counts 1 - w times the log of
+      P(RTT >= c | distance), c the lower of its RTT and the end of the ramp (it was left out for
+      an RTT at least that), read off the fit mesh's standardised residuals (their share at or
+      above the residual, (k + 1) / (n + 1)); only the smallest such term over the far landmarks
+      enters (a sum over a few hundred landmarks with correlated routes drove every target away
+      from all of them: WonderProxy median 167 km, p90 2,015 km). Measured in the report of
+      branch ``tail`` (issue #11): WonderProxy 96 / 1,000 km -> 91 / 951 km.
     - Point: the place with the most mass under the posterior with the likelihood at
       ``temperature``. A place is a city with every city within ``place_km`` (its suburbs count
       for it: :meth:`~rttgeo.estimate.prior.PopulationPrior.places`), or a background cell. Exact
@@ -416,7 +429,9 @@ class PopulationPosterior(Spotter):
         landmark_places: bool = True,
         site_km: float = 1.0,
         delay_model: str = "forward",
+        far_landmarks: bool = False,
     ) -> None:
+        self.far_landmarks = far_landmarks
         self.level = level
         self.temperature = temperature
         self.end_level = end_level
@@ -462,9 +477,57 @@ class PopulationPosterior(Spotter):
                 else pooled
             )
         self.correlation_ = self._residual_correlation()
+        self.residual_tail_ = self._residual_tail() if self.far_landmarks else np.zeros(0)
         self.prior_ = population_prior()
         self.landmark_place_boost_ = self._landmark_place_boost()
         self._fit_landmark_sites()
+
+    def _residual_tail(self) -> FloatArray:
+        """Sorted standardised residuals of every fit-mesh pair, each host the target of the
+        other's landmark model (both directions), for :meth:`_far_log_survival`."""
+        hosts = np.flatnonzero(self.usable_)
+        r = np.where(self.usable_[None, :], self.rtt_sym_ms_[hosts], np.nan)
+        r[np.arange(len(hosts)), hosts] = np.nan
+        rows, cols = np.nonzero(np.isfinite(r))
+        return np.sort(self.model_.residuals(self.distance_km_[hosts[rows], cols], r[rows, cols], cols))
+
+    def _far_log_survival(self, u: FloatArray, q: _Query) -> FloatArray:
+        """Per point ``u`` (M, 3): the smallest over the far landmarks of weight x log P(RTT >=
+        censoring RTT | distance), the probability read off the fit mesh's residuals (the share
+        at or above the standardised residual, counted as (k + 1) / (n + 1), never 0)."""
+        if not len(q.far_idx):
+            return np.zeros(len(u))
+        z = self.model_.residuals(arc_km(u @ self.unit_[q.far_idx].T), q.far_rtt_ms, q.far_idx)
+        tail = self.residual_tail_
+        above = len(tail) - np.searchsorted(tail, z.ravel()).reshape(z.shape)
+        terms = np.log((above + 1.0) / (len(tail) + 1.0)) * q.far_weight[None, :]
+        return terms.min(axis=1)
+
+    def _query(self, rtt_ms: FloatArray, use: BoolArray) -> _Query:
+        """As Spotter's, plus, with ``far_landmarks``, the landmarks of weight w < 1 with weight
+        1 - w, each censored at the lower of its RTT and the end of the ramp, (1 + ``near_ramp``
+        / 2) r_cut: a landmark is left out because its RTT is at least that."""
+        r = np.where(use, rtt_ms, np.nan)[None, :]
+        w = self._weights(r)[0]
+        far_idx = np.flatnonzero(use & (w < 1.0))
+        # Left out for an RTT at or above the end of the ramp: that much is what it says.
+        cut = float(self._cut_ms(r)[0]) * (1.0 + self.near_ramp / 2)
+        q = super()._query(rtt_ms, use)
+        if not self.far_landmarks or not len(far_idx) or not len(q.idx):
+            return q
+        return replace(q, far_idx=far_idx, far_weight=1.0 - w[far_idx],
+                       far_rtt_ms=np.minimum(rtt_ms[far_idx], cut))
+
+    def log_likelihood(
+        self, u: FloatArray, q: _Query, cap: bool = True, pad_km: FloatArray | None = None
+    ) -> FloatArray:
+        """Spotter's, plus the far landmarks' term (:meth:`_far_log_survival`) at the same
+        temperature. It is never above 0, so the search's upper bound, which leaves it out,
+        stays an upper bound."""
+        ll = super().log_likelihood(u, q, cap, pad_km)
+        if len(q.far_idx):
+            ll += self._far_log_survival(u, q) / q.temperature
+        return ll
 
     #: Weight of the population prior's own answer (P0) in the estimate of f, in hosts.
     LANDMARK_PLACE_PSEUDO_HOSTS = 2.0
@@ -551,18 +614,24 @@ class PopulationPosterior(Spotter):
         self.atom_log_w_ = place_log_w[inv] + math.log(g) - np.log(count[inv])
         self.atom_head_ = lm_head.astype(np.int64)
 
+    def _cut_ms(self, rtt_ms: FloatArray) -> FloatArray:
+        """r_cut (ms) of each row of ``rtt_ms`` (rows, landmarks; NaN = not usable): ``near_factor``
+        x the lowest + ``near_extra_ms``, moved to the ``min_nearest``-th lowest RTT at least and
+        the ``max_nearest``-th at most."""
+        ok = np.isfinite(rtt_ms)
+        n = ok.sum(axis=1)
+        rs = np.sort(np.where(ok, rtt_ms, np.inf), axis=1)
+        rows = np.arange(len(rs))
+        cut = self.near_factor * rs[:, 0] + self.near_extra_ms
+        cut = np.maximum(cut, rs[rows, np.clip(np.minimum(self.min_nearest, n) - 1, 0, None)])
+        return np.minimum(cut, rs[rows, np.clip(np.minimum(self.max_nearest, n) - 1, 0, None)])
+
     def _weights(self, rtt_ms: FloatArray) -> FloatArray:
         """Per row of ``rtt_ms`` (rows, landmarks; NaN = not usable), the weight of each
         landmark's log-likelihood: 1 up to (1 - near_ramp / 2) r_cut, 0 from (1 + near_ramp / 2)
         r_cut, linear between (class docstring)."""
         ok = np.isfinite(rtt_ms)
-        n = ok.sum(axis=1)
-        rs = np.sort(np.where(ok, rtt_ms, np.inf), axis=1)
-        rows = np.arange(len(rs))
-        lowest = rs[:, 0]
-        cut = self.near_factor * lowest + self.near_extra_ms
-        cut = np.maximum(cut, rs[rows, np.clip(np.minimum(self.min_nearest, n) - 1, 0, None)])
-        cut = np.minimum(cut, rs[rows, np.clip(np.minimum(self.max_nearest, n) - 1, 0, None)])
+        cut = self._cut_ms(rtt_ms)
         with np.errstate(invalid="ignore", divide="ignore"):
             w = np.clip((cut[:, None] - rtt_ms) / (self.near_ramp * cut[:, None]) + 0.5, 0.0, 1.0)
         return np.where(ok, w, 0.0)
