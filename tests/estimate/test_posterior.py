@@ -335,15 +335,15 @@ def test_the_prior_names_the_nearest_city_within_a_radius_or_none() -> None:
 
 def test_far_landmarks_are_censored_at_the_end_of_the_ramp(wonderproxy) -> None:
     six = Mesh.from_landmarks(wonderproxy.landmarks()[:6])
-    est = make_estimator("rttgeo", far_landmarks=True).fit(six)
+    est = make_estimator("rttgeo").fit(six)  # on by default
     # As above: cut 20 ms, the ramp ends at 21 ms; landmarks of weight w < 1 count 1 - w.
     rtt = np.array([5.0, 8.0, 19.0, 20.0, 20.9, 30.0])
     q = est._query(rtt, np.ones(6, dtype=bool))
     assert q.far_idx.tolist() == [3, 4, 5]
     assert q.far_weight == pytest.approx([0.5, 0.95, 1.0])
     assert q.far_rtt_ms == pytest.approx([20.0, 20.9, 21.0])
-    plain = make_estimator("rttgeo").fit(six)
-    assert len(plain._query(rtt, np.ones(6, dtype=bool)).far_idx) == 0, "off by default"
+    plain = make_estimator("rttgeo", far_landmarks=False).fit(six)
+    assert len(plain._query(rtt, np.ones(6, dtype=bool)).far_idx) == 0
 
 
 def test_far_landmarks_say_the_host_is_not_near_them(wonderproxy) -> None:
@@ -354,8 +354,8 @@ def test_far_landmarks_say_the_host_is_not_near_them(wonderproxy) -> None:
     truth = (wonderproxy.lat_deg[t], wonderproxy.lon_deg[t])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RttgeoWarning)
-        plain = make_estimator("rttgeo").fit(sub).locate(rtt)
-        far = make_estimator("rttgeo", far_landmarks=True).fit(sub)
+        plain = make_estimator("rttgeo", far_landmarks=False).fit(sub).locate(rtt)
+        far = make_estimator("rttgeo").fit(sub)
         e = far.locate(rtt)
     assert distance_km(plain.lat_deg, plain.lon_deg, *truth) > 1000
     assert distance_km(e.lat_deg, e.lon_deg, *truth) < 100
@@ -363,3 +363,37 @@ def test_far_landmarks_say_the_host_is_not_near_them(wonderproxy) -> None:
     near_far = to_unit_vectors(np.array([plain.lat_deg, e.lat_deg]), np.array([plain.lon_deg, e.lon_deg]))
     s = far._far_log_survival(near_far, q)
     assert np.all(s <= 0.0) and s[0] < s[1] - 1.0, "the plain point costs more: -3.8 vs -2.0"
+
+
+def test_the_far_term_s_table_and_pruning_match_the_residuals_read_directly(wonderproxy) -> None:
+    # The far landmarks' term is read off a per-query table (1 % of distance between nodes) and
+    # only for the landmarks that can be the least (_far_candidates); both must agree with the
+    # definition: min over far landmarks of (1 - w) log P(residual >= z), z at the exact distance.
+    t = list(wonderproxy.ids).index("131")  # Nairobi: 91 ms to the nearest, most landmarks far
+    sub, rtt = _split(wonderproxy, t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RttgeoWarning)
+        est = make_estimator("rttgeo").fit(sub)
+    q = est._query(rtt, np.isfinite(rtt) & est.usable_)
+    assert len(q.far_idx) > 100
+    rng = np.random.default_rng(3)
+    near = est.unit_[q.far_idx[5]] + rng.normal(0, 0.02, (400, 3))  # within ~300 km of one
+    u = near / np.linalg.norm(near, axis=1, keepdims=True)
+    assert len(est._far_candidates(u, q)) < len(q.far_idx) / 2  # the pruning has work to do
+    for pts in (rng.normal(size=(400, 3)), near):
+        u = pts / np.linalg.norm(pts, axis=1, keepdims=True)
+        d = np.degrees(np.arccos(np.clip(u @ est.unit_[q.far_idx].T, -1, 1))) * 111.195
+        z = est.model_.residuals(d, q.far_rtt_ms, q.far_idx)
+        tail = est.residual_tail_
+        exact = np.log((len(tail) - np.searchsorted(tail, z) + 1.0) / (len(tail) + 1.0))
+        exact = (exact * q.far_weight[None, :]).min(axis=1)
+        fast = est._far_log_survival(u, q)
+        # A step of the empirical survival can fall between two nodes: at the tail's last
+        # residuals one step is up to log 2 (from 2 residuals above to 1); most points agree
+        # to 0.01 nats.
+        assert np.max(np.abs(fast - exact)) < np.log(2.0), np.max(np.abs(fast - exact))
+        assert np.median(np.abs(fast - exact)) < 0.01
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(type(est), "_far_candidates", lambda self, u, q: np.arange(len(q.far_idx)))
+            unpruned = est._far_log_survival(u, q)
+        assert np.array_equal(fast, unpruned)  # the pruning is exact

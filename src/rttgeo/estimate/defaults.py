@@ -28,6 +28,7 @@ __all__ = [
     "default_delay_distance",
     "default_forward_delay_distance",
     "default_residual_correlation",
+    "default_residual_tail",
 ]
 
 
@@ -76,6 +77,20 @@ def default_residual_correlation(delay_model: str = "inverse") -> ResidualCorrel
         warnings.simplefilter("ignore", RttgeoWarning)
         est.fit(load_wonderproxy(bundled=True))
     return est.correlation_
+
+
+@lru_cache(maxsize=2)
+def default_residual_tail(delay_model: str = "forward") -> np.ndarray:
+    """Sorted standardised residuals of the pooled ``delay_model`` on the bundled mesh, for the
+    far landmarks' term of estimators fitted without enough landmark-to-landmark RTTs."""
+    from rttgeo.datasets import load_wonderproxy
+    from rttgeo.estimate.posterior import PopulationPosterior
+
+    est = PopulationPosterior(per_landmark=False, delay_model=delay_model, far_landmarks=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RttgeoWarning)
+        est.fit(load_wonderproxy(bundled=True))
+    return est.residual_tail_
 
 
 @lru_cache(maxsize=1)

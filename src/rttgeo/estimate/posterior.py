@@ -41,6 +41,7 @@ from rttgeo.estimate.delay import (
     mesh_pairs,
 )
 from rttgeo.geo.density import CellDensity
+from rttgeo.geo.feasible import HALF_CIRCUMFERENCE_KM
 from rttgeo.geo.grid import (
     CellRegion,
     cell_area_km2,
@@ -131,6 +132,10 @@ class _Query:
     far_idx: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     far_weight: FloatArray = field(default_factory=lambda: np.zeros(0))
     far_rtt_ms: FloatArray = field(default_factory=lambda: np.zeros(0))
+    #: Their weighted log-survival on a grid of distances (``PopulationPosterior._far_table``).
+    far_table: FloatArray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    #: The table's least and greatest value per block of nodes (``_far_candidates``).
+    far_blocks: tuple[FloatArray, FloatArray] = (np.zeros((0, 0)), np.zeros((0, 0)))
 
 
 class Spotter(Estimator):
@@ -377,14 +382,15 @@ class PopulationPosterior(Spotter):
       ``max_nearest``-th. Each log-likelihood is weighted 1 up to (1 - ``near_ramp`` / 2) r_cut,
       falling linearly to 0 at (1 + ``near_ramp`` / 2) r_cut, so that the posterior moves smoothly
       with the RTTs (with a hard cut, 0.5 us could change which landmarks counted).
-    - Far landmarks (``far_landmarks``, off by default): a landmark left out by the cut still
-      says that the host is not near it. Each one of weight w < 1 counts 1 - w times the log of
-      P(RTT >= c | distance), c the lower of its RTT and the end of the ramp (it was left out for
-      an RTT at least that), read off the fit mesh's standardised residuals (their share at or
-      above the residual, (k + 1) / (n + 1)); only the smallest such term over the far landmarks
-      enters (a sum over a few hundred landmarks with correlated routes drove every target away
-      from all of them: WonderProxy median 167 km, p90 2,015 km). Measured in the report of
-      branch ``tail`` (issue #11): WonderProxy 96 / 1,000 km -> 91 / 951 km.
+    - Far landmarks (``far_landmarks``, on by default since 2026-12-02; Octant's negative
+      constraints, Wong et al. 2007): a landmark left out by the cut still says that the host is
+      not near it. Each one of weight w < 1 counts 1 - w times the log of P(RTT >= c | distance),
+      c the lower of its RTT and the end of the ramp (it was left out for an RTT at least that),
+      read off the fit mesh's standardised residuals (their share at or above the residual,
+      (k + 1) / (n + 1), never 0); only the smallest such term over the far landmarks enters (a
+      sum over a few hundred landmarks with correlated routes drove every target away from all
+      of them: WonderProxy median 167 km, p90 2,015 km). No parameter is fitted to a figure;
+      WonderProxy 96 / 1,000 km -> 91 / 951 km (median / p90), docs/estimation.md.
     - Point: the place with the most mass under the posterior with the likelihood at
       ``temperature``. A place is a city with every city within ``place_km`` (its suburbs count
       for it: :meth:`~rttgeo.estimate.prior.PopulationPrior.places`), or a background cell. Exact
@@ -429,7 +435,7 @@ class PopulationPosterior(Spotter):
         landmark_places: bool = True,
         site_km: float = 1.0,
         delay_model: str = "forward",
-        far_landmarks: bool = False,
+        far_landmarks: bool = True,
     ) -> None:
         self.far_landmarks = far_landmarks
         self.level = level
@@ -489,34 +495,113 @@ class PopulationPosterior(Spotter):
         r = np.where(self.usable_[None, :], self.rtt_sym_ms_[hosts], np.nan)
         r[np.arange(len(hosts)), hosts] = np.nan
         rows, cols = np.nonzero(np.isfinite(r))
+        if len(rows) < self.MIN_TAIL_RESIDUALS:
+            from rttgeo.estimate.defaults import default_residual_tail
+
+            return default_residual_tail(self.delay_model)
         return np.sort(self.model_.residuals(self.distance_km_[hosts[rows], cols], r[rows, cols], cols))
 
-    def _far_log_survival(self, u: FloatArray, q: _Query) -> FloatArray:
-        """Per point ``u`` (M, 3): the smallest over the far landmarks of weight x log P(RTT >=
+    #: Fewest fit-mesh residuals :meth:`_residual_tail` reads; with fewer (landmarks without
+    #: RTTs between them), those of the pooled model on the bundled mesh.
+    MIN_TAIL_RESIDUALS = 200
+
+    #: Grid of :meth:`_far_table`: steps of ``FAR_STEP`` in u = log(1 + d / ``FAR_D0_KM``), 1 %
+    #: of the distance, to half the Earth's circumference (about 600 nodes).
+    FAR_STEP = 0.01
+    FAR_D0_KM = 50.0
+    FAR_NODES = int(np.ceil(np.log1p(HALF_CIRCUMFERENCE_KM / FAR_D0_KM) / FAR_STEP)) + 2
+
+    def _far_table(self, far_idx: IntArray, far_rtt_ms: FloatArray, far_weight: FloatArray) -> FloatArray:
+        """(``FAR_NODES``, far landmarks), float32: at each grid distance, weight x log P(RTT >=
         censoring RTT | distance), the probability read off the fit mesh's residuals (the share
         at or above the standardised residual, counted as (k + 1) / (n + 1), never 0)."""
-        if not len(q.far_idx):
-            return np.zeros(len(u))
-        z = self.model_.residuals(arc_km(u @ self.unit_[q.far_idx].T), q.far_rtt_ms, q.far_idx)
+        d = self.FAR_D0_KM * np.expm1(np.arange(self.FAR_NODES) * self.FAR_STEP)
+        z = self.model_.residuals(np.repeat(d[:, None], len(far_idx), axis=1), far_rtt_ms, far_idx)
         tail = self.residual_tail_
         above = len(tail) - np.searchsorted(tail, z.ravel()).reshape(z.shape)
-        terms = np.log((above + 1.0) / (len(tail) + 1.0)) * q.far_weight[None, :]
-        return terms.min(axis=1)
+        return (np.log((above + 1.0) / (len(tail) + 1.0)) * far_weight[None, :]).astype(np.float32)
+
+    #: Nodes per block of :meth:`_far_candidates`' bounds.
+    FAR_BLOCK = 16
+
+    def _far_candidates(self, u: FloatArray, q: _Query) -> IntArray:
+        """The far landmarks that can hold the least term at some point of ``u`` (M, 3), exactly.
+
+        The points lie within rho of their mean direction, so landmark j's distances to them lie
+        within D_j +- rho and its terms between the least and the greatest node of the blocks of
+        ``FAR_BLOCK`` nodes that cover that range (one node of margin each side for float32
+        distances). A landmark whose least bound exceeds another's greatest is never the least.
+        """
+        n_far = len(q.far_idx)
+        centre = u.sum(axis=0)
+        norm = float(np.linalg.norm(centre))
+        if norm < 1e-9 or n_far < 2:
+            return np.arange(n_far)
+        centre /= norm
+        rho = EARTH_RADIUS_KM * math.acos(float(np.clip(np.min(u @ centre), -1.0, 1.0))) + 1.0
+        d = EARTH_RADIUS_KM * np.arccos(np.clip(self.unit_[q.far_idx] @ centre, -1.0, 1.0))
+        step, d0, last = self.FAR_STEP, self.FAR_D0_KM, self.FAR_NODES - 1
+        first = np.floor(np.log1p(np.maximum(d - rho, 0.0) / d0) / step).astype(np.int64) - 1
+        final = np.floor(np.log1p((d + rho) / d0) / step).astype(np.int64) + 2
+        b = self.FAR_BLOCK
+        block_min, block_max = q.far_blocks
+        k = np.arange(len(block_min))[:, None]
+        cover = (k >= np.clip(first, 0, last)[None, :] // b) & (k <= np.clip(final, 0, last)[None, :] // b)
+        least = np.where(cover, block_min, np.inf).min(axis=0)
+        most = np.where(cover, block_max, -np.inf).max(axis=0)
+        return np.flatnonzero(least <= np.min(most))
+
+    def _far_blocks(self, table: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Least and greatest value of ``table`` (nodes, landmarks) per block of ``FAR_BLOCK``
+        nodes."""
+        b, n = self.FAR_BLOCK, len(table)
+        nb = -(-n // b)
+        pad = np.repeat(table[-1:], nb * b - n, axis=0)  # the last node again: same extremes
+        blocks = np.concatenate([table, pad]).reshape(nb, b, table.shape[1])
+        return blocks.min(axis=1), blocks.max(axis=1)
+
+    def _far_log_survival(self, u: FloatArray, q: _Query) -> FloatArray:
+        """Per point ``u`` (M, 3): the smallest over the far landmarks of their term, linear
+        between the nodes of :meth:`_far_table` (1 % of distance apart; distances in float32)."""
+        if not len(q.far_idx):
+            return np.zeros(len(u))
+        f4 = np.float32
+        keep = self._far_candidates(u, q)
+        d = arc_km(u.astype(f4) @ self.unit_[q.far_idx[keep]].T.astype(f4))
+        x = np.log1p(d * f4(1.0 / self.FAR_D0_KM))
+        x *= f4(1.0 / self.FAR_STEP)
+        i = np.minimum(x.astype(np.int32), self.FAR_NODES - 2)
+        x -= i  # the fraction of the way to the next node
+        n_far = len(keep)
+        i *= n_far
+        i += np.arange(n_far, dtype=np.int32)[None, :]
+        table = np.ascontiguousarray(q.far_table[:, keep]).ravel()
+        lo = np.take(table, i)
+        i += n_far
+        hi = np.take(table, i)
+        hi -= lo
+        hi *= x
+        hi += lo
+        return hi.min(axis=1).astype(np.float64)
 
     def _query(self, rtt_ms: FloatArray, use: BoolArray) -> _Query:
         """As Spotter's, plus, with ``far_landmarks``, the landmarks of weight w < 1 with weight
         1 - w, each censored at the lower of its RTT and the end of the ramp, (1 + ``near_ramp``
         / 2) r_cut: a landmark is left out because its RTT is at least that."""
         r = np.where(use, rtt_ms, np.nan)[None, :]
+        q = super()._query(rtt_ms, use)
+        if not self.far_landmarks or not len(q.idx):
+            return q
         w = self._weights(r)[0]
-        far_idx = np.flatnonzero(use & (w < 1.0))
+        far_idx = np.flatnonzero(np.isfinite(r[0]) & (w < 1.0))
+        if not len(far_idx):
+            return q
         # Left out for an RTT at or above the end of the ramp: that much is what it says.
         cut = float(self._cut_ms(r)[0]) * (1.0 + self.near_ramp / 2)
-        q = super()._query(rtt_ms, use)
-        if not self.far_landmarks or not len(far_idx) or not len(q.idx):
-            return q
-        return replace(q, far_idx=far_idx, far_weight=1.0 - w[far_idx],
-                       far_rtt_ms=np.minimum(rtt_ms[far_idx], cut))
+        far_rtt, far_w = np.minimum(rtt_ms[far_idx], cut), 1.0 - w[far_idx]
+        table = self._far_table(far_idx, far_rtt, far_w)
+        return replace(q, far_idx=far_idx, far_weight=far_w, far_rtt_ms=far_rtt, far_table=table,
+                       far_blocks=self._far_blocks(table))
 
     def log_likelihood(
         self, u: FloatArray, q: _Query, cap: bool = True, pad_km: FloatArray | None = None
