@@ -336,6 +336,8 @@ def test_the_prior_names_the_nearest_city_within_a_radius_or_none() -> None:
 def test_far_landmarks_are_censored_at_the_end_of_the_ramp(wonderproxy) -> None:
     six = Mesh.from_landmarks(wonderproxy.landmarks()[:6])
     est = make_estimator("rttgeo").fit(six)  # on by default
+    # No RTTs between these landmarks: the residuals are the bundled mesh's, as the delay model.
+    assert len(est.residual_tail_) > 10_000 and np.all(np.diff(est.residual_tail_) >= 0)
     # As above: cut 20 ms, the ramp ends at 21 ms; landmarks of weight w < 1 count 1 - w.
     rtt = np.array([5.0, 8.0, 19.0, 20.0, 20.9, 30.0])
     q = est._query(rtt, np.ones(6, dtype=bool))
