@@ -184,7 +184,10 @@ def _named(mesh: Mesh, name: str) -> Mesh:
                 mesh.source, mesh.sha256)
 
 
-def _number_or_text(value: str) -> float | str:
+def _number_or_text(value: str) -> bool | float | str:
+    """A --rttgeo-param value: True / False, a number, or the text as given."""
+    if value in ("True", "False"):
+        return value == "True"
     try:
         return float(value)
     except ValueError:

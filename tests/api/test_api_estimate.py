@@ -136,6 +136,8 @@ def test_unknown_method_and_several_targets_are_input_errors() -> None:
 def test_bad_hyper_parameters_are_input_errors_naming_them() -> None:
     with pytest.raises(InputError, match="delay_model must be one of forward, inverse, got 'sideways'"):
         rttgeo.estimate({"atlas-6025": 4.0}, params={"delay_model": "sideways"})
+    with pytest.raises(InputError, match="far_landmarks must be True or False, got 'False'"):
+        rttgeo.estimate({"atlas-6025": 4.0}, params={"far_landmarks": "False"})
     with pytest.raises(InputError, match=r"bad hyper-parameter for rttgeo: .*no_such"):
         rttgeo.estimate({"atlas-6025": 4.0}, params={"no_such": 1})
 

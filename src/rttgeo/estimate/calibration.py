@@ -64,7 +64,9 @@ def calibration_curves(mesh: Mesh, *, n: int = 200) -> CalibrationCurves:
         warnings.simplefilter("ignore", RttgeoWarning)
         cbg = make_estimator("cbg-bestline").fit(mesh)
         spotter = make_estimator("spotter").fit(mesh)
-        rttgeo = make_estimator("rttgeo", delay_model="forward", per_landmark=False).fit(mesh)
+        rttgeo = make_estimator(
+            "rttgeo", delay_model="forward", per_landmark=False, far_landmarks=False
+        ).fit(mesh)
     lines: Bestline = cbg.model_  # type: ignore[attr-defined]
     model = spotter.model_  # type: ignore[attr-defined]
     if not isinstance(model, DelayDistance):  # pragma: no cover - spotter fits the pooled model

@@ -437,7 +437,6 @@ class PopulationPosterior(Spotter):
         delay_model: str = "forward",
         far_landmarks: bool = True,
     ) -> None:
-        self.far_landmarks = far_landmarks
         self.level = level
         self.temperature = temperature
         self.end_level = end_level
@@ -460,6 +459,9 @@ class PopulationPosterior(Spotter):
             choices = ", ".join(self.DELAY_MODELS)
             raise ValueError(f"delay_model must be one of {choices}, got {delay_model!r}")
         self.delay_model = delay_model
+        if not isinstance(far_landmarks, bool | np.bool_):
+            raise ValueError(f"far_landmarks must be True or False, got {far_landmarks!r}")
+        self.far_landmarks = bool(far_landmarks)
 
     #: The delay models ``delay_model`` names: p(RTT | distance) and p(distance | RTT).
     DELAY_MODELS = ("forward", "inverse")
