@@ -267,3 +267,28 @@ def test_forward_model_distance_scale_is_the_inverse_slope_of_z() -> None:
     slope = (model.residuals(dist + h, rtt) - model.residuals(dist - h, rtt)) / (2 * h)
     np.testing.assert_allclose(model.residuals(dist, rtt), 0.0, atol=1e-9)
     np.testing.assert_allclose(model.distance_scale_km(rtt, None, dist), -1.0 / slope, rtol=1e-3)
+
+
+@pytest.mark.parametrize("kind", ["forward", "forward-per-landmark", "inverse", "pooled"])
+def test_residual_grid_equals_the_residuals_at_every_distance(kind: str) -> None:
+    # The far landmarks' table reads residuals on a grid of distances per landmark this way; it
+    # must give the very values of residuals() on the repeated distances, below the first knot
+    # (the bend to the floor) and on the per-landmark ramp included.
+    r, d = _synthetic_mesh()
+    iu = np.triu_indices(len(r), 1)
+    usable = np.ones(len(r), dtype=bool)
+    if kind.startswith("forward"):
+        model = ForwardDelayDistance.fit(r[iu], d[iu])
+        if kind == "forward-per-landmark":
+            model = model.per_landmark(r, d, usable)
+    elif kind == "inverse":
+        model = LandmarkDelayDistance.fit(DelayDistance.fit(r[iu], d[iu]), r, d, usable)
+    else:
+        model = DelayDistance.fit(r[iu], d[iu])
+    nodes = np.concatenate([[0.0, 0.5, 3.0], np.geomspace(10.0, 20000.0, 60)])
+    rtt = np.array([0.3, 4.0, 12.0, 30.0, 80.0, 250.0])
+    idx = np.array([0, 1, 2, 4, 5, 0])
+    grid = model.residual_grid(nodes, rtt, idx)
+    direct = model.residuals(np.repeat(nodes[:, None], len(rtt), axis=1), rtt, idx)
+    np.testing.assert_array_equal(grid, direct)
+    assert grid.shape == (len(nodes), len(rtt))

@@ -369,33 +369,45 @@ def test_far_landmarks_say_the_host_is_not_near_them(wonderproxy) -> None:
 
 def test_the_far_term_s_table_and_pruning_match_the_residuals_read_directly(wonderproxy) -> None:
     # The far landmarks' term is read off a per-query table (1 % of distance between nodes) and
-    # only for the landmarks that can be the least (_far_candidates); both must agree with the
-    # definition: min over far landmarks of (1 - w) log P(residual >= z), z at the exact distance.
+    # only for the landmarks that can be the least (_far_candidates), at each point its nearest
+    # first; it must agree with the definition, min over far landmarks of (1 - w) log P(residual
+    # >= z), z at the exact distance, and be exactly the least over every far landmark's term.
     t = list(wonderproxy.ids).index("131")  # Nairobi: 91 ms to the nearest, most landmarks far
     sub, rtt = _split(wonderproxy, t)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RttgeoWarning)
         est = make_estimator("rttgeo").fit(sub)
     q = est._query(rtt, np.isfinite(rtt) & est.usable_)
-    assert len(q.far_idx) > 100
+    n_far = len(q.far_idx)
+    assert n_far > 100
     rng = np.random.default_rng(3)
     near = est.unit_[q.far_idx[5]] + rng.normal(0, 0.02, (400, 3))  # within ~300 km of one
-    u = near / np.linalg.norm(near, axis=1, keepdims=True)
-    assert len(est._far_candidates(u, q)) < len(q.far_idx) / 2  # the pruning has work to do
-    for pts in (rng.normal(size=(400, 3)), near):
+    read = []
+    terms = type(est)._far_terms
+
+    def counted(self, u, q, cols):
+        read.append(cols.size)
+        return terms(self, u, q, cols)
+
+    for pts, compact in ((rng.normal(size=(400, 3)), False), (near, True)):
         u = pts / np.linalg.norm(pts, axis=1, keepdims=True)
         d = np.degrees(np.arccos(np.clip(u @ est.unit_[q.far_idx].T, -1, 1))) * 111.195
         z = est.model_.residuals(d, q.far_rtt_ms, q.far_idx)
         tail = est.residual_tail_
         exact = np.log((len(tail) - np.searchsorted(tail, z) + 1.0) / (len(tail) + 1.0))
         exact = (exact * q.far_weight[None, :]).min(axis=1)
-        fast = est._far_log_survival(u, q)
+        read.clear()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(type(est), "_far_terms", counted)
+            fast = est._far_log_survival(u, q)
+        if compact:  # as a posterior's support: most far landmarks cannot be the least
+            assert sum(read) < len(u) * n_far / 2, sum(read) / (len(u) * n_far)
+        else:  # any landmark can: the nearest are read first, and more where they do not settle
+            assert len(est._far_candidates(u, q)) > 4 * est.FAR_NEAREST and len(read) > 1
         # A step of the empirical survival can fall between two nodes: at the tail's last
         # residuals one step is up to log 2 (from 2 residuals above to 1); most points agree
         # to 0.01 nats.
         assert np.max(np.abs(fast - exact)) < np.log(2.0), np.max(np.abs(fast - exact))
         assert np.median(np.abs(fast - exact)) < 0.01
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(type(est), "_far_candidates", lambda self, u, q: np.arange(len(q.far_idx)))
-            unpruned = est._far_log_survival(u, q)
-        assert np.array_equal(fast, unpruned)  # the pruning is exact
+        every = est._far_terms(u, q, np.broadcast_to(np.arange(n_far), (len(u), n_far))).min(axis=1)
+        assert np.array_equal(fast, every)  # reading the nearest first is exact

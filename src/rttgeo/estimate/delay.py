@@ -368,6 +368,14 @@ class _LogNormalDistance:
         mu, sigma = self.params(rtt_ms, landmark_idx)
         return (np.log1p(np.asarray(distance_km) / self.D0_KM) - mu) / sigma
 
+    def residual_grid(
+        self, distance_km: FloatArray, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None = None
+    ) -> FloatArray:
+        """(distances, landmarks): :meth:`residuals` of every landmark (``rtt_ms``, L) at every
+        one of ``distance_km`` (n,)."""
+        mu, sigma = self.params(rtt_ms, landmark_idx)
+        return (np.log1p(np.asarray(distance_km, dtype=float) / self.D0_KM)[:, None] - mu) / sigma
+
     def distance_scale_km(
         self, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None, distance_km: FloatArray
     ) -> FloatArray:
@@ -663,6 +671,16 @@ class ForwardDelayDistance:
     ) -> FloatArray:
         """Standardised residuals (log RTT - median) / spread at the true distances."""
         return self.standardized(distance_km, rtt_ms, False, landmark_idx)[0]
+
+    def residual_grid(
+        self, distance_km: FloatArray, rtt_ms: FloatArray, landmark_idx: NDArray[np.int64] | None = None
+    ) -> FloatArray:
+        """(distances, landmarks): :meth:`residuals` of every landmark (``rtt_ms``, L) at every
+        one of ``distance_km`` (n,), the same values, reading the pooled curve n times, not n L."""
+        mu, sigma = self._curve(np.asarray(distance_km, dtype=float))
+        shift, factor = self._offsets(rtt_ms, landmark_idx)
+        sigma = sigma[:, None] * factor
+        return (np.log(np.asarray(rtt_ms, dtype=float)) - shift - mu[:, None]) / sigma
 
     def standardized(
         self,

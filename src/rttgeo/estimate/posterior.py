@@ -132,9 +132,11 @@ class _Query:
     far_idx: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     far_weight: FloatArray = field(default_factory=lambda: np.zeros(0))
     far_rtt_ms: FloatArray = field(default_factory=lambda: np.zeros(0))
-    #: Their weighted log-survival on a grid of distances (``PopulationPosterior._far_table``).
-    far_table: FloatArray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
-    #: The table's least and greatest value per block of nodes (``_far_candidates``).
+    #: Their weighted log-survival on a grid of distances (``PopulationPosterior._far_table``),
+    #: their unit vectors, and the table's least and greatest value per block of nodes
+    #: (``_far_candidates``).
+    far_table: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    far_unit: FloatArray = field(default_factory=lambda: np.zeros((0, 3)))
     far_blocks: tuple[FloatArray, FloatArray] = (np.zeros((0, 0)), np.zeros((0, 0)))
 
 
@@ -514,14 +516,39 @@ class PopulationPosterior(Spotter):
     FAR_NODES = int(np.ceil(np.log1p(HALF_CIRCUMFERENCE_KM / FAR_D0_KM) / FAR_STEP)) + 2
 
     def _far_table(self, far_idx: IntArray, far_rtt_ms: FloatArray, far_weight: FloatArray) -> FloatArray:
-        """(``FAR_NODES``, far landmarks), float32: at each grid distance, weight x log P(RTT >=
-        censoring RTT | distance), the probability read off the fit mesh's residuals (the share
-        at or above the standardised residual, counted as (k + 1) / (n + 1), never 0)."""
+        """(``FAR_NODES``, far landmarks): at each grid distance, weight x log P(RTT >= censoring
+        RTT | distance), the probability read off the fit mesh's residuals (the share at or above
+        the standardised residual, counted as (k + 1) / (n + 1), never 0)."""
         d = self.FAR_D0_KM * np.expm1(np.arange(self.FAR_NODES) * self.FAR_STEP)
-        z = self.model_.residuals(np.repeat(d[:, None], len(far_idx), axis=1), far_rtt_ms, far_idx)
+        z = self.model_.residual_grid(d, far_rtt_ms, far_idx)
         tail = self.residual_tail_
         above = len(tail) - np.searchsorted(tail, z.ravel()).reshape(z.shape)
-        return (np.log((above + 1.0) / (len(tail) + 1.0)) * far_weight[None, :]).astype(np.float32)
+        return np.log((above + 1.0) / (len(tail) + 1.0)) * far_weight[None, :]
+
+    #: Far landmarks :meth:`_far_log_survival` reads first at each point: its nearest ones, then
+    #: four times as many where they do not settle the least term.
+    FAR_NEAREST = 16
+    #: Most (point, landmark) pairs :meth:`_far_terms` holds at once (memory: ~40 bytes each).
+    FAR_CHUNK = 1 << 20
+
+    def _far_terms(self, u: FloatArray, q: _Query, cols: IntArray) -> FloatArray:
+        """(M, k): the term of far landmark ``cols[m, j]`` (an index into ``q.far_idx``) at point
+        ``u[m]`` (M, 3), linear between the nodes of :meth:`_far_table` (1 % of distance apart).
+        Each pair is computed elementwise, the same whatever else is in the batch."""
+        lm = q.far_unit[cols]
+        dot = u[:, None, 0] * lm[..., 0]
+        dot += u[:, None, 1] * lm[..., 1]
+        dot += u[:, None, 2] * lm[..., 2]
+        x = np.log1p(arc_km(dot) / self.FAR_D0_KM)
+        x /= self.FAR_STEP
+        i = np.minimum(x.astype(np.int64), self.FAR_NODES - 2)
+        x -= i  # the fraction of the way to the next node
+        n_far = len(q.far_idx)
+        flat = q.far_table.ravel()
+        i *= n_far
+        i += cols
+        lo = np.take(flat, i)
+        return lo + (np.take(flat, i + n_far) - lo) * x
 
     #: Nodes per block of :meth:`_far_candidates`' bounds.
     FAR_BLOCK = 16
@@ -531,8 +558,8 @@ class PopulationPosterior(Spotter):
 
         The points lie within rho of their mean direction, so landmark j's distances to them lie
         within D_j +- rho and its terms between the least and the greatest node of the blocks of
-        ``FAR_BLOCK`` nodes that cover that range (one node of margin each side for float32
-        distances). A landmark whose least bound exceeds another's greatest is never the least.
+        ``FAR_BLOCK`` nodes that cover that range (one node of margin each side). A landmark
+        whose least bound exceeds another's greatest is never the least.
         """
         n_far = len(q.far_idx)
         centre = u.sum(axis=0)
@@ -562,29 +589,63 @@ class PopulationPosterior(Spotter):
         blocks = np.concatenate([table, pad]).reshape(nb, b, table.shape[1])
         return blocks.min(axis=1), blocks.max(axis=1)
 
+    #: Side (degrees of latitude and longitude) of the groups of points that share one search
+    #: for their nearest far landmarks (:meth:`_far_log_survival`).
+    FAR_GROUP_DEG = 2.0
+
+    def _far_groups(self, u: FloatArray) -> tuple[FloatArray, FloatArray, IntArray]:
+        """Points ``u`` (M, 3) grouped by cells of ``FAR_GROUP_DEG``: each group's mean direction
+        (G, 3), the greatest distance (km) of its points from it (G,), and each point's group."""
+        lat, lon = from_unit_vectors(u)
+        side = self.FAR_GROUP_DEG
+        row, col = np.floor((lat + 90.0) / side), np.floor((lon + 180.0) / side)
+        key = row.astype(np.int64) * 1000 + col.astype(np.int64)
+        _, group = np.unique(key, return_inverse=True)
+        centre = np.stack([np.bincount(group, u[:, i]) for i in range(3)], axis=1)
+        centre /= np.linalg.norm(centre, axis=1, keepdims=True)
+        rho = np.zeros(len(centre))
+        np.maximum.at(rho, group, arc_km(np.einsum("ij,ij->i", u, centre[group])))
+        return centre, rho, group
+
     def _far_log_survival(self, u: FloatArray, q: _Query) -> FloatArray:
-        """Per point ``u`` (M, 3): the smallest over the far landmarks of their term, linear
-        between the nodes of :meth:`_far_table` (1 % of distance apart; distances in float32)."""
+        """Per point ``u`` (M, 3): the least over the far landmarks of their term
+        (:meth:`_far_terms`), exactly, reading few of them.
+
+        Only the landmarks that can hold the least somewhere among the points are read
+        (:meth:`_far_candidates`). When more than ``4 FAR_NEAREST`` can, the points of each cell
+        of ``FAR_GROUP_DEG`` (:meth:`_far_groups`) read the k nearest far landmarks of the cell's
+        centre first (``FAR_NEAREST``, from a k-d tree). Every other candidate lies at least the
+        k-th one's distance d_k less the cell's radius from each of them, so its term there is at
+        least the least value any candidate's table takes at or beyond that node (1 km of
+        margin). Where the least of the k is no greater, it is the least of all; elsewhere k grows
+        fourfold, up to every candidate. The result is exactly the least over every far landmark.
+        """
+        out = np.zeros(len(u))
         if not len(q.far_idx):
-            return np.zeros(len(u))
-        f4 = np.float32
+            return out
         keep = self._far_candidates(u, q)
-        d = arc_km(u.astype(f4) @ self.unit_[q.far_idx[keep]].T.astype(f4))
-        x = np.log1p(d * f4(1.0 / self.FAR_D0_KM))
-        x *= f4(1.0 / self.FAR_STEP)
-        i = np.minimum(x.astype(np.int32), self.FAR_NODES - 2)
-        x -= i  # the fraction of the way to the next node
-        n_far = len(keep)
-        i *= n_far
-        i += np.arange(n_far, dtype=np.int32)[None, :]
-        table = np.ascontiguousarray(q.far_table[:, keep]).ravel()
-        lo = np.take(table, i)
-        i += n_far
-        hi = np.take(table, i)
-        hi -= lo
-        hi *= x
-        hi += lo
-        return hi.min(axis=1).astype(np.float64)
+        todo = np.arange(len(u))
+        k = self.FAR_NEAREST
+        if len(keep) > 4 * k:
+            from scipy.spatial import cKDTree
+
+            tree = cKDTree(q.far_unit[keep])
+            floor = np.minimum.accumulate(q.far_table[:, keep].min(axis=1)[::-1])[::-1]
+            while len(todo) and k < len(keep):
+                centre, rho, group = self._far_groups(u[todo])
+                chord, near = tree.query(centre, k)
+                least = self._far_terms(u[todo], q, keep[near[group]]).min(axis=1)
+                d_k = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord[:, -1] / 2.0, 1.0)) - rho
+                node = np.log1p(np.maximum(d_k[group] - 1.0, 0.0) / self.FAR_D0_KM) / self.FAR_STEP
+                settled = least <= floor[np.minimum(node.astype(np.int64), self.FAR_NODES - 1)]
+                out[todo[settled]] = least[settled]
+                todo = todo[~settled]
+                k *= 4
+        step = max(1, self.FAR_CHUNK // len(keep))
+        for s in range(0, len(todo), step):
+            part = todo[s:s + step]
+            out[part] = self._far_terms(u[part], q, np.broadcast_to(keep, (len(part), len(keep)))).min(axis=1)
+        return out
 
     def _query(self, rtt_ms: FloatArray, use: BoolArray) -> _Query:
         """As Spotter's, plus, with ``far_landmarks``, the landmarks of weight w < 1 with weight
@@ -603,7 +664,7 @@ class PopulationPosterior(Spotter):
         far_rtt, far_w = np.minimum(rtt_ms[far_idx], cut), 1.0 - w[far_idx]
         table = self._far_table(far_idx, far_rtt, far_w)
         return replace(q, far_idx=far_idx, far_weight=far_w, far_rtt_ms=far_rtt, far_table=table,
-                       far_blocks=self._far_blocks(table))
+                       far_unit=self.unit_[far_idx], far_blocks=self._far_blocks(table))
 
     def log_likelihood(
         self, u: FloatArray, q: _Query, cap: bool = True, pad_km: FloatArray | None = None
