@@ -397,8 +397,10 @@ class PopulationPosterior(Spotter):
       ``temperature``. A place is a city with every city within ``place_km`` (its suburbs count
       for it: :meth:`~rttgeo.estimate.prior.PopulationPrior.places`), or a background cell. Exact
       ties go to the larger population, then the lower index. The point is the place's centre of
-      mass (its cities weighted by their mass): it moves smoothly with the RTTs, and sits next to
-      a landmark that shares the host's building rather than at the metropolis' centre.
+      mass (its cities and sites weighted by their mass under the posterior itself, untempered:
+      the temperature weighs places against each other): it moves smoothly with the RTTs, and
+      sits next to a landmark that shares the host's building rather than at the metropolis'
+      centre.
     - Region: the highest-posterior cells holding ``level`` of the posterior at
       ``region_temperature`` (None: from the fit mesh's residual correlation and the landmarks'
       geometry seen from the point, module docstring).
@@ -831,10 +833,14 @@ class PopulationPosterior(Spotter):
         if first < len(heads):
             k = int(heads[first])
             where = f"{self.prior_.name[k]}, {self.prior_.country[k]}"
-            # The place's centre of mass: it moves smoothly as the masses of its cities do, and
-            # sits by the landmark when a host shares its building.
+            # The place's centre of mass under the posterior itself (the temperature weighs
+            # places against each other, not the cities and sites within 25 km of one another):
+            # it moves smoothly as the masses of its cities do, and sits by the landmark when a
+            # host shares its building.
             members = member_of == first
-            point_u = (np.exp(point_city[members] - top)[:, None] * atom_u[members]).sum(axis=0)
+            inner = log_pop[members] + t_search * logl_city[members]
+            inner = np.exp(inner - np.max(inner))
+            point_u = (inner[:, None] * atom_u[members]).sum(axis=0)
             point_u /= np.linalg.norm(point_u)
             la, lo = from_unit_vectors(point_u)
             lat, lon = float(la), float(lo)
