@@ -15,7 +15,7 @@ from rttgeo.lab import world_from_mesh
 
 from .lab_helpers import settle_min_rtt
 
-pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(420)]
 
 #: |measured min RTT - matrix RTT| allowed, ms. UDP replies come from ``rttgeo serve``, a Python
 #: process whose wake-up and processing (0.1-0.6 ms here) would be part of every UDP RTT; the lab's
@@ -70,9 +70,10 @@ def test_locate_in_lab_matches_matrix_and_offline_estimate(make_lab, tmp_path: P
 
             # k=5 samples a run; a VM whose host steals the CPU for tens of ms can spoil every
             # sample of a near landmark in one run, so runs repeat until each landmark's minimum
-            # over them has settled (lab_helpers.settle_min_rtt)
+            # over them has settled (lab_helpers.settle_min_rtt): up to 8 runs or 60 s (4 runs of
+            # about 5 s left UDP 0.47 ms over on a machine busy with a benchmark)
             settled = settle_min_rtt(locate, want, TOL_MS, what=f"{proto} from {target.name}",
-                                     max_rounds=4)
+                                     max_rounds=8)
             err = np.array(list(settled.excess.values()))
             report.append((target.name, proto, settled.rounds, float(err.min()),
                            float(np.median(err)), float(err.max())))
