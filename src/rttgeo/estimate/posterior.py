@@ -536,7 +536,7 @@ class PopulationPosterior(Spotter):
     def _far_terms(self, u: FloatArray, q: _Query, cols: IntArray) -> FloatArray:
         """(M, k): the term of far landmark ``cols[m, j]`` (an index into ``q.far_idx``) at point
         ``u[m]`` (M, 3), linear between the nodes of :meth:`_far_table` (1 % of distance apart).
-        Each pair is computed elementwise, the same whatever else is in the batch."""
+        Each pair is computed elementwise, in float64."""
         lm = q.far_unit[cols]
         dot = u[:, None, 0] * lm[..., 0]
         dot += u[:, None, 1] * lm[..., 1]
