@@ -21,6 +21,9 @@ pytestmark = [pytest.mark.root, pytest.mark.slow, pytest.mark.timeout(420)]
 #: process whose wake-up and processing (0.1-0.6 ms here) would be part of every UDP RTT; the lab's
 #: servers are our own, so UDP runs with --subtract-turnaround (the server reports that time).
 TOL_MS = 0.3
+#: UDP's, with the turnaround subtracted: the lab engine's wake-up for a reply that comes after it
+#: went back to sleep is added (tests/lab/test_lab.py, UDP_T_TOL_MS).
+UDP_T_TOL_MS = 0.5
 #: The lab's estimate vs the offline one on the matrix row, km.
 EST_TOL_KM = 25.0
 
@@ -72,8 +75,8 @@ def test_locate_in_lab_matches_matrix_and_offline_estimate(make_lab, tmp_path: P
             # sample of a near landmark in one run, so runs repeat until each landmark's minimum
             # over them has settled (lab_helpers.settle_min_rtt): up to 8 runs or 60 s (4 runs of
             # about 5 s left UDP 0.47 ms over on a machine busy with a benchmark)
-            settled = settle_min_rtt(locate, want, TOL_MS, what=f"{proto} from {target.name}",
-                                     max_rounds=8)
+            settled = settle_min_rtt(locate, want, UDP_T_TOL_MS if proto == "udp" else TOL_MS,
+                                     what=f"{proto} from {target.name}", max_rounds=8)
             err = np.array(list(settled.excess.values()))
             report.append((target.name, proto, settled.rounds, float(err.min()),
                            float(np.median(err)), float(err.max())))

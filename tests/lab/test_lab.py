@@ -32,6 +32,13 @@ TOL_MS = 0.3
 #: (0.1-0.6 ms on a loaded 2-core VM) is part of a UDP RTT, unlike ICMP (kernel) and TCP
 #: (kernel handshake).
 UDP_TOL_MS = 1.0
+#: UDP with the server's turnaround subtracted (``udp-t``): usually 0.03-0.13 ms over (docs/lab.md),
+#: but a fresh-clone CI run of 2026-12-02 on an otherwise idle VM saw 0.25-0.32 ms over in every
+#: one of 72 samples, while ICMP and TCP stayed within 0.3 ms in the same test. The engine stamps a
+#: packet when it reads it, after waking from epoll (engine.c; 100-150 us from a deep idle state),
+#: and ``rttgeo serve``'s reply leaves 0.05-0.3 ms after the request arrived, when the engine has
+#: likely gone back to sleep: our reading, not measured apart. The server cannot report that wait.
+UDP_T_TOL_MS = 0.5
 
 
 def _small_world(loss: float = 0.0, jitter_ms: float = 0.0, name: str = "small"):  # type: ignore
@@ -145,7 +152,8 @@ def test_tcp_udp_icmp_probers_through_engine(make_lab) -> None:  # type: ignore[
     assert set(cat) == {"a", "b"} and cat["a"].address == lab.address("a")
     assert set(cat["b"].protocols) == {"icmp", "tcp", "udp"} and cat["b"].port == world.port
     for proto in ("icmp", "tcp", "udp", "udp-t"):
-        settle_probers(lab, world, landmarks, proto, UDP_TOL_MS if proto == "udp" else TOL_MS)
+        settle_probers(lab, world, landmarks, proto,
+                       {"udp": UDP_TOL_MS, "udp-t": UDP_T_TOL_MS}.get(proto, TOL_MS))
     servers = list(lab.state["server_pids"].values())
     assert len(servers) == 2 and all(Path(f"/proc/{p}").exists() for p in servers)
     down(lab.id)

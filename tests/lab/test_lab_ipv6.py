@@ -24,7 +24,7 @@ from rttgeo.lab.lab import ULA_NETWORK, ipv6_supported, network6_for
 from rttgeo.lab.world import LAB_NETWORK
 
 from .lab_helpers import EXAMPLES, ping_min_ms, settle_min_rtt
-from .test_lab import TOL_MS, UDP_TOL_MS, _small_world, settle_ping, settle_probers
+from .test_lab import TOL_MS, UDP_T_TOL_MS, UDP_TOL_MS, _small_world, settle_ping, settle_probers
 from .test_lab_locate import WORLD as TEACH_WORLD
 
 NO_IPV6 = "this kernel has no IPv6 (no /proc/sys/net/ipv6: booted with ipv6.disable=1)"
@@ -102,9 +102,10 @@ def test_icmp6_tcp_udp_probers_over_ipv6(make_lab6) -> None:  # type: ignore[no-
     assert {k: (v.lat_deg, v.lon_deg) for k, v in cat4.items()} == {
         k: (v.lat_deg, v.lon_deg) for k, v in cat6.items()}
     for proto in ("icmp6", "tcp", "udp", "udp-t"):
-        settle_probers(lab, world, cat6, proto, UDP_TOL_MS if proto == "udp" else TOL_MS)
+        settle_probers(lab, world, cat6, proto,
+                       {"udp": UDP_TOL_MS, "udp-t": UDP_T_TOL_MS}.get(proto, TOL_MS))
     # the same dual-stack servers still answer over IPv4
-    settle_probers(lab, world, {"a": cat4["a"]}, "udp-t", TOL_MS)
+    settle_probers(lab, world, {"a": cat4["a"]}, "udp-t", UDP_T_TOL_MS)
 
 
 @pytest.mark.root
@@ -167,7 +168,8 @@ def test_cli_up_status_and_locate_over_ipv6(lab_env, tmp_path: Path) -> None:  #
                 est = json.loads(out.read_text())["estimate"]
                 return {d["id"]: d["rtt_ms"] for d in est["landmarks"]}
 
-            settle_min_rtt(locate, want, TOL_MS, what=f"rttgeo locate --protocol {proto} in lyon")
+            settle_min_rtt(locate, want, UDP_T_TOL_MS if proto == "udp" else TOL_MS,
+                           what=f"rttgeo locate --protocol {proto} in lyon")
 
         r = run("lab", "locate", "lyon", "--protocol", "icmp6", "--method", "cbg", "--json", "-q",
                 "-k", "2", "--timeout", "1")
