@@ -570,7 +570,7 @@ class PopulationPosterior(Spotter):
             return np.arange(n_far)
         centre /= norm
         rho = EARTH_RADIUS_KM * math.acos(float(np.clip(np.min(u @ centre), -1.0, 1.0))) + 1.0
-        d = EARTH_RADIUS_KM * np.arccos(np.clip(self.unit_[q.far_idx] @ centre, -1.0, 1.0))
+        d = EARTH_RADIUS_KM * np.arccos(np.clip(q.far_unit @ centre, -1.0, 1.0))
         step, d0, last = self.FAR_STEP, self.FAR_D0_KM, self.FAR_NODES - 1
         first = np.floor(np.log1p(np.maximum(d - rho, 0.0) / d0) / step).astype(np.int64) - 1
         final = np.floor(np.log1p((d + rho) / d0) / step).astype(np.int64) + 2
@@ -657,12 +657,13 @@ class PopulationPosterior(Spotter):
         q = super()._query(rtt_ms, use)
         if not self.far_landmarks or not len(q.idx):
             return q
-        w = self._weights(r)[0]
+        cut_ms = self._cut_ms(r)
+        w = self._weights(r, cut_ms)[0]
         far_idx = np.flatnonzero(np.isfinite(r[0]) & (w < 1.0))
         if not len(far_idx):
             return q
         # Left out for an RTT at or above the end of the ramp: that much is what it says.
-        cut = float(self._cut_ms(r)[0]) * (1.0 + self.near_ramp / 2)
+        cut = float(cut_ms[0]) * (1.0 + self.near_ramp / 2)
         far_rtt, far_w = np.minimum(rtt_ms[far_idx], cut), 1.0 - w[far_idx]
         table = self._far_table(far_idx, far_rtt, far_w)
         return replace(q, far_idx=far_idx, far_weight=far_w, far_rtt_ms=far_rtt, far_table=table,
@@ -776,12 +777,13 @@ class PopulationPosterior(Spotter):
         cut = np.maximum(cut, rs[rows, np.clip(np.minimum(self.min_nearest, n) - 1, 0, None)])
         return np.minimum(cut, rs[rows, np.clip(np.minimum(self.max_nearest, n) - 1, 0, None)])
 
-    def _weights(self, rtt_ms: FloatArray) -> FloatArray:
+    def _weights(self, rtt_ms: FloatArray, cut: FloatArray | None = None) -> FloatArray:
         """Per row of ``rtt_ms`` (rows, landmarks; NaN = not usable), the weight of each
         landmark's log-likelihood: 1 up to (1 - near_ramp / 2) r_cut, 0 from (1 + near_ramp / 2)
-        r_cut, linear between (class docstring)."""
+        r_cut, linear between (class docstring). ``cut``: the rows' r_cut if already known."""
         ok = np.isfinite(rtt_ms)
-        cut = self._cut_ms(rtt_ms)
+        if cut is None:
+            cut = self._cut_ms(rtt_ms)
         with np.errstate(invalid="ignore", divide="ignore"):
             w = np.clip((cut[:, None] - rtt_ms) / (self.near_ramp * cut[:, None]) + 0.5, 0.0, 1.0)
         return np.where(ok, w, 0.0)
