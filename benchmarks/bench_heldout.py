@@ -166,7 +166,8 @@ def landmark_cells_check(mesh: Mesh, run: LooResult) -> tuple[float, float, int]
 
 def by_neighbour(mesh: Mesh, run: LooResult) -> str:
     """Median error (km) of the targets whose nearest other host is within 1 km (co-sited),
-    1-25 km (same place) or farther (alone), with their counts."""
+    1-25 km (same place) or farther (alone), with their counts; then the first two together,
+    with their mean error too (the mean of a near-landmark group weighs its few far misses)."""
     u = to_unit_vectors(mesh.lat_deg, mesh.lon_deg)
     d = pairwise_distance_km(u, u)
     np.fill_diagonal(d, np.inf)
@@ -176,6 +177,10 @@ def by_neighbour(mesh: Mesh, run: LooResult) -> str:
                        ("alone", nearest >= 25.0)):
         if sel.any():
             parts.append(f"{label} ({int(sel.sum())}) {np.median(run.error_km[sel]):.1f}")
+    near = nearest < 25.0
+    if near.any():
+        e = run.error_km[near]
+        parts.append(f"within 25 km ({int(near.sum())}) {np.median(e):.1f}, mean {np.mean(e):.1f}")
     return ", ".join(parts)
 
 

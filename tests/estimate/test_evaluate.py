@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from rttgeo.estimate import evaluate
+from rttgeo.estimate.delay import symmetric_rtt_ms
 from rttgeo.estimate.evaluate import leave_one_out, summarize
+from rttgeo.geo.sphere import distance_km
 from rttgeo.models import Mesh
 
 
@@ -193,3 +195,25 @@ def test_leave_one_out_runs_with_one_blas_thread(wonderproxy, monkeypatch) -> No
     ev.leave_one_out(wonderproxy, "shortest-ping", targets=[0, 1], jobs=1)
     assert len(seen) == 2
     assert all(threads and set(threads) == {1} for threads in seen), seen
+
+
+def test_co_located_twins_are_what_their_docstring_says(wonderproxy) -> None:
+    twins = evaluate.co_located_twins(wonderproxy)
+    again = evaluate.co_located_twins(wonderproxy)
+    assert np.array_equal(twins.rtt_ms, again.rtt_ms, equal_nan=True)
+    assert np.array_equal(twins.lat_deg, again.lat_deg)
+    other = evaluate.co_located_twins(wonderproxy, seed=12)
+    assert not np.array_equal(twins.rtt_ms, other.rtt_ms, equal_nan=True)
+    assert np.all(twins.host % 4 == 0) and not wonderproxy.bad[twins.host].any()
+    assert len(twins.host) == int((~wonderproxy.bad[::4]).sum())
+    away = distance_km(twins.lat_deg, twins.lon_deg, wonderproxy.lat_deg[twins.host],
+                       wonderproxy.lon_deg[twins.host])
+    np.testing.assert_allclose(away, twins.km, atol=1e-3)
+    assert np.all((twins.km >= 0.0) & (twins.km <= 15.0))
+    k = np.arange(len(twins.host))
+    own = twins.rtt_ms[k, twins.host]
+    assert np.all(own >= 0.05 + twins.km / 100.0) and np.all(own <= 0.05 + 2 * twins.km / 100.0 + 0.3)
+    extra = twins.rtt_ms - symmetric_rtt_ms(wonderproxy.rtt_ms)[twins.host]
+    extra[k, twins.host] = 0.0
+    finite = np.isfinite(extra)
+    assert np.all((extra[finite] >= 0.0) & (extra[finite] <= 0.3))

@@ -12,6 +12,7 @@ import pytest
 from rttgeo.errors import RttgeoWarning
 from rttgeo.estimate import make_estimator
 from rttgeo.estimate.delay import symmetric_rtt_ms
+from rttgeo.estimate.evaluate import co_located_twins
 from rttgeo.estimate.posterior import ResidualCorrelation, common_mode_share
 from rttgeo.geo.sphere import destination, distance_km, to_unit_vectors
 from rttgeo.models import Mesh
@@ -175,25 +176,19 @@ def test_half_a_millisecond_moves_few_points_far(perturbed) -> None:
 
 # Issue #11 item 1: "targets next to a landmark are pushed away" (0.8 km from a landmark at
 # 0.45 ms, placed 55 km away). Synthetic co-located targets: a twin of every 4th WonderProxy host,
-# 0-15 km from it, 0.05-0.65 ms from it, the host's own RTTs (+0-0.3 ms) to everyone else.
+# 0-15 km from it, 0.05-0.65 ms from it, the host's own RTTs (+0-0.3 ms) to everyone else
+# (`co_located_twins`).
 def test_co_located_targets_are_placed_at_least_as_well_as_shortest_ping(wonderproxy) -> None:
-    sym = symmetric_rtt_ms(wonderproxy.rtt_ms)
-    rng = np.random.default_rng(11)
+    twins = co_located_twins(wonderproxy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RttgeoWarning)
         ours = make_estimator("rttgeo").fit(wonderproxy)
         sp = make_estimator("shortest-ping").fit(wonderproxy)
     err_ours, err_sp = [], []
-    for h in range(0, len(wonderproxy), 4):
-        if wonderproxy.bad[h]:
-            continue
-        delta = rng.uniform(0.0, 15.0)
-        lat, lon = destination(wonderproxy.lat_deg[h], wonderproxy.lon_deg[h], rng.uniform(0, 360), delta)
-        rtt = sym[h] + rng.uniform(0.0, 0.3, len(wonderproxy))
-        rtt[h] = 0.05 + delta / 100.0 * rng.uniform(1.0, 2.0) + rng.uniform(0.0, 0.3)
+    for rtt, lat, lon in zip(twins.rtt_ms, twins.lat_deg, twins.lon_deg, strict=True):
         for est, out in ((ours, err_ours), (sp, err_sp)):
             e = est.locate(rtt)
-            out.append(float(distance_km(e.lat_deg, e.lon_deg, float(lat), float(lon))))
+            out.append(float(distance_km(e.lat_deg, e.lon_deg, lat, lon)))
     assert len(err_ours) >= 55
     assert np.median(err_ours) <= 10.0
     assert np.median(err_ours) <= np.median(err_sp) + 1.0, (np.median(err_ours), np.median(err_sp))

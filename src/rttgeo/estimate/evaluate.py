@@ -23,13 +23,15 @@ from rttgeo.errors import EstimationError, RttgeoWarning
 from rttgeo.estimate import make_estimator
 from rttgeo.estimate.delay import symmetric_rtt_ms
 from rttgeo.estimate.meshcheck import allowed_km
-from rttgeo.geo.sphere import distance_km
+from rttgeo.geo.sphere import destination, distance_km
 from rttgeo.models import Estimate, Mesh
 from rttgeo.units import MAX_KM_PER_RTT_MS
 
 __all__ = [
+    "CoLocatedTwins",
     "LooResult",
     "MethodSummary",
+    "co_located_twins",
     "data_provenance",
     "format_markdown",
     "format_table",
@@ -261,6 +263,44 @@ def _leave_one_out(
         outside_c=np.array(outside, dtype=bool),
         min_rtt_possible=np.array(possible, dtype=bool),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CoLocatedTwins:
+    """Synthetic targets beside landmarks (:func:`co_located_twins`): twin k is ``km[k]`` from
+    host ``host[k]`` of the mesh, at (``lat_deg[k]``, ``lon_deg[k]``), with RTTs ``rtt_ms[k]`` (ms)
+    to every host."""
+
+    host: NDArray[np.int64]
+    lat_deg: NDArray[np.float64]
+    lon_deg: NDArray[np.float64]
+    km: NDArray[np.float64]
+    rtt_ms: NDArray[np.float64]
+
+
+def co_located_twins(mesh: Mesh, *, every: int = 4, max_km: float = 15.0, seed: int = 11) -> CoLocatedTwins:
+    """Synthetic co-located targets (issue #11): a twin of every ``every``-th trusted host, a
+    uniform 0-``max_km`` km from it in a uniform direction, answering it in 0.05 ms + 1-2 times
+    the distance at 100 km/ms + 0-0.3 ms, and every other host in the host's own RTT (the smaller
+    directed minimum) + 0-0.3 ms. The RTTs carry no direction, so the point of least expected
+    distance is the host itself (Shortest Ping's answer). Deterministic for a given ``seed``."""
+    sym = symmetric_rtt_ms(mesh.rtt_ms)
+    rng = np.random.default_rng(seed)
+    host, lat, lon, km, rows = [], [], [], [], []
+    for h in range(0, len(mesh), every):
+        if mesh.bad[h]:
+            continue
+        delta = float(rng.uniform(0.0, max_km))
+        la, lo = destination(mesh.lat_deg[h], mesh.lon_deg[h], rng.uniform(0, 360), delta)
+        rtt = sym[h] + rng.uniform(0.0, 0.3, len(mesh))
+        rtt[h] = 0.05 + delta / 100.0 * rng.uniform(1.0, 2.0) + rng.uniform(0.0, 0.3)
+        host.append(h)
+        lat.append(float(la))
+        lon.append(float(lo))
+        km.append(delta)
+        rows.append(rtt)
+    return CoLocatedTwins(np.array(host, dtype=np.int64), np.array(lat), np.array(lon), np.array(km),
+                          np.array(rows).reshape(len(rows), len(mesh)))
 
 
 def _possible(mesh: Mesh, a: int, b: int, rtt_ms: float) -> bool:
