@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import os
 import platform
 import sys
@@ -34,7 +33,14 @@ from _goals import Goals
 from rttgeo.datasets import load_wonderproxy
 from rttgeo.errors import RttgeoWarning
 from rttgeo.estimate import DEFAULT_METHOD, METHODS, make_estimator
-from rttgeo.estimate.evaluate import LooResult, co_located_twins, format_table, leave_one_out, summarize
+from rttgeo.estimate.evaluate import (
+    LooResult,
+    bootstrap_interval,
+    co_located_twins,
+    format_table,
+    leave_one_out,
+    summarize,
+)
 from rttgeo.geo.sphere import distance_km
 from rttgeo.models import Mesh
 
@@ -48,24 +54,6 @@ REFERENCE = {
 TARGET = {"median_km": ("<=", 130.0), "p90_km": ("<=", 900.0), "within_100km": (">=", 0.45),
           "coverage": (">=", 0.90), "median_area_km2": ("<=", 400_000.0), "outside_c": ("<=", 0),
           "colocated_median_km": ("<=", 10.0)}
-
-#: The bootstrap of :func:`interval`: resamples, confidence level, seed.
-BOOTSTRAP = (10_000, 0.95, 0)
-
-
-def interval(statistic: Callable[..., np.ndarray], *samples: np.ndarray) -> tuple[float, float]:
-    """95 % percentile bootstrap interval of ``statistic(*samples, axis=-1)``; several samples are
-    resampled together (paired: the same targets)."""
-    from scipy.stats import bootstrap
-
-    n, level, seed = BOOTSTRAP
-    gen = np.random.default_rng(seed)
-    # scipy 1.15 renamed random_state to rng; pyproject allows scipy 1.11.
-    seeded = {"rng": gen} if "rng" in inspect.signature(bootstrap).parameters else {"random_state": gen}
-    res = bootstrap(samples, statistic, n_resamples=n, confidence_level=level, method="percentile",
-                    paired=len(samples) > 1, vectorized=True, **seeded)
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
 
 def twins(mesh: Mesh, method: str) -> None:
     """Print ``method`` against Shortest Ping on the synthetic co-located twins of
@@ -83,7 +71,7 @@ def twins(mesh: Mesh, method: str) -> None:
     print(f"\nsynthetic co-located twins ({len(ours)}, 0-15 km from a host in a uniform direction: "
           "Shortest Ping's answer is the point of least expected distance by construction):")
     for name, stat in (("median km", np.median), ("mean km", np.mean)):
-        low, high = interval(lambda a, b, axis, f=stat: f(a, axis=axis) - f(b, axis=axis), ours, sp)
+        low, high = bootstrap_interval(lambda a, b, axis, f=stat: f(a, axis=axis) - f(b, axis=axis), ours, sp)
         print(f"  {name:<10} {method} {stat(ours):.2f}, Shortest Ping {stat(sp):.2f}, "
               f"difference {stat(ours) - stat(sp):+.2f} [{low:+.2f}, {high:+.2f}]")
     print(f"  {method} nearer the truth on {int(np.sum(ours < sp))} of {len(ours)}")
@@ -107,12 +95,11 @@ def uncertainty(best: LooResult, sp: LooResult) -> None:
             ("... minus Shortest Ping's, mean km", lambda a, b, axis: np.mean(a - b, axis=axis),
              (ours, theirs), "+.1f"),
         ]
-    n, level, seed = BOOTSTRAP
-    print(f"\nsampling uncertainty of {best.method}'s figures ({level * 100:.0f} % bootstrap interval over "
-          f"the {len(e)} targets, percentile method, {n:,} resamples, seed {seed}):")
+    print(f"\nsampling uncertainty of {best.method}'s figures (95 % bootstrap interval over the "
+          f"{len(e)} targets, percentile method, 10,000 resamples, seed 0):")
     for name, stat, samples, fmt in figures:
         value = float(stat(*(s[None, :] for s in samples), axis=-1)[0])
-        low, high = interval(stat, *samples)
+        low, high = bootstrap_interval(stat, *samples)
         print(f"  {name:<48} {value:{fmt}}  [{low:{fmt}}, {high:{fmt}}]")
 
 

@@ -55,6 +55,31 @@ def test_eval_writes_csv_and_json(tmp_path, capsys) -> None:
     assert "median km" in capsys.readouterr().out
 
 
+def test_eval_intervals_in_text_csv_and_json(tmp_path, capsys) -> None:
+    csv_out = tmp_path / "s.csv"
+    args = ["eval", "wonderproxy-2020-bundled", "--method", "shortest-ping,cbg", "--limit", "30",
+            "--jobs", "1", "--intervals", "--quiet"]
+    assert main([*args, "--out", str(csv_out)]) == 0
+    out = capsys.readouterr().out
+    assert "95 % bootstrap intervals over the 30 targets (percentile method, 10,000 resamples, " \
+        "seed 0)" in out
+    rows = {r["method"]: r for r in csv.DictReader(csv_out.open())}
+    assert rows["shortest-ping"]["coverage_low"] == "" and rows["cbg"]["coverage_low"] != ""
+    for r in rows.values():
+        lo, value, hi = (float(r[k]) for k in ("p90_km_low", "p90_km", "p90_km_high"))
+        assert lo <= value <= hi
+    assert main([*args, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)["summaries"]
+    assert [d["method"] for d in data] == ["shortest-ping", "cbg"]
+    assert data[1]["coverage_low"] <= data[1]["coverage"] <= data[1]["coverage_high"]
+    assert data[0]["coverage_low"] is None
+    assert float(rows["cbg"]["median_km_low"]) == pytest.approx(data[1]["median_km_low"])
+    # Without --intervals the summaries are as before: no interval columns.
+    assert main(["eval", "wonderproxy-2020-bundled", "--method", "cbg", "--limit", "5", "--jobs", "1",
+                 "--quiet", "--json"]) == 0
+    assert "median_km_low" not in json.loads(capsys.readouterr().out)["summaries"][0]
+
+
 def test_eval_rejects_unknown_method(capsys) -> None:
     assert main(["eval", "--method", "magic"]) == 2
     assert "unknown method 'magic'" in capsys.readouterr().err

@@ -217,3 +217,42 @@ def test_co_located_twins_are_what_their_docstring_says(wonderproxy) -> None:
     extra[k, twins.host] = 0.0
     finite = np.isfinite(extra)
     assert np.all((extra[finite] >= 0.0) & (extra[finite] <= 0.3))
+
+
+def test_bootstrap_interval_agrees_with_the_textbook_intervals() -> None:
+    """A proportion's interval is the normal one, p +- 1.96 sqrt(p (1 - p) / n), and a median's
+    has the width of the median's asymptotic standard error, 1.2533 sigma / sqrt(n)."""
+    n = 244
+    hits = np.r_[np.ones(125), np.zeros(n - 125)]
+    lo, hi = evaluate.bootstrap_interval(np.mean, hits)
+    p, half = 125 / n, 1.959964 * np.sqrt(125 / n * (1 - 125 / n) / n)
+    assert lo == pytest.approx(p - half, abs=0.01) and hi == pytest.approx(p + half, abs=0.01)
+    x = np.random.default_rng(3).normal(0.0, 10.0, 4000)
+    lo, hi = evaluate.bootstrap_interval(np.median, x)
+    assert hi - lo == pytest.approx(2 * 1.959964 * 1.2533 * 10.0 / np.sqrt(4000), rel=0.15)
+    assert lo < np.median(x) < hi
+    assert evaluate.bootstrap_interval(np.median, x) == (lo, hi)  # seeded: the same again
+    assert evaluate.bootstrap_interval(np.median, x, seed=1) != (lo, hi)
+    assert np.isnan(evaluate.bootstrap_interval(np.median, x[:1])).all()
+
+
+def test_bootstrap_interval_resamples_paired_samples_together() -> None:
+    a = np.random.default_rng(4).exponential(10.0, 200)
+
+    def diff(x, y, axis):
+        return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+
+    assert evaluate.bootstrap_interval(diff, a, a + 1.0) == pytest.approx((-1.0, -1.0))
+
+
+def test_bootstrap_intervals_hold_each_figure(wonderproxy) -> None:
+    for method, has_region in (("shortest-ping", False), ("cbg", True)):
+        r = leave_one_out(wonderproxy, method, targets=range(40), jobs=1)
+        s, iv = summarize(r), evaluate.bootstrap_intervals(r, n_resamples=2000)
+        assert set(iv) == set(evaluate.INTERVAL_FIGURES)
+        for k in evaluate.INTERVAL_FIGURES:
+            lo, hi = iv[k]
+            if k in ("coverage", "median_area_km2") and not has_region:
+                assert np.isnan(lo) and np.isnan(hi)
+            else:
+                assert lo <= getattr(s, k) <= hi and lo < hi, (method, k, lo, hi)

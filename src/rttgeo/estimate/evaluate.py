@@ -9,6 +9,7 @@ landmarks they are subject to the estimators' own physics checks like any other.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import time
@@ -28,9 +29,12 @@ from rttgeo.models import Estimate, Mesh
 from rttgeo.units import MAX_KM_PER_RTT_MS
 
 __all__ = [
+    "INTERVAL_FIGURES",
     "CoLocatedTwins",
     "LooResult",
     "MethodSummary",
+    "bootstrap_interval",
+    "bootstrap_intervals",
     "co_located_twins",
     "data_provenance",
     "format_markdown",
@@ -383,6 +387,59 @@ def summarize(result: LooResult) -> MethodSummary:
         colocated_possible_median_km=float(np.median(e[co_ok])) if co_ok.any() else math.nan,
         outside_c=int(np.sum(result.outside_c)),
     )
+
+
+def bootstrap_interval(
+    statistic: Callable[..., NDArray],  # type: ignore[type-arg]
+    *samples: NDArray,  # type: ignore[type-arg]
+    level: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval (scipy.stats.bootstrap) of ``statistic(*samples, axis=-1)``
+    at ``level``; several samples are resampled together (paired: the same targets).
+    Deterministic for a given ``seed``. (nan, nan) with fewer than two observations."""
+    from scipy.stats import bootstrap
+
+    if len(samples[0]) < 2:
+        return math.nan, math.nan
+    gen = np.random.default_rng(seed)
+    # scipy 1.15 renamed random_state to rng; pyproject allows scipy 1.11.
+    seeded = {"rng": gen} if "rng" in inspect.signature(bootstrap).parameters else {"random_state": gen}
+    with warnings.catch_warnings():  # a statistic that varies little is degenerate, not wrong
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = bootstrap(samples, statistic, n_resamples=n_resamples, confidence_level=level,
+                        method="percentile", paired=len(samples) > 1, vectorized=True, **seeded)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+#: Figures of :class:`MethodSummary` that :func:`bootstrap_intervals` gives intervals for.
+INTERVAL_FIGURES = ("median_km", "p80_km", "p90_km", "within_100km", "within_500km", "coverage",
+                    "median_area_km2")
+
+
+def bootstrap_intervals(
+    result: LooResult, *, level: float = 0.95, n_resamples: int = 10_000, seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """Sampling uncertainty of :func:`summarize`'s figures: for each of ``INTERVAL_FIGURES``, its
+    percentile bootstrap interval over the targets (:func:`bootstrap_interval`); (nan, nan) for
+    a figure the method does not have (coverage and area without a region)."""
+    e = result.error_km
+    stats: dict[str, tuple[Callable[..., NDArray], NDArray]] = {  # type: ignore[type-arg]
+        "median_km": (np.median, e),
+        "p80_km": (lambda x, axis: np.percentile(x, 80, axis=axis), e),
+        "p90_km": (lambda x, axis: np.percentile(x, 90, axis=axis), e),
+        "within_100km": (lambda x, axis: np.mean(x <= 100.0, axis=axis), e),
+        "within_500km": (lambda x, axis: np.mean(x <= 500.0, axis=axis), e),
+    }
+    if result.has_region:
+        stats["coverage"] = (np.mean, np.asarray(result.covered, dtype=float))
+        area = result.area_km2[np.isfinite(result.area_km2)]
+        stats["median_area_km2"] = (np.median, area)
+    out = {k: (math.nan, math.nan) for k in INTERVAL_FIGURES}
+    for k, (stat, x) in stats.items():
+        out[k] = bootstrap_interval(stat, x, level=level, n_resamples=n_resamples, seed=seed)
+    return out
 
 
 def format_table(summaries: Sequence[MethodSummary]) -> str:
