@@ -36,6 +36,7 @@ from rttgeo.estimate import DEFAULT_METHOD, METHODS, make_estimator
 from rttgeo.estimate.evaluate import (
     LooResult,
     bootstrap_interval,
+    candidate_reliability,
     co_located_twins,
     format_table,
     leave_one_out,
@@ -54,6 +55,18 @@ REFERENCE = {
 TARGET = {"median_km": ("<=", 130.0), "p90_km": ("<=", 900.0), "within_100km": (">=", 0.45),
           "coverage": (">=", 0.90), "median_area_km2": ("<=", 400_000.0), "outside_c": ("<=", 0),
           "colocated_median_km": ("<=", 10.0)}
+
+def candidates_line(mesh: Mesh, run: LooResult) -> str:
+    """The candidates' stated probabilities against how often they held the truth (within their
+    25 km), per bin and in all (:func:`~rttgeo.estimate.evaluate.candidate_reliability`)."""
+    bins = candidate_reliability(mesh, run)
+    n = sum(b[2] for b in bins)
+    stated = sum(b[2] * b[3] for b in bins if b[2])
+    hits = sum(b[4] for b in bins)
+    return (f"{n} listed, their probabilities sum to {stated:.1f}, {hits} held the truth; by stated "
+            "probability: " + ", ".join(
+                f"{lo:.2f}-{hi:.2f} {k} at {p:.3f} held {h / k:.3f}" for lo, hi, k, p, h in bins if k))
+
 
 def twins(mesh: Mesh, method: str) -> None:
     """Print ``method`` against Shortest Ping on the synthetic co-located twins of
@@ -116,7 +129,7 @@ def main() -> int:
     sums, runs = {}, {}
     for m in METHODS:
         t0 = time.perf_counter()
-        runs[m] = leave_one_out(mesh, m, jobs=args.jobs)
+        runs[m] = leave_one_out(mesh, m, jobs=args.jobs, keep_estimates=m == DEFAULT_METHOD)
         sums[m] = summarize(runs[m])
         print(f"  {m}: {time.perf_counter() - t0:.1f} s", flush=True)
     total = time.perf_counter() - t_all
@@ -158,6 +171,7 @@ def main() -> int:
           f"{goals.check('co-located at least as precise as Shortest Ping', ok)}")
     uncertainty(runs[DEFAULT_METHOD], runs["shortest-ping"])
     twins(mesh, DEFAULT_METHOD)
+    print(f"\n{DEFAULT_METHOD}'s candidates: {candidates_line(mesh, runs[DEFAULT_METHOD])}")
     return goals.exit_status()
 
 

@@ -47,6 +47,7 @@ import time
 
 import numpy as np
 from _goals import Goals
+from bench_accuracy import candidates_line
 from scipy.stats import binomtest
 
 from rttgeo.datasets import dataset_dir, load_ripe_atlas, load_wonderproxy
@@ -269,6 +270,7 @@ def main() -> int:
                 (m, by_neighbour(mesh, runs[m])) for m in runs if m in ("rttgeo", "cbg", "shortest-ping")
             )
         ))
+        print(f"  rttgeo's candidates: {candidates_line(mesh, runs['rttgeo'])}")
         lm_mass, lm_truth, counted = landmark_cells_check(mesh, runs["rttgeo"])
         print(f"  rttgeo posterior mass in the landmarks' cells {lm_mass:.1%} on average; truth "
               f"in such a cell for {lm_truth:.1%} of {counted} targets (equal when calibrated)")

@@ -178,9 +178,10 @@ class LandmarkDiagnostic:
 class Candidate:
     """A candidate place for the host (RIPE IPmap's answer shape): a city, or an area with no city.
 
-    ``probability`` is the posterior mass within ``radius_km`` of the place, under the estimate's
-    calibrated posterior (the one its region comes from); ``distance_km`` how far the place is from
-    the estimate's point.
+    ``probability`` is the posterior mass within ``radius_km`` of the place, under the posterior
+    that chose the estimate's point (the candidates of one estimate are disjoint events: their
+    probabilities sum to at most 1); ``distance_km`` how far the place is from the estimate's
+    point.
     """
 
     name: str

@@ -28,7 +28,7 @@ def describe(e: Estimate, landmarks: Sequence[Landmark] = (), max_landmarks: int
         lines.append("region:   none (this method gives a point only)")
     if e.candidates:
         lines.append("candidates (probability the host is within "
-                     f"{e.candidates[0].radius_km:g} km, under the region's posterior):")
+                     f"{e.candidates[0].radius_km:g} km; the first is the point's place):")
         for c in e.candidates:
             where = f"{c.name}, {c.country}" if c.country else c.name
             lines.append(f"  {c.probability:>6.1%}  {where[:40]:<40} {c.lat_deg:>9.4f} "

@@ -10,6 +10,7 @@ landmarks they are subject to the estimators' own physics checks like any other.
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 import os
 import time
@@ -35,6 +36,7 @@ __all__ = [
     "MethodSummary",
     "bootstrap_interval",
     "bootstrap_intervals",
+    "candidate_reliability",
     "co_located_twins",
     "data_provenance",
     "format_markdown",
@@ -439,6 +441,31 @@ def bootstrap_intervals(
     out = {k: (math.nan, math.nan) for k in INTERVAL_FIGURES}
     for k, (stat, x) in stats.items():
         out[k] = bootstrap_interval(stat, x, level=level, n_resamples=n_resamples, seed=seed)
+    return out
+
+
+def candidate_reliability(
+    mesh: Mesh, result: LooResult, edges: Sequence[float] = (0.0, 0.05, 0.2, 0.5, 0.8, 1.0)
+) -> list[tuple[float, float, int, float, int]]:
+    """How often the candidates of kept estimates (``leave_one_out(..., keep_estimates=True)``)
+    held the truth: per bin of stated probability [``edges[i]``, ``edges[i + 1]``), (low edge,
+    high edge, candidates, mean stated probability, candidates whose ``radius_km`` held the
+    target's true position). Calibrated: the mean probability times the count equals the hits."""
+    p, hit = [], []
+    for t, e in zip(result.target_ids, result.estimates, strict=True):
+        if e is None:
+            continue
+        i = mesh.index(t)
+        for c in e.candidates:
+            p.append(c.probability)
+            hit.append(float(distance_km(c.lat_deg, c.lon_deg, mesh.lat_deg[i], mesh.lon_deg[i]))
+                       <= c.radius_km)
+    pa, ha = np.array(p), np.array(hit, dtype=bool)
+    out = []
+    for k, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        sel = (pa >= lo) & ((pa < hi) if k < len(edges) - 2 else (pa <= hi))
+        out.append((lo, hi, int(sel.sum()), float(pa[sel].mean()) if sel.any() else math.nan,
+                    int(ha[sel].sum())))
     return out
 
 

@@ -405,8 +405,10 @@ class PopulationPosterior(Spotter):
       ``region_temperature`` (None: from the fit mesh's residual correlation and the landmarks'
       geometry seen from the point, module docstring).
     - Candidates: the ``top_k`` places by that same mass, each named by its largest city, with
-      its probability under the region's posterior: the mass of its cities and of the background
-      within ``place_km`` (RIPE IPmap's answer shape). The first is the point's place.
+      its probability under that same posterior: the mass of its cities and of the background
+      within ``place_km``, each cell's counted for the nearest place listed only, so that they
+      sum to at most 1 (RIPE IPmap's answer shape). The point's place first, the others by
+      probability.
     - Low confidence: when the region covers more than ``low_confidence_km2`` (a disc of radius
       560 km: larger than most countries), no city can be told from its neighbours; the estimate
       says so, and the point is only the most probable place.
@@ -863,7 +865,7 @@ class PopulationPosterior(Spotter):
                 "point is only the most probable place: see the candidates and the region"
             ))
         candidates = self._candidates(
-            level, cell_u, heads, member_of, ranked, reg_bg, reg_city, region_mass, (lat, lon)
+            level, rows, cell_u, heads, member_of, cell_of, ranked, point_bg, point_city, (lat, lon)
         )
         return self._estimate(
             lat, lon, region=region, level=self.level, consistent=consistent, note=note,
@@ -875,52 +877,82 @@ class PopulationPosterior(Spotter):
     def _candidates(
         self,
         level: int,
+        rows: IntArray,
         cell_u: FloatArray,
         heads: IntArray,
         member_of: IntArray,
+        cell_of: IntArray,
         ranked: IntArray,
-        reg_bg: FloatArray,
-        reg_city: FloatArray,
-        region_mass: FloatArray,
+        log_bg: FloatArray,
+        log_city: FloatArray,
         point: tuple[float, float],
     ) -> tuple[Candidate, ...]:
         """The first ``top_k`` places of ``ranked`` (places of cities, then cells), a cell only
-        when no city place already covers it, each with its probability under the region's
-        posterior: the mass of its member cities plus the background of the cells within
-        max(place_km, a cell's circumradius) of it; a cell's own mass for a cell."""
+        when no place listed before it covers it, each with its probability under the point's
+        posterior (``log_bg``, ``log_city``: the masses that ranked the places). The point's place
+        comes first, the others by probability. The events are disjoint, so the probabilities sum
+        to at most 1:
+
+        - a place of cities: the mass of its own cities and sites, plus the background of the
+          cells within max(``place_km``, the cell's circumradius at its latitude) of it that lie
+          nearer to it than to any other place listed;
+        - a cell: its own background, plus its cities whose places are not listed.
+        """
         if self.top_k <= 0:
             return ()
         from rttgeo.geo.sphere import distance_km
 
-        top = max(float(np.max(reg_bg)), float(np.max(reg_city)) if len(reg_city) else -np.inf)
-        bg_mass, city_mass = np.exp(reg_bg - top), np.exp(reg_city - top)
+        top = max(float(np.max(log_bg)), float(np.max(log_city)) if len(log_city) else -np.inf)
+        bg_mass, city_mass = np.exp(log_bg - top), np.exp(log_city - top)
         total = float(bg_mass.sum() + city_mass.sum())
-        pad = max(self.place_km, float(circumradius_km(level, np.zeros(1, dtype=np.int64))[0]))
-        chosen: list[tuple[str, str, float, float, float, FloatArray]] = []
+        pad = np.maximum(self.place_km, circumradius_km(level, rows))
+        picked: list[int] = []
+        units: list[FloatArray] = []
         for a in ranked[: 50 * self.top_k]:
-            if len(chosen) == self.top_k:
+            if len(picked) == self.top_k:
                 break
+            a = int(a)
+            if a >= len(heads):
+                c = a - len(heads)
+                u = cell_u[c]
+                if any(EARTH_RADIUS_KM * np.arccos(np.clip(v @ u, -1.0, 1.0)) <= pad[c] for v in units):
+                    continue  # this cell's mass already counts for a place listed
+            else:
+                u = self.prior_.unit[int(heads[a])]
+            picked.append(a)
+            units.append(u)
+        # Each cell's background goes to the nearest listed place within its pad; a listed
+        # cell keeps its own.
+        d = EARTH_RADIUS_KM * np.arccos(np.clip(cell_u @ np.array(units).T, -1.0, 1.0))
+        d[d > pad[:, None]] = np.inf
+        owner = np.where(np.isfinite(d).any(axis=1), np.argmin(d, axis=1), -1)
+        listed = np.zeros(len(heads), dtype=bool)
+        for j, a in enumerate(picked):
+            if a >= len(heads):
+                owner[a - len(heads)] = j
+            else:
+                listed[a] = True
+        bg_owned = np.bincount(owner[owner >= 0], bg_mass[owner >= 0], minlength=len(picked))
+        unlisted_in_cell = np.bincount(cell_of[~listed[member_of]], city_mass[~listed[member_of]],
+                                       minlength=len(cell_u))
+        out = []
+        for j, a in enumerate(picked):
             if a < len(heads):
                 k = int(heads[a])
-                u = self.prior_.unit[k]
-                d_cell = EARTH_RADIUS_KM * np.arccos(np.clip(cell_u @ u, -1.0, 1.0))
-                mass = city_mass[member_of == a].sum() + bg_mass[d_cell <= pad].sum()
-                chosen.append((str(self.prior_.name[k]), str(self.prior_.country[k]),
-                               float(self.prior_.lat_deg[k]), float(self.prior_.lon_deg[k]),
-                               float(mass / total), u))
-                continue
-            u = cell_u[a - len(heads)]
-            if any(EARTH_RADIUS_KM * np.arccos(np.clip(c[5] @ u, -1.0, 1.0)) <= pad for c in chosen):
-                continue  # this cell's mass already counts for a place listed
-            la, lo = from_unit_vectors(u)
-            # _cell_mass scales by the same largest term as bg_mass and city_mass here.
-            chosen.append((f"area around {float(la):.2f}, {float(lo):.2f}", "", float(la), float(lo),
-                           float(region_mass[a - len(heads)]) / total, u))
-        return tuple(
-            Candidate(name=n, country=c, lat_deg=la, lon_deg=lo, probability=pr,
-                      radius_km=self.place_km, distance_km=float(distance_km(la, lo, *point)))
-            for n, c, la, lo, pr, _ in chosen
-        )
+                name, country = str(self.prior_.name[k]), str(self.prior_.country[k])
+                la, lo = float(self.prior_.lat_deg[k]), float(self.prior_.lon_deg[k])
+                mass = float(city_mass[member_of == a].sum() + bg_owned[j])
+            else:
+                c = a - len(heads)
+                lat_c, lon_c = from_unit_vectors(cell_u[c])
+                la, lo = float(lat_c), float(lon_c)
+                name, country = f"area around {la:.2f}, {lo:.2f}", ""
+                mass = float(bg_mass[c] + unlisted_in_cell[c])
+            out.append(Candidate(name=name, country=country, lat_deg=la, lon_deg=lo,
+                                 probability=mass / total, radius_km=self.place_km,
+                                 distance_km=float(distance_km(la, lo, *point))))
+        # The point's place first, the others by their probability (stable: ties keep the rank).
+        return (out[0], *sorted(out[1:], key=lambda c: -c.probability))
 
     @staticmethod
     def _cell_mass(log_bg: FloatArray, log_city: FloatArray, cell_of: IntArray) -> FloatArray:
