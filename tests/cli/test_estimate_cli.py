@@ -199,3 +199,75 @@ def test_eval_draws_cdf_reliability_and_model(tmp_path, capsys) -> None:
     assert "spotter (n=6; 90 % region holds" in t
     assert "cbg: feasible region (stated certain) holds" in t
     assert model.read_bytes()[:5] == b"%PDF-"
+
+
+def _small_mesh_dir(tmp_path, n: int = 12):
+    from rttgeo.datasets.meshdir import save_mesh_dir
+
+    mesh = load_wonderproxy(bundled=True)
+    keep = [i for i in range(len(mesh)) if not mesh.bad[i]][:n]
+    return save_mesh_dir(mesh.subset(np.array(keep)), tmp_path / "mesh")
+
+
+def test_eval_never_writes_over_its_data_or_one_output_over_another(tmp_path, capsys) -> None:
+    folder = _small_mesh_dir(tmp_path)
+    before = {f.name: f.read_bytes() for f in folder.iterdir()}
+    base = ["eval", str(folder), "--method", "shortest-ping", "--jobs", "1", "--quiet"]
+    assert main([*base, "--out", str(folder / "pairs.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "field '--out'" in err and "is a file of the dataset" in err
+    assert main([*base, "--per-target", str(folder / "hosts.csv")]) == 2
+    assert "field '--per-target'" in capsys.readouterr().err
+    same = tmp_path / "same.csv"
+    assert main([*base, "--out", str(same), "--per-target", str(same)]) == 2
+    assert "is also given to --out" in capsys.readouterr().err
+    assert not same.exists()
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+    # A summary beside the data is fine, and so is writing it again.
+    out = folder / "summary.csv"
+    assert main([*base, "--out", str(out)]) == 0 and main([*base, "--out", str(out)]) == 0
+    # --out names CSV or JSON; any other suffix is refused before anything runs.
+    assert main([*base, "--out", str(tmp_path / "s.geojson")]) == 2
+    assert "expected a .csv or .json file name" in capsys.readouterr().err
+
+
+def test_eval_of_a_mesh_no_method_can_place_fails_cleanly(tmp_path, capsys) -> None:
+    """Every RTT 0.01 ms between hosts hundreds of km apart: no estimate anywhere. The run exits 2
+    naming `rttgeo mesh check`, before writing any output."""
+    import dataclasses
+
+    from rttgeo.datasets.meshdir import save_mesh_dir
+
+    mesh = load_wonderproxy(bundled=True)
+    keep = np.array([i for i in range(len(mesh)) if not mesh.bad[i]][:10])
+    sub = mesh.subset(keep)
+    fast = np.where(np.isfinite(sub.rtt_ms), 0.01, np.nan)
+    folder = save_mesh_dir(dataclasses.replace(sub, rtt_ms=fast), tmp_path / "ftl")
+    out, pic = tmp_path / "s.csv", tmp_path / "cdf.png"
+    code = main(["eval", str(folder), "--method", "cbg,cbg-bestline", "--jobs", "1", "--quiet",
+                 "--out", str(out), "--plot", str(pic)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "no method placed any of the 10 targets" in err and "rttgeo mesh check" in err
+    assert "Traceback" not in err and not out.exists() and not pic.exists()
+    # One host's RTTs alone too fast: the others are placed, and the run says, in one line per
+    # method, how many targets got no estimate.
+    one = np.where(np.isfinite(sub.rtt_ms), sub.rtt_ms, np.nan)
+    one[0, :] = np.where(np.isfinite(one[0, :]), 0.01, np.nan)
+    one[:, 0] = np.where(np.isfinite(one[:, 0]), 0.01, np.nan)
+    folder = save_mesh_dir(dataclasses.replace(sub, rtt_ms=one), tmp_path / "one")
+    assert main(["eval", str(folder), "--method", "shortest-ping,cbg", "--jobs", "1", "--quiet"]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert warned, "target 0 has no possible position"
+    for line in warned:
+        assert line.startswith("rttgeo: warning: ") and " of 10 targets (counted as infinite " \
+            "errors)" in line and f"`rttgeo mesh check {folder}`" in line, line
+
+
+def test_evaluate_needs_three_hosts() -> None:
+    from rttgeo.api import evaluate
+    from rttgeo.errors import InputError
+
+    mesh = load_wonderproxy(bundled=True)
+    with pytest.raises(InputError, match="at least 3"):
+        evaluate(mesh.subset(np.array([0, 1])), methods="shortest-ping")

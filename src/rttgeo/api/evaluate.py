@@ -18,10 +18,13 @@ from typing import Any
 import numpy as np
 
 from rttgeo import __version__
-from rttgeo.errors import InputError
+from rttgeo.errors import EstimationError, InputError
 from rttgeo.models import Estimate, Mesh
 
 __all__ = ["EvaluationResult", "evaluate", "parse_methods"]
+
+#: Fewest hosts a mesh needs for a leave-one-out: a target and two landmarks.
+MIN_HOSTS = 3
 
 #: Columns of :meth:`EvaluationResult.per_target` rows, in order.
 PER_TARGET_COLUMNS = (
@@ -71,6 +74,11 @@ class EvaluationResult:
     @property
     def n_targets(self) -> int:
         return len(self.results[0].target_ids) if self.results else 0
+
+    def unplaced(self) -> dict[str, int]:
+        """Per method, the targets it gave no estimate for (counted as infinite errors): their
+        RTTs contradict the stated positions, or the method cannot use them."""
+        return {r.method: int(np.sum(~np.isfinite(r.error_km))) for r in self.results}
 
     def header(self) -> str:
         """Two lines: the data (path or bundled, sha256, rttgeo version), then its hosts and
@@ -236,6 +244,9 @@ def evaluate(
 
         dataset = os.fspath(mesh_or_path)
         mesh = load_dataset(dataset, "dataset")
+    if len(mesh) < MIN_HOSTS:
+        raise InputError(f"{dataset} has {len(mesh)} host(s): a leave-one-out needs at least "
+                         f"{MIN_HOSTS} (a target and two landmarks)", field="dataset")
     targets = [i for i in range(len(mesh)) if not mesh.bad[i]]
     if limit is not None:
         targets = targets[:limit]
@@ -254,14 +265,22 @@ def evaluate(
                     bar.update(base + done - bar.n)
 
             t0 = time.perf_counter()
-            r = leave_one_out(mesh, m, targets=targets, progress=tick, jobs=jobs,
-                              keep_estimates=m in keep)
+            try:
+                r = leave_one_out(mesh, m, targets=targets, progress=tick, jobs=jobs,
+                                  keep_estimates=m in keep)
+            except EstimationError as exc:  # the method cannot be fitted on this mesh at all
+                raise InputError(f"{dataset}: {m} cannot use this mesh: {exc}",
+                                 field="dataset") from None
             seconds.append(time.perf_counter() - t0)
             results.append(r)
             summaries.append(summarize(r))
     finally:
         if bar is not None:
             bar.close()
+    if all(not np.isfinite(r.error_km).any() for r in results):
+        raise InputError(
+            f"{dataset}: no method placed any of the {len(targets)} targets (the RTTs contradict "
+            f"the stated positions: `rttgeo mesh check {dataset}` names the hosts)", field="dataset")
     return EvaluationResult(
         dataset=dataset,
         mesh=mesh,

@@ -33,9 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "pairs.parquet, docs/estimation.md), a WonderProxy folder, or a .parquet mesh")
     p.add_argument("--method", default="all", metavar="METHODS",
                    help=f"comma-separated methods ({methods_text}) or 'all' (default)")
-    p.add_argument("--out", type=output_path(allow_stdout=True),
-                   metavar="FILE", help="write the summary as CSV, or JSON for a .json name "
-                   "(- = JSON on stdout)")
+    p.add_argument("--out", type=output_path(allow_stdout=True, suffixes=(".csv", ".json")),
+                   metavar="FILE", help="write the summary as CSV (a .csv name) or JSON (a .json "
+                   "name; - = JSON on stdout)")
     p.add_argument("--markdown", action="store_true",
                    help="print the figures as the Markdown table of README.md and "
                    "docs/estimation.md instead of the text table")
@@ -147,8 +147,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.plot_reliability and not any(_has_region(m) for m in methods):
         raise InputError(f"--plot-reliability needs a method with a region; {', '.join(methods)} "
                          "give points only", field="--plot-reliability")
+    _check_outputs(args)
     res = evaluate(args.dataset, methods=methods, limit=args.limit, jobs=args.jobs or None,
                    keep_estimates=[map_method] if map_method else [], progress=not args.quiet)
+    if map_method and not any(e is not None for r in res.results if r.method == map_method
+                              for e in r.estimates):
+        raise InputError(f"{map_method} placed none of the targets: nothing to draw",
+                         field="--map")
+    for m, k in res.unplaced().items():
+        if k:
+            print(f"rttgeo: warning: {m} gave no estimate for {k} of {res.n_targets} targets "
+                  "(counted as infinite errors): their RTTs contradict the stated positions or "
+                  f"the method cannot use them; `rttgeo mesh check {args.dataset}` names such "
+                  "hosts", file=sys.stderr)
     intervals = res.intervals() if args.intervals else None
     if args.json:
         from rttgeo.api._results import dumps
@@ -187,6 +198,42 @@ def cmd_eval(args: argparse.Namespace) -> int:
                   title=f"{map_method}: worst and best targets ({res.mesh.name})")
         narrate(args, f"wrote {args.map}")
     return 0
+
+
+#: The files ``rttgeo eval`` reads in a dataset folder: the generic mesh format's and
+#: WonderProxy's (``servers-*.csv``, ``pings-*.csv``).
+_DATASET_FILES = ("hosts.csv", "pairs.csv", "pairs.parquet", "servers-*.csv", "pings-*.csv")
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output file of ``rttgeo eval`` is a file of its own, and none is the data it reads
+    (``--out mymesh/pairs.csv`` would destroy the mesh): InputError naming the option."""
+    import os
+
+    def same(a: Path, b: Path) -> bool:
+        try:
+            return a.exists() and b.exists() and os.path.samefile(a, b)
+        except OSError:
+            return False
+
+    data = Path(args.dataset)
+    try:
+        inputs = ([f for pat in _DATASET_FILES for f in data.glob(pat)] if data.is_dir()
+                  else [data] if data.is_file() else [])
+    except OSError:  # an unreadable folder: the loader says so
+        inputs = []
+    outputs = [(f"--{k.replace('_', '-')}", getattr(args, k)) for k in
+               ("out", "per_target", "plot", "map", "plot_reliability", "plot_model")]
+    outputs = [(opt, v) for opt, v in outputs if v and v != STDOUT]
+    for k, (opt, v) in enumerate(outputs):
+        path = Path(v)
+        for f in inputs:
+            if same(path, f) or path.resolve() == f.resolve():
+                raise InputError(f"{v} is a file of the dataset {args.dataset}: name another "
+                                 "file", field=opt)
+        for opt2, v2 in outputs[:k]:
+            if path.resolve() == Path(v2).resolve() or same(path, Path(v2)):
+                raise InputError(f"{v} is also given to {opt2}: name another file", field=opt)
 
 
 def _has_region(method: str) -> bool:

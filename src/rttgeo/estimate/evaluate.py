@@ -370,6 +370,14 @@ def summarize(result: LooResult) -> MethodSummary:
     co = result.min_rtt_ms < COLOCATED_RTT_MS if len(result.min_rtt_ms) == len(e) else np.zeros(
         len(e), dtype=bool)
     co_ok = co & result.min_rtt_possible if len(result.min_rtt_possible) == len(e) else co
+    # Targets without an estimate count as infinite errors: percentiles across them are inf or
+    # nan, as printed, without numpy's warnings about it.
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _summary(result, e, co, co_ok)
+
+
+def _summary(result: LooResult, e: NDArray, co: NDArray, co_ok: NDArray) -> MethodSummary:  # type: ignore[type-arg]
     return MethodSummary(
         method=result.method,
         n_targets=len(e),
