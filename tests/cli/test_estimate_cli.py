@@ -271,3 +271,29 @@ def test_evaluate_needs_three_hosts() -> None:
     mesh = load_wonderproxy(bundled=True)
     with pytest.raises(InputError, match="at least 3"):
         evaluate(mesh.subset(np.array([0, 1])), methods="shortest-ping")
+
+
+def test_no_command_writes_over_a_file_it_reads(tmp_path, capsys) -> None:
+    """`estimate s.csv --out s.csv` replaced the samples with the estimate's JSON; two outputs on
+    one name kept only the last. Every command's outputs are checked before anything runs."""
+    cat = tmp_path / "c.csv"
+    cat.write_text("id,lat_deg,lon_deg,address\nfra,50.11,8.68,\npar,48.86,2.35,\nams,52.37,4.90,\n")
+    samples = tmp_path / "s.csv"
+    samples.write_text("landmark,rtt_ms\nfra,3.0\npar,9\nams,8\n")
+    before = samples.read_bytes(), cat.read_bytes()
+    for out, field in ((samples, "--out"), (cat, "--out")):
+        assert main(["estimate", str(samples), "--landmarks", str(cat), "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == f"rttgeo: error: field '{field}': {out} is a file this command reads: name " \
+            "another file"
+    link = tmp_path / "link.csv"
+    link.symlink_to(samples)
+    assert main(["estimate", str(samples), "--landmarks", str(cat), "--report", str(tmp_path / "r.html"),
+                 "--out", str(link)]) == 2
+    assert "is a file this command reads" in capsys.readouterr().err
+    twice = tmp_path / "x.json"
+    assert main(["estimate", str(samples), "--landmarks", str(cat), "--out", str(twice),
+                 "--geojson", str(twice)]) == 2
+    assert "field '--geojson'" in capsys.readouterr().err and not twice.exists()
+    assert (samples.read_bytes(), cat.read_bytes()) == before
+    assert not (tmp_path / "r.html").exists()

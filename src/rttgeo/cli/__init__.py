@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from rttgeo import __version__
+from rttgeo.cli._args import check_outputs
 from rttgeo.cli.exitcodes import ExitCode
 from rttgeo.errors import InputError, NoLandmarkAnswered, RttgeoError
 
@@ -83,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return int(ExitCode.USAGE)
     try:
+        check_outputs(args)
         return int(args.handler(args) or 0)
     except RttgeoError as exc:
         print(f"rttgeo: error: {exc}", file=sys.stderr)

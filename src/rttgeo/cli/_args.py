@@ -18,7 +18,9 @@ from typing import Any
 
 __all__ = [
     "STDOUT",
+    "OutputPath",
     "add_convention",
+    "check_outputs",
     "finite_float",
     "int_range",
     "ip_address",
@@ -31,6 +33,52 @@ __all__ = [
 
 #: The output path that means standard output.
 STDOUT = "-"
+
+
+class OutputPath(str):
+    """A file name that :func:`output_path` accepted: a file the command will write."""
+
+    __slots__ = ()
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """No command writes over a file it reads, or two of its outputs over each other: every
+    :class:`OutputPath` of ``args`` must differ from the others and from every existing file that
+    another argument names (its inputs). InputError naming the option, before anything runs."""
+    from rttgeo.errors import InputError
+
+    def key(v: str) -> tuple[str, int, int] | None:
+        try:
+            st = os.stat(v)
+            return ("inode", st.st_dev, st.st_ino)
+        except (OSError, ValueError):
+            return None
+
+    outputs = [(k, v) for k, v in vars(args).items() if isinstance(v, OutputPath)]
+    if not outputs:
+        return
+    inputs: list[str] = []
+    for v in vars(args).values():
+        for item in v if isinstance(v, list | tuple) else [v]:
+            if isinstance(item, str | os.PathLike) and not isinstance(item, OutputPath):
+                text = os.fspath(item)
+                if text and text != STDOUT and os.path.isfile(text):
+                    inputs.append(text)
+    seen: list[tuple[str, str]] = []
+    for k, v in outputs:
+        opt = "--" + k.replace("_", "-")
+        here = os.path.realpath(v)
+        for text in inputs:
+            if os.path.realpath(text) == here or (key(v) is not None and key(v) == key(text)):
+                raise InputError(f"{v} is a file this command reads: name another file",
+                                 field=opt)
+        for k2, v2 in seen:
+            if os.path.realpath(v2) == here:
+                raise InputError(f"{v} is also given to --{k2.replace('_', '-')}: name another "
+                                 "file", field=opt)
+        seen.append((k, v))
+
+
 #: Image files the figures can be written to (by suffix): raster PNG, or vector SVG / PDF.
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
@@ -206,7 +254,7 @@ def output_path(*, allow_stdout: bool = False, suffixes: tuple[str, ...] = ()) -
         why = _cannot_write(p)
         if why:
             raise argparse.ArgumentTypeError(f"{shown}: cannot be written ({why})")
-        return text
+        return OutputPath(text)
 
     parse.__name__ = "output path"
     return parse

@@ -206,8 +206,10 @@ _DATASET_FILES = ("hosts.csv", "pairs.csv", "pairs.parquet", "servers-*.csv", "p
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Every output file of ``rttgeo eval`` is a file of its own, and none is the data it reads
-    (``--out mymesh/pairs.csv`` would destroy the mesh): InputError naming the option."""
+    """No output file of ``rttgeo eval`` is a file of the dataset folder it reads (``--out
+    mymesh/pairs.csv`` would destroy the mesh): InputError naming the option. The CLI's own
+    check (:func:`rttgeo.cli._args.check_outputs`) already keeps outputs apart from each other
+    and from files named on the command line."""
     import os
 
     def same(a: Path, b: Path) -> bool:
@@ -225,15 +227,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
     outputs = [(f"--{k.replace('_', '-')}", getattr(args, k)) for k in
                ("out", "per_target", "plot", "map", "plot_reliability", "plot_model")]
     outputs = [(opt, v) for opt, v in outputs if v and v != STDOUT]
-    for k, (opt, v) in enumerate(outputs):
+    for opt, v in outputs:
         path = Path(v)
         for f in inputs:
             if same(path, f) or path.resolve() == f.resolve():
                 raise InputError(f"{v} is a file of the dataset {args.dataset}: name another "
                                  "file", field=opt)
-        for opt2, v2 in outputs[:k]:
-            if path.resolve() == Path(v2).resolve() or same(path, Path(v2)):
-                raise InputError(f"{v} is also given to {opt2}: name another file", field=opt)
 
 
 def _has_region(method: str) -> bool:
