@@ -196,8 +196,10 @@ def check_values(data: Any, *, where: str, error: type[InputError] = InputError)
 def csv_errors(
     reader: Any, *, where: str, error: type[InputError] = InputError
 ) -> Iterator[None]:
-    """Turn :class:`csv.Error` (a field over 128 KiB, a NUL byte, a stray quote) raised while
-    reading ``reader`` into ``error`` naming ``where`` and the reader's current line."""
+    """Turn :class:`csv.Error` (a field over 128 KiB; a stray quote, for a ``strict`` reader) raised
+    while reading ``reader`` into ``error`` naming ``where`` and the reader's current line. Since
+    Python 3.11 the reader takes a NUL byte as any other character: a caller that must refuse it
+    checks the fields (the mesh reader, :mod:`rttgeo.datasets.meshdir`, does)."""
     try:
         yield
     except csv.Error as exc:

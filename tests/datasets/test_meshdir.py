@@ -4,7 +4,15 @@ line on stderr naming file, line and field, exit code 2, nothing written."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,9 +89,26 @@ BAD = [
     ("hosts.csv", "", "hosts.csv:1", "empty file"),
     ("pairs.csv", "a,b,rtt_ms\nparis,rome,5\n", "pairs.csv:2", "'rome' is not in hosts.csv"),
     ("pairs.csv", "a,b,rtt_ms\nparis,paris,5\n", "pairs.csv:2", "with itself"),
-    ("pairs.csv", "a,b,rtt_ms\nparis,berlin,0\n", "pairs.csv:2", "not a positive RTT"),
-    ("pairs.csv", "a,b,rtt_ms\nparis,berlin,-3\n", "pairs.csv:2", "not a positive RTT"),
-    ("pairs.csv", "a,b,rtt_ms\nparis,berlin,1e400\n", "pairs.csv:2", "overflows"),
+    ("pairs.csv", "a,b,rtt_ms\nparis,berlin,0\n", "pairs.csv:2", "not an RTT in (0, 60000] ms"),
+    ("pairs.csv", "a,b,rtt_ms\nparis,berlin,-3\n", "pairs.csv:2", "not an RTT in (0, 60000] ms"),
+    ("pairs.csv", "a,b,rtt_ms\nparis,berlin,1e400\n", "pairs.csv:2", "'1e400' is not an RTT in"),
+    # The bound of samples files: 1e300 ms was accepted, 1e308 overflowed the estimators.
+    ("pairs.csv", "a,b,rtt_ms\nparis,berlin,1e300\n", "pairs.csv:2",
+     "field 'rtt_ms': '1e300' is not an RTT in (0, 60000] ms"),
+    ("pairs.csv", "a,b,rtt_ms\nparis,berlin,60000.001\n", "pairs.csv:2", "(0, 60000] ms"),
+    # Python 3.11's csv takes a NUL byte as any other character.
+    ("hosts.csv", HOSTS.replace("Paris", "Pa\x00ris"), "hosts.csv:2", "field 'label': a NUL byte"),
+    ("pairs.csv", "a,b,rtt_ms\nparis,berlin,1\x002\n", "pairs.csv:2", "field 'rtt_ms': a NUL byte"),
+    ("pairs.csv", "a,b\x00,rtt_ms\nparis,berlin,12\n", "pairs.csv:1", "a NUL byte"),
+    # What no estimator can use: too few hosts, no pair, a host in no pair.
+    ("hosts.csv", "id,lat_deg,lon_deg\nparis,48.8,2.3\nberlin,52.5,13.4\n", "hosts.csv",
+     "hosts.csv: 2 hosts: a mesh needs at least 3"),
+    ("hosts.csv", "id,lat_deg,lon_deg\n", "hosts.csv", "hosts.csv: 0 hosts: a mesh needs at least 3"),
+    ("pairs.csv", "a,b,rtt_ms\n", "pairs.csv", "pairs.csv: no pair: a mesh needs RTTs"),
+    ("pairs.csv", "a,b,rtt_ms\nparis,berlin,12\nmadrid,berlin,30\n", "hosts.csv:5",
+     "field 'id': host 'london' has no RTT to any other host in pairs.csv: measure it or leave"),
+    ("pairs.csv", "a,b,rtt_ms\nparis,berlin,12\n", "hosts.csv:4",
+     "host 'madrid' has no RTT to any other host in pairs.csv (2 hosts have none; this is the first)"),
     ("pairs.csv", "a,b,rtt_ms\nparis,berlin,\n", "pairs.csv:2", "field 'rtt_ms'"),
     ("pairs.csv", "a,b,rtt_ms\nparis,berlin,5,6\n", "pairs.csv:2", "4 fields"),
     ("pairs.csv", "a,b\nparis,berlin\n", "pairs.csv:1", "missing column 'rtt_ms'"),
@@ -136,3 +161,158 @@ def test_a_parquet_pairs_file_names_the_bad_row(tmp_path) -> None:
                              "rtt_ms": [12.0, 20.0]}), str(d / "pairs.parquet"))
     with pytest.raises(InputError, match=r"pairs.parquet: row 2: field 'b': host 'oslo'"):
         load_mesh_dir(d)
+
+
+def _parquet_mesh(tmp_path, rtt_ms):  # type: ignore[no-untyped-def]
+    """The small mesh with its pairs in pairs.parquet, ``rtt_ms`` the RTT column (an Arrow array
+    or a list of values for its six rows)."""
+    pa = pytest.importorskip("pyarrow", reason="Parquet needs the measure extra (pyarrow)")
+    import pyarrow.parquet as pq
+
+    d = _mesh(tmp_path)
+    (d / "pairs.csv").unlink()
+    a = ["paris", "paris", "paris", "berlin", "berlin", "madrid"]
+    b = ["berlin", "madrid", "london", "madrid", "london", "london"]
+    pq.write_table(pa.table({"a": a, "b": b, "rtt_ms": rtt_ms}), str(d / "pairs.parquet"))
+    return d
+
+
+PARQUET_NOT_NUMBERS = {  # the Arrow type the message names (its start), and a column of it
+    "bool": [True] * 6,  # was read as 1.0 ms
+    "string": ["12.5"] * 6,
+    "list<": [[12.5]] * 6,  # was a TypeError traceback
+    "timestamp[": [datetime.datetime(2020, 1, 1)] * 6,  # was a TypeError traceback
+    "duration[": [datetime.timedelta(milliseconds=12)] * 6,
+}
+
+
+@pytest.mark.parametrize("kind", list(PARQUET_NOT_NUMBERS))
+@pytest.mark.parametrize("command", [["eval", "--method", "cbg", "--jobs", "1", "-q"],
+                                     ["mesh", "check"]])
+def test_a_parquet_rtt_column_that_is_not_numbers_is_one_line(tmp_path, capsys, command,
+                                                              kind) -> None:
+    d = _parquet_mesh(tmp_path, PARQUET_NOT_NUMBERS[kind])
+    out = tmp_path / "s.json"
+    args = [*command, str(d)] + (["--out", str(out)] if command[0] == "eval" else [])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"{d / 'pairs.parquet'}: field 'rtt_ms': rtt_ms must be a number column" in err, err
+    assert f"(got {kind}" in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("value", "shown"), [(1e308, "1e+308"), (float("nan"), "nan"),
+                                              (None, "null"), (0.0, "0.0")])
+def test_a_parquet_rtt_out_of_bounds_names_its_row(tmp_path, value, shown) -> None:
+    d = _parquet_mesh(tmp_path, [12.1, 17.5, value, 35.0, 16.4, 26.0])
+    with pytest.raises(InputError, match=re.escape(f"pairs.parquet: row 3: field 'rtt_ms': {shown} "
+                                                   "is not an RTT in (0, 60000] ms")):
+        load_mesh_dir(d)
+
+
+def test_rtts_up_to_the_bound_and_every_number_column_are_read(tmp_path) -> None:
+    m = load_mesh_dir(_mesh(tmp_path, pairs=PAIRS.replace("35.0", "60000")))
+    assert m.rtt_ms[1, 2] == 60000.0
+    pa = pytest.importorskip("pyarrow", reason="Parquet needs the measure extra (pyarrow)")
+    for column in (pa.array([12, 17, 8, 35, 16, 60000], pa.int32()),
+                   pa.array([decimal.Decimal("12.1"), *[decimal.Decimal(7)] * 5]),
+                   pa.array([12.5] * 6, pa.float32())):
+        m = load_mesh_dir(_parquet_mesh(tmp_path, column))
+        assert m.rtt_ms[0, 1] == float(column[0].as_py())
+
+
+@pytest.mark.parametrize("command", [["eval", "--method", "cbg", "--jobs", "1", "-q"],
+                                     ["mesh", "check"]])
+@pytest.mark.parametrize("what", ["hosts.csv/", "pairs.csv/", "pairs.csv|"])
+def test_a_mesh_file_that_is_not_a_regular_file_says_so(tmp_path, capsys, command, what) -> None:
+    """It said "this folder holds no mesh" or "no pairs.csv" (and a FIFO must not block)."""
+    d = _mesh(tmp_path)
+    f = d / what[:-1]
+    f.unlink()
+    if what.endswith("/"):
+        f.mkdir()
+    else:
+        os.mkfifo(f)
+    out = tmp_path / "s.json"
+    args = [*command, str(d)] + (["--out", str(out)] if command[0] == "eval" else [])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    kind = "a directory" if what.endswith("/") else "a FIFO"
+    assert err == f"rttgeo: error: {f}: not a regular file ({kind})\n"
+    assert not out.exists()
+
+
+#: Exit code of a mesh file or folder the OS will not let rttgeo read: 2, as the samples and catalog
+#: readers give for an unreadable file (``cannot read: Permission denied``).
+UNREADABLE_EXIT = 2
+
+
+def _as_nobody(args: list[str], capsys) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """``rttgeo ARGS``: in process when not root; as root (which reads any file, whatever its mode),
+    in a subprocess as user nobody, skipped with the reason when nobody cannot run this Python."""
+    if os.geteuid() != 0:
+        code = main(args)
+        return code, capsys.readouterr().err
+    env = dict(os.environ, HOME="/tmp")
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+
+    def drop() -> None:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+    def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *argv], capture_output=True, text=True, env=env,
+                              preexec_fn=drop, timeout=120, cwd="/")
+
+    try:
+        probe = run(["-c", "import rttgeo.cli"])
+    except PermissionError as exc:
+        pytest.skip(f"user nobody may not run this Python ({sys.executable}): {exc}")
+    if probe.returncode != 0:
+        pytest.skip(f"user nobody cannot import rttgeo with {sys.executable}: "
+                    f"{probe.stderr.strip().splitlines()[-1][:200]}")
+    proc = run(["-m", "rttgeo", *args])
+    return proc.returncode, proc.stderr
+
+
+@pytest.fixture
+def open_dir(tmp_path):  # type: ignore[no-untyped-def]
+    """A folder user nobody may enter: tmp_path, or as root (whose pytest folder is its own, mode
+    700) a folder of its own in the system's temporary folder, mode 755."""
+    if os.geteuid() != 0:
+        yield tmp_path
+        return
+    with tempfile.TemporaryDirectory(prefix="rttgeo-test-") as d:
+        os.chmod(d, 0o755)
+        yield Path(d)
+
+
+@pytest.mark.ci_may_skip("as root, the test runs rttgeo as user nobody, who may not be allowed to "
+                         "run the clone's Python (a root-only clone)")
+@pytest.mark.parametrize("command", [["eval", "--method", "cbg", "--jobs", "1", "-q"],
+                                     ["mesh", "check"]])
+@pytest.mark.parametrize("denied", ["folder", "above", "hosts.csv", "pairs.csv", "pairs.parquet"])
+def test_an_unreadable_mesh_is_one_line_naming_the_path(open_dir, capsys, command, denied) -> None:
+    """A folder nobody may enter was a PermissionError traceback from Path.is_file (Python 3.11)."""
+    if denied == "pairs.parquet":
+        pytest.importorskip("pyarrow", reason="Parquet needs the measure extra (pyarrow)")
+    base = open_dir / "above"
+    base.mkdir()
+    d = save_mesh_dir(load(_mesh(open_dir)), base / "mesh", parquet=denied == "pairs.parquet")
+    locked = {"folder": d, "above": base}.get(denied, d / denied)
+    where = {"folder": f"{d}", "above": f"{d}: field 'dataset'"}.get(denied, f"{d / denied}")
+    out = open_dir / "out"
+    out.mkdir(mode=0o777)
+    os.chmod(out, 0o777)
+    args = [*command, str(d)] + (["--out", str(out / "s.json")] if command[0] == "eval" else [])
+    os.chmod(locked, 0)
+    try:
+        code, err = _as_nobody(args, capsys)
+    finally:
+        os.chmod(locked, 0o755)
+    assert (code, err) == (UNREADABLE_EXIT,
+                           f"rttgeo: error: {where}: cannot read: Permission denied\n")
+    assert os.listdir(out) == []

@@ -227,7 +227,11 @@ def load(name: str | os.PathLike[str]) -> Mesh:
     if key in ("ripe-atlas", RIPE_ATLAS, "ripe-atlas-2023-anchors"):
         return load_ripe_atlas()
     path = Path(text)
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # Python 3.11 raises when a folder on the way may not be searched
+        raise InputError(f"cannot read: {exc.strerror}", where=text, field="dataset") from None
+    if is_dir:
         if is_mesh_dir(path):
             return load_mesh_dir(path)
         if (path / _SERVERS).is_file() and (path / _PINGS).is_file():

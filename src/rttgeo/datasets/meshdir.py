@@ -5,18 +5,25 @@
     mymesh/hosts.csv        id,lat_deg,lon_deg[,label][,bad]
     mymesh/pairs.csv        a,b,rtt_ms           (or pairs.parquet with the same three columns)
 
-- ``hosts.csv``: one row per host. ``id`` any non-empty text, unique; ``lat_deg`` in [-90, 90] and
+- ``hosts.csv``: one row per host, at least :data:`MIN_HOSTS` (3: leave-one-out then keeps two
+  landmarks and their pair). ``id`` any non-empty text, unique; ``lat_deg`` in [-90, 90] and
   ``lon_deg`` in [-180, 180], plain decimal numbers; ``label`` optional free text (a city, say);
   ``bad`` optional, ``true`` for a host whose stated position is known to be wrong (it is then
-  never an evaluation target; ``rttgeo mesh check`` finds such hosts). Nothing else.
-- ``pairs.csv`` (or ``pairs.parquet``): one row per measurement, the minimum RTT in ms from host
-  ``a`` to host ``b`` (positive, finite). Several rows of one ordered pair keep the smallest; both
-  directions may be given (estimators use the smaller of the two). A pair not listed is not
-  measured. ``a`` and ``b`` must be hosts of ``hosts.csv``, and differ.
+  never an evaluation target; ``rttgeo mesh check`` finds such hosts). Nothing else. Every host
+  is in at least one pair (a host with no RTT to any other can be neither target nor landmark).
+- ``pairs.csv`` (or ``pairs.parquet``): one row per measurement, at least one, the minimum RTT in
+  ms from host ``a`` to host ``b``, in (0, :data:`~rttgeo.units.MAX_MEASURED_RTT_MS`] ms (60,000,
+  as in samples files). Several rows of one ordered pair keep the smallest; both directions may be
+  given (estimators use the smaller of the two). A pair not listed is not measured. ``a`` and
+  ``b`` must be hosts of ``hosts.csv``, and differ. In Parquet, ``rtt_ms`` is an integer,
+  floating-point or decimal column (not text, boolean, a list or a time).
 
-Every problem is an :class:`~rttgeo.errors.InputError` naming the file and line (the row, for
-Parquet) and the field: a UTF-8 byte-order mark is accepted, a column named twice, a row with too
-few or too many fields, a number written any other way than plain decimal digits are not.
+Every problem is an :class:`~rttgeo.errors.InputError` (exit code 2) naming the file and line (the
+row, for Parquet) and the field: a UTF-8 byte-order mark is accepted, a column named twice, a row
+with too few or too many fields, a NUL byte, a number written any other way than plain decimal
+digits are not; nor is a ``hosts.csv`` or pairs file that is not a regular file (a directory, a
+FIFO). A file or folder the operating system will not let rttgeo read is an InputError too
+(``cannot read: Permission denied``), as for samples files and catalogs.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,12 +42,16 @@ from rttgeo.datasets.bundle import sha256_of
 from rttgeo.errors import InputError, require
 from rttgeo.models import Mesh
 from rttgeo.textformats import csv_errors, decimal_float
+from rttgeo.units import MAX_MEASURED_RTT_MS
 
-__all__ = ["HOSTS_FILE", "PAIRS_CSV", "PAIRS_PARQUET", "is_mesh_dir", "load_mesh_dir", "save_mesh_dir"]
+__all__ = ["HOSTS_FILE", "MIN_HOSTS", "PAIRS_CSV", "PAIRS_PARQUET", "is_mesh_dir", "load_mesh_dir",
+           "save_mesh_dir"]
 
 HOSTS_FILE = "hosts.csv"
 PAIRS_CSV = "pairs.csv"
 PAIRS_PARQUET = "pairs.parquet"
+#: Fewest hosts of a mesh: leave-one-out evaluation then keeps two landmarks and their pair.
+MIN_HOSTS = 3
 
 _HOST_COLUMNS = ("id", "lat_deg", "lon_deg", "label", "bad")
 _PAIR_COLUMNS = ("a", "b", "rtt_ms")
@@ -47,9 +59,36 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no", ""}
 
 
+def _unreadable(exc: OSError, where: Path) -> InputError:
+    """The error for a file or folder the operating system will not let us read (exit code 2, as
+    the samples and catalog readers)."""
+    return InputError(f"cannot read: {exc.strerror or exc}", where=str(where))
+
+
+def _mode(path: Path) -> int | None:
+    """``st_mode`` of ``path`` (through symlinks), None when nothing is there."""
+    try:
+        return path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except PermissionError as exc:  # stat needs only search permission on the folders above
+        raise _unreadable(exc, path.parent) from None
+    except OSError as exc:  # a symlink loop, a name too long
+        raise _unreadable(exc, path) from None
+
+
+def _require_file(path: Path, mode: int | None) -> None:
+    if mode is not None and not stat.S_ISREG(mode):
+        what = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a socket or device")
+        raise InputError(f"not a regular file ({what})", where=str(path))
+
+
 def is_mesh_dir(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a folder holding a mesh in this format (its hosts file, at least)."""
-    return (Path(path) / HOSTS_FILE).is_file()
+    """Whether ``path`` is a folder holding a mesh in this format (a ``hosts.csv`` of any kind, at
+    least: :func:`load_mesh_dir` says what is wrong with it); InputError when the OS refuses to
+    look into the folder."""
+    return _mode(Path(path) / HOSTS_FILE) is not None
 
 
 def _rows(path: Path, required: tuple[str, ...], allowed: tuple[str, ...]) -> Iterator[
@@ -66,6 +105,8 @@ def _rows(path: Path, required: tuple[str, ...], allowed: tuple[str, ...]) -> It
                     except StopIteration:
                         raise InputError("empty file: expected a header line",
                                          where=f"{path}:1") from None
+                    if "\x00" in "".join(raw):
+                        raise InputError(_NUL, where=f"{path}:1")
                     header = [h.strip() for h in raw]
                     for k, col in enumerate(header):
                         if header.index(col) != k:
@@ -80,9 +121,13 @@ def _rows(path: Path, required: tuple[str, ...], allowed: tuple[str, ...]) -> It
                             raise InputError(f"missing column {need!r} (header: "
                                              f"{', '.join(header)})", where=f"{path}:1")
                     for fields in reader:
+                        where = f"{path}:{reader.line_num}"
+                        if "\x00" in "".join(fields):
+                            k = next(k for k, f in enumerate(fields) if "\x00" in f)
+                            raise InputError(_NUL, where=where,
+                                             field=header[k] if k < len(header) else None)
                         if not fields or all(not f.strip() for f in fields):
                             continue
-                        where = f"{path}:{reader.line_num}"
                         if len(fields) != len(header):
                             raise InputError(f"{len(fields)} fields where the header has "
                                              f"{len(header)}", where=where)
@@ -91,7 +136,10 @@ def _rows(path: Path, required: tuple[str, ...], allowed: tuple[str, ...]) -> It
                     raise InputError(f"not UTF-8 text ({exc.reason})",
                                      where=f"{path}:{reader.line_num + 1}") from None
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", where=str(path)) from None
+        raise _unreadable(exc, path) from None
+
+
+_NUL = "a NUL byte: the file is corrupt (or not UTF-8 text)"
 
 
 def _number(text: str, where: str, field: str, lo: float, hi: float) -> float:
@@ -105,7 +153,9 @@ def _number(text: str, where: str, field: str, lo: float, hi: float) -> float:
     return v
 
 
-def _read_hosts(path: Path) -> tuple[list[str], list[float], list[float], list[str], list[bool]]:
+def _read_hosts(
+    path: Path,
+) -> tuple[list[str], list[float], list[float], list[str], list[bool], list[str]]:
     ids: list[str] = []
     lat: list[float] = []
     lon: list[float] = []
@@ -128,9 +178,32 @@ def _read_hosts(path: Path) -> tuple[list[str], list[float], list[float], list[s
         lon.append(_number(row["lon_deg"], where, "lon_deg", -180.0, 180.0))
         labels.append(row.get("label", ""))
         bad.append(flag in _TRUE)
-    if not ids:
-        raise InputError("no host", where=str(path))
-    return ids, lat, lon, labels, bad
+    n = len(ids)
+    if n < MIN_HOSTS:
+        raise InputError(f"{n} host{'' if n == 1 else 's'}: a mesh needs at least {MIN_HOSTS}",
+                         where=str(path))
+    return ids, lat, lon, labels, bad, list(seen.values())
+
+
+def _rtt(value: Any, where: str) -> float:
+    """An RTT in (0, MAX_MEASURED_RTT_MS] ms, the bound of samples files (``rtt_ms_field``):
+    ``value`` is the text of a CSV field or a number (or None) from a Parquet number column."""
+    if isinstance(value, str):
+        shown = repr(value[:40])
+        try:
+            v = decimal_float(value)
+        except ValueError as exc:
+            if "overflows" not in str(exc):
+                raise InputError(f"{exc} (plain decimal digits, e.g. 12.5)", where=where,
+                                 field="rtt_ms") from None
+            v = math.inf
+    else:
+        shown = "null" if value is None else str(value)
+        v = math.nan if value is None else float(value)
+    if not 0 < v <= MAX_MEASURED_RTT_MS:  # NaN too
+        raise InputError(f"{shown} is not an RTT in (0, {MAX_MEASURED_RTT_MS:g}] ms (an unmeasured "
+                         "pair is left out, never 0, negative or NaN)", where=where, field="rtt_ms")
+    return v
 
 
 def _pair(index: dict[str, int], a: Any, b: Any, rtt: Any, where: str) -> tuple[int, int, float]:
@@ -139,18 +212,7 @@ def _pair(index: dict[str, int], a: Any, b: Any, rtt: Any, where: str) -> tuple[
             raise InputError(f"host {str(h)[:40]!r} is not in {HOSTS_FILE}", where=where, field=field)
     if a == b:
         raise InputError(f"a pair of host {a!r} with itself", where=where, field="b")
-    if isinstance(rtt, str):
-        try:
-            v = decimal_float(rtt)
-        except ValueError as exc:
-            raise InputError(f"{exc} (plain decimal digits, e.g. 12.5)", where=where,
-                             field="rtt_ms") from None
-    else:
-        v = float("nan") if rtt is None else float(rtt)
-    if not (math.isfinite(v) and v > 0):
-        raise InputError(f"{rtt!r} is not a positive RTT in ms (leave an unmeasured pair out)",
-                         where=where, field="rtt_ms")
-    return index[a], index[b], v
+    return index[a], index[b], _rtt(rtt, where)
 
 
 def _read_pairs_csv(path: Path, index: dict[str, int], rtt: np.ndarray) -> None:
@@ -160,7 +222,12 @@ def _read_pairs_csv(path: Path, index: dict[str, int], rtt: np.ndarray) -> None:
 
 
 def _read_pairs_parquet(path: Path, index: dict[str, int], rtt: np.ndarray) -> None:
+    pa = require("pyarrow", "measure")
     pq = require("pyarrow.parquet", "measure")
+    try:
+        path.open("rb").close()  # the OS's refusal in its own words (pyarrow's wraps it)
+    except OSError as exc:
+        raise _unreadable(exc, path) from None
     try:
         table = pq.read_table(str(path))
     except OSError as exc:
@@ -173,11 +240,12 @@ def _read_pairs_parquet(path: Path, index: dict[str, int], rtt: np.ndarray) -> N
         raise InputError(f"the columns must be {', '.join(_PAIR_COLUMNS)} (missing: "
                          f"{', '.join(missing) or 'none'}; unknown: {', '.join(extra) or 'none'})",
                          where=str(path))
+    kind = table.schema.field("rtt_ms").type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
+        raise InputError(f"rtt_ms must be a number column: integer, floating point or decimal "
+                         f"(got {kind})", where=str(path), field="rtt_ms")
     cols = [table.column(c).to_pylist() for c in _PAIR_COLUMNS]
     for k, (a, b, v) in enumerate(zip(*cols, strict=True), start=1):
-        if isinstance(v, str):
-            raise InputError("rtt_ms must be a number column, not text", where=f"{path}: row {k}",
-                             field="rtt_ms")
         i, j, x = _pair(index, str(a) if a is not None else a, str(b) if b is not None else b, v,
                         f"{path}: row {k}")
         rtt[i, j] = np.fmin(rtt[i, j], x)
@@ -187,23 +255,36 @@ def load_mesh_dir(path: str | os.PathLike[str], *, name: str | None = None) -> M
     """The mesh in folder ``path`` (module docstring); InputError naming file, line and field."""
     folder = Path(path)
     hosts = folder / HOSTS_FILE
-    if not hosts.is_file():
+    hosts_mode = _mode(hosts)
+    if hosts_mode is None:
         raise InputError(f"no {HOSTS_FILE} in this folder (a mesh folder holds {HOSTS_FILE} and "
                          f"{PAIRS_CSV} or {PAIRS_PARQUET})", where=str(folder))
+    _require_file(hosts, hosts_mode)
     pairs_csv, pairs_pq = folder / PAIRS_CSV, folder / PAIRS_PARQUET
-    if pairs_csv.is_file() and pairs_pq.is_file():
+    csv_mode, pq_mode = _mode(pairs_csv), _mode(pairs_pq)
+    if csv_mode is not None and pq_mode is not None:
         raise InputError(f"both {PAIRS_CSV} and {PAIRS_PARQUET}: keep one", where=str(folder))
-    if not (pairs_csv.is_file() or pairs_pq.is_file()):
+    if csv_mode is None and pq_mode is None:
         raise InputError(f"no {PAIRS_CSV} or {PAIRS_PARQUET} beside {HOSTS_FILE}", where=str(folder))
-    ids, lat, lon, labels, bad = _read_hosts(hosts)
+    pairs = pairs_csv if csv_mode is not None else pairs_pq
+    _require_file(pairs, csv_mode if csv_mode is not None else pq_mode)
+    ids, lat, lon, labels, bad, lines = _read_hosts(hosts)
     index = {h: k for k, h in enumerate(ids)}
     n = len(ids)
     rtt = np.full((n, n), np.nan)
-    pairs = pairs_csv if pairs_csv.is_file() else pairs_pq
     if pairs is pairs_csv:
         _read_pairs_csv(pairs, index, rtt)
     else:
         _read_pairs_parquet(pairs, index, rtt)
+    measured = np.isfinite(rtt)
+    if not measured.any():
+        raise InputError("no pair: a mesh needs RTTs between its hosts", where=str(pairs))
+    alone = np.flatnonzero(~(measured.any(axis=0) | measured.any(axis=1)))
+    if alone.size:
+        k = int(alone[0])
+        more = f" ({alone.size} hosts have none; this is the first)" if alone.size > 1 else ""
+        raise InputError(f"host {ids[k]!r} has no RTT to any other host in {pairs.name}{more}: "
+                         "measure it or leave it out", where=lines[k], field="id")
     return Mesh(
         ids=tuple(ids),
         lat_deg=np.array(lat),
