@@ -9,9 +9,9 @@ import decimal
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -249,62 +249,41 @@ UNREADABLE_EXIT = 2
 
 
 def _as_nobody(args: list[str], capsys) -> tuple[int, str]:  # type: ignore[no-untyped-def]
-    """``rttgeo ARGS``: in process when not root; as root (which reads any file, whatever its mode),
-    in a subprocess as user nobody, skipped with the reason when nobody cannot run this Python."""
+    """``rttgeo ARGS`` where file modes hold: in process when not root; as root (which reads any
+    file, whatever its mode), in a subprocess still root but without the capabilities that
+    override them (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, dropped from the bounding set by
+    util-linux's setpriv), so that it can still run this Python under /root."""
     if os.geteuid() != 0:
         code = main(args)
         return code, capsys.readouterr().err
-    env = dict(os.environ, HOME="/tmp")
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is absent: as root, no way to run rttgeo where file "
+                    "modes hold")
+    env = dict(os.environ)
     src = str(Path(__file__).resolve().parents[2] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-
-    def drop() -> None:
-        os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
-
-    def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, *argv], capture_output=True, text=True, env=env,
-                              preexec_fn=drop, timeout=120, cwd="/")
-
-    try:
-        probe = run(["-c", "import rttgeo.cli"])
-    except PermissionError as exc:
-        pytest.skip(f"user nobody may not run this Python ({sys.executable}): {exc}")
-    if probe.returncode != 0:
-        pytest.skip(f"user nobody cannot import rttgeo with {sys.executable}: "
-                    f"{probe.stderr.strip().splitlines()[-1][:200]}")
-    proc = run(["-m", "rttgeo", *args])
+    proc = subprocess.run(
+        [setpriv, "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m", "rttgeo",
+         *args], capture_output=True, text=True, env=env, timeout=120, cwd="/")
     return proc.returncode, proc.stderr
 
 
-@pytest.fixture
-def open_dir(tmp_path):  # type: ignore[no-untyped-def]
-    """A folder user nobody may enter: tmp_path, or as root (whose pytest folder is its own, mode
-    700) a folder of its own in the system's temporary folder, mode 755."""
-    if os.geteuid() != 0:
-        yield tmp_path
-        return
-    with tempfile.TemporaryDirectory(prefix="rttgeo-test-") as d:
-        os.chmod(d, 0o755)
-        yield Path(d)
-
-
-@pytest.mark.ci_may_skip("as root, the test runs rttgeo as user nobody, who may not be allowed to "
-                         "run the clone's Python (a root-only clone)")
+@pytest.mark.ci_may_skip("as root, the test needs util-linux's setpriv to drop the capabilities "
+                         "that let root read any file")
 @pytest.mark.parametrize("command", [["eval", "--method", "cbg", "--jobs", "1", "-q"],
                                      ["mesh", "check"]])
 @pytest.mark.parametrize("denied", ["folder", "above", "hosts.csv", "pairs.csv", "pairs.parquet"])
-def test_an_unreadable_mesh_is_one_line_naming_the_path(open_dir, capsys, command, denied) -> None:
+def test_an_unreadable_mesh_is_one_line_naming_the_path(tmp_path, capsys, command, denied) -> None:
     """A folder nobody may enter was a PermissionError traceback from Path.is_file (Python 3.11)."""
     if denied == "pairs.parquet":
         pytest.importorskip("pyarrow", reason="Parquet needs the measure extra (pyarrow)")
-    base = open_dir / "above"
+    base = tmp_path / "above"
     base.mkdir()
-    d = save_mesh_dir(load(_mesh(open_dir)), base / "mesh", parquet=denied == "pairs.parquet")
+    d = save_mesh_dir(load(_mesh(tmp_path)), base / "mesh", parquet=denied == "pairs.parquet")
     locked = {"folder": d, "above": base}.get(denied, d / denied)
     where = {"folder": f"{d}", "above": f"{d}: field 'dataset'"}.get(denied, f"{d / denied}")
-    out = open_dir / "out"
+    out = tmp_path / "out"
     out.mkdir(mode=0o777)
     os.chmod(out, 0o777)
     args = [*command, str(d)] + (["--out", str(out / "s.json")] if command[0] == "eval" else [])
