@@ -165,3 +165,22 @@ def test_warnings_once_per_landmark_with_the_reason() -> None:
     far = [w for w in r.warnings if "'far'" in w]
     assert len(far) == 1 and "faster than light" in far[0]
     assert len(r.warnings) == len(set(r.warnings))
+
+
+def test_provenance_holds_the_sha256_of_the_samples_file_as_given(row, tmp_path, monkeypatch) -> None:
+    import hashlib
+
+    _mesh, _sub, lms, rtts = row
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.csv").write_text(
+        "landmark,rtt_ms\n"
+        + "".join(f"{lm.id},{float(r)!r}\n" for lm, r in zip(lms, rtts, strict=True) if np.isfinite(r))
+    )
+    r = rttgeo.estimate("s.csv", landmarks=lms, method="cbg")
+    want = hashlib.sha256((tmp_path / "s.csv").read_bytes()).hexdigest()
+    prov = json.loads(json.dumps(r.to_json()))["provenance"]
+    assert prov["source"] == "s.csv" and prov["source_sha256"] == want  # the path as typed
+    assert r.provenance.source_sha256 == want
+    # RTTs given in memory come from no file: nothing to hash
+    assert rttgeo.estimate(rtts, landmarks=lms, method="cbg").to_json()["provenance"][
+        "source_sha256"] is None

@@ -137,3 +137,39 @@ def test_evaluate_rejects_empty_and_unknown_methods() -> None:
         rttgeo.evaluate(methods=["magic"])
     with pytest.raises(InputError, match=">= 1"):
         rttgeo.evaluate(methods="cbg", limit=-1)
+
+
+def test_locate_text_lists_the_candidates_as_estimate_prints_them() -> None:
+    from rttgeo.estimate.describe import describe
+
+    lms, prober, _ = _world()
+    r = rttgeo.locate(landmarks=lms, method="rttgeo", prober=prober, campaign=FAST,
+                      first_timeout_s=0.3)
+    cands = r.estimate.candidates
+    assert cands and cands[0].name == "Paris"
+    # every line of rttgeo estimate's candidates block, word for word, in locate's text
+    lines = describe(r.estimate).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("candidates ("))
+    block = lines[start : start + 1 + len(cands)]
+    assert block[0] == ("candidates (probability the host is within 25 km; the first is the "
+                        "point's place):")
+    text = r.describe().splitlines()
+    at = text.index(f"  {block[0]}")
+    assert text[at : at + len(block)] == [f"  {line}" for line in block]
+    for c in cands:
+        assert any(f"{c.probability:.1%}" in t and c.name in t for t in text[at + 1 : at + len(block)])
+    # a method without candidates (cbg) prints none
+    lms, prober, _ = _world()
+    r = rttgeo.locate(landmarks=lms, method="cbg", prober=prober, campaign=FAST, first_timeout_s=0.3)
+    assert not r.estimate.candidates and "candidates" not in r.describe()
+
+
+def test_estimate_from_a_store_records_the_store_files_sha256(tmp_path) -> None:
+    import hashlib
+
+    lms, prober, _ = _world()
+    store = tmp_path / "m.db"
+    measure(landmarks=lms, prober=prober, campaign=FAST, store=store, target="box")
+    e = rttgeo.estimate(store, landmarks=lms, method="cbg")
+    assert e.provenance.source == str(store) and e.provenance.campaign["target"] == "box"
+    assert e.to_json()["provenance"]["source_sha256"] == hashlib.sha256(store.read_bytes()).hexdigest()

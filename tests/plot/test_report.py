@@ -128,3 +128,64 @@ def test_report_renders_in_headless_chromium(
     grey_land = ((abs(rgb - np.array(to_rgb(_mpl.LAND_COLOUR))) < 0.02).all(axis=1)).mean()
     assert grey_land > 0.02, "no land colour on the screenshot: the map did not render"
     assert img[..., :3].std() > 0.1
+
+
+@pytest.fixture(scope="module")
+def wonderproxy_row():
+    """The RTTs of WonderProxy host 29 (Frankfurt) to the other servers, and those servers."""
+    from rttgeo.datasets import load_wonderproxy
+    from rttgeo.estimate.delay import symmetric_rtt_ms
+
+    mesh = load_wonderproxy(bundled=True)
+    t = mesh.index("29")
+    others = np.array([j for j in range(len(mesh)) if j != t])
+    sub = mesh.subset(others)
+    return symmetric_rtt_ms(mesh.rtt_ms)[t, others], sub
+
+
+def test_report_lists_the_candidates_of_an_rttgeo_estimate(wonderproxy_row) -> None:
+    import html
+
+    import rttgeo
+    from rttgeo.plot.report import report_html
+
+    rtts, sub = wonderproxy_row
+    res = rttgeo.estimate(rtts, landmarks=sub.landmarks(), method="rttgeo", calibration=sub)
+    cands = res.estimate.candidates
+    assert len(cands) >= 2
+    text = report_html(res.estimate, landmarks=res.landmarks, provenance=res.provenance.as_dict())
+    assert '<section id="candidates">' in text and 'id="candidate-table"' in text
+    assert ("Candidates (probability the host is within 25 km; the first is the point's place)"
+            in text)
+    section = text[text.index('<section id="candidates">'):text.index('<section id="map-section">')]
+    assert section.count("<tr><td") == len(cands)
+    for c in cands:
+        where = html.escape(f"{c.name}, {c.country}" if c.country else c.name)
+        assert (f'<tr><td class="id">{where}</td><td>{c.probability:.1%}</td>'
+                f"<td>{c.lat_deg:.4f}</td><td>{c.lon_deg:.4f}</td>") in section
+    # a method without candidates has no candidates table
+    cbg = rttgeo.estimate(rtts, landmarks=sub.landmarks(), method="cbg", calibration=sub)
+    assert not cbg.estimate.candidates
+    text = report_html(cbg.estimate, landmarks=cbg.landmarks)
+    assert 'id="candidates"' not in text and "candidate-table" not in text
+
+
+def test_report_escapes_candidate_names(europe: Estimate) -> None:
+    import dataclasses
+
+    from rttgeo.models import Candidate
+    from rttgeo.plot.report import report_html
+
+    odd = Candidate("<b>Saint & Co</b>", "FR", 47.0, 4.0, 0.42, 25.0, 3.0)
+    text = report_html(dataclasses.replace(europe, candidates=(odd,)))
+    assert ('<tr><td class="id">&lt;b&gt;Saint &amp; Co&lt;/b&gt;, FR</td><td>42.0%</td>'
+            "<td>47.0000</td><td>4.0000</td><td>3</td></tr>") in text
+    assert "<b>Saint" not in text
+
+
+def test_report_shows_the_sha256_of_the_rtts_file(europe: Estimate) -> None:
+    from rttgeo.plot.report import report_html
+
+    text = report_html(europe, provenance={"source": "s.csv", "source_sha256": "ab" * 32})
+    assert "<dt>RTTs from</dt><dd>s.csv</dd>" in text
+    assert f"<dt>RTTs file SHA-256</dt><dd>{'ab' * 32}</dd>" in text

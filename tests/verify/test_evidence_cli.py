@@ -123,3 +123,26 @@ def test_bad_evidence_inputs(world: World, capsys) -> None:  # type: ignore[no-u
     for extra, needles in cases:
         refused(*run(base + extra, capsys), *needles)
     assert not (world.tmp / "x.json").exists()
+
+
+def test_verdicts_from_evidence_carry_the_bundle_and_signed_catalog_hashes(world: World, capsys) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    receipts = honest_receipts(world)
+    bundle = world.tmp / "bundle.json"
+    catalog = world.tmp / "c.json"
+    code, out, err = run(["verify", "--receipts", str(receipts), *trust(world), "--bundle-out",
+                          str(bundle), "--json", "--not-country", "CN"], capsys)
+    assert code == 0, (out, err)
+    prov = json.loads(out)["provenance"]
+    assert prov["source"] == str(receipts)  # the receipts read; the bundle is written from them
+    assert prov["source_sha256"] == hashlib.sha256(receipts.read_bytes()).hexdigest()
+    assert prov["catalog"] == str(catalog)
+    assert prov["catalog_sha256"] == hashlib.sha256(catalog.read_bytes()).hexdigest()
+    code, out, err = run(["verify", "--check", str(bundle), *trust(world), "--json",
+                          "--not-country", "CN"], capsys)
+    assert code == 0, (out, err)
+    prov = json.loads(out)["provenance"]
+    assert prov["source"] == str(bundle)
+    assert prov["source_sha256"] == hashlib.sha256(bundle.read_bytes()).hexdigest()
+    assert prov["catalog_sha256"] == hashlib.sha256(catalog.read_bytes()).hexdigest()

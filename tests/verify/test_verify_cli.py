@@ -407,3 +407,53 @@ def test_bad_input_with_map_writes_no_picture(files, tmp_path, capsys):
                        "--report", str(page))
     assert code == 2 and "none.csv" in err and len(err.strip().splitlines()) == 1
     assert not png.exists() and not page.exists()
+
+
+def test_every_output_carries_the_provenance(files, tmp_path, capsys, monkeypatch):
+    """--out (JSON and GeoJSON), --json and --report name the rttgeo version, the RTTs file and the
+    catalog as given, with the SHA-256 of each."""
+    import hashlib
+
+    from rttgeo import __version__
+
+    cat, rtts = files
+    monkeypatch.chdir(tmp_path)
+    want = {
+        "rttgeo_version": __version__,
+        "method": "sound",
+        "source": "s.csv",  # paths as typed
+        "source_sha256": hashlib.sha256(rtts.read_bytes()).hexdigest(),
+        "campaign": None,
+        "catalog": "cat.csv",
+        "catalog_sha256": hashlib.sha256(cat.read_bytes()).hexdigest(),
+    }
+    base = ["--claim", "50.11,8.68", "--radius-km", "500", "--rtts", "s.csv", "--landmarks", "cat.csv"]
+    code, out, _ = run(capsys, *base, "--json", "--out", "d.json")
+    assert code == 0
+    for doc in (json.loads(out), json.loads((tmp_path / "d.json").read_text())):
+        prov = doc["provenance"]
+        assert {k: prov[k] for k in want} == want
+        assert prov["calibration"].startswith("none: sound mode") and prov["created_utc"]
+    code, _, _ = run(capsys, *base, "-q", "--out", "d.geojson")
+    props = json.loads((tmp_path / "d.geojson").read_text())["features"][0]["properties"]
+    assert code == 0 and {k: props["provenance"][k] for k in want} == want
+    # calibrated mode names the model's data
+    code, out, _ = run(capsys, *base, "--json", "--mode", "calibrated")
+    prov = json.loads(out)["provenance"]
+    assert prov["method"] == "calibrated" and "WonderProxy 2020 mesh (sha256 " in prov["calibration"]
+    # the values and the verb: no file read, the catalog given as Landmark values
+    r = verify(RadiusClaim(*FRA, 500), [1.0, 9.5],
+               landmarks=[Landmark("fra", *FRA), Landmark("par", 48.86, 2.35)])
+    assert r.provenance is not None
+    assert (r.provenance.source, r.provenance.source_sha256) == ("values", None)
+    assert (r.provenance.catalog, r.provenance.catalog_sha256) == ("given", None)
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    code, _, _ = run(capsys, *base, "-q", "--report", "v.html")
+    html = (tmp_path / "v.html").read_text()
+    assert code == 0
+    for label, value in (("rttgeo version", __version__), ("RTTs from", "s.csv"),
+                         ("RTTs file SHA-256", want["source_sha256"]),
+                         ("Landmark catalog", "cat.csv"),
+                         ("Catalog SHA-256", want["catalog_sha256"])):
+        assert f"<dt>{label}</dt><dd>{value}</dd>" in html, label
+    assert html.count("<dt>RTTs from</dt>") == 1

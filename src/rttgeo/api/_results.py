@@ -146,10 +146,12 @@ def grade_confidence(
 class Provenance:
     """Where a result came from, so that a file can be traced and reproduced.
 
-    ``source``: what the RTTs came from (a file path, ``probes``, ``mapping``, ``samples``,
-    ``array``); ``campaign``: the stored campaign read or written (id, target, protocol, status,
-    started), if any; ``catalog``: the catalog's path (``given`` for Landmark objects) and
-    ``catalog_sha256`` its hash; ``calibration``: what the estimator was fitted on.
+    ``source``: what the RTTs came from (a file path as given, ``probes``, ``mapping``,
+    ``samples``, ``array``) and ``source_sha256`` the hash of that file (of the store file for a
+    campaign store; None when the RTTs were not read from a file); ``campaign``: the stored
+    campaign read or written (id, target, protocol, status, started), if any; ``catalog``: the
+    catalog's path (``given`` for Landmark objects) and ``catalog_sha256`` its hash;
+    ``calibration``: what the estimator was fitted on.
     """
 
     rttgeo_version: str
@@ -159,6 +161,7 @@ class Provenance:
     catalog_sha256: str | None
     calibration: str
     campaign: Mapping[str, Any] | None = None
+    source_sha256: str | None = None
     created_utc: str = field(
         default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     )
@@ -168,6 +171,7 @@ class Provenance:
             "rttgeo_version": self.rttgeo_version,
             "method": self.method,
             "source": self.source,
+            "source_sha256": self.source_sha256,
             "campaign": None if self.campaign is None else dict(self.campaign),
             "catalog": self.catalog,
             "catalog_sha256": self.catalog_sha256,

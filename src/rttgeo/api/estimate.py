@@ -85,6 +85,7 @@ def estimate(
             rttgeo_version=__version__,
             method=method,
             source=source,
+            source_sha256=source_sha256(rtts),
             catalog=cat.label,
             catalog_sha256=cat.sha256,
             calibration=calib,
@@ -116,6 +117,16 @@ def _rtt_vector(
             field="rtts",
         )
     return a, "array", None
+
+
+def source_sha256(rtts: Any) -> str | None:
+    """SHA-256 of the file the RTTs were read from (a samples CSV, a campaign store, a receipts
+    file), for the provenance; None for RTTs given in memory (no such file)."""
+    if not isinstance(rtts, str | os.PathLike) or not Path(rtts).is_file():
+        return None
+    from rttgeo.datasets.bundle import sha256_of
+
+    return sha256_of([rtts])
 
 
 def align(rtts: Mapping[str, float | None], landmarks: Sequence[Landmark], source: str) -> np.ndarray:

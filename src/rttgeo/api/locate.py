@@ -28,6 +28,7 @@ from rttgeo.api._results import (
     grade_confidence,
 )
 from rttgeo.estimate.defaults import default_calibration_source
+from rttgeo.estimate.describe import candidate_lines
 from rttgeo.models import Mesh
 
 __all__ = ["LocateResult", "locate"]
@@ -63,6 +64,7 @@ class LocateResult(EstimateResult):
         if est.region is not None and np.isfinite(est.area_km2):
             kind = "feasible region" if est.level is None else f"{est.level:.0%} region"
             lines.append(f"  region      {est.area_km2:,.0f} km² ({kind})")
+        lines.extend(f"  {line}" for line in candidate_lines(est))
         if c.nearest_id is not None:
             lm = next(lm for lm in self.landmarks if lm.id == c.nearest_id)
             lines.append(

@@ -12,6 +12,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from rttgeo import __version__
+from rttgeo.api._catalog import ResolvedCatalog, resolve_landmarks
+from rttgeo.api._results import Provenance
+from rttgeo.api.estimate import source_sha256
 from rttgeo.errors import InputError
 from rttgeo.models import Landmark
 from rttgeo.verify import DEFAULT_POSITION_UNCERTAINTY_KM, Claim, Decision, decide
@@ -24,14 +28,17 @@ __all__ = ["VerifyResult", "verify"]
 @dataclass(frozen=True, eq=False, slots=True)
 class VerifyResult:
     """What ``verify`` found: the :class:`~rttgeo.verify.Decision`, the landmarks and the RTTs it was
-    made from (``source`` says where they came from: ``evidence``, a file, or ``values``), and the
-    host's public key when the RTTs came from checked evidence."""
+    made from (``source`` says where they came from: ``evidence``, a file, or ``values``), the
+    host's public key when the RTTs came from checked evidence, and ``provenance``: the rttgeo
+    version, the input file read (the samples file or store, or the receipts or bundle) and its
+    SHA-256, the catalog and its SHA-256."""
 
     decision: Decision
     landmarks: tuple[Landmark, ...]
     rtt_ms: np.ndarray
     source: str
     host_key: bytes | None = None
+    provenance: Provenance | None = None
 
     @property
     def outcome(self) -> str:
@@ -96,8 +103,8 @@ class VerifyResult:
 
     def write_report(self, path: str | os.PathLike[str]) -> Path:
         """One self-contained HTML page (``.html``; the plot extra): the verdict, a summary (claim,
-        mode, reasons, region, landmarks, host key, where the RTTs came from), the map of
-        :meth:`draw` inline, every measured landmark with its RTT (and, when deciding, its
+        mode, reasons, region, landmarks, host key, where the RTTs came from, the provenance), the
+        map of :meth:`draw` inline, every measured landmark with its RTT (and, when deciding, its
         radius), and the decision as JSON. Returns the path."""
         from rttgeo.plot import write_verification_report
         from rttgeo.verify.describe import mode_label, outcome_text
@@ -113,6 +120,7 @@ class VerifyResult:
         if self.host_key is not None:
             summary.append(("Host key", self.host_key.hex()))
         summary.append(("RTTs from", self.source))
+        summary.extend(self._provenance_rows())
         radius = dict(zip((lm.id for lm in d.deciding), d.deciding_radius_km, strict=True))
         table = sorted(
             ({"id": lm.id, "lat_deg": lm.lat_deg, "lon_deg": lm.lon_deg, "rtt_ms": r,
@@ -125,6 +133,21 @@ class VerifyResult:
             *args, path, verdict=outcome_text(d), summary=summary, table=table,
             details=self.to_json(with_region=False), **kw)
 
+    def _provenance_rows(self) -> list[tuple[str, str]]:
+        """The report's rows of :attr:`provenance` (none without it)."""
+        if self.provenance is None:
+            return []
+        from rttgeo.plot.report import provenance_rows
+
+        prov = self.provenance.as_dict()
+        labels = {"created_utc": "Decision made (UTC)"}
+        if prov["source"] == self.source:
+            del prov["source"]  # the "RTTs from" row already says it
+        elif self.host_key is not None:
+            labels.update(source="Evidence file", source_sha256="Evidence file SHA-256")
+        return [("rttgeo version", self.provenance.rttgeo_version),
+                *provenance_rows(prov, labels)]
+
     def to_json(self, *, with_region: bool = True) -> dict[str, Any]:
         out = self.decision.to_json(with_region=with_region)
         out["source"] = self.source
@@ -133,15 +156,24 @@ class VerifyResult:
             {"landmark": lm.id, "rtt_ms": None if math.isnan(r) else float(r)}
             for lm, r in zip(self.landmarks, self.rtt_ms.tolist(), strict=True)
         ]
+        out["provenance"] = None if self.provenance is None else self.provenance.as_dict()
         return out
 
 
-def _landmarks(landmarks: Sequence[Landmark] | str | os.PathLike[str] | None) -> tuple[Landmark, ...]:
+def _landmarks(landmarks: Sequence[Landmark] | str | os.PathLike[str] | None) -> ResolvedCatalog:
+    """The landmarks with the catalog's path and SHA-256 (``given`` and None for Landmark values)."""
     if landmarks is None or isinstance(landmarks, (str, os.PathLike)):
-        from rttgeo.catalog import resolve_catalog
+        return resolve_landmarks(landmarks)
+    return ResolvedCatalog(tuple(landmarks), "given", None)
 
-        return tuple(resolve_catalog(landmarks)[1])
-    return tuple(landmarks)
+
+def _calibration(mode: str) -> str:
+    """What the decision's radii rest on, for the provenance."""
+    if mode != "calibrated":
+        return "none: sound mode bounds every RTT by the speed of light in vacuum"
+    from rttgeo.estimate.defaults import default_calibration_source
+
+    return f"delay-distance model, {default_calibration_source()}"
 
 
 def verify(
@@ -166,7 +198,9 @@ def verify(
     ``landmarks`` is a sequence of :class:`~rttgeo.models.Landmark`, a catalog path, or None for the
     bundled catalog. ``position_uncertainty_km`` defaults to the evidence's per-landmark values (from
     the signed catalog) when it has them, else to DEFAULT_POSITION_UNCERTAINTY_KM (10 km).
-    Mode and faults: see :func:`rttgeo.verify.decide`.
+    Mode and faults: see :func:`rttgeo.verify.decide`. The result's ``provenance`` names the file
+    the RTTs were read from (the samples file or store, the receipts or bundle) with its SHA-256,
+    and the catalog (the signed one of evidence) with its SHA-256.
     Raises :class:`~rttgeo.errors.InputError` on bad input (naming the file or field).
     """
     host_key = None
@@ -181,15 +215,23 @@ def verify(
         pinned = getattr(rtts_or_evidence, "uncertainty_km", None)
         if position_uncertainty_km is None and pinned is not None:
             position_uncertainty_km = np.asarray(pinned, dtype=float)
+        # the signed catalog the receipts were checked against, and the receipts file or bundle
+        cat = ResolvedCatalog(lms, getattr(rtts_or_evidence, "catalog_path", "") or "given",
+                              getattr(rtts_or_evidence, "catalog_sha256", "") or None)
+        evidence_file = getattr(rtts_or_evidence, "source", "")
+        read, read_sha256 = evidence_file or "evidence", source_sha256(evidence_file)
     elif isinstance(rtts_or_evidence, (str, os.PathLike)):
         from rttgeo.store import align_rtts, read_rtts
 
-        lms = _landmarks(landmarks)
+        cat = _landmarks(landmarks)
+        lms = cat.landmarks
         path = Path(rtts_or_evidence)
         rtt = align_rtts(read_rtts(path, target), list(lms), str(path))
-        source = str(path)
+        source = read = str(path)
+        read_sha256 = source_sha256(path)
     elif isinstance(rtts_or_evidence, Mapping):
-        lms = _landmarks(landmarks)
+        cat = _landmarks(landmarks)
+        lms = cat.landmarks
         index = {lm.id: i for i, lm in enumerate(lms)}
         unknown = sorted(set(rtts_or_evidence) - set(index))
         if unknown:
@@ -197,11 +239,14 @@ def verify(
         rtt = np.full(len(lms), np.nan)
         for k, v in rtts_or_evidence.items():
             rtt[index[k]] = float(v)
-        source = "values"
+        source = read = "values"
+        read_sha256 = None
     else:
-        lms = _landmarks(landmarks)
+        cat = _landmarks(landmarks)
+        lms = cat.landmarks
         rtt = np.asarray(rtts_or_evidence, dtype=float)
-        source = "values"
+        source = read = "values"
+        read_sha256 = None
     if position_uncertainty_km is None:
         position_uncertainty_km = DEFAULT_POSITION_UNCERTAINTY_KM
     decision = decide(
@@ -213,4 +258,13 @@ def verify(
         position_uncertainty_km=position_uncertainty_km,
         end_level=end_level,
     )
-    return VerifyResult(decision, lms, rtt, source, host_key)
+    provenance = Provenance(
+        rttgeo_version=__version__,
+        method=mode,
+        source=read,
+        source_sha256=read_sha256,
+        catalog=cat.label,
+        catalog_sha256=cat.sha256,
+        calibration=_calibration(mode),
+    )
+    return VerifyResult(decision, lms, rtt, source, host_key, provenance)

@@ -26,13 +26,7 @@ def describe(e: Estimate, landmarks: Sequence[Landmark] = (), max_landmarks: int
             lines.append(f"          {e.region_kind}")
     else:
         lines.append("region:   none (this method gives a point only)")
-    if e.candidates:
-        lines.append("candidates (probability the host is within "
-                     f"{e.candidates[0].radius_km:g} km; the first is the point's place):")
-        for c in e.candidates:
-            where = f"{c.name}, {c.country}" if c.country else c.name
-            lines.append(f"  {c.probability:>6.1%}  {where[:40]:<40} {c.lat_deg:>9.4f} "
-                         f"{c.lon_deg:>10.4f}  {c.distance_km:>7,.0f} km from the point")
+    lines.extend(candidate_lines(e))
     used = [d for d in e.landmarks if d.used]
     lines.append(f"landmarks: {len(used)} used of {len(e.landmarks)} measured")
     if not e.consistent:
@@ -52,3 +46,17 @@ def describe(e: Estimate, landmarks: Sequence[Landmark] = (), max_landmarks: int
             lines.append(f"{d.id:<14}{names.get(d.id, '')[:27]:<28}{d.rtt_ms:>8.2f}{mx:>9}"
                          f"{d.distance_km:>9,.0f}{sl:>10}")
     return "\n".join(lines)
+
+
+def candidate_lines(e: Estimate) -> list[str]:
+    """The candidates block of the text: a header, then one line per candidate place (its
+    probability, name, lat, lon and distance from the point); none when ``e`` has no candidates."""
+    if not e.candidates:
+        return []
+    lines = ["candidates (probability the host is within "
+             f"{e.candidates[0].radius_km:g} km; the first is the point's place):"]
+    for c in e.candidates:
+        where = f"{c.name}, {c.country}" if c.country else c.name
+        lines.append(f"  {c.probability:>6.1%}  {where[:40]:<40} {c.lat_deg:>9.4f} "
+                     f"{c.lon_deg:>10.4f}  {c.distance_km:>7,.0f} km from the point")
+    return lines

@@ -1,4 +1,5 @@
-"""One self-contained HTML report of an estimate: map (inline SVG), summary, per-landmark table.
+"""One self-contained HTML report of an estimate: map (inline SVG), summary, candidate places,
+per-landmark table.
 
 The file needs no network to be viewed: no script, no stylesheet or font from elsewhere, the map
 inlined as SVG. It holds no JavaScript at all.
@@ -20,7 +21,7 @@ from rttgeo.geo.sphere import distance_km
 from rttgeo.models import Estimate, Landmark
 from rttgeo.plot import _mpl
 
-__all__ = ["report_html", "write_report"]
+__all__ = ["provenance_rows", "report_html", "write_report"]
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 1.5rem auto;
@@ -87,6 +88,34 @@ def _place_names(estimate: Estimate, landmarks: Sequence[Landmark] | None) -> di
     return out
 
 
+#: Labels of the provenance fields (``Provenance.as_dict()`` of an api result) in a report.
+_PROVENANCE_LABELS = {
+    "source": "RTTs from",
+    "source_sha256": "RTTs file SHA-256",
+    "campaign": "Campaign",
+    "catalog": "Landmark catalog",
+    "catalog_sha256": "Catalog SHA-256",
+    "calibration": "Calibration",
+    "created_utc": "Estimate made (UTC)",
+}
+
+
+def provenance_rows(
+    provenance: Mapping[str, Any], labels: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """(label, text) rows of a provenance mapping (e.g. ``Provenance.as_dict()``), in its order:
+    every field but ``rttgeo_version`` and ``method`` (a report shows them elsewhere) and the
+    empty ones. ``labels`` overrides the default label of a field."""
+    names = {**_PROVENANCE_LABELS, **(labels or {})}
+    rows = []
+    for key, value in provenance.items():
+        if key in ("rttgeo_version", "method") or value in (None, ""):
+            continue
+        text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+        rows.append((names.get(key, key), text))
+    return rows
+
+
 def _provenance_rows(
     estimate: Estimate, provenance: Mapping[str, Any] | None, generated: str
 ) -> list[tuple[str, str]]:
@@ -97,19 +126,7 @@ def _provenance_rows(
     own = getattr(estimate, "provenance", None)  # an estimator may carry its own
     if own is not None and not prov:
         prov = dict(own.as_dict() if hasattr(own, "as_dict") else own)
-    names = {
-        "source": "RTTs from",
-        "campaign": "Campaign",
-        "catalog": "Landmark catalog",
-        "catalog_sha256": "Catalog SHA-256",
-        "calibration": "Calibration",
-        "created_utc": "Estimate made (UTC)",
-    }
-    for key, value in prov.items():
-        if key in ("rttgeo_version", "method") or value in (None, ""):
-            continue
-        text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
-        rows.append((names.get(key, key), text))
+    rows.extend(provenance_rows(prov))
     credits = ["coastlines and borders: Natural Earth (public domain) via world-atlas (ISC)"]
     if estimate.method == "rttgeo" or "place" in estimate.params:
         credits.append("population prior and place names: GeoNames cities of 15,000+ (CC BY 4.0)")
@@ -117,6 +134,34 @@ def _provenance_rows(
         credits.append("place names: GeoNames cities of 15,000+ (CC BY 4.0)")
     rows.append(("Data", "; ".join(credits)))
     return rows
+
+
+def _candidates_section(estimate: Estimate) -> str:
+    """The candidate places with their probability (as ``rttgeo estimate`` prints them), or ""
+    when the method gives none."""
+    if not estimate.candidates:
+        return ""
+    radius = estimate.candidates[0].radius_km
+    trs = []
+    for c in estimate.candidates:
+        where = f"{c.name}, {c.country}" if c.country else c.name
+        trs.append(
+            f'<tr><td class="id">{html.escape(where)}</td><td>{c.probability:.1%}</td>'
+            f"<td>{_num(c.lat_deg, 4)}</td><td>{_num(c.lon_deg, 4)}</td>"
+            f"<td>{_num(c.distance_km, 0)}</td></tr>"
+        )
+    body = "\n".join(trs)
+    return f"""<section id="candidates"><h2>Candidates</h2>
+<p>Candidates (probability the host is within {radius:g} km; the first is the point's place).</p>
+<table id="candidate-table">
+<thead><tr><th class="id">place</th><th>probability</th><th>lat (°)</th><th>lon (°)</th>
+<th>km from the point</th></tr></thead>
+<tbody>
+{body}
+</tbody>
+</table>
+</section>
+"""
 
 
 def report_html(
@@ -207,7 +252,7 @@ Everything needed to view it is in this file.</p>
 {dl}
 </dl>
 </section>
-<section id="map-section"><h2>Map</h2>
+{_candidates_section(estimate)}<section id="map-section"><h2>Map</h2>
 <figure>
 {svg}
 <figcaption>Star: point estimate. The region: for a probabilistic method, the posterior's density
@@ -289,7 +334,8 @@ def write_report(
 
     It holds the map as inline SVG, a summary (point, region and its area, error and whether the
     truth is inside the region when ``true_location`` = (lat_deg, lon_deg) is given, and every
-    item of ``summary``), the per-landmark table (id and place, RTT, implied max distance, distance
+    item of ``summary``), the candidate places with their probability (methods that give them),
+    the per-landmark table (id and place, RTT, implied max distance, distance
     from the estimate, slack), the method's parameters, and the provenance: the rttgeo version,
     every item of ``provenance`` (e.g. ``Provenance.as_dict()`` of an api result: source of the
     RTTs, catalog and its hash, calibration, campaign) and the data used. No network is needed.

@@ -66,7 +66,8 @@ class Evidence:
     ``rtt_ms[i]`` is the landmark-timed minimum RTT of ``landmarks[i]`` in ms (``receipts[i]``),
     ``uncertainty_km[i]`` its catalog position uncertainty. ``start_unix_ns``/``end_unix_ns``
     span every session (landmark wall clocks); ``catalog_signer`` is the key that signed the
-    catalog the receipts were checked against.
+    catalog the receipts were checked against, ``catalog_path`` and ``catalog_sha256`` that
+    catalog's file and hash; ``source`` the receipts file or bundle read.
     """
 
     landmarks: tuple[Landmark, ...]
@@ -79,6 +80,8 @@ class Evidence:
     start_unix_ns: int
     end_unix_ns: int
     source: str = ""
+    catalog_path: str = ""
+    catalog_sha256: str = ""
 
     def __len__(self) -> int:
         return len(self.landmarks)
@@ -236,6 +239,8 @@ def check_document(
         start_unix_ns=start,
         end_unix_ns=end,
         source=where,
+        catalog_path=catalog.path,
+        catalog_sha256=catalog.sha256,
     )
 
 
