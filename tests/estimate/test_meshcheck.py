@@ -139,7 +139,10 @@ def test_mesh_check_through_the_command_line(tmp_path, capsys) -> None:
     assert main(["mesh", "check", str(tie)]) == 2
     out = capsys.readouterr()
     assert "1 tie(s)" in out.out and "x contradicted" in out.out
-    assert out.err.strip().endswith("ties (one host of each): x/p (x contradicted)")
+    # No suspect host: the line counts the pairs, not "0 host(s)" (it did), then the ties.
+    assert out.err.strip() == (f"rttgeo: error: {tie}: 1 pair(s) whose RTT breaks the speed of "
+                               "light for their hosts' stated positions: ties (one host of "
+                               "each): x/p (x contradicted)")
     assert main(["mesh", "check", str(tie), "--json"]) == 2
     doc = json.loads(capsys.readouterr().out)
     assert doc["suspects"] == [] and doc["ties"][0]["contradicted"] == ["x"]

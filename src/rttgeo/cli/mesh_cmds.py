@@ -46,7 +46,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         print(res.describe())
     if not res.ok:
-        print(f"rttgeo: error: {args.path}: {len(res.suspects)} host(s) whose RTTs break the speed "
-              f"of light for their stated position: {res.blame()}", file=sys.stderr)
+        what = (f"{len(res.suspects)} host(s) whose RTTs break the speed of light for their stated "
+                "position" if res.suspects else f"{len(res.faster_than_light)} pair(s) whose RTT breaks "
+                "the speed of light for their hosts' stated positions")
+        print(f"rttgeo: error: {args.path}: {what}: {res.blame()}", file=sys.stderr)
         return int(ExitCode.USAGE)
     return int(ExitCode.OK)

@@ -196,14 +196,14 @@ class MeshCheck:
     def blame(self) -> str:
         """One line naming the suspects, then each tie with its contradicted host if any."""
         parts = [s.id for s in self.suspects[:10]] + (["..."] if len(self.suspects) > 10 else [])
-        out = ", ".join(parts) or "none"
+        out = ", ".join(parts)
         if self.ties:
-            out += "; ties (one host of each): " + ", ".join(
+            out += ("; " if out else "") + "ties (one host of each): " + ", ".join(
                 f"{t.pair.a}/{t.pair.b} ("
                 + (" and ".join(t.contradicted) + " contradicted" if t.contradicted
                    else "cannot tell") + ")"
                 for t in self.ties[:10]) + (" ..." if len(self.ties) > 10 else "")
-        return out
+        return out or "none"
 
     def to_json(self) -> dict[str, Any]:
         return {
