@@ -452,3 +452,28 @@ def test_measure_ctrl_c_keeps_samples_and_marks_interrupted(catalog, tmp_path):
     assert 100 <= info.n_samples < 30 + 40 * 50
     kept = int(err.split("interrupted: ")[1].split()[0])
     assert kept == info.n_samples
+
+
+def test_locate_says_when_a_landmark_answered_from_another_position(catalog, tmp_path, monkeypatch,
+                                                                     capsys):
+    """A reply announcing another position than the catalog's is no sample (a `mismatch`); locate
+    said only "39 of 40 answered". Its detail is now counted with the probe errors: on stderr and
+    in the JSON's measurement.errors."""
+    from rttgeo.measure.fake import Fail
+
+    path, lat, lon = catalog
+    d = distance_km(TRUE_LAT, TRUE_LON, lat, lon)
+    script = {f"lm{i}": [Reply(float(2 * km / 199.86 + 1.0))] for i, km in enumerate(d)}
+    script["lm3"] = [Fail("mismatch")]
+    prober = FakeProber(script, protocol="icmp")
+    monkeypatch.setattr(measure_cmds, "make_prober_for", lambda protocol, port=None: prober)
+    out = tmp_path / "est.json"
+    code = main(["locate", "--landmarks", str(path), "--out", str(out), "--timeout", "0.3",
+                 "--first-timeout", "0.3", "-q", "--method", "cbg", "-k", "2"])
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    doc = json.loads(out.read_text())
+    (err,) = doc["measurement"]["errors"]
+    assert err["detail"] == "scripted mismatch" and err["count"] >= 2  # every probe of lm3
+    assert cap.err.splitlines() == [f"  {err['count']} probe error(s): scripted mismatch"]
+    assert doc["measurement"]["landmarks_answered"] == 39

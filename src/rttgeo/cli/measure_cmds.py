@@ -199,8 +199,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
         write_result(args, STDOUT, res)
     else:
         print(res.describe())
-    for detail, n in res.measurement.errors[:3]:
-        print(f"  {n} probe error(s): {detail}", file=sys.stderr)
+    _print_probe_errors(res.measurement)
     if args.csv:
         if args.csv == STDOUT:
             res.write_csv(sys.stdout)
@@ -208,6 +207,13 @@ def cmd_measure(args: argparse.Namespace) -> int:
             n = res.write_csv(args.csv)
             narrate(args, f"wrote {n} samples to {args.csv}")
     return 0
+
+
+def _print_probe_errors(measurement: Any) -> None:
+    """The three most common details of probes that ended as ``error`` or ``mismatch`` (a reply
+    announcing another position than the catalog's), on stderr."""
+    for detail, n in measurement.errors[:3]:
+        print(f"  {n} probe error(s): {detail}", file=sys.stderr)
 
 
 # -- locate --------------------------------------------------------------------------------------
@@ -232,6 +238,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
         write_result(args, STDOUT, res)
     else:
         print(res.describe())
+    _print_probe_errors(res.measurement)
     if args.out:
         write_result(args, args.out, res)
     write_pictures(args, res, title=f"rttgeo locate ({res.estimate.method})",

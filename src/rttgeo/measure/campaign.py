@@ -12,7 +12,9 @@ A lost probe (timeout, or an ``error`` result) is retried up to ``retries`` time
 recorded as a sample, a lost one with ``rtt_ms=None`` (never 0). ``unreachable`` / ``refused``
 answers are recorded and not retried. A prober that raises an :class:`rttgeo.errors.RttgeoError`
 (e.g. :class:`~rttgeo.errors.PermissionDenied`) aborts the campaign (status ``failed``); any other
-exception becomes an ``error`` sample whose detail is counted in :attr:`CampaignResult.errors`.
+exception becomes an ``error`` sample whose detail is counted in :attr:`CampaignResult.errors`,
+as is the detail of every ``mismatch`` (a reply that is not this landmark's: it announces another
+position), so that a landmark that answered yet gave no sample is never silent.
 
 Each sample goes to the store (committed) and to ``on_sample`` the moment it is known. On
 cancellation (Ctrl-C under ``asyncio.run``) the in-flight probes are cancelled, the campaign is
@@ -243,8 +245,8 @@ class Campaign:
             for attempt in range(retries + 1):
                 res = await self._probe_once(lm, timeout_s)
                 ok = res.status == "ok"
-                if res.status == "error":
-                    self.errors[res.detail or "error"] += 1
+                if res.status in ("error", "mismatch"):
+                    self.errors[res.detail or res.status] += 1
                 final = ok or attempt == retries or res.status not in RETRY_STATUSES
                 sample = Sample(
                     self.target,
