@@ -428,3 +428,19 @@ def test_the_far_term_s_table_and_pruning_match_the_residuals_read_directly(wond
         # Reading the nearest first is exact: the same least term (a landmark wrongly passed over
         # would differ by a step of the table; 1e-9 only allows for SIMD rounding of the batch).
         np.testing.assert_allclose(fast, every, rtol=0.0, atol=1e-9)
+
+
+def test_an_rtt_beyond_the_calibration_gives_no_confident_answer() -> None:
+    """One landmark at 1 s or 60 s: read as such, the model favoured the distance where its spread
+    is widest (about 70 km from the landmark) and gave a region of 1,557 km² with no warning. An
+    RTT above the fit pairs' largest is read as that largest: low confidence, a continent-sized
+    region, the point far from the landmark."""
+    from rttgeo.api import estimate
+
+    for rtt in (1_000.0, 60_000.0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RttgeoWarning)
+            e = estimate({"atlas-6025": rtt}).estimate
+        lm = next(d for d in e.landmarks if d.id == "atlas-6025")
+        assert e.low_confidence and e.area_km2 > 10_000_000, (rtt, e.area_km2)
+        assert lm.distance_km > 1_000, (rtt, lm.distance_km)

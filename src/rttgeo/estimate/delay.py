@@ -590,6 +590,11 @@ class ForwardDelayDistance:
     shift: FloatArray = field(default_factory=lambda: np.zeros(0))
     spread: FloatArray = field(default_factory=lambda: np.ones(0))
     ramp_ms: tuple[float, float] = (10.0, 50.0)
+    #: Largest RTT of the fit pairs (ms). A larger RTT is read as this one: the model knows
+    #: nothing of the RTT's spread beyond its data, and a 60 s RTT read as such favoured the
+    #: distance where the spread is widest (70 km from the landmark, on WonderProxy) and gave a
+    #: 22 km region. Read at the ceiling it favours no distance but the farthest, as it should.
+    ceiling_ms: float = float("inf")
     #: Tables of the search bound (:meth:`_bound_tables`), made at construction.
     bound_tables_: tuple[FloatArray, FloatArray, FloatArray] = field(
         init=False, repr=False, compare=False
@@ -618,7 +623,8 @@ class ForwardDelayDistance:
         physical = r * FIBRE_KM_PER_RTT_MS >= d
         _, floor = fit_bestline(d[physical], r[physical]) if physical.any() else (0.0, 0.0)
         floor = min(float(floor), 0.5 * float(np.exp(mu[0])))
-        return ForwardDelayDistance(knots, np.maximum.accumulate(mu), np.maximum(mad, 0.05), floor)
+        return ForwardDelayDistance(knots, np.maximum.accumulate(mu), np.maximum(mad, 0.05), floor,
+                                    ceiling_ms=float(r.max()))
 
     def per_landmark(
         self,
@@ -637,7 +643,8 @@ class ForwardDelayDistance:
         mu, sigma = self._curve(np.asarray(distance_km, dtype=float))
         e = np.where(ok, np.log(np.where(ok, r, 1.0)) - mu, np.nan)
         shift, spread = _landmark_offsets(e, sigma, shrink_pairs)
-        return ForwardDelayDistance(self.knots_u, self.mu, self.sigma, self.floor_ms, shift, spread, ramp)
+        return ForwardDelayDistance(self.knots_u, self.mu, self.sigma, self.floor_ms, shift, spread, ramp,
+                                    self.ceiling_ms)
 
     def _curve(self, distance_km: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Pooled (median log RTT, spread) at each distance (floored at 1 km)."""
@@ -680,7 +687,11 @@ class ForwardDelayDistance:
         mu, sigma = self._curve(np.asarray(distance_km, dtype=float))
         shift, factor = self._offsets(rtt_ms, landmark_idx)
         sigma = sigma[:, None] * factor
-        return (np.log(np.asarray(rtt_ms, dtype=float)) - shift - mu[:, None]) / sigma
+        return (self._log_rtt(rtt_ms) - shift - mu[:, None]) / sigma
+
+    def _log_rtt(self, rtt_ms: FloatArray) -> FloatArray:
+        """log RTT, an RTT above ``ceiling_ms`` read as the ceiling."""
+        return np.log(np.minimum(np.asarray(rtt_ms, dtype=float), self.ceiling_ms))
 
     def standardized(
         self,
@@ -696,7 +707,7 @@ class ForwardDelayDistance:
         mu, sigma = self._curve(np.asarray(distance_km, dtype=float))
         shift, factor = self._offsets(rtt_ms, landmark_idx)
         sigma = sigma * factor
-        z = (np.log(np.asarray(rtt_ms, dtype=float)) - shift - mu) / sigma
+        z = (self._log_rtt(rtt_ms) - shift - mu) / sigma
         log_norm = -np.log(sigma)
         if cap:
             reach = np.asarray(rtt_ms) * MAX_KM_PER_RTT_MS
@@ -769,7 +780,7 @@ class ForwardDelayDistance:
         j = np.minimum((np.log1p(near / d0) * inv_step).astype(np.int32), n - 1)
         k = np.minimum((np.log1p(far / d0) * inv_step).astype(np.int32), n - 1)
         shift, factor = self._offsets(rtt_ms, landmark_idx)
-        lr = (np.log(np.asarray(rtt_ms, dtype=float)) - shift).astype(f4)
+        lr = (self._log_rtt(rtt_ms) - shift).astype(f4)
         gap = np.maximum(np.take(mu_node, j) - lr, lr - np.take(mu_node, k + 1))
         np.maximum(gap, f4(0.0), out=gap)
         jk = j * n + k
