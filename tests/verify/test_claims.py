@@ -101,6 +101,17 @@ def test_cell_bounds_within_km_hold_every_point_within_the_margin():
             "coordinates[0][1]",
             "not numbers",
         ),
+        (  # numbers written as text were read as numbers
+            {"type": "Polygon", "coordinates": [[[0, 0], ["10", "0"], [1, 1], [0, 0]]]},
+            "coordinates[0][1]",
+            "not numbers",
+        ),
+        (  # a box over the antimeridian was read as the band around the rest of the Earth
+            {"type": "Polygon", "coordinates": [[[170, 40], [-170, 40], [-170, 55], [170, 55],
+                                                 [170, 40]]]},
+            "coordinates[0][1]",
+            "crossing the antimeridian must be split",
+        ),
         (
             {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
             "coordinates",

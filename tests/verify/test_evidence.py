@@ -159,6 +159,12 @@ def test_freshness(world: World) -> None:
         check_bundle(p, world.catalog, max_span_s=800, max_age_s=3600,
                      now_unix_s=T0 / 1e9 + 701 + 3601)
     check_bundle(p, world.catalog, max_span_s=800, max_age_s=3600, now_unix_s=T0 / 1e9 + 800)
+    # A receipt ending in the future never ages out: with --max-age, more than 300 s ahead of the
+    # verifier's clock is refused; a little clock difference is not.
+    with pytest.raises(VerificationError, match="in the future"):
+        check_bundle(p, world.catalog, max_span_s=800, max_age_s=3600,
+                     now_unix_s=T0 / 1e9 + 701 - 301)
+    check_bundle(p, world.catalog, max_span_s=800, max_age_s=3600, now_unix_s=T0 / 1e9 + 701 - 299)
 
 
 def test_a_bundle_for_another_host_key(world: World) -> None:

@@ -146,3 +146,15 @@ def test_verdicts_from_evidence_carry_the_bundle_and_signed_catalog_hashes(world
     assert prov["source"] == str(bundle)
     assert prov["source_sha256"] == hashlib.sha256(bundle.read_bytes()).hexdigest()
     assert prov["catalog_sha256"] == hashlib.sha256(catalog.read_bytes()).hexdigest()
+
+
+def test_a_bundle_is_not_left_behind_when_the_verdict_fails_on_input(world: World, capsys) -> None:  # type: ignore[no-untyped-def]
+    """--bundle-out was written as the receipts were checked, then --faults was refused: the
+    bundle stayed. It is removed again (when this run created it)."""
+    receipts = honest_receipts(world)
+    bundle = world.tmp / "left.json"
+    code, out, err = run(["verify", "--receipts", str(receipts), *trust(world), "--challenge",
+                          CHALLENGE.hex(), "--bundle-out", str(bundle), "--not-country", "CN",
+                          "--faults", "50"], capsys)
+    assert code == 2 and "faults" in err and out == "", (code, out, err)
+    assert not bundle.exists()

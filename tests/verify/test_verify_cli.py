@@ -457,3 +457,34 @@ def test_every_output_carries_the_provenance(files, tmp_path, capsys, monkeypatc
                          ("Catalog SHA-256", want["catalog_sha256"])):
         assert f"<dt>{label}</dt><dd>{value}</dd>" in html, label
     assert html.count("<dt>RTTs from</dt>") == 1
+
+
+def _verify_subprocess(files, stdout, *claim):  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    cat, rtts = files
+    return subprocess.Popen(
+        [sys.executable, "-m", "rttgeo", "verify", *claim, "--rtts", str(rtts), "--landmarks",
+         str(cat)], stdout=stdout, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_reader_that_goes_away_does_not_change_the_verdict(files) -> None:
+    """`verify ... | true` exited 0, "proven", whatever the verdict; the verdict's code stays."""
+    import subprocess
+
+    for claim, want in ((["--claim", "40.0,116.0", "--radius-km", "1000"], 10),
+                        (["--claim", "48.86,2.35", "--radius-km", "400"], 11)):
+        proc = _verify_subprocess(files, subprocess.PIPE, *claim)
+        proc.stdout.close()  # the reader is gone before the verdict is printed
+        proc.wait(timeout=120)
+        assert proc.returncode == want, proc.stderr.read()
+
+
+def test_a_full_disk_on_stdout_is_one_line_and_exit_1(files) -> None:
+    """It was a traceback (OSError ENOSPC from print)."""
+    with open("/dev/full", "w") as full:
+        proc = _verify_subprocess(files, full, "--claim", "50.11,8.68", "--radius-km", "500")
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert err == "rttgeo: error: No space left on device\n"

@@ -96,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - no flush error at exit
         return int(ExitCode.OK)
+    except OSError as exc:  # the system refused a write rttgeo did not expect to fail (a full disk)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"rttgeo: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return int(ExitCode.RUNTIME)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,7 @@ from typing import Any
 
 from rttgeo.cli._args import FIGURE_SUFFIXES, finite_float, int_range, output_path
 from rttgeo.cli.exitcodes import ExitCode
-from rttgeo.errors import InputError
+from rttgeo.errors import InputError, RttgeoError
 
 __all__ = ["EXIT_BY_OUTCOME", "register"]
 
@@ -150,6 +150,15 @@ def _write_json(path: Path, obj: Any) -> None:
         raise InputError(f"cannot write: {exc.strerror}", where=str(path), field="--out") from None
 
 
+def _say(text: str) -> None:
+    """Print ``text`` on stdout; a reader that has gone (``verify ... | head``) does not change the
+    verdict's exit code: the rest goes nowhere and the verdict still decides the code."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - no flush error at exit
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from rttgeo.api.verify import verify
 
@@ -158,17 +167,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         require("matplotlib", "plot")
     claim = build_claim(args)
-    rtts, landmarks = rtt_source(args)
-    if args.faults < 0:
-        raise InputError(f"must be >= 0, got {args.faults}", field="--faults")
-    unc = args.position_uncertainty_km
-    if unc is not None and not (unc >= 0 and unc < float("inf")):
-        raise InputError(f"must be a finite number >= 0, got {unc}", field="--position-uncertainty-km")
-    result = verify(claim, rtts, landmarks=landmarks, mode=args.mode, faults=args.faults,
-                    position_uncertainty_km=unc, target=args.target)
+    # --receipts writes --bundle-out as it checks them: gone again if the verdict fails on input.
+    bundle = getattr(args, "bundle_out", None)
+    fresh = bundle is not None and not os.path.lexists(bundle)
+    try:
+        rtts, landmarks = rtt_source(args)
+        if args.faults < 0:
+            raise InputError(f"must be >= 0, got {args.faults}", field="--faults")
+        unc = args.position_uncertainty_km
+        if unc is not None and not (unc >= 0 and unc < float("inf")):
+            raise InputError(f"must be a finite number >= 0, got {unc}",
+                             field="--position-uncertainty-km")
+        result = verify(claim, rtts, landmarks=landmarks, mode=args.mode, faults=args.faults,
+                        position_uncertainty_km=unc, target=args.target)
+    except RttgeoError:
+        if fresh:
+            Path(bundle).unlink(missing_ok=True)
+        raise
     to_stdout = args.out is not None and str(args.out) == "-"
     if to_stdout:
-        print(json.dumps(result.to_json(), indent=2))  # the whole document, even with -q
+        _say(json.dumps(result.to_json(), indent=2))  # the whole document, even with -q
     elif args.out:
         out = Path(args.out)
         if out.suffix.lower() == ".geojson":
@@ -184,9 +202,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         result.write_report(args.report)
     if not args.quiet:
         if args.json:
-            print(json.dumps(result.to_json(with_region=False), indent=2))
+            _say(json.dumps(result.to_json(with_region=False), indent=2))
         elif not to_stdout:
-            print(result.describe())
+            _say(result.describe())
         if args.out and not to_stdout:
             print(f"wrote {args.out}", file=sys.stderr)
         if args.map:

@@ -191,16 +191,21 @@ def _check_ring(ring: Any, path: str, where: str | None) -> list[list[float]]:
         p = f"{path}[{k}]"
         if not isinstance(pos, list) or len(pos) < 2:
             raise InputError("a position is [lon, lat] (RFC 7946 3.1.1)", where=where, field=p)
-        try:
-            lon, lat = float(pos[0]), float(pos[1])
-        except (TypeError, ValueError):
-            raise InputError(f"not numbers: {pos[:2]!r}", where=where, field=p) from None
-        if isinstance(pos[0], bool) or isinstance(pos[1], bool):
+        # JSON numbers only: "10" or true are not coordinates (float() would take them).
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pos[:2]):
             raise InputError(f"not numbers: {pos[:2]!r}", where=where, field=p)
+        lon, lat = float(pos[0]), float(pos[1])
         if not (math.isfinite(lon) and -180.0 <= lon <= 180.0):
             raise InputError(f"longitude {pos[0]!r} outside [-180, 180]", where=where, field=p)
         if not (math.isfinite(lat) and -90.0 <= lat <= 90.0):
             raise InputError(f"latitude {pos[1]!r} outside [-90, 90]", where=where, field=p)
+        if out and abs(lon - out[-1][0]) > 180.0:
+            # The edge is straight in lon/lat, so it would run the long way round, across every
+            # meridian between: a box over the antimeridian would be read as the band around the
+            # rest of the Earth. Split such a polygon at +-180 (RFC 7946 3.1.9).
+            raise InputError(f"an edge spans {abs(lon - out[-1][0]):.0f} degrees of longitude: a "
+                             "polygon crossing the antimeridian must be split there into a "
+                             "MultiPolygon (RFC 7946 3.1.9)", where=where, field=p)
         out.append([lon, lat])
     if out[0] != out[-1]:
         raise InputError("ring is not closed (first and last positions differ)", where=where, field=path)

@@ -227,6 +227,11 @@ def check_document(
         if age_s > max_age_s:
             raise VerificationError(f"the newest receipt is {age_s:.0f} s old, more than "
                                     f"{max_age_s:.0f} s", where=where)
+        if -age_s > MAX_CLOCK_AHEAD_S:
+            # A landmark whose clock runs ahead would sign receipts that never age out.
+            raise VerificationError(f"the newest receipt ends {-age_s:.0f} s in the future (more "
+                                    f"than {MAX_CLOCK_AHEAD_S:.0f} s of clock difference): its "
+                                    "age cannot be checked", where=where)
     order = sorted(best)
     return Evidence(
         landmarks=tuple(catalog.landmarks[i] for i in order),
@@ -285,6 +290,11 @@ def check_bundle(path: str | Path, catalog: SignedCatalog, *, challenge: bytes |
     return check_document(doc, catalog, where=where, formats=(BUNDLE_FORMAT,),
                           challenge=challenge, max_span_s=max_span_s, max_age_s=max_age_s,
                           now_unix_s=now_unix_s)
+
+
+#: With ``max_age_s``, the most a receipt's end may lie ahead of this machine's clock (s): the
+#: landmarks' and the verifier's clocks may differ a little, not by hours.
+MAX_CLOCK_AHEAD_S = 300.0
 
 
 def build_bundle(receipts_path: str | Path, catalog: SignedCatalog, out: str | Path | None = None,
