@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -246,3 +247,33 @@ def test_cli_import_json_lines_and_quiet(tmp_path, capsys):
     assert rc == 0 and cap.err == ""
     (doc,) = [json.loads(x) for x in cap.out.splitlines()]
     assert doc["store"] is None and doc["campaign_id"] is None and doc["n_samples"] == 2
+
+
+_PING = {"type": "ping", "method": "icmp-echo", "src": "198.51.100.5", "dst": "192.0.2.10",
+         "start": {"sec": 1700000000, "usec": 0}, "ping_sent": 2, "wait": 1,
+         "responses": [{"from": "192.0.2.10", "seq": 0, "rtt": 12.5}]}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"start": {"sec": None, "usec": 0}}, "start (non-negative integers)"),
+    ({"start": {"sec": "abc", "usec": 0}}, "start (non-negative integers)"),
+    ({"start": {"sec": -5, "usec": 0}}, "start (non-negative integers)"),
+    ({"wait": None}, "wait 'None' is not a number of seconds"),
+    ({"wait": "x"}, "wait 'x' is not a number of seconds"),
+    ({"wait": 1e300}, "is not a number of seconds in (0, 3600]"),
+    ({"ping_sent": 10**20}, "is not a count of probes"),
+    ({"ping_sent": -1}, "is not a count of probes"),
+    ({"ping_sent": True}, "without dst, start"),
+    ({"responses": [{"from": "192.0.2.10", "seq": 0, "rtt": "1_5"}]}, "a positive rtt"),
+    ({"responses": [{"from": "192.0.2.10", "seq": 0, "rtt": 99999999}]}, "a positive rtt"),
+])
+def test_scamper_fields_out_of_their_types_are_one_error(tmp_path, change, message):
+    """Each was a traceback (null or text times, wait), an import that never ended (ping_sent
+    10^20), a stored negative send time, or a wrong RTT (1_5 read as 15 ms, 99999999 ms kept)."""
+    import json
+
+    f = tmp_path / "s.json"
+    f.write_text(json.dumps({**_PING, **change}) + "\n")
+    with pytest.raises(SamplesError, match=re.escape(message)) as info:
+        list(read_scamper_json(f))
+    assert str(info.value).startswith(f"{f}:1: ")

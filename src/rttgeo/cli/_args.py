@@ -231,8 +231,9 @@ def output_path(*, allow_stdout: bool = False, suffixes: tuple[str, ...] = ()) -
             raise argparse.ArgumentTypeError("empty file name")
         p = Path(text)
         if suffixes and p.suffix.lower() not in suffixes:
+            named = text if text.isprintable() and len(text) <= 80 else repr(text[:60])
             raise argparse.ArgumentTypeError(
-                f"{text}: expected a {' or '.join(suffixes)} file name"
+                f"{named}: expected a {' or '.join(suffixes)} file name"
             )
         shown = text if len(text) <= 80 else text[:60] + "..."
         try:

@@ -17,7 +17,6 @@ reply and ``start`` + ``wait`` for lost probes.
 from __future__ import annotations
 
 import bisect
-import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -25,7 +24,8 @@ from pathlib import Path
 from rttgeo.errors import SamplesError
 from rttgeo.importers.records import Skipped
 from rttgeo.models import Sample
-from rttgeo.textformats import loads_json
+from rttgeo.textformats import decimal_float, loads_json
+from rttgeo.units import MAX_MEASURED_RTT_MS
 
 __all__ = ["read_ping_text", "read_scamper_json"]
 
@@ -55,11 +55,14 @@ def _bad(msg: str, where: str, skip: bool, field: str | None = None) -> Skipped:
 
 
 def _positive_rtt(text: str) -> float | None:
+    """An RTT as every samples file takes it: plain decimal digits, in (0,
+    :data:`~rttgeo.units.MAX_MEASURED_RTT_MS`] ms; None otherwise (``1_0`` was read as 10 ms,
+    99999999 ms as an RTT)."""
     try:
-        v = float(text)
+        v = decimal_float(text)
     except ValueError:
         return None
-    return v if math.isfinite(v) and v > 0 else None
+    return v if 0 < v <= MAX_MEASURED_RTT_MS else None
 
 
 def _stamp_ns(text: str) -> int:
@@ -204,9 +207,19 @@ def read_ping_text(
 
 
 def _tv_ns(tv: object) -> int | None:
-    if isinstance(tv, Mapping) and "sec" in tv:
-        return int(tv["sec"]) * 1_000_000_000 + int(tv.get("usec", 0)) * 1000
-    return None
+    """A scamper timeval {sec, usec} in ns; None unless both are non-negative JSON integers (a null
+    or text field was a traceback, a negative one a stored negative send time)."""
+    if not isinstance(tv, Mapping):
+        return None
+    sec, usec = tv.get("sec"), tv.get("usec", 0)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (sec, usec)):
+        return None
+    return sec * 1_000_000_000 + usec * 1000
+
+
+#: Most probes one scamper ping object may say it sent (``ping_sent``): scamper's own limit of
+#: probes per ping is far below; a larger count is a corrupt file (10^20 never finished).
+MAX_PING_SENT = 100_000
 
 
 def read_scamper_json(
@@ -251,12 +264,24 @@ def read_scamper_json(
                 dst = obj.get("dst")
                 start = _tv_ns(obj.get("start"))
                 sent_n = obj.get("ping_sent")
-                if not isinstance(dst, str) or start is None or not isinstance(sent_n, int):
-                    yield _bad("ping object without dst, start or ping_sent", where, skip_malformed)
+                if not isinstance(dst, str) or start is None or not isinstance(sent_n, int) or \
+                        isinstance(sent_n, bool):
+                    yield _bad("ping object without dst, start (non-negative integers) or "
+                               "ping_sent", where, skip_malformed)
+                    continue
+                if not 0 < sent_n <= MAX_PING_SENT:
+                    yield _bad(f"ping_sent {sent_n} is not a count of probes in [1, "
+                               f"{MAX_PING_SENT:,}]", where, skip_malformed, "ping_sent")
                     continue
                 method = str(obj.get("method", "icmp-echo"))
                 proto = "tcp" if "tcp" in method else "udp" if "udp" in method else "icmp"
-                wait_ns = int(float(obj.get("wait", 1)) * 1e9)
+                wait = obj.get("wait", 1)
+                if isinstance(wait, bool) or not isinstance(wait, int | float) or \
+                        not 0 < wait <= 3600:
+                    yield _bad(f"wait {str(wait)[:40]!r} is not a number of seconds in (0, 3600]",
+                               where, skip_malformed, "wait")
+                    continue
+                wait_ns = int(wait * 1e9)
                 target, landmark = (dst, vantage) if vantage else (source, lookup.get(dst, dst))
                 replies: dict[int, tuple[float, int]] = {}
                 broken = False
