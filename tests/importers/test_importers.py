@@ -277,3 +277,35 @@ def test_scamper_fields_out_of_their_types_are_one_error(tmp_path, change, messa
     with pytest.raises(SamplesError, match=re.escape(message)) as info:
         list(read_scamper_json(f))
     assert str(info.value).startswith(f"{f}:1: ")
+
+
+def test_ping_sequences_from_zero_and_past_65535(tmp_path):
+    """A run counting from 0 (macOS) lost its seq-0 reply and got a phantom loss; iputils'
+    icmp_seq wrapping after 65535 overwrote earlier replies."""
+    f = tmp_path / "mac.txt"
+    f.write_text("PING 192.0.2.1 (192.0.2.1): 56 data bytes\n"
+                 "[1700000000.100000] 64 bytes from 192.0.2.1: icmp_seq=0 ttl=57 time=10.5 ms\n"
+                 "[1700000001.100000] 64 bytes from 192.0.2.1: icmp_seq=1 ttl=57 time=10.25 ms\n"
+                 "3 packets transmitted, 2 packets received, 33.3% packet loss\n")
+    samples, _ = _split(list(read_ping_text(f)))
+    assert [s.rtt_ms for s in samples] == [10.5, 10.25, None]
+    lines = ["PING 192.0.2.1 (192.0.2.1) 56(84) bytes of data."]
+    n = 65540
+    for k in range(1, n + 1):
+        lines.append(f"[{1700000000 + k}.000000] 64 bytes from 192.0.2.1: icmp_seq={k % 65536} "
+                     f"ttl=57 time={1 + k % 7}.5 ms")
+    lines.append(f"{n} packets transmitted, {n} received, 0% packet loss, time {n}000ms")
+    f = tmp_path / "wrap.txt"
+    f.write_text("\n".join(lines) + "\n")
+    samples, _ = _split(list(read_ping_text(f)))
+    assert len(samples) == n and all(s.rtt_ms is not None for s in samples)
+    assert [s.rtt_ms for s in samples[-6:]] == [1 + k % 7 + 0.5 for k in range(n - 5, n + 1)]
+
+
+def test_busybox_replies_are_refused_not_read_as_losses(tmp_path):
+    f = tmp_path / "bb.txt"
+    f.write_text("PING 192.0.2.1 (192.0.2.1): 56 data bytes\n"
+                 "64 bytes from 192.0.2.1: seq=0 ttl=57 time=10.5 ms\n"
+                 "1 packets transmitted, 1 packets received, 0% packet loss\n")
+    with pytest.raises(SamplesError, match=r"bb.txt:2: reply without a -D timestamp"):
+        list(read_ping_text(f))

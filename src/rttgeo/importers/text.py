@@ -12,6 +12,11 @@ Send times: ``ping -D`` prints the receive time of each reply (Unix seconds, mic
 reply's ``sent_unix_ns`` is that time minus its RTT; a lost probe's send time is interpolated
 from its neighbours' by sequence number (a label only, never an RTT). scamper gives ``tx`` per
 reply and ``start`` + ``wait`` for lost probes.
+
+Sequence numbers: iputils counts from 1, other pings (macOS, busybox) from 0; a run that shows a
+``seq`` 0 counts from 0. iputils' ``icmp_seq`` wraps after 65535: a number more than 32768 below
+the run's last one starts the next lap. busybox prints ``seq=`` and has no ``-D``: its replies are
+refused with that reason (they were read as lost probes).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ Item = Sample | Skipped
 
 _HEADER = re.compile(r"^PING (?P<name>\S+?)\s*\((?P<addr>[0-9A-Fa-f:.]+)\)")
 _STAMP = re.compile(r"^\[(?P<ts>\d+(?:\.\d+)?)\]\s*(?P<rest>.*)$")
-_REPLY = re.compile(r"^\d+ bytes from (?P<from>.+?): icmp_seq=(?P<seq>\d+)(?P<tail>.*)$")
+_REPLY = re.compile(r"^\d+ bytes from (?P<from>.+?): (?:icmp_)?seq=(?P<seq>\d+)(?P<tail>.*)$")
 _TIME = re.compile(r"\btime=(?P<rtt>\S+) ms\b")
 _NOANSWER = re.compile(r"^no answer yet for icmp_seq=(?P<seq>\d+)")
 _ERRLINE = re.compile(r"^From (?P<from>\S+)(?: \S+)?:? icmp_seq=(?P<seq>\d+) (?P<what>.+)$")
@@ -96,6 +101,15 @@ class _Run:
         self.errors: dict[int, int] = {}  # seq -> line of an ICMP error report
         self.noanswer: set[int] = set()  # seq of 'no answer yet' lines
         self.transmitted: int | None = None
+        self._lap = 0  # 65536 x the laps of icmp_seq so far
+        self._last_raw: int | None = None
+
+    def seq(self, raw: int) -> int:
+        """The run's sequence number of a printed one, counting iputils' laps past 65535."""
+        if self._last_raw is not None and raw < self._last_raw - 32768:
+            self._lap += 65536
+        self._last_raw = raw
+        return raw + self._lap
 
     @property
     def empty(self) -> bool:
@@ -104,10 +118,10 @@ class _Run:
     def samples(self, source: str, vantage: str | None, landmark_of: Callable[[str], str]) -> list[Sample]:
         seqs = sorted(self.replies)
         known = [(q, self.replies[q][1]) for q in seqs]
-        last = max([*seqs, *self.errors, *self.noanswer, self.transmitted or 0])
-        first = 1 if self.transmitted is not None or 1 in self.replies else min(
-            [*seqs, *self.errors, *self.noanswer]
-        )
+        seen = [*seqs, *self.errors, *self.noanswer]
+        base = 0 if 0 in seen else 1  # iputils counts from 1, macOS and busybox from 0
+        last = max([*seen, base + (self.transmitted or 0) - 1])
+        first = base if self.transmitted is not None or base in self.replies else min(seen)
         target, landmark = (self.dst, vantage) if vantage else (source, landmark_of(self.dst))
         out = []
         for seq in range(first, last + 1):
@@ -181,15 +195,15 @@ def read_ping_text(
                         yield _bad("no positive time= in the reply", where, skip_malformed, "time")
                         continue
                     recv_ns = _stamp_ns(st["ts"])
-                    run.replies[int(r["seq"])] = (rtt, recv_ns - round(rtt * 1e6))
+                    run.replies[run.seq(int(r["seq"]))] = (rtt, recv_ns - round(rtt * 1e6))
                     continue
                 m2 = _NOANSWER.match(body)
                 if m2:
-                    run.noanswer.add(int(m2["seq"]))
+                    run.noanswer.add(run.seq(int(m2["seq"])))
                     continue
                 m3 = _ERRLINE.match(body)
                 if m3:
-                    run.errors[int(m3["seq"])] = n
+                    run.errors[run.seq(int(m3["seq"]))] = n
                     yield Skipped(where, f"ICMP error for icmp_seq={m3['seq']}: {m3['what']} "
                                   "(stored as a lost probe)")
                     continue
