@@ -309,3 +309,26 @@ def test_busybox_replies_are_refused_not_read_as_losses(tmp_path):
                  "1 packets transmitted, 1 packets received, 0% packet loss\n")
     with pytest.raises(SamplesError, match=r"bb.txt:2: reply without a -D timestamp"):
         list(read_ping_text(f))
+
+
+def test_an_import_that_does_not_finish_leaves_no_campaign(tmp_path, monkeypatch, capsys):
+    """Ctrl-C (or an error) while the samples were written left a campaign `running` with part of
+    them, which `estimate` then read as the latest. The campaign is removed; the store keeps what
+    it held before, and the file can be imported again."""
+    import rttgeo.store as store_mod
+
+    f = tmp_path / "l.csv"
+    f.write_text("target,landmark,rtt_ms\n" + "".join(f"10.0.0.1,L{k},{1 + k}.5\n" for k in range(30)))
+    db = tmp_path / "s.db"
+    assert main(["import", str(f), "--store", str(db), "-q"]) == 0
+    real = store_mod.add_samples
+
+    def interrupted(store, cid, samples, **kw):  # type: ignore[no-untyped-def]
+        real(store, cid, (s for k, s in zip(range(20), samples, strict=False)), batch=5)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store_mod, "add_samples", interrupted)
+    assert main(["import", str(f), "--store", str(db), "-q"]) == 130
+    capsys.readouterr()
+    with CampaignStore(db) as st:
+        assert [(c.id, c.status, c.n_samples) for c in st.campaigns()] == [(1, "complete", 30)]

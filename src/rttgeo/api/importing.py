@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rttgeo.errors import InputError, SamplesError
+from rttgeo.errors import InputError, SamplesError, StoreError
 from rttgeo.models import Sample
 
 __all__ = ["FileImport", "ImportResult", "import_files", "read_samples"]
@@ -165,10 +165,17 @@ def import_files(
                 params={"kind": "import", "format": f, "source_file": str(p),
                         "source_sha256": _sha256(p), "vantage": vantage, "ran_on": source},
             )
-            n = add_samples(st, cid, read_samples(p, f, source=source, vantage=vantage,
-                                                  landmark_of=landmark_of,
-                                                  skip_malformed=skip_malformed,
-                                                  on_skip=lambda *a: None))
+            try:
+                n = add_samples(st, cid, read_samples(p, f, source=source, vantage=vantage,
+                                                      landmark_of=landmark_of,
+                                                      skip_malformed=skip_malformed,
+                                                      on_skip=lambda *a: None))
+            except BaseException:  # an error or Ctrl-C: no half-imported campaign stays behind
+                try:
+                    st.discard_campaign(cid)
+                except StoreError:
+                    st.end_campaign(cid, "failed")
+                raise
             st.end_campaign(cid, "complete")
             if n != fi.n_samples:  # pragma: no cover - the file changed between the passes
                 raise SamplesError(f"the file changed while it was imported ({fi.n_samples} then "

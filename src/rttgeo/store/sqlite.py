@@ -256,6 +256,22 @@ class CampaignStore:
             (status, time.time_ns(), campaign_id),
         )
 
+    def discard_campaign(self, campaign_id: int) -> None:
+        """Remove campaign ``campaign_id`` and its samples, in one transaction (an open one is
+        rolled back first): for an import that did not finish, which its file can redo."""
+        db = self._db
+        try:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            db.execute("BEGIN")
+            db.execute("DELETE FROM sample WHERE campaign_id = ?", (campaign_id,))
+            db.execute("DELETE FROM campaign WHERE id = ?", (campaign_id,))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"{self.path}: {exc}") from None
+
     # -- reading -----------------------------------------------------------------------------
     def campaigns(self) -> list[CampaignInfo]:
         """All campaigns, oldest first, with their sample and loss counts."""
