@@ -297,3 +297,18 @@ def test_no_command_writes_over_a_file_it_reads(tmp_path, capsys) -> None:
     assert "field '--geojson'" in capsys.readouterr().err and not twice.exists()
     assert (samples.read_bytes(), cat.read_bytes()) == before
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("extra", [["--calibration-mesh", "nosuch.parquet"], ["--workers", "2"],
+                                   ["--chunk", "10"], ["--no-region"], ["--dask", "local"],
+                                   ["--region-format", "wkb"]])
+def test_estimate_refuses_batch_flags_without_batch(tmp_path, capsys, extra) -> None:
+    """--calibration-mesh without --batch was ignored: a pooled result, exit 0."""
+    cat = tmp_path / "c.csv"
+    cat.write_text("id,lat_deg,lon_deg,address\nfra,50.11,8.68,\npar,48.86,2.35,\nams,52.37,4.90,\n")
+    samples = tmp_path / "s.csv"
+    samples.write_text("landmark,rtt_ms\nfra,3.0\npar,9\nams,8\n")
+    out = tmp_path / "e.json"
+    assert main(["estimate", str(samples), "--landmarks", str(cat), "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rttgeo: error: field '{extra[0]}': goes with --batch") and not out.exists()

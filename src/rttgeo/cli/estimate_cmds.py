@@ -304,6 +304,14 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         from rttgeo.cli.batch_cmds import cmd_batch
 
         return cmd_batch(args)
+    # The batch flags do nothing here: say so rather than ignore them (--calibration-mesh was).
+    for opt, value, default in (("--calibration-mesh", args.calibration_mesh, None),
+                                ("--workers", args.workers, 0), ("--dask", args.dask, None),
+                                ("--chunk", args.chunk, 2000), ("--no-region", args.no_region, False),
+                                ("--region-format", args.region_format, "geojson")):
+        if value != default:
+            hint = " (to fit on a mesh here, use --calibrate)" if opt == "--calibration-mesh" else ""
+            raise InputError(f"goes with --batch{hint}", field=opt)
     from rttgeo.api import estimate
 
     res = estimate(args.rtts, landmarks=args.landmarks, method=args.method, target=args.target,
