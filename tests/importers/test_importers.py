@@ -332,3 +332,21 @@ def test_an_import_that_does_not_finish_leaves_no_campaign(tmp_path, monkeypatch
     capsys.readouterr()
     with CampaignStore(db) as st:
         assert [(c.id, c.status, c.n_samples) for c in st.campaigns()] == [(1, "complete", 30)]
+
+
+@pytest.mark.parametrize("rtt", [0.0, -1.5, 99999999.0])
+def test_atlas_rtts_out_of_bounds_are_one_error(tmp_path, rtt):
+    """An RTT of 0 became a lost probe and one of 99999999 ms a sample."""
+    pytest.importorskip("ripe.atlas.sagan", reason="RIPE Atlas results need the atlas extra")
+    import json
+
+    from rttgeo.atlas.results import read_atlas_results
+
+    result = json.loads((ATLAS_FIX / "results_fw5080.jsonl").read_text().splitlines()[0])
+    packets = [r for r in result["result"] if "rtt" in r]
+    assert packets, "the fixture's first result has a reply"
+    packets[0]["rtt"] = rtt
+    f = tmp_path / "a.jsonl"
+    f.write_text(json.dumps(result) + "\n")
+    with pytest.raises(SamplesError, match=r"a.jsonl:1: field 'rtt': rtt .* is not an RTT in"):
+        list(read_atlas_results(f, on_skip=lambda *a: None))

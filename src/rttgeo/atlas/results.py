@@ -19,6 +19,7 @@ from typing import Any
 from rttgeo.errors import SamplesError, require
 from rttgeo.models import Sample
 from rttgeo.textformats import loads_json
+from rttgeo.units import MAX_MEASURED_RTT_MS
 
 __all__ = ["landmark_id", "ping_samples", "read_atlas_results", "result_samples"]
 
@@ -66,16 +67,26 @@ def ping_samples(res: Any, where: str, on_skip: SkipFn) -> list[Sample]:
     sent_n = int(res.packets_sent or 0)
     if not res.packets and res.rtt_min is not None and res.rtt_min > 0:
         # firmware 1 results carry only min/avg/max: the minimum is the one RTT known
-        out.append(Sample(target, lm, "icmp", sent, float(res.rtt_min), "ripe-atlas-min"))
+        out.append(Sample(target, lm, "icmp", sent, _rtt(res.rtt_min, where), "ripe-atlas-min"))
         sent_n -= int(res.packets_received or 1)
     for pkt in res.packets:
         if pkt.dup:
             continue
-        rtt = pkt.rtt if pkt.rtt is not None and pkt.rtt > 0 else None
+        rtt = None if pkt.rtt is None else _rtt(pkt.rtt, where)
         out.append(Sample(target, lm, "icmp", sent, rtt, "ripe-atlas"))
     n_lost = sent_n - (len(out) if res.packets else 0)
     out.extend(Sample(target, lm, "icmp", sent, None, "ripe-atlas") for _ in range(max(0, n_lost)))
     return out
+
+
+def _rtt(value: float, where: str) -> float:
+    """A packet's RTT as every samples file takes it, in (0, 60000] ms; SamplesError otherwise (an
+    RTT of 0 became a lost probe, one of 99999999 ms a sample)."""
+    v = float(value)
+    if not 0 < v <= MAX_MEASURED_RTT_MS:
+        raise SamplesError(f"rtt {value!r} is not an RTT in (0, {MAX_MEASURED_RTT_MS:g}] ms",
+                           where=where, field="rtt")
+    return v
 
 
 def read_atlas_results(path: str | Path, *, on_skip: SkipFn,
