@@ -137,3 +137,14 @@ def main_free_load_world(p: Path):  # type: ignore[no-untyped-def]
     from rttgeo.lab import load_world
 
     return load_world(p)
+
+
+def test_a_json_key_given_twice_is_refused() -> None:
+    """Python keeps the last of two, silently: a receipt with two host keys, a catalog entry with
+    two positions. One line naming the file and the key."""
+    from rttgeo.errors import InputError
+    from rttgeo.textformats import loads_json
+
+    assert loads_json('{"a": 1, "b": {"a": 2}}', where="f.json") == {"a": 1, "b": {"a": 2}}
+    with pytest.raises(InputError, match=r'^f.json: key "host_key" given twice in one object$'):
+        loads_json('{"host_key": "ab",\n "receipts": [],\n "host_key": "cd"}', where="f.json")

@@ -8,7 +8,8 @@ them into the caller's :class:`~rttgeo.errors.InputError` subclass, naming the f
 so a bad file gives one clean message and never a traceback.
 
 Numbers accepted: integers of at most :data:`MAX_INT_DIGITS` digits, finite floats. Nesting:
-at most :data:`MAX_DEPTH` levels of arrays / objects / tables.
+at most :data:`MAX_DEPTH` levels of arrays / objects / tables. A JSON object names each key once
+(Python keeps the last of two, silently).
 """
 
 from __future__ import annotations
@@ -79,15 +80,36 @@ def decimal_int(text: str) -> int:
 class _Bad(Exception):
     """A number the strict parser refuses; carries the literal to find its line."""
 
-    def __init__(self, literal: str, why: str) -> None:
+    def __init__(self, literal: str, why: str, nth: int = 1) -> None:
         super().__init__(why)
         self.literal = literal
         self.why = why
+        self.nth = nth  # the literal's occurrence that is at fault
 
 
-def _line_of(text: str, literal: str) -> int | None:
-    i = text.find(literal)
-    return None if i < 0 else text.count("\n", 0, i) + 1
+def _line_of(text: str, literal: str, nth: int = 1) -> int | None:
+    """The line of the ``nth`` occurrence of ``literal`` in ``text``; None when ``nth`` is 0 (no
+    way to tell which occurrence) or there are fewer."""
+    if nth < 1:
+        return None
+    i = -1
+    for _ in range(nth):
+        i = text.find(literal, i + 1)
+        if i < 0:
+            return None
+    return text.count("\n", 0, i) + 1
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            shown = json.dumps(key)
+            # Which occurrence of the key is the second in this object cannot be told from the
+            # text alone (the key may name fields of other objects before): no line.
+            raise _Bad(shown, f"key {shown[:60]} given twice in one object", nth=0)
+        out[key] = value
+    return out
 
 
 def _parse_int(s: str) -> int:
@@ -140,9 +162,10 @@ def loads_json(
             parse_int=_parse_int,
             parse_float=_parse_float,
             parse_constant=_parse_constant,
+            object_pairs_hook=_unique_keys,
         )
     except _Bad as exc:
-        raise error(exc.why, where=at(_line_of(text, exc.literal))) from None
+        raise error(exc.why, where=at(_line_of(text, exc.literal, exc.nth))) from None
     except json.JSONDecodeError as exc:
         raise error(f"not JSON: {exc.msg} (column {exc.colno})", where=at(exc.lineno)) from None
     except RecursionError:

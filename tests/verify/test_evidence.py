@@ -221,3 +221,14 @@ def test_evidence_is_frozen(world: World) -> None:
     with pytest.raises(AttributeError):
         ev.host_key = b""  # type: ignore[misc]
     assert replace(ev.receipts[0]).landmark_id == "ams"
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1", 2])
+def test_a_bundle_of_another_version_is_refused(world: World, version) -> None:  # type: ignore[no-untyped-def]
+    """`"version": true` and `1.0` passed the check (both equal 1 in Python)."""
+    p = _bundle(world, [world.receipt("ams", 4.0)])
+    doc = json.loads(p.read_text())
+    doc["version"] = version
+    p.write_text(json.dumps(doc))
+    with pytest.raises(VerificationError, match="unsupported version"):
+        check_bundle(p, world.catalog)

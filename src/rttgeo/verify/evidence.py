@@ -181,7 +181,7 @@ def check_document(
     if fmt not in formats:
         raise VerificationError(f"format {fmt!r} is not one of {', '.join(formats)}", where=where,
                                 field="format")
-    if doc.get("version") != 1:
+    if type(doc.get("version")) is not int or doc.get("version") != 1:  # true and 1.0 equal 1
         raise VerificationError(f"unsupported version {doc.get('version')!r}", where=where,
                                 field="version")
     host_key = _hex(doc, "host_key", 32, where)
