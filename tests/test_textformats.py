@@ -148,3 +148,28 @@ def test_a_json_key_given_twice_is_refused() -> None:
     assert loads_json('{"a": 1, "b": {"a": 2}}', where="f.json") == {"a": 1, "b": {"a": 2}}
     with pytest.raises(InputError, match=r'^f.json: key "host_key" given twice in one object$'):
         loads_json('{"host_key": "ab",\n "receipts": [],\n "host_key": "cd"}', where="f.json")
+
+
+@pytest.mark.parametrize("which", ["catalog", "samples", "longform"])
+def test_a_nul_byte_in_a_csv_is_one_line_naming_it(tmp_path, capsys, which) -> None:
+    """The samples, catalog and long-form readers took a NUL byte as any other character (a
+    catalog id with a NUL was 'valid', and matched samples with the same NUL)."""
+    from rttgeo.cli import main
+
+    cat = tmp_path / "c.csv"
+    cat.write_text("id,lat_deg,lon_deg,address\nfra,50.11,8.68,\npar,48.86,2.35,\nams,52.37,4.90,\n")
+    samples = tmp_path / "s.csv"
+    samples.write_text("landmark,rtt_ms\nfra,3.0\npar,9\nams,8\n")
+    bad = {"catalog": cat, "samples": samples, "longform": tmp_path / "l.csv"}[which]
+    if which == "longform":
+        bad.write_text("target,landmark,rtt_ms\n10.0.0.1,fra,3.0\n")
+    text = bad.read_text().splitlines()
+    text[2 if which != "longform" else 1] = text[2 if which != "longform" else 1].replace("a", "a\x00", 1)
+    bad.write_text("\n".join(text) + "\n")
+    argv = {"catalog": ["landmarks", "check", str(cat)],
+            "samples": ["estimate", str(samples), "--landmarks", str(cat)],
+            "longform": ["import", str(bad), "--check"]}[which]
+    assert main(argv) == 2
+    line = 3 if which != "longform" else 2
+    assert capsys.readouterr().err == (f"rttgeo: error: {bad}:{line}: a NUL byte: the file is "
+                                       "corrupt (or not UTF-8 text)\n")

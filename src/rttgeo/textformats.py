@@ -19,7 +19,7 @@ import json
 import math
 import re
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -221,8 +221,8 @@ def csv_errors(
 ) -> Iterator[None]:
     """Turn :class:`csv.Error` (a field over 128 KiB; a stray quote, for a ``strict`` reader) raised
     while reading ``reader`` into ``error`` naming ``where`` and the reader's current line. Since
-    Python 3.11 the reader takes a NUL byte as any other character: a caller that must refuse it
-    checks the fields (the mesh reader, :mod:`rttgeo.datasets.meshdir`, does)."""
+    Python 3.11 the reader takes a NUL byte as any other character: readers refuse it with
+    :func:`nul_free` (samples, catalogs, long-form files) or by checking the fields (meshes)."""
     try:
         yield
     except csv.Error as exc:
@@ -254,6 +254,19 @@ def csv_header(
             raise error(f"missing column {need!r} (header: {', '.join(header) or 'none'})",
                         where=where)
     return header
+
+
+#: What a NUL byte in a text file means.
+NUL_MESSAGE = "a NUL byte: the file is corrupt (or not UTF-8 text)"
+
+
+def nul_free(lines: Iterable[str], *, where: str, error: type[InputError] = InputError) -> Iterator[str]:
+    """``lines`` (a text file's), refusing a NUL byte with ``error`` naming ``where:line``: since
+    Python 3.11 the csv module reads one as any other character."""
+    for n, line in enumerate(lines, start=1):
+        if "\x00" in line:
+            raise error(NUL_MESSAGE, where=f"{where}:{n}")
+        yield line
 
 
 def rtt_ms_field(text: str, *, where: str, error: type[InputError] = InputError) -> float | None:

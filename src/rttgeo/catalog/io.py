@@ -24,7 +24,7 @@ from typing import Any
 
 from rttgeo.errors import CatalogError
 from rttgeo.models import PROTOCOLS, Landmark
-from rttgeo.textformats import csv_errors, decimal_float, decimal_int, loads_json
+from rttgeo.textformats import csv_errors, decimal_float, decimal_int, loads_json, nul_free
 
 __all__ = [
     "OPTIONAL_COLUMNS",
@@ -188,7 +188,7 @@ _Errors = list[CatalogError]
 def _read_csv(
     text: str, name: str, raw: _Raw | None = None, errors: _Errors | None = None
 ) -> list[Landmark]:
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(nul_free(io.StringIO(text), where=name, error=CatalogError))
     with csv_errors(reader, where=name, error=CatalogError):
         return _read_csv_rows(reader, name, raw, errors)
 

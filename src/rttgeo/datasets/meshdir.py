@@ -41,7 +41,7 @@ import numpy as np
 from rttgeo.datasets.bundle import sha256_of
 from rttgeo.errors import InputError, require
 from rttgeo.models import Mesh
-from rttgeo.textformats import csv_errors, decimal_float
+from rttgeo.textformats import NUL_MESSAGE, csv_errors, decimal_float
 from rttgeo.units import MAX_MEASURED_RTT_MS
 
 __all__ = ["HOSTS_FILE", "MIN_HOSTS", "PAIRS_CSV", "PAIRS_PARQUET", "is_mesh_dir", "load_mesh_dir",
@@ -139,7 +139,7 @@ def _rows(path: Path, required: tuple[str, ...], allowed: tuple[str, ...]) -> It
         raise _unreadable(exc, path) from None
 
 
-_NUL = "a NUL byte: the file is corrupt (or not UTF-8 text)"
+_NUL = NUL_MESSAGE
 
 
 def _number(text: str, where: str, field: str, lo: float, hi: float) -> float:

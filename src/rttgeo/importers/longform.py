@@ -25,7 +25,7 @@ import numpy as np
 from rttgeo.errors import SamplesError, require
 from rttgeo.importers.records import Skipped
 from rttgeo.models import Sample
-from rttgeo.textformats import csv_errors, csv_header, rtt_ms_field, unix_ns_field
+from rttgeo.textformats import csv_errors, csv_header, nul_free, rtt_ms_field, unix_ns_field
 
 __all__ = ["LONGFORM_COLUMNS", "iter_longform_batches", "read_longform"]
 
@@ -72,7 +72,7 @@ def read_longform(path: str | Path, *, skip_malformed: bool = False) -> Iterator
         return
     try:
         with p.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
+            reader = csv.reader(nul_free(fh, where=str(p), error=SamplesError))
             with csv_errors(reader, where=str(p), error=SamplesError):
                 try:
                     first = next(reader)

@@ -24,7 +24,7 @@ import numpy as np
 
 from rttgeo.errors import SamplesError
 from rttgeo.models import Landmark
-from rttgeo.textformats import csv_errors, csv_header, rtt_ms_field, unix_ns_field
+from rttgeo.textformats import csv_errors, csv_header, nul_free, rtt_ms_field, unix_ns_field
 from rttgeo.units import MAX_MEASURED_RTT_MS
 
 __all__ = ["MAX_RTT_MS", "align_rtts", "read_rtts", "read_samples_csv"]
@@ -72,7 +72,7 @@ def read_samples_csv(path: str | Path, target: str | None = None) -> dict[str, f
     p = Path(path)
     try:
         with p.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
+            reader = csv.reader(nul_free(fh, where=str(p), error=SamplesError))
             try:
                 with csv_errors(reader, where=str(p), error=SamplesError):
                     best, targets = _read_rows(reader, str(p), target)
