@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,7 @@ __all__ = [
     "Measurement",
     "Provenance",
     "grade_confidence",
+    "source_sha256",
 ]
 
 #: Region areas (km²) at or below which the grade is ``high`` / ``medium``.
@@ -142,6 +145,16 @@ def grade_confidence(
 
 
 # -- provenance and measurement ------------------------------------------------------------------
+def source_sha256(rtts: Any) -> str | None:
+    """SHA-256 of the file the RTTs were read from (a samples CSV, a campaign store, a receipts
+    file), for the provenance; None for RTTs given in memory (no such file)."""
+    if not isinstance(rtts, str | os.PathLike) or not Path(rtts).is_file():
+        return None
+    from rttgeo.datasets.bundle import sha256_of
+
+    return sha256_of([rtts])
+
+
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """Where a result came from, so that a file can be traced and reproduced.

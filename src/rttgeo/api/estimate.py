@@ -18,7 +18,13 @@ from numpy.typing import ArrayLike
 
 from rttgeo import __version__
 from rttgeo.api._catalog import LandmarksLike, check_method, resolve_landmarks
-from rttgeo.api._results import EstimateResult, Provenance, WarningLog, grade_confidence
+from rttgeo.api._results import (
+    EstimateResult,
+    Provenance,
+    WarningLog,
+    grade_confidence,
+    source_sha256,
+)
 from rttgeo.errors import InputError, SamplesError, StoreError
 from rttgeo.models import Landmark, Mesh, Sample
 
@@ -117,16 +123,6 @@ def _rtt_vector(
             field="rtts",
         )
     return a, "array", None
-
-
-def source_sha256(rtts: Any) -> str | None:
-    """SHA-256 of the file the RTTs were read from (a samples CSV, a campaign store, a receipts
-    file), for the provenance; None for RTTs given in memory (no such file)."""
-    if not isinstance(rtts, str | os.PathLike) or not Path(rtts).is_file():
-        return None
-    from rttgeo.datasets.bundle import sha256_of
-
-    return sha256_of([rtts])
 
 
 def align(rtts: Mapping[str, float | None], landmarks: Sequence[Landmark], source: str) -> np.ndarray:

@@ -8,7 +8,6 @@ without a sample come back in :attr:`FileImport.skipped` (the first few with fil
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -154,6 +153,7 @@ def import_files(
         plans.append((p, f, _check(p, f, source, vantage, landmark_of, known, skip_malformed)))
     if store is None:
         return ImportResult(None, tuple(fi for _, _, fi in plans))
+    from rttgeo.datasets.bundle import sha256_of
     from rttgeo.store import CampaignStore, add_samples
 
     done: list[FileImport] = []
@@ -163,7 +163,7 @@ def import_files(
                 target=fi.first_target if fi.n_targets == 1 else f"{fi.n_targets} targets",
                 protocol="icmp" if f in ("ping", "atlas") else "",
                 params={"kind": "import", "format": f, "source_file": str(p),
-                        "source_sha256": _sha256(p), "vantage": vantage, "ran_on": source},
+                        "source_sha256": sha256_of([p]), "vantage": vantage, "ran_on": source},
             )
             try:
                 n = add_samples(st, cid, read_samples(p, f, source=source, vantage=vantage,
@@ -183,13 +183,6 @@ def import_files(
             done.append(replace(fi, campaign_id=cid))
     return ImportResult(str(store), tuple(done))
 
-
-def _sha256(p: Path) -> str:
-    h = hashlib.sha256()
-    with p.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check(p: Path, f: str, source: str, vantage: str | None, landmark_of: dict[str, str],

@@ -14,8 +14,7 @@ from numpy.typing import ArrayLike
 
 from rttgeo import __version__
 from rttgeo.api._catalog import ResolvedCatalog, resolve_landmarks
-from rttgeo.api._results import Provenance
-from rttgeo.api.estimate import source_sha256
+from rttgeo.api._results import Provenance, source_sha256
 from rttgeo.errors import InputError
 from rttgeo.models import Landmark
 from rttgeo.verify import DEFAULT_POSITION_UNCERTAINTY_KM, Claim, Decision, decide

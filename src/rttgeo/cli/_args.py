@@ -27,6 +27,7 @@ __all__ = [
     "lab_id",
     "name_text",
     "output_path",
+    "same_file",
     "store_path",
     "utf8_text",
 ]
@@ -47,13 +48,6 @@ def check_outputs(args: argparse.Namespace) -> None:
     another argument names (its inputs). InputError naming the option, before anything runs."""
     from rttgeo.errors import InputError
 
-    def key(v: str) -> tuple[str, int, int] | None:
-        try:
-            st = os.stat(v)
-            return ("inode", st.st_dev, st.st_ino)
-        except (OSError, ValueError):
-            return None
-
     outputs = [(k, v) for k, v in vars(args).items() if isinstance(v, OutputPath)]
     if not outputs:
         return
@@ -67,16 +61,24 @@ def check_outputs(args: argparse.Namespace) -> None:
     seen: list[tuple[str, str]] = []
     for k, v in outputs:
         opt = "--" + k.replace("_", "-")
-        here = os.path.realpath(v)
-        for text in inputs:
-            if os.path.realpath(text) == here or (key(v) is not None and key(v) == key(text)):
-                raise InputError(f"{v} is a file this command reads: name another file",
-                                 field=opt)
+        if any(same_file(v, text) for text in inputs):
+            raise InputError(f"{v} is a file this command reads: name another file", field=opt)
         for k2, v2 in seen:
-            if os.path.realpath(v2) == here:
+            if same_file(v, v2):
                 raise InputError(f"{v} is also given to --{k2.replace('_', '-')}: name another "
                                  "file", field=opt)
         seen.append((k, v))
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two names are one file: the same path once links are resolved, or (both existing)
+    the same inode, as a hard link is."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # one does not exist (yet)
+        return False
 
 
 #: Image files the figures can be written to (by suffix): raster PNG, or vector SVG / PDF.

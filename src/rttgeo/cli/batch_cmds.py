@@ -12,25 +12,44 @@ from pathlib import Path
 
 from rttgeo.cli._args import int_range
 
+#: The batch flags' defaults (dest: default), which ``rttgeo estimate`` without ``--batch``
+#: requires (:func:`refuse_batch_flags`).
+_BATCH_DEFAULTS: dict[str, object] = {"workers": 0, "dask": None, "chunk": 2000, "no_region": False,
+                                      "region_format": "geojson", "calibration_mesh": None}
+
 
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     """The batch flags of ``rttgeo estimate``."""
+    d = _BATCH_DEFAULTS
     g = p.add_argument_group("batch (every target of a store or long-form file; docs/batch.md)")
     g.add_argument("--batch", action="store_true",
                    help="estimate every target; write one Parquet row per target to --out")
-    g.add_argument("--workers", type=int_range(0, 1024), default=0,
+    g.add_argument("--workers", type=int_range(0, 1024), default=d["workers"],
                    help="worker processes (default: all cores; 1 = this process)")
-    g.add_argument("--dask", metavar="tcp://HOST:PORT|local",
+    g.add_argument("--dask", metavar="tcp://HOST:PORT|local", default=d["dask"],
                    help="run the chunks on a Dask cluster (the 'dask' extra)")
-    g.add_argument("--chunk", type=int_range(1, 10_000_000), default=2000,
-                   help="targets per chunk (default 2000)")
+    g.add_argument("--chunk", type=int_range(1, 10_000_000), default=d["chunk"],
+                   help=f"targets per chunk (default {d['chunk']})")
     g.add_argument("--no-region", action="store_true",
                    help="leave the region column empty (faster, smaller files)")
-    g.add_argument("--region-format", choices=("geojson", "wkb"), default="geojson",
+    g.add_argument("--region-format", choices=("geojson", "wkb"), default=d["region_format"],
                    help="region column: region_geojson (RFC 7946 text, default) or region_wkb "
                    "(WKB bytes with GeoParquet metadata; the 'geo' extra)")
     g.add_argument("--calibration-mesh", type=Path, metavar="MESH.parquet",
+                   default=d["calibration_mesh"],
                    help="fit on this mesh (e.g. from 'rttgeo atlas mesh'); default pooled")
+
+
+def refuse_batch_flags(args: argparse.Namespace) -> None:
+    """Without ``--batch`` the batch flags do nothing: InputError naming the first one given,
+    rather than ignoring it (``--calibration-mesh`` was)."""
+    from rttgeo.errors import InputError
+
+    for dest, default in _BATCH_DEFAULTS.items():
+        if getattr(args, dest) != default:
+            opt = "--" + dest.replace("_", "-")
+            hint = " (to fit on a mesh here, use --calibrate)" if dest == "calibration_mesh" else ""
+            raise InputError(f"goes with --batch{hint}", field=opt)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

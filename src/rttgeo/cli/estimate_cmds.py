@@ -200,39 +200,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The files ``rttgeo eval`` reads in a dataset folder: the generic mesh format's and
-#: WonderProxy's (``servers-*.csv``, ``pings-*.csv``).
-_DATASET_FILES = ("hosts.csv", "pairs.csv", "pairs.parquet", "servers-*.csv", "pings-*.csv")
-
-
 def _check_outputs(args: argparse.Namespace) -> None:
-    """No output file of ``rttgeo eval`` is a file of the dataset folder it reads (``--out
+    """No output file of ``rttgeo eval`` is a file of the dataset it reads (``--out
     mymesh/pairs.csv`` would destroy the mesh): InputError naming the option. The CLI's own
     check (:func:`rttgeo.cli._args.check_outputs`) already keeps outputs apart from each other
     and from files named on the command line."""
-    import os
+    from rttgeo.cli._args import same_file
+    from rttgeo.datasets.loaders import dataset_files
 
-    def same(a: Path, b: Path) -> bool:
-        try:
-            return a.exists() and b.exists() and os.path.samefile(a, b)
-        except OSError:
-            return False
-
-    data = Path(args.dataset)
-    try:
-        inputs = ([f for pat in _DATASET_FILES for f in data.glob(pat)] if data.is_dir()
-                  else [data] if data.is_file() else [])
-    except OSError:  # an unreadable folder: the loader says so
-        inputs = []
-    outputs = [(f"--{k.replace('_', '-')}", getattr(args, k)) for k in
-               ("out", "per_target", "plot", "map", "plot_reliability", "plot_model")]
-    outputs = [(opt, v) for opt, v in outputs if v and v != STDOUT]
-    for opt, v in outputs:
-        path = Path(v)
-        for f in inputs:
-            if same(path, f) or path.resolve() == f.resolve():
-                raise InputError(f"{v} is a file of the dataset {args.dataset}: name another "
-                                 "file", field=opt)
+    inputs = dataset_files(args.dataset)
+    for k in ("out", "per_target", "plot", "map", "plot_reliability", "plot_model"):
+        v = getattr(args, k)
+        if v and v != STDOUT and any(same_file(v, f) for f in inputs):
+            raise InputError(f"{v} is a file of the dataset {args.dataset}: name another file",
+                             field="--" + k.replace("_", "-"))
 
 
 def _has_region(method: str) -> bool:
@@ -304,14 +285,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         from rttgeo.cli.batch_cmds import cmd_batch
 
         return cmd_batch(args)
-    # The batch flags do nothing here: say so rather than ignore them (--calibration-mesh was).
-    for opt, value, default in (("--calibration-mesh", args.calibration_mesh, None),
-                                ("--workers", args.workers, 0), ("--dask", args.dask, None),
-                                ("--chunk", args.chunk, 2000), ("--no-region", args.no_region, False),
-                                ("--region-format", args.region_format, "geojson")):
-        if value != default:
-            hint = " (to fit on a mesh here, use --calibrate)" if opt == "--calibration-mesh" else ""
-            raise InputError(f"goes with --batch{hint}", field=opt)
+    from rttgeo.cli.batch_cmds import refuse_batch_flags
+
+    refuse_batch_flags(args)
     from rttgeo.api import estimate
 
     res = estimate(args.rtts, landmarks=args.landmarks, method=args.method, target=args.target,

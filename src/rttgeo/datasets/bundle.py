@@ -54,10 +54,14 @@ def sha256_of(paths: Sequence[str | os.PathLike[str]] | bytes) -> str:
         return hashlib.sha256(paths).hexdigest()
     digests = []
     for p in paths:
+        h = hashlib.sha256()
         try:
-            digests.append((hashlib.sha256(Path(p).read_bytes()).hexdigest(), Path(p).name))
+            with Path(p).open("rb") as fh:  # in blocks: a campaign store can be gigabytes
+                for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    h.update(block)
         except OSError as exc:
             raise DatasetError(f"cannot read {p}: {exc.strerror}") from None
+        digests.append((h.hexdigest(), Path(p).name))
     if len(digests) == 1:
         return digests[0][0]
     listing = "".join(f"{h}  {name}\n" for h, name in digests)

@@ -17,7 +17,8 @@ from rttgeo.datasets.bundle import BUNDLED, sha256_of, write_npz
 from rttgeo.errors import DatasetError, InputError
 from rttgeo.models import Mesh
 
-__all__ = ["WONDERPROXY_BAD_IDS", "dataset_dir", "load", "load_ripe_atlas", "load_wonderproxy"]
+__all__ = ["WONDERPROXY_BAD_IDS", "dataset_dir", "dataset_files", "load", "load_ripe_atlas",
+           "load_wonderproxy"]
 
 #: Servers whose coordinates are known to be wrong (many pairs faster than light in fibre):
 #: 220 La Ceiba, Honduras (127 such pairs) and 204 Belfast (26). See the datasets README.
@@ -201,6 +202,24 @@ def load_ripe_atlas(path: str | os.PathLike[str] | None = None, *, kind: str = "
         source=str(file),
         sha256=sha256_of([file]),
     )
+
+
+def dataset_files(name: str | os.PathLike[str]) -> list[Path]:
+    """The files :func:`load` reads for a path: the file itself, or a folder's mesh files (the
+    generic format's or WonderProxy's) that exist; none for a dataset name or an unreadable path.
+    So that a command never writes its output over its own data."""
+    from rttgeo.datasets.meshdir import HOSTS_FILE, PAIRS_CSV, PAIRS_PARQUET
+
+    path = Path(name)
+    try:
+        if path.is_file():
+            return [path]
+        if path.is_dir():
+            names = (HOSTS_FILE, PAIRS_CSV, PAIRS_PARQUET, _SERVERS, _PINGS)
+            return [path / n for n in names if (path / n).is_file()]
+    except OSError:  # a folder that may not be searched: the loader says so
+        pass
+    return []
 
 
 def load(name: str | os.PathLike[str]) -> Mesh:

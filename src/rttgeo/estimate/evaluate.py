@@ -374,29 +374,25 @@ def summarize(result: LooResult) -> MethodSummary:
     # nan, as printed, without numpy's warnings about it.
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _summary(result, e, co, co_ok)
-
-
-def _summary(result: LooResult, e: NDArray, co: NDArray, co_ok: NDArray) -> MethodSummary:  # type: ignore[type-arg]
-    return MethodSummary(
-        method=result.method,
-        n_targets=len(e),
-        median_km=float(np.median(e)),
-        p80_km=float(np.percentile(e, 80)),
-        p90_km=float(np.percentile(e, 90)),
-        within_100km=float(np.mean(e <= 100.0)),
-        within_500km=float(np.mean(e <= 500.0)),
-        coverage=float(np.mean(result.covered)) if result.has_region else math.nan,
-        median_area_km2=float(np.nanmedian(result.area_km2)) if result.has_region else math.nan,
-        inconsistent=int(np.sum(~result.consistent)),
-        locate_ms_per_target=float(np.median(result.locate_ms)),
-        fit_ms_per_target=float(np.median(result.fit_ms)),
-        colocated=int(np.sum(co)),
-        colocated_median_km=float(np.median(e[co])) if co.any() else math.nan,
-        colocated_possible=int(np.sum(co_ok)),
-        colocated_possible_median_km=float(np.median(e[co_ok])) if co_ok.any() else math.nan,
-        outside_c=int(np.sum(result.outside_c)),
-    )
+        return MethodSummary(
+            method=result.method,
+            n_targets=len(e),
+            median_km=float(np.median(e)),
+            p80_km=float(np.percentile(e, 80)),
+            p90_km=float(np.percentile(e, 90)),
+            within_100km=float(np.mean(e <= 100.0)),
+            within_500km=float(np.mean(e <= 500.0)),
+            coverage=float(np.mean(result.covered)) if result.has_region else math.nan,
+            median_area_km2=float(np.nanmedian(result.area_km2)) if result.has_region else math.nan,
+            inconsistent=int(np.sum(~result.consistent)),
+            locate_ms_per_target=float(np.median(result.locate_ms)),
+            fit_ms_per_target=float(np.median(result.fit_ms)),
+            colocated=int(np.sum(co)),
+            colocated_median_km=float(np.median(e[co])) if co.any() else math.nan,
+            colocated_possible=int(np.sum(co_ok)),
+            colocated_possible_median_km=float(np.median(e[co_ok])) if co_ok.any() else math.nan,
+            outside_c=int(np.sum(result.outside_c)),
+        )
 
 
 def bootstrap_interval(
